@@ -1,0 +1,37 @@
+// Every error warden raises on purpose: a WardenError with a stable code that callers branch on.
+// Only cli/ turns these into stderr text and exit codes; everything else throws them.
+
+export type WardenErrorCode =
+  | 'WARDEN_USAGE' // bad flag, bad value, missing argument: exit 2
+  | 'WARDEN_CONFIG' // settings that conflict with each other: exit 2
+  | 'WARDEN_APP_LOAD' // the app module cannot be found, imported or adapted
+  | 'WARDEN_BOOT' // no worker could become ready
+  | 'WARDEN_LISTEN' // the service or admin address cannot be bound
+  | 'WARDEN_CRASH_LOOP' // workers kept failing after having served
+  | 'WARDEN_CHECK'; // `warden check` could not run its test
+
+export class WardenError extends Error {
+  readonly code: WardenErrorCode;
+  /** A next step for the operator, printed as "hint:" under the message. */
+  readonly hint?: string;
+
+  constructor(code: WardenErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WardenError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+export function isWardenError(error: unknown): error is WardenError {
+  return error instanceof WardenError;
+}
+
+/** errno code of a system error, or undefined: lets callers ignore only the errors they name. */
+export function errnoCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
