@@ -35,3 +35,16 @@ export function errnoCode(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** Exit codes of the warden process. */
+export const EXIT_CODES = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  /** No worker ever became ready: the app cannot load or boot (gunicorn's WORKER_BOOT_ERROR). */
+  boot: 3,
+  /** Workers kept failing after having served (crash loop). */
+  crashLoop: 4,
+  /** The primary was told to stop twice and did not wait for in-flight requests. */
+  forced: 130,
+} as const;

@@ -1,0 +1,280 @@
+// The app loader, run inside each worker: turns the user's module into a net.Server that is bound to
+// no port, which the worker feeds with the sockets the primary accepts (server.emit('connection')).
+// Every failure is a WardenError('WARDEN_APP_LOAD') naming the module and the cause; it never exits
+// the process or logs.
+
+import http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import { errnoCode, WardenError } from '../errors.js';
+import { importModule, prepareTypeScript, type ImportResult, type TypeScriptMode } from './import-module.js';
+import { installListenIntercept, presentAddress, type ListenIntercept, type ServiceAddress } from './listen-intercept.js';
+import { hasWorkBeyond } from './pending-work.js';
+import { ACCEPTED_SHAPES, describeValue, detectShape, pickExport, type ExportShape } from './shape.js';
+import { syntaxErrorLocation, type SourceLocation } from './source-location.js';
+
+export interface LoadAppOptions {
+  /** Absolute path to the user's module. */
+  modulePath: string;
+  /** From `module:export`; the default export when absent. */
+  exportName?: string;
+  /** --factory: the export is a (sync or async) function returning the app. */
+  factory: boolean;
+  /** warden's service port (the primary also sets it as process.env.PORT). */
+  port: number;
+  /** What server.address() reports, for every shape. */
+  address: ServiceAddress;
+  /** How long to wait for a script that calls listen() itself. */
+  listenWaitMs: number;
+}
+
+export type AppShape = ExportShape | 'self-listen';
+
+export interface LoadedApp {
+  server: net.Server;
+  shape: AppShape;
+  viaFactory: boolean;
+}
+
+const PENDING_WORK_POLL_MS = 20;
+
+/**
+ * Imports the module and adapts what it exports. listen() on `port` is intercepted before the import
+ * and stays intercepted after a successful load: the port belongs to the primary, so a listen() the
+ * app makes later must not try to bind it either (it would fail with EADDRINUSE).
+ */
+export async function loadApp(options: LoadAppOptions): Promise<LoadedApp> {
+  const intercept = installListenIntercept(options.port, options.address);
+  try {
+    const loaded = await load(options, intercept);
+    presentAddress(loaded.server, options.address);
+    return loaded;
+  } catch (error) {
+    intercept.uninstall();
+    throw error;
+  }
+}
+
+async function load(options: LoadAppOptions, intercept: ListenIntercept): Promise<LoadedApp> {
+  const target = new Target(options);
+  const typeScript = await prepareTypeScript(options.modulePath);
+  const resourcesBefore = process.getActiveResourcesInfo();
+  const imported = await importModule(options.modulePath);
+  if (imported.kind !== 'imported') throw importError(target, imported, typeScript);
+
+  const picked = pickExport(imported.namespace, options.exportName);
+  if (!picked.isFound && options.exportName !== undefined) {
+    throw target.error(`it has no export named "${options.exportName}" (exports: ${listOrNone(picked.available)})`, {
+      hint: `put one of the listed names after ":", or drop ":${options.exportName}" to use the default export`,
+    });
+  }
+  let candidate = picked.isFound ? picked.value : undefined;
+  if (options.factory) candidate = await callFactory(target, candidate, picked.isFound);
+
+  // One turn of the event loop lets a listen() made during the import emit 'listening'.
+  await new Promise((resolve) => setImmediate(resolve));
+  const viaFactory = options.factory;
+  // A server the app started itself wins over its export: the app chose how to set it up.
+  if (intercept.captured() !== undefined) return { server: await intercept.listened, shape: 'self-listen', viaFactory };
+
+  const verdict = detectShape(candidate);
+  if (verdict.isUsable) return { server: await adapt(target, verdict.shape, candidate), shape: verdict.shape, viaFactory };
+
+  const waited = await waitForListen(intercept, resourcesBefore, options.listenWaitMs);
+  if (waited !== 'idle' && waited !== 'timed-out') return { server: waited, shape: 'self-listen', viaFactory };
+
+  let found = `its ${target.exportLabel} is ${verdict.got}`;
+  if (options.factory) found = `the factory returned ${verdict.got}`;
+  else if (!picked.isFound) found = `it has no default export (exports: ${listOrNone(picked.available)})`;
+  const listenPart = waited === 'idle'
+    ? `it did not call listen(${options.port}) and has no pending work left that could`
+    : `no server called listen(${options.port}) within ${options.listenWaitMs} ms`;
+  throw target.error(`no usable export: ${found}, and ${listenPart}`, {
+    hint: `export ${ACCEPTED_SHAPES}, or a function returning one with --factory; a script that starts ` +
+      `its own server must listen on process.env.PORT`,
+  });
+}
+
+/**
+ * Waits for a script that calls listen() itself (after a timer, a connection, a file read).
+ *
+ * The rule: keep waiting, up to `listenWaitMs`, only while the process holds resources (timers,
+ * sockets, file requests, as listed by process.getActiveResourcesInfo()) beyond the snapshot taken
+ * before the import. A script with no pending work can never call listen() again, so it fails at
+ * once instead of after the whole wait. Resources the caller creates while this runs count as the
+ * app's: they can delay the failure, never cause a wrong one.
+ */
+async function waitForListen(
+  intercept: ListenIntercept,
+  resourcesBefore: readonly string[],
+  listenWaitMs: number,
+): Promise<net.Server | 'idle' | 'timed-out'> {
+  if (!hasWorkBeyond(resourcesBefore, process.getActiveResourcesInfo())) return 'idle';
+  return new Promise((resolve) => {
+    // The deadline is ref'd so this wait keeps the process alive on its own, and is then the one
+    // timer of ours in the resource list; the poll is unref'd and never listed.
+    const deadline = setTimeout(() => finish('timed-out'), listenWaitMs);
+    const poll = setInterval(() => {
+      if (!hasWorkBeyond(resourcesBefore, process.getActiveResourcesInfo(), 1)) finish('idle');
+    }, PENDING_WORK_POLL_MS).unref();
+    void intercept.listened.then(finish);
+    function finish(outcome: net.Server | 'idle' | 'timed-out'): void {
+      clearTimeout(deadline);
+      clearInterval(poll);
+      resolve(outcome);
+    }
+  });
+}
+
+async function callFactory(target: Target, factory: unknown, isFound: boolean): Promise<unknown> {
+  if (typeof factory !== 'function') {
+    const what = isFound ? `its ${target.exportLabel} is ${describeValue(factory)}` : 'it has no default export';
+    throw target.error(`--factory was given, but ${what}, not a function`, {
+      hint: 'export a function that returns the app, or run without --factory',
+    });
+  }
+  let result: unknown;
+  try {
+    result = (factory as () => unknown)();
+  } catch (error) {
+    throw factoryError(target, 'threw', error);
+  }
+  try {
+    return await result;
+  } catch (error) {
+    throw factoryError(target, 'rejected', error);
+  }
+}
+
+function factoryError(target: Target, verb: 'threw' | 'rejected', error: unknown): WardenError {
+  return target.error(`the factory ${verb}: ${errorText(error)}`, {
+    hint: `fix the error raised by the factory (${target.exportLabel}); its stack is in the error's cause`,
+    cause: error,
+  });
+}
+
+async function adapt(target: Target, shape: ExportShape, app: unknown): Promise<net.Server> {
+  switch (shape) {
+    case 'server':
+      return app as net.Server;
+    case 'listener':
+      return http.createServer(app as http.RequestListener);
+    case 'koa':
+      return http.createServer((app as { callback(): http.RequestListener }).callback());
+    case 'fastify': {
+      const fastify = app as { ready(): Promise<unknown>; server: net.Server };
+      try {
+        await fastify.ready();
+      } catch (error) {
+        throw target.error(`the Fastify app failed to become ready: ${errorText(error)}`, {
+          hint: 'a plugin or hook failed during ready(); the error names it',
+          cause: error,
+        });
+      }
+      return fastify.server;
+    }
+    case 'fetch':
+      return http.createServer(await fetchListener(target, app as { fetch(request: Request, env: unknown): unknown }));
+    default: {
+      const unhandled: never = shape;
+      throw new Error(`app loader: no adapter for shape ${String(unhandled)}`);
+    }
+  }
+}
+
+// @hono/node-server needs the hono package (a peer dependency), so it is imported only for fetch apps.
+async function fetchListener(target: Target, app: { fetch(request: Request, env: unknown): unknown }): Promise<http.RequestListener> {
+  try {
+    const { getRequestListener } = await import('@hono/node-server');
+    return getRequestListener((request, env) => app.fetch(request, env)) as http.RequestListener;
+  } catch (error) {
+    throw target.error(`cannot load @hono/node-server to serve its fetch handler: ${errorText(error)}`, {
+      hint: 'install hono next to warden (npm install hono): @hono/node-server, which adapts fetch handlers, needs it',
+      cause: error,
+    });
+  }
+}
+
+function importError(target: Target, failure: Exclude<ImportResult, { kind: 'imported' }>, typeScript: TypeScriptMode): WardenError {
+  const runIt = typeScript === 'tsx' ? `node --import tsx ${target.file}` : `node ${target.file}`;
+  switch (failure.kind) {
+    case 'not-found':
+      return target.error(`file not found (${errorText(failure.error)})`, {
+        hint: `check the path; a relative one is resolved from the current directory, ${process.cwd()}`,
+        cause: failure.error,
+      });
+    case 'unresolved':
+      return target.error(`cannot resolve an import: ${errorText(failure.error)}`, {
+        hint: typeScript === 'native'
+          ? 'install the missing package or fix the path; with Node\'s own TypeScript support, imports must name the .ts file'
+          : 'install the missing package or fix the import path',
+        cause: failure.error,
+      });
+    case 'syntax': {
+      const isUnsupported = errnoCode(failure.error) === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX';
+      return target.error(`${syntaxText(failure.error)}${at(failure.location)}`, {
+        hint: isUnsupported
+          ? 'Node\'s built-in TypeScript support only strips types; enums, namespaces and parameter properties need a build step'
+          : `run \`${runIt}\` to see the full error`,
+        cause: failure.error,
+      });
+    }
+    case 'threw':
+      return target.error(`it threw while being imported: ${errorText(failure.error)}${at(failure.location)}`, {
+        hint: `the error comes from the module's top-level code; run \`${runIt}\` to see the full stack`,
+        cause: failure.error,
+      });
+    default: {
+      const unhandled: never = failure;
+      throw new Error(`app loader: unhandled import result ${JSON.stringify(unhandled)}`);
+    }
+  }
+}
+
+/** The module as the operator would recognise it, and the errors that name it. */
+class Target {
+  /** The module path, relative to the current directory when that is shorter. */
+  readonly file: string;
+  readonly exportLabel: string;
+  private readonly label: string;
+
+  constructor(options: LoadAppOptions) {
+    this.file = displayPath(options.modulePath, { isCommand: true });
+    this.label = options.exportName === undefined ? this.file : `${this.file}:${options.exportName}`;
+    this.exportLabel = options.exportName === undefined ? 'default export' : `export "${options.exportName}"`;
+  }
+
+  error(detail: string, options: { hint: string; cause?: unknown }): WardenError {
+    return new WardenError('WARDEN_APP_LOAD', `cannot load app "${this.label}": ${detail}`, options);
+  }
+}
+
+function displayPath(absolute: string, { isCommand }: { isCommand: boolean }): string {
+  const relative = path.relative(process.cwd(), absolute);
+  // "./" keeps a relative path runnable (`node ./app.js`) and tells it apart from a package name.
+  const shown = isCommand && !relative.startsWith('..') ? `./${relative}` : relative;
+  return shown.length < absolute.length ? shown : absolute;
+}
+
+function at(location: SourceLocation | undefined): string {
+  if (location === undefined) return '';
+  const column = location.column === undefined ? '' : `:${location.column}`;
+  return ` (${displayPath(location.file, { isCommand: false })}:${location.line}${column})`;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+// tsx (esbuild) reports "Transform failed with 1 error:\n<file>:<line>:<column>: ERROR: <text>";
+// the location is shown apart, so keep only the text, worded like Node's own parse errors.
+function syntaxText(error: unknown): string {
+  const text = errorText(error);
+  const esbuild = / ERROR: (.*)$/m.exec(text);
+  return esbuild !== null && syntaxErrorLocation(text) !== undefined ? `SyntaxError: ${esbuild[1]}` : text;
+}
+
+function listOrNone(names: readonly string[]): string {
+  return names.length === 0 ? 'none' : names.join(', ');
+}

@@ -1,0 +1,136 @@
+// The primary's health answers, computed from a snapshot of the supervisor state: /livez, /readyz and
+// /workers. Pure: the admin server (primary/admin-server.ts) only serializes what these return.
+
+import type { MachineState, WorkerRecord } from '../primary/machine.js';
+import { isInRotation } from '../primary/machine.js';
+
+export type DisplayState = 'booting' | 'ready' | 'unhealthy' | 'stalled' | 'draining' | 'stopping' | 'exited';
+
+export interface PrimaryInfo {
+  pid: number;
+  version: string;
+  module: string;
+  listen: { host: string; port: number };
+  admin: { host: string; port: number };
+  startedAt: number;
+  requiredReady: number;
+}
+
+export interface HealthAnswer {
+  status: number;
+  body: unknown;
+}
+
+export function displayState(worker: WorkerRecord): DisplayState {
+  if (worker.condition === 'stalled') return 'stalled';
+  if (worker.condition === 'stuck' || worker.condition === 'unhealthy' || worker.condition === 'late' || worker.condition === 'boot-timeout') return 'unhealthy';
+  switch (worker.state) {
+    case 'spawning':
+    case 'booting':
+      return 'booting';
+    case 'ready':
+      return 'ready';
+    case 'draining':
+      return 'draining';
+    case 'stopping':
+      return 'stopping';
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function workerView(state: MachineState, worker: WorkerRecord, now: number, extra: { pendingHandoffs: number }) {
+  const slot = state.slots.find((candidate) => candidate.slot === worker.slot);
+  const stats = worker.stats;
+  return {
+    slot: worker.slot,
+    generation: worker.generation,
+    pid: worker.pid ?? null,
+    state: displayState(worker),
+    inRotation: isInRotation(state, worker),
+    reason: worker.reason ?? null,
+    since: iso(worker.since),
+    sinceMs: Math.round(now - worker.since),
+    uptimeMs: Math.round(now - worker.spawnedAt),
+    heartbeatAgeMs: worker.lastBeatAt === undefined ? null : Math.round(now - worker.lastBeatAt),
+    loopDelayMs: stats?.loopDelayMs ?? null,
+    inFlight: stats?.inFlight ?? 0,
+    oldestInFlightMs: stats?.oldestWaitingMs ?? 0,
+    served: stats?.served ?? 0,
+    timedOut: stats?.timedOut ?? 0,
+    connections: stats?.connections ?? 0,
+    pendingHandoffs: extra.pendingHandoffs,
+    rssBytes: stats?.rssBytes ?? null,
+    heapUsedBytes: stats?.heapUsedBytes ?? null,
+    restarts: Math.max(0, (slot?.spawns ?? 1) - 1),
+    lastExit: slot?.lastExit === undefined ? null : { ...slot.lastExit, at: iso(slot.lastExit.at) },
+  };
+}
+
+export function workersReport(state: MachineState, info: PrimaryInfo, now: number, pendingHandoffs: (id: number) => number) {
+  const workers = [...state.workers]
+    .sort((a, b) => a.slot - b.slot || a.id - b.id)
+    .map((worker) => workerView(state, worker, now, { pendingHandoffs: pendingHandoffs(worker.id) }));
+  // Slots with no live worker (waiting out a backoff) still show, as exited.
+  for (const slot of state.slots) {
+    if (state.workers.some((worker) => worker.slot === slot.slot)) continue;
+    workers.push(emptySlotView(slot.slot, slot.spawns, slot.lastExit, now));
+  }
+  workers.sort((a, b) => a.slot - b.slot);
+  return {
+    primary: {
+      pid: info.pid, version: info.version, module: info.module, phase: state.phase,
+      listen: info.listen, admin: info.admin, startedAt: iso(info.startedAt), uptimeMs: Math.round(now - info.startedAt),
+      workersTarget: state.slots.length, requiredReady: info.requiredReady,
+    },
+    workers,
+  };
+}
+
+function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slots'][number]['lastExit'], now: number) {
+  return {
+    slot, generation: 0, pid: null, state: 'exited' as DisplayState, inRotation: false,
+    reason: lastExit?.reason ?? 'not started', since: lastExit === undefined ? iso(now) : iso(lastExit.at),
+    sinceMs: lastExit === undefined ? 0 : Math.round(now - lastExit.at), uptimeMs: 0, heartbeatAgeMs: null,
+    loopDelayMs: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, pendingHandoffs: 0,
+    rssBytes: null, heapUsedBytes: null, restarts: Math.max(0, spawns - 1),
+    lastExit: lastExit === undefined ? null : { ...lastExit, at: iso(lastExit.at) },
+  };
+}
+
+/** 200 while the supervisor can keep workers serving; 503 when halting or every slot is crash-looping. */
+export function livez(state: MachineState): HealthAnswer {
+  const serving = state.workers.some((worker) => isInRotation(state, worker));
+  const crashLooping = state.slots.every((slot) => slot.consecutiveFailures >= 3);
+  const alive = state.phase === 'running' || state.phase === 'stopping' ? serving || !crashLooping : false;
+  return {
+    status: alive ? 200 : 503,
+    body: { live: alive, phase: state.phase, ...(alive ? {} : { reason: state.halt?.message ?? 'every worker slot is failing repeatedly' }) },
+  };
+}
+
+/** 200 only with at least `requiredReady` workers in rotation; the body names the missing ones. */
+export function readyz(state: MachineState, requiredReady: number): HealthAnswer {
+  const ready = state.workers.filter((worker) => isInRotation(state, worker));
+  const missing: { slot: number; pid: number | null; state: DisplayState; reason: string }[] = [];
+  for (const slot of state.slots) {
+    if (ready.some((worker) => worker.slot === slot.slot)) continue;
+    const current = state.workers.find((worker) => worker.slot === slot.slot && !worker.retiring) ??
+      state.workers.find((worker) => worker.slot === slot.slot);
+    if (current === undefined) {
+      missing.push({ slot: slot.slot, pid: null, state: 'exited', reason: slot.lastExit?.reason ?? 'not started' });
+    } else {
+      const shown = displayState(current);
+      missing.push({ slot: slot.slot, pid: current.pid ?? null, state: shown, reason: current.reason ?? shown });
+    }
+  }
+  const isReady = state.phase === 'running' && ready.length >= requiredReady;
+  return {
+    status: isReady ? 200 : 503,
+    body: {
+      ready: isReady, phase: state.phase, readyWorkers: ready.length, required: requiredReady, workers: state.slots.length, missing,
+    },
+  };
+}

@@ -1,0 +1,215 @@
+// The service listener and the hand-off of accepted connections to workers. The primary accepts
+// (without reading) and passes each socket over IPC to a worker in rotation, as node:cluster's
+// round-robin does, but the primary chooses: a worker out of rotation (booting, late, stalled, stuck,
+// draining) gets no new connection. A socket stays open here until the worker acknowledges it, so one
+// sent to a worker that dies unacknowledged is handed to another worker instead of being lost.
+
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { WardenError, errnoCode } from '../errors.js';
+import { chooseWorker, type Candidate } from './balance.js';
+
+export interface HandoffTarget {
+  send(connectionId: number, socket: Socket, onSent: (error: Error | null) => void): void;
+}
+
+interface Pending {
+  socket: Socket;
+  workerId: number;
+  sentAt: number;
+}
+
+export interface ConnectionStats {
+  accepted: number;
+  handedOff: number;
+  rerouted: number;
+  dropped: number;
+  held: number;
+}
+
+export class ConnectionDispatcher {
+  private server: Server | undefined;
+  private readonly targets = new Map<number, HandoffTarget>();
+  private rotation: number[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly pendingByWorker = new Map<number, Set<number>>();
+  /** Connections accepted while no worker was in rotation, oldest first. */
+  private held: { socket: Socket; at: number }[] = [];
+  private nextConnectionId = 1;
+  private cursor = 0;
+  readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, dropped: 0, held: 0 };
+
+  constructor(
+    private readonly options: { now: () => number; holdLimit: number; holdTimeoutMs: number; slowAckMs: number },
+  ) {}
+
+  /** Bind host:port; EADDRINUSE and friends become a WardenError naming the address. */
+  async listen(host: string, port: number, what: string): Promise<AddressInfo> {
+    const server = createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
+    this.server = server;
+    return listenOn(server, host, port, what);
+  }
+
+  addWorker(workerId: number, target: HandoffTarget): void {
+    this.targets.set(workerId, target);
+    this.pendingByWorker.set(workerId, new Set());
+  }
+
+  /** Workers that may receive new connections, in slot order. */
+  setRotation(workerIds: number[]): void {
+    this.rotation = workerIds.filter((id) => this.targets.has(id));
+    if (this.rotation.length > 0) this.flushHeld();
+  }
+
+  /** The worker took connection `connectionId`: drop the primary's copy (close, not shutdown). */
+  acknowledge(workerId: number, connectionId: number): void {
+    const entry = this.pending.get(connectionId);
+    if (entry === undefined || entry.workerId !== workerId) return;
+    this.pending.delete(connectionId);
+    this.pendingByWorker.get(workerId)?.delete(connectionId);
+    entry.socket.destroy();
+  }
+
+  /** A worker exited: hand its unacknowledged connections to others. */
+  removeWorker(workerId: number): void {
+    this.targets.delete(workerId);
+    this.rotation = this.rotation.filter((id) => id !== workerId);
+    const ids = this.pendingByWorker.get(workerId) ?? new Set<number>();
+    this.pendingByWorker.delete(workerId);
+    for (const connectionId of ids) {
+      const entry = this.pending.get(connectionId);
+      if (entry === undefined) continue;
+      this.pending.delete(connectionId);
+      this.stats.rerouted += 1;
+      this.dispatch(entry.socket);
+    }
+  }
+
+  /** Hand a socket to one given worker, in rotation or not (per-worker probes). */
+  handTo(workerId: number, socket: Socket): boolean {
+    if (!this.targets.has(workerId)) return false;
+    this.sendTo(workerId, socket);
+    return true;
+  }
+
+  /** Unacknowledged hand-offs per worker, for /workers. */
+  pendingCount(workerId: number): number {
+    return this.pendingByWorker.get(workerId)?.size ?? 0;
+  }
+
+  /** Drop held connections that waited too long for a worker. */
+  sweep(): void {
+    const now = this.options.now();
+    while (this.held.length > 0 && now - (this.held[0] as { at: number }).at > this.options.holdTimeoutMs) {
+      const entry = this.held.shift() as { socket: Socket };
+      this.stats.dropped += 1;
+      entry.socket.destroy();
+    }
+    this.stats.held = this.held.length;
+  }
+
+  /** Stop accepting. Held connections have no worker to go to any more. */
+  async close(): Promise<void> {
+    for (const entry of this.held) entry.socket.destroy();
+    this.stats.dropped += this.held.length;
+    this.held = [];
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined || !server.listening) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Last resort when the primary exits: close every socket still in its hands. */
+  destroyAll(): void {
+    for (const entry of this.pending.values()) entry.socket.destroy();
+    this.pending.clear();
+    for (const entry of this.held) entry.socket.destroy();
+    this.held = [];
+  }
+
+  private onConnection(socket: Socket): void {
+    this.stats.accepted += 1;
+    // A reset by the client before hand-off must not become an uncaught 'error'.
+    socket.on('error', () => socket.destroy());
+    this.dispatch(socket);
+  }
+
+  private dispatch(socket: Socket): void {
+    if (socket.destroyed) return;
+    const workerId = this.pick();
+    if (workerId === undefined) {
+      if (this.held.length >= this.options.holdLimit) {
+        this.stats.dropped += 1;
+        socket.destroy();
+        return;
+      }
+      this.held.push({ socket, at: this.options.now() });
+      this.stats.held = this.held.length;
+      return;
+    }
+    this.sendTo(workerId, socket);
+  }
+
+  private pick(): number | undefined {
+    const now = this.options.now();
+    const candidates: Candidate[] = this.rotation.map((id) => {
+      const ids = this.pendingByWorker.get(id);
+      let oldest = 0;
+      for (const connectionId of ids ?? []) {
+        const entry = this.pending.get(connectionId);
+        if (entry !== undefined) oldest = Math.max(oldest, now - entry.sentAt);
+      }
+      return { id, pending: ids?.size ?? 0, oldestPendingMs: oldest };
+    });
+    const choice = chooseWorker(candidates, this.cursor, this.options.slowAckMs);
+    if (choice === undefined) return undefined;
+    this.cursor = choice.nextCursor;
+    return choice.id;
+  }
+
+  private sendTo(workerId: number, socket: Socket): void {
+    const target = this.targets.get(workerId);
+    if (target === undefined) {
+      this.dispatch(socket);
+      return;
+    }
+    const connectionId = this.nextConnectionId++;
+    this.pending.set(connectionId, { socket, workerId, sentAt: this.options.now() });
+    this.pendingByWorker.get(workerId)?.add(connectionId);
+    this.stats.handedOff += 1;
+    target.send(connectionId, socket, (error) => {
+      if (error === null || !this.pending.has(connectionId)) return;
+      // The channel closed before the socket left: take it back and try another worker.
+      this.pending.delete(connectionId);
+      this.pendingByWorker.get(workerId)?.delete(connectionId);
+      this.stats.rerouted += 1;
+      this.dispatch(socket);
+    });
+  }
+
+  private flushHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const entry of held) this.dispatch(entry.socket);
+    this.stats.held = this.held.length;
+  }
+}
+
+/** Listen and turn bind errors into a WardenError that names the address and what to do. */
+export function listenOn(server: Server, host: string, port: number, what: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      const code = errnoCode(error);
+      const address = `${host}:${port}`;
+      const hint =
+        code === 'EADDRINUSE' ? `another process is using ${address}; stop it or choose another port` :
+        code === 'EACCES' ? `ports below 1024 need privileges; choose a port above 1024` :
+        code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' ? `${host} is not an address of this machine` : undefined;
+      reject(new WardenError('WARDEN_LISTEN', `cannot listen on ${address} for the ${what}: ${code ?? error.message}`, { hint, cause: error }));
+    };
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

@@ -1,0 +1,87 @@
+// Per-worker probes (--probe-path): a real HTTP GET through one chosen worker's own HTTP stack and
+// the user's app. The primary connects to a private loopback listener of its own and hands the
+// server side of that connection straight to the worker, bypassing rotation.
+
+import { request } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+export type ProbeResult = { ok: true } | { ok: false; reason: string };
+
+export class Prober {
+  private server: Server | undefined;
+  private port = 0;
+  /**
+   * Server-side sockets are matched to probes by the client's local port. Either side may be seen
+   * first (accept and connect complete as separate events), so each waits in its own map.
+   */
+  private readonly waiting = new Map<number, (socket: Socket) => void>();
+  private readonly arrived = new Map<number, Socket>();
+
+  constructor(private readonly handTo: (workerId: number, socket: Socket) => boolean) {}
+
+  async start(): Promise<void> {
+    const server = createServer({ pauseOnConnect: true }, (socket) => {
+      const port = socket.remotePort ?? -1;
+      const route = this.waiting.get(port);
+      if (route !== undefined) {
+        route(socket);
+        return;
+      }
+      this.arrived.set(port, socket);
+      socket.once('close', () => this.arrived.delete(port));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  probe(workerId: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (result: ProbeResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const req = request({ host: '127.0.0.1', port: this.port, path, method: 'GET', agent: false, headers: { 'user-agent': 'warden-probe', connection: 'close' } });
+      const timer = setTimeout(() => {
+        req.destroy();
+        finish({ ok: false, reason: `no answer within ${timeoutMs}ms` });
+      }, timeoutMs);
+      req.on('socket', (socket) => {
+        socket.on('connect', () => {
+          const localPort = socket.localPort ?? -1;
+          const route = (serverSide: Socket) => {
+            this.waiting.delete(localPort);
+            this.arrived.delete(localPort);
+            if (!this.handTo(workerId, serverSide)) {
+              serverSide.destroy();
+              finish({ ok: false, reason: 'worker is gone' });
+            }
+          };
+          const early = this.arrived.get(localPort);
+          if (early !== undefined) route(early);
+          else this.waiting.set(localPort, route);
+          socket.once('close', () => this.waiting.delete(localPort));
+        });
+      });
+      req.on('response', (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        finish(status >= 200 && status < 400 ? { ok: true } : { ok: false, reason: `answered ${status}` });
+      });
+      req.on('error', (error) => finish({ ok: false, reason: error.message }));
+      req.end();
+    });
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

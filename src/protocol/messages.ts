@@ -1,0 +1,123 @@
+// The IPC messages between the primary and a worker, imported by both sides. Every message carries a
+// verb in `act` (as node:cluster does); `parseWorkerMessage` validates what a worker sends, because a
+// user app can call process.send() too and its messages must not be mistaken for warden's.
+
+/** What a worker measures on its event loop and reports a few times a second. */
+export interface HeartbeatStats {
+  /** Event-loop delay (p99 over the last interval), ms. */
+  loopDelayMs: number;
+  /** Requests received and not yet finished. */
+  inFlight: number;
+  /** Age of the oldest request still waiting for its response headers, ms (0 when none). */
+  oldestWaitingMs: number;
+  /** Requests still waiting for response headers. */
+  waiting: number;
+  /** Requests finished since the worker started. */
+  served: number;
+  /** Milliseconds since the last request finished, or -1 when none has. */
+  lastFinishedAgoMs: number;
+  /** Longest time-to-headers of requests answered in the last minute, ms. */
+  slowestRecentMs: number;
+  /** Requests answered 504 (or cut) by --request-timeout since the worker started. */
+  timedOut: number;
+  /** How many of the last requests that finished were timed out, in a row. */
+  consecutiveTimeouts: number;
+  /** Open client connections. */
+  connections: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  hint?: string;
+  stack?: string;
+}
+
+// primary -> worker
+export type PrimaryMessage =
+  | { warden: 1; act: 'conn'; id: number }
+  | { warden: 1; act: 'drain'; reason: string };
+
+// worker -> primary
+export type WorkerMessage =
+  | { warden: 1; act: 'ready'; shape: string }
+  | { warden: 1; act: 'bootError'; error: SerializedError }
+  | { warden: 1; act: 'accepted'; id: number }
+  | { warden: 1; act: 'heartbeat'; stats: HeartbeatStats }
+  | { warden: 1; act: 'crash'; error: SerializedError };
+
+export type WorkerAct = WorkerMessage['act'];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function isError(value: unknown): value is SerializedError {
+  return isRecord(value) && typeof value.name === 'string' && typeof value.message === 'string';
+}
+
+const STAT_KEYS: readonly (keyof HeartbeatStats)[] = [
+  'loopDelayMs', 'inFlight', 'oldestWaitingMs', 'waiting', 'served', 'lastFinishedAgoMs', 'slowestRecentMs', 'timedOut',
+  'consecutiveTimeouts', 'connections', 'rssBytes', 'heapUsedBytes',
+];
+
+function isStats(value: unknown): value is HeartbeatStats {
+  return isRecord(value) && STAT_KEYS.every((key) => typeof value[key] === 'number' && Number.isFinite(value[key]));
+}
+
+/** The message if it is a well-formed warden message from a worker, otherwise undefined. */
+export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
+  if (!isRecord(value) || value.warden !== 1) return undefined;
+  switch (value.act) {
+    case 'ready':
+      return typeof value.shape === 'string' ? { warden: 1, act: 'ready', shape: value.shape } : undefined;
+    case 'bootError':
+    case 'crash':
+      return isError(value.error) ? { warden: 1, act: value.act, error: value.error } : undefined;
+    case 'accepted':
+      return typeof value.id === 'number' ? { warden: 1, act: 'accepted', id: value.id } : undefined;
+    case 'heartbeat':
+      return isStats(value.stats) ? { warden: 1, act: 'heartbeat', stats: value.stats } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export function parsePrimaryMessage(value: unknown): PrimaryMessage | undefined {
+  if (!isRecord(value) || value.warden !== 1) return undefined;
+  if (value.act === 'conn' && typeof value.id === 'number') return { warden: 1, act: 'conn', id: value.id };
+  if (value.act === 'drain' && typeof value.reason === 'string') return { warden: 1, act: 'drain', reason: value.reason };
+  return undefined;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const hint = (error as { hint?: unknown }).hint;
+    return {
+      name: error.name,
+      message: error.message,
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(typeof hint === 'string' ? { hint } : {}),
+      ...(error.stack === undefined ? {} : { stack: error.stack }),
+    };
+  }
+  return { name: 'Error', message: `non-error value thrown: ${String(error)}` };
+}
+
+/** Settings the primary passes to each worker in the WARDEN_WORKER_CONFIG environment variable. */
+export interface WorkerConfig {
+  modulePath: string;
+  exportName?: string;
+  factory: boolean;
+  port: number;
+  address: { address: string; family: string; port: number };
+  heartbeatIntervalMs: number;
+  requestTimeoutMs: number;
+  listenWaitMs: number;
+}
+
+export const WORKER_CONFIG_ENV = 'WARDEN_WORKER_CONFIG';

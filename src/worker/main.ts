@@ -1,0 +1,121 @@
+// Entry point of every worker process: load the app, say ready, take the connections the primary
+// hands over, beat, drain on request, and report a boot error or a crash before exiting. It binds no
+// port: the primary owns the listener. It decides nothing about its own health.
+
+import type { Server as HttpServer } from 'node:http';
+import type { Server, Socket } from 'node:net';
+import { loadApp } from '../app/load.js';
+import { parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { startHeartbeat } from './heartbeat.js';
+import { watchParent } from './parent-watch.js';
+import { RequestTracker } from './requests.js';
+
+function send(message: WorkerMessage, then?: () => void): void {
+  if (!process.connected || process.send === undefined) {
+    then?.();
+    return;
+  }
+  process.send(message, undefined, {}, () => then?.());
+}
+
+function readConfig(): WorkerConfig {
+  const raw = process.env[WORKER_CONFIG_ENV];
+  if (raw === undefined) {
+    process.stderr.write('warden: this file is started by `warden serve`, not directly\n');
+    process.exit(2);
+  }
+  return JSON.parse(raw) as WorkerConfig;
+}
+
+/** Exit once the message is out, but never hang on a dead channel. */
+function exitAfter(message: WorkerMessage, code: number): void {
+  const timer = setTimeout(() => process.exit(code), 1000);
+  send(message, () => {
+    clearTimeout(timer);
+    process.exit(code);
+  });
+}
+
+let booted = false;
+
+function onFatal(error: unknown): void {
+  const serialized = serializeError(error);
+  process.stderr.write(`${serialized.stack ?? `${serialized.name}: ${serialized.message}`}\n`);
+  exitAfter(booted ? { warden: 1, act: 'crash', error: serialized } : { warden: 1, act: 'bootError', error: serialized }, 1);
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  // Ctrl-C in a terminal sends SIGINT to the whole process group; the primary decides how workers stop.
+  process.on('SIGINT', () => undefined);
+  process.on('uncaughtException', onFatal);
+  watchParent();
+
+  const tracker = new RequestTracker(config.requestTimeoutMs);
+  let draining = false;
+  let server: Server | undefined;
+  const pendingSockets: Socket[] = [];
+
+  const drain = () => {
+    if (draining) return;
+    draining = true;
+    tracker.startDraining();
+    const poll = setInterval(() => {
+      tracker.closeIdleSockets();
+      if (tracker.inFlightCount > 0) return;
+      clearInterval(poll);
+      tracker.destroyAll();
+      process.exit(0);
+    }, 25);
+  };
+  process.on('SIGTERM', drain);
+  // The primary is gone (its IPC channel closed): nobody can hand over connections or judge health.
+  process.on('disconnect', () => {
+    tracker.destroyAll();
+    process.exit(0);
+  });
+
+  // Connections may arrive while the app is still loading only if the primary misroutes; hold them.
+  process.on('message', (raw: unknown, handle: unknown) => {
+    const message = parsePrimaryMessage(raw);
+    if (message === undefined) return;
+    if (message.act === 'drain') {
+      drain();
+      return;
+    }
+    const socket = handle as Socket | undefined;
+    send({ warden: 1, act: 'accepted', id: message.id });
+    if (socket === undefined) return;
+    tracker.addSocket(socket);
+    if (server === undefined) pendingSockets.push(socket);
+    else server.emit('connection', socket);
+  });
+
+  const loaded = await loadApp({
+    modulePath: config.modulePath,
+    ...(config.exportName === undefined ? {} : { exportName: config.exportName }),
+    factory: config.factory,
+    port: config.port,
+    address: config.address,
+    listenWaitMs: config.listenWaitMs,
+  });
+  server = loaded.server;
+  if (isHttpServer(server)) tracker.attach(server);
+  if (loaded.shape !== 'self-listen') {
+    // The server is never bound here; report the primary's address, and run the 'listening' hooks
+    // (node:http starts its connection bookkeeping on 'listening').
+    const address = config.address;
+    server.address = () => address;
+    server.emit('listening');
+  }
+  for (const socket of pendingSockets.splice(0)) server.emit('connection', socket);
+  booted = true;
+  send({ warden: 1, act: 'ready', shape: loaded.shape });
+  startHeartbeat(tracker, config.heartbeatIntervalMs, (stats) => send({ warden: 1, act: 'heartbeat', stats }));
+}
+
+function isHttpServer(server: Server): server is HttpServer {
+  return typeof (server as Partial<HttpServer>).closeIdleConnections === 'function';
+}
+
+main().catch(onFatal);

@@ -1,0 +1,184 @@
+// Request bookkeeping inside a worker: which requests are in flight, which still wait for response
+// headers and for how long, when the app last answered, and --request-timeout (504 or cut). It feeds
+// the heartbeat; it never decides whether the worker is healthy (the primary does).
+
+import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
+import type { HeartbeatStats } from '../protocol/messages.js';
+
+const headersAt = Symbol('warden.headersAt');
+
+interface Tracked {
+  start: number;
+  res: ServerResponse;
+  timedOut: boolean;
+}
+
+type TimedResponse = ServerResponse & { [headersAt]?: number };
+
+let writeHeadPatched = false;
+
+/**
+ * Remember when each response sent its headers. Every framework ends in ServerResponse#writeHead
+ * (write/end/flushHeaders call it implicitly), so one patch of the prototype covers all app shapes.
+ */
+function patchWriteHead(): void {
+  if (writeHeadPatched) return;
+  writeHeadPatched = true;
+  const original = ServerResponse.prototype.writeHead;
+  ServerResponse.prototype.writeHead = function writeHead(this: TimedResponse, ...args: unknown[]) {
+    this[headersAt] ??= performance.now();
+    return (original as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof original;
+}
+
+/** Two one-minute buckets: the slowest time-to-headers seen in the last one to two minutes. */
+class RecentMax {
+  private current = 0;
+  private previous = 0;
+  private bucketStart = performance.now();
+
+  add(value: number, now: number): void {
+    this.rotate(now);
+    if (value > this.current) this.current = value;
+  }
+
+  get(now: number): number {
+    this.rotate(now);
+    return Math.max(this.current, this.previous);
+  }
+
+  private rotate(now: number): void {
+    if (now - this.bucketStart < 60_000) return;
+    this.previous = now - this.bucketStart < 120_000 ? this.current : 0;
+    this.current = 0;
+    this.bucketStart = now;
+  }
+}
+
+export class RequestTracker {
+  private readonly inFlight = new Set<Tracked>();
+  private readonly sockets = new Set<Socket>();
+  private served = 0;
+  private timedOut = 0;
+  private consecutiveTimeouts = 0;
+  private lastAnsweredAt: number | undefined;
+  private readonly slowest = new RecentMax();
+  private draining = false;
+
+  constructor(private readonly requestTimeoutMs: number) {
+    patchWriteHead();
+  }
+
+  /** Follow a server's requests; listeners go first so the start time is the arrival time. */
+  attach(server: HttpServer): void {
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
+  }
+
+  /** Every connection handed to this worker, HTTP or not. */
+  addSocket(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Stop keeping connections alive: finish what is in flight, then close. */
+  startDraining(): void {
+    this.draining = true;
+    for (const entry of this.inFlight) {
+      if (!entry.res.headersSent) entry.res.shouldKeepAlive = false;
+    }
+    this.closeIdleSockets();
+  }
+
+  closeIdleSockets(): void {
+    const busy = new Set<Socket>();
+    for (const entry of this.inFlight) if (entry.res.socket) busy.add(entry.res.socket);
+    for (const socket of this.sockets) if (!busy.has(socket)) socket.destroy();
+  }
+
+  destroyAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** Answer 504 to requests past --request-timeout (or cut them if headers already went out). */
+  enforceTimeout(now = performance.now()): void {
+    if (this.requestTimeoutMs <= 0) return;
+    for (const entry of this.inFlight) {
+      if (entry.timedOut || now - entry.start < this.requestTimeoutMs) continue;
+      entry.timedOut = true;
+      this.timedOut += 1;
+      this.consecutiveTimeouts += 1;
+      const res = entry.res as TimedResponse;
+      if (res.headersSent) {
+        res.socket?.destroy();
+        continue;
+      }
+      res.shouldKeepAlive = false;
+      res.writeHead(504, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      res.end(`warden: no response within ${this.requestTimeoutMs / 1000}s (--request-timeout)\n`);
+      // The app may still try to answer later; its writes must not throw in its own code.
+      res.writeHead = (() => res) as unknown as typeof res.writeHead;
+      res.write = (() => false) as typeof res.write;
+      res.end = (() => res) as typeof res.end;
+    }
+  }
+
+  stats(now = performance.now()): Omit<HeartbeatStats, 'loopDelayMs' | 'rssBytes' | 'heapUsedBytes'> {
+    let waiting = 0;
+    let oldestWaitingMs = 0;
+    for (const entry of this.inFlight) {
+      const res = entry.res as TimedResponse;
+      if (res[headersAt] !== undefined || res.headersSent || entry.timedOut) continue;
+      waiting += 1;
+      oldestWaitingMs = Math.max(oldestWaitingMs, now - entry.start);
+    }
+    return {
+      inFlight: this.inFlight.size,
+      waiting,
+      oldestWaitingMs: Math.round(oldestWaitingMs),
+      served: this.served,
+      lastFinishedAgoMs: this.lastAnsweredAt === undefined ? -1 : Math.round(now - this.lastAnsweredAt),
+      slowestRecentMs: Math.round(this.slowest.get(now)),
+      timedOut: this.timedOut,
+      consecutiveTimeouts: this.consecutiveTimeouts,
+      connections: this.sockets.size,
+    };
+  }
+
+  private onRequest(_req: IncomingMessage, res: ServerResponse): void {
+    const entry: Tracked = { start: performance.now(), res, timedOut: false };
+    this.inFlight.add(entry);
+    if (this.draining) res.shouldKeepAlive = false;
+    const done = () => {
+      if (!this.inFlight.delete(entry)) return;
+      this.served += 1;
+      const sentAt = (res as TimedResponse)[headersAt];
+      if (!entry.timedOut && sentAt !== undefined) this.answered(entry, sentAt);
+    };
+    res.once('finish', done);
+    res.once('close', done);
+  }
+
+  private answered(entry: Tracked, sentAt: number): void {
+    this.lastAnsweredAt = Math.max(this.lastAnsweredAt ?? 0, sentAt);
+    this.consecutiveTimeouts = 0;
+    this.slowest.add(sentAt - entry.start, sentAt);
+  }
+
+  /**
+   * Called on every heartbeat: progress is the app sending headers, not the end of the response, so
+   * an SSE stream that is still open counts from its first byte.
+   */
+  noteProgress(): void {
+    for (const entry of this.inFlight) {
+      const sentAt = (entry.res as TimedResponse)[headersAt];
+      if (sentAt !== undefined && !entry.timedOut && (this.lastAnsweredAt === undefined || sentAt > this.lastAnsweredAt)) {
+        this.answered(entry, sentAt);
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// Test helper: starts test/fixtures/cluster-primary.cjs and registers its cleanup right away, so
+// the primary and every worker (stopped or not) is killed by pid even when a test fails.
+// Also waits by polling to a deadline, never by a fixed sleep.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { listChildren, readStat } from '../../src/check/proc.js';
+import { errnoCode } from '../../src/errors.js';
+
+const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/cluster-primary.cjs', import.meta.url));
+
+export interface ClusterServer {
+  pid: number;
+  port: number;
+  /** The primary's children now, oldest first. */
+  workers(): number[];
+}
+
+export async function startClusterPrimary(
+  t: TestContext,
+  options: { workers: number; env?: Record<string, string> },
+): Promise<ClusterServer> {
+  const child = spawn(process.execPath, [FIXTURE, String(options.workers)], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = child.pid;
+  assert.ok(pid !== undefined, 'the fixture started');
+  t.after(() => killTree(pid));
+
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`cluster-primary.cjs printed no port within 10 s; stderr: ${stderr}`)), 10_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      const newline = stdout.indexOf('\n');
+      if (newline < 0) return;
+      clearTimeout(timer);
+      resolve((JSON.parse(stdout.slice(0, newline)) as { port: number }).port);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`cluster-primary.cjs exited (${code ?? signal}) before printing its port; stderr: ${stderr}`));
+    });
+  });
+  return { pid, port, workers: () => listChildren(pid).map((stat) => stat.pid) };
+}
+
+/**
+ * Stops the primary first so it cannot fork while we look, then SIGKILLs it and each child:
+ * SIGKILL also ends a stopped process, and workers orphaned by the primary's death could no
+ * longer be found through their parent.
+ */
+async function killTree(pid: number): Promise<void> {
+  signal(pid, 'SIGSTOP');
+  await pollUntil(() => readStat(pid)?.state, (state) => state === undefined || state === 'T', 2_000);
+  for (const child of listChildren(pid)) signal(child.pid, 'SIGKILL');
+  signal(pid, 'SIGKILL');
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if (errnoCode(error) !== 'ESRCH') throw error;
+  }
+}
+
+/** Polls `read` until `isDone` holds or the deadline passes; answers the last value read. */
+export async function pollUntil<T>(read: () => T, isDone: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = read();
+  while (!isDone(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = read();
+  }
+  return value;
+}
