@@ -5,10 +5,7 @@ import { seconds } from './verdict.js';
 
 export function formatCheckReport(report: CheckReport): string {
   const { frozen } = report;
-  const where =
-    report.target.kind === 'warden'
-      ? `slot ${frozen.slot} of ${report.workerCount} workers under warden at ${report.target.adminUrl}`
-      : `child of ${report.target.pid}, ${report.workerCount} workers`;
+  const where = describePlace(report.target, frozen.slot, report.workerCount);
   const watched = report.endedEarly
     ? `watched ${seconds(report.elapsedMs)} (ended early: replaced and healthy again)`
     : `watched ${seconds(report.elapsedMs)}`;
@@ -47,4 +44,9 @@ export function formatCheckReport(report: CheckReport): string {
     `  restored  ${restored}`,
     ...report.reasons.map((reason) => `  - ${reason}`),
   ].join('\n');
+}
+
+/** Where the frozen worker sits: "slot 1 of 4" under warden, "child 1 of 4 of process 123" otherwise. */
+export function describePlace(target: CheckReport['target'], slot: number, workerCount: number): string {
+  return target.kind === 'warden' ? `slot ${slot} of ${workerCount}` : `child ${slot} of ${workerCount} of process ${target.pid}`;
 }

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { errnoCode, WardenError } from '../errors.js';
-import { formatCheckReport } from './format.js';
+import { describePlace, formatCheckReport } from './format.js';
 import { describeOutcome, type GetOutcome, httpGet } from './http-get.js';
 import { hasProcFs, listChildren, readStat } from './proc.js';
 import {
@@ -112,11 +112,6 @@ export async function runCheck(options: CheckOptions, io: CheckIo = {}): Promise
   throwIfAborted(signal, 'before any worker was frozen');
 
   const frozen = freeze(plan.worker.pid);
-  const freezeAt = now();
-  log(
-    `froze worker ${frozen.pid} (slot ${plan.worker.slot} of ${plan.workerCount}) with SIGSTOP; ` +
-      `watching ${plan.healthUrl} and ${plan.serviceUrl} for up to ${seconds(options.durationMs)}`,
-  );
   // Last resort if the process exits mid-check (process.exit in a handler): never leave a worker stopped.
   const resumeOnExit = (): void => resumeQuietly(frozen.pid);
   process.once('exit', resumeOnExit);
@@ -124,6 +119,14 @@ export async function runCheck(options: CheckOptions, io: CheckIo = {}): Promise
   let watched: WatchResult;
   let restoredBy: RestoredBy;
   try {
+    // The kernel stops the process once it is next scheduled: start the clock when /proc shows it.
+    const state = await waitUntilStopped(frozen, signal);
+    if (state !== 'T') log(`worker ${frozen.pid} is not shown as stopped yet (state ${state}); watching anyway`);
+    const freezeAt = now();
+    log(
+      `froze worker ${frozen.pid} (${describePlace(plan.target, plan.worker.slot, plan.workerCount)}) with SIGSTOP; ` +
+        `watching ${plan.healthUrl} and ${plan.serviceUrl} for up to ${seconds(options.durationMs)}`,
+    );
     watched = await watch(plan, frozen, options, { signal, log, now, freezeAt });
   } finally {
     process.removeListener('exit', resumeOnExit);
@@ -321,6 +324,20 @@ function freeze(pid: number): FrozenProcess {
   return { pid, startTime: stat?.startTime ?? null };
 }
 
+const STOP_WAIT_MS = 1_000;
+
+/** Polls /proc until the process shows as stopped ('T'), for up to STOP_WAIT_MS; answers the last state seen. */
+async function waitUntilStopped(frozen: FrozenProcess, signal: AbortSignal): Promise<string> {
+  if (frozen.startTime === null) return 'T'; // no /proc to look at: the signal was delivered, trust it
+  const deadline = performance.now() + STOP_WAIT_MS;
+  let state = readStat(frozen.pid)?.state ?? 'gone';
+  while (state !== 'T' && state !== 'gone' && performance.now() < deadline && !signal.aborted) {
+    await sleep(5, signal);
+    state = readStat(frozen.pid)?.state ?? 'gone';
+  }
+  return state;
+}
+
 function isAlive(frozen: FrozenProcess): boolean {
   if (frozen.startTime !== null) {
     const stat = readStat(frozen.pid);
@@ -419,6 +436,7 @@ async function watch(plan: Plan, frozen: FrozenProcess, options: CheckOptions, c
   const stop = new AbortController();
   const onAbort = (): void => stop.abort(context.signal.reason);
   context.signal.addEventListener('abort', onAbort, { once: true });
+  if (context.signal.aborted) onAbort();
   let failure: { error: unknown } | undefined;
   const pending = new Set<Promise<void>>();
   const launch = (work: () => Promise<void>): void => {

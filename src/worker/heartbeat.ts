@@ -7,14 +7,15 @@ import type { HeartbeatStats } from '../protocol/messages.js';
 import type { RequestTracker } from './requests.js';
 
 export function startHeartbeat(tracker: RequestTracker, intervalMs: number, send: (stats: HeartbeatStats) => void): () => void {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const resolutionMs = 10;
+  const delay = monitorEventLoopDelay({ resolution: resolutionMs });
   delay.enable();
   const beat = () => {
     tracker.enforceTimeout();
     tracker.noteProgress();
     const memory = process.memoryUsage();
-    // The histogram is in nanoseconds; percentile() of an empty histogram is 0.
-    const loopDelayMs = Math.round(delay.percentile(99) / 1e4) / 100;
+    // The histogram is in nanoseconds and each sample includes the sampling interval itself.
+    const loopDelayMs = Math.max(0, Math.round(delay.percentile(99) / 1e4) / 100 - resolutionMs);
     delay.reset();
     send({ ...tracker.stats(), loopDelayMs, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
   };

@@ -1,0 +1,66 @@
+// Settings from flags and environment variables: precedence, parsing and the messages of bad input.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { WardenError } from '../../src/errors.js';
+import { requiredReady, resolveServeOptions } from '../../src/config/resolve.js';
+
+const cpus = () => 3;
+
+function usageError(flags: Record<string, string | boolean>, env: Record<string, string> = {}): WardenError {
+  try {
+    resolveServeOptions(flags, env, cpus);
+  } catch (error) {
+    assert.ok(error instanceof WardenError, 'throws a WardenError');
+    return error;
+  }
+  assert.fail(`expected ${JSON.stringify(flags)} ${JSON.stringify(env)} to be rejected`);
+}
+
+test('defaults match the documented table', () => {
+  const options = resolveServeOptions({}, {}, cpus);
+  assert.equal(options.workers, 1);
+  assert.equal(options.host, '127.0.0.1');
+  assert.equal(options.port, 8000);
+  assert.equal(options.adminPort, 9000);
+  assert.equal(options.gracefulTimeoutMs, 30_000);
+  assert.equal(options.timeoutMs, 5000);
+  assert.equal(options.requestTimeoutMs, 0);
+  assert.equal(options.stuckAfterMs, 10_000);
+  assert.deepEqual(options.minReady, { kind: 'all' });
+});
+
+test('a flag wins over WARDEN_WORKERS, which wins over WORKERS', () => {
+  assert.equal(resolveServeOptions({ workers: '4' }, { WARDEN_WORKERS: '2', WORKERS: '7' }, cpus).workers, 4);
+  assert.equal(resolveServeOptions({}, { WARDEN_WORKERS: '2', WORKERS: '7' }, cpus).workers, 2);
+  assert.equal(resolveServeOptions({}, { WORKERS: '7' }, cpus).workers, 7);
+  assert.equal(resolveServeOptions({}, { PORT: '3000', HOST: '0.0.0.0' }, cpus).port, 3000);
+});
+
+test('"auto" and 0 mean the usable CPU count', () => {
+  assert.equal(resolveServeOptions({ workers: 'auto' }, {}, cpus).workers, 3);
+  assert.equal(resolveServeOptions({ workers: '0' }, {}, cpus).workers, 3);
+});
+
+test('bad values are refused with the flag, the rule and the value', () => {
+  assert.equal(usageError({ workers: 'abc' }).message, '--workers must be a positive integer (at most 1024) or "auto" (got "abc")');
+  assert.match(usageError({ workers: '1.5' }).message, /--workers .*got "1\.5"/);
+  assert.match(usageError({ workers: '-2' }).message, /--workers .*got "-2"/);
+  assert.equal(usageError({ port: '70000' }).message, '--port must be a port number from 0 to 65535 (got "70000")');
+  assert.match(usageError({}, { WARDEN_WORKERS: 'many' }).message, /^WARDEN_WORKERS must be/);
+  assert.match(usageError({ gracefulTimeout: '-1' }).message, /--graceful-timeout must be a number of seconds above 0/);
+  assert.match(usageError({ minReady: 'most' }).message, /--min-ready must be/);
+  assert.equal(usageError({ minReady: '5', workers: '2' }).code, 'WARDEN_CONFIG');
+});
+
+test('seconds may have decimals and are kept in milliseconds', () => {
+  assert.equal(resolveServeOptions({ timeout: '1.5' }, {}, cpus).timeoutMs, 1500);
+  assert.equal(resolveServeOptions({ stuckAfter: '0' }, {}, cpus).stuckAfterMs, 0);
+});
+
+test('--min-ready as all, a count or a percentage', () => {
+  assert.equal(requiredReady(resolveServeOptions({ workers: '4' }, {}, cpus), 4), 4);
+  assert.equal(requiredReady(resolveServeOptions({ workers: '4', minReady: '3' }, {}, cpus), 4), 3);
+  assert.equal(requiredReady(resolveServeOptions({ workers: '4', minReady: '50%' }, {}, cpus), 4), 2);
+  assert.equal(requiredReady(resolveServeOptions({ workers: '3', minReady: '50%' }, {}, cpus), 3), 2);
+});

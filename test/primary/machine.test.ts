@@ -1,0 +1,300 @@
+// The supervisor's decisions, fed as events with explicit times: no processes, timers or mocks.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { EXIT_CODES } from '../../src/errors.js';
+import { initialState, isInRotation, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine.js';
+import { DEFAULT_BACKOFF } from '../../src/primary/policy.js';
+import type { HeartbeatStats } from '../../src/protocol/messages.js';
+
+const CONFIG: MachineConfig = {
+  workers: 2, bootTimeoutMs: 30_000, timeoutMs: 5000, lateMs: 1000, gracefulTimeoutMs: 30_000, stuckAfterMs: 10_000,
+  probeFailures: 3, maxRestarts: 3, backoff: DEFAULT_BACKOFF, killAfterMs: 2000,
+};
+
+/** Drives the machine like supervisor.ts does, keeping every effect for assertions. */
+class Harness {
+  state: MachineState;
+  effects: Effect[] = [];
+  now = 0;
+  private nextPid = 100;
+
+  constructor(config: Partial<MachineConfig> = {}) {
+    this.state = initialState({ ...CONFIG, ...config }, 0);
+  }
+
+  send(event: MachineEvent, at = this.now): Effect[] {
+    this.now = at;
+    const result = step(this.state, event, at);
+    this.state = result.state;
+    this.effects.push(...result.effects);
+    return result.effects;
+  }
+
+  /** Carry out Spawn effects: report a pid for each. */
+  spawnAll(effects: Effect[]): number[] {
+    const ids: number[] = [];
+    for (const effect of effects) {
+      if (effect.type !== 'Spawn') continue;
+      ids.push(effect.id);
+      this.send({ type: 'WorkerSpawned', id: effect.id, pid: this.nextPid++ });
+    }
+    return ids;
+  }
+
+  /** Start every slot and make every worker ready. */
+  boot(): number[] {
+    const ids = this.spawnAll(this.send({ type: 'Tick' }));
+    for (const id of ids) this.send({ type: 'WorkerReady', id });
+    return ids;
+  }
+
+  worker(id: number) {
+    const worker = this.state.workers.find((candidate) => candidate.id === id);
+    assert.ok(worker, `worker ${id} exists`);
+    return worker;
+  }
+
+  /** Tick every 50 ms up to `at`; live workers beat every 250 ms unless listed as silent. */
+  tickUntil(at: number, silent: readonly number[] = []): Effect[] {
+    const collected: Effect[] = [];
+    for (let t = this.now + 50; t <= at; t += 50) {
+      if (t % 250 === 0) {
+        for (const worker of this.state.workers) {
+          if ((worker.state === 'ready' || worker.state === 'draining') && !silent.includes(worker.id)) {
+            collected.push(...this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats() }, t));
+          }
+        }
+      }
+      collected.push(...this.send({ type: 'Tick' }, t));
+    }
+    return collected;
+  }
+}
+
+function stats(overrides: Partial<HeartbeatStats> = {}): HeartbeatStats {
+  return {
+    loopDelayMs: 1, inFlight: 0, oldestWaitingMs: 0, waiting: 0, served: 0, lastFinishedAgoMs: -1, slowestRecentMs: 5,
+    timedOut: 0, consecutiveTimeouts: 0, connections: 0, rssBytes: 1, heapUsedBytes: 1, ...overrides,
+  };
+}
+
+const of = <T extends Effect['type']>(effects: Effect[], type: T) => effects.filter((effect): effect is Extract<Effect, { type: T }> => effect.type === type);
+
+describe('starting', () => {
+  test('the first tick spawns one worker per slot, numbered 1..N', () => {
+    const h = new Harness({ workers: 3 });
+    const spawns = of(h.send({ type: 'Tick' }), 'Spawn');
+    assert.deepEqual(spawns.map((s) => s.slot), [1, 2, 3]);
+    assert.equal(new Set(spawns.map((s) => s.id)).size, 3, 'each worker gets its own id');
+  });
+
+  test('a worker is in rotation only once ready', () => {
+    const h = new Harness({ workers: 1 });
+    const [id] = h.spawnAll(h.send({ type: 'Tick' }));
+    assert.equal(isInRotation(h.state, h.worker(id as number)), false, 'booting is not in rotation');
+    h.send({ type: 'WorkerReady', id: id as number }, 100);
+    assert.equal(isInRotation(h.state, h.worker(id as number)), true);
+  });
+
+  test('a boot error before any worker was ever ready halts with the boot exit code and the app error', () => {
+    const h = new Harness();
+    const [id] = h.spawnAll(h.send({ type: 'Tick' }));
+    h.send({ type: 'WorkerBootFailed', id: id as number, error: { name: 'WardenError', message: 'cannot load app "app.js": SyntaxError', code: 'WARDEN_APP_LOAD' } }, 50);
+    const effects = h.send({ type: 'WorkerExited', id: id as number, code: 1, signal: null }, 60);
+    assert.equal(h.state.phase, 'halting');
+    assert.equal(h.state.halt?.code, EXIT_CODES.boot);
+    assert.match(h.state.halt?.message ?? '', /cannot load app "app.js"/);
+    assert.equal(of(effects, 'Spawn').length, 0, 'no endless restart loop');
+    assert.equal(of(effects, 'Signal').length, 1, 'the other booting worker is told to stop');
+  });
+
+  test('a worker that never becomes ready is killed at the boot timeout and warden halts', () => {
+    const h = new Harness({ workers: 1, bootTimeoutMs: 3000 });
+    const [id] = h.spawnAll(h.send({ type: 'Tick' }));
+    const effects = h.tickUntil(3000, [id as number]);
+    assert.deepEqual(of(effects, 'Signal').map((s) => s.signal), ['SIGKILL']);
+    assert.equal(h.state.halt?.code, EXIT_CODES.boot);
+    assert.match(h.state.halt?.message ?? '', /did not become ready within 3\.0s/);
+    const exit = h.send({ type: 'WorkerExited', id: id as number, code: null, signal: 'SIGKILL' }, 3100);
+    assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [EXIT_CODES.boot]);
+  });
+});
+
+describe('restarts', () => {
+  test('a crashed worker is replaced in its slot after a backoff that doubles', () => {
+    const h = new Harness({ workers: 1 });
+    let [id] = h.boot();
+    h.tickUntil(20_000);
+    const delays: number[] = [];
+    for (let crash = 0; crash < 3; crash++) {
+      const crashedAt = h.now + 10;
+      h.send({ type: 'WorkerExited', id: id as number, code: 1, signal: null }, crashedAt);
+      assert.equal(h.state.workers.length, 0);
+      let spawnedAt = -1;
+      for (let t = crashedAt + 10; spawnedAt < 0 && t < crashedAt + 20_000; t += 10) {
+        // No heartbeats needed: nothing is ready while the slot waits out its backoff.
+        const spawns = of(h.send({ type: 'Tick' }, t), 'Spawn');
+        if (spawns.length > 0) {
+          spawnedAt = t;
+          assert.equal(spawns[0]?.slot, 1, 'same slot');
+          [id] = h.spawnAll(spawns);
+          h.send({ type: 'WorkerReady', id: id as number }, t + 5);
+        }
+      }
+      delays.push(spawnedAt - crashedAt);
+    }
+    assert.deepEqual(delays, [100, 200, 400]);
+    assert.equal(h.state.slots[0]?.spawns, 4);
+  });
+
+  test('the failure count resets once a worker has been ready for a while', () => {
+    const h = new Harness({ workers: 1 });
+    let [id] = h.boot();
+    h.send({ type: 'WorkerExited', id: id as number, code: 1, signal: null }, 100);
+    [id] = h.spawnAll(h.tickUntil(300));
+    h.send({ type: 'WorkerReady', id: id as number }, 300);
+    assert.equal(h.state.slots[0]?.consecutiveFailures, 1);
+    h.tickUntil(300 + DEFAULT_BACKOFF.resetAfterMs);
+    assert.equal(h.state.slots[0]?.consecutiveFailures, 0);
+  });
+
+  test('a worker that keeps crashing after having served makes warden give up with the crash-loop code', () => {
+    const h = new Harness({ workers: 1, maxRestarts: 2 });
+    let [id] = h.boot();
+    let exit: Effect[] = [];
+    for (let round = 0; round < 3 && h.state.phase === 'running'; round++) {
+      exit = h.send({ type: 'WorkerExited', id: id as number, code: 1, signal: null }, h.now + 10);
+      if (h.state.phase !== 'running') break;
+      [id] = h.spawnAll(h.tickUntil(h.now + 1000));
+      h.send({ type: 'WorkerReady', id: id as number }, h.now + 5);
+    }
+    assert.equal(h.state.halt?.code, EXIT_CODES.crashLoop);
+    assert.match(h.state.halt?.message ?? '', /failed 3 times in a row/);
+    assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [EXIT_CODES.crashLoop], 'exits once no worker is left');
+  });
+
+  test('an exit by SIGKILL that warden did not send is explained as a possible OOM kill', () => {
+    const h = new Harness({ workers: 1 });
+    const [id] = h.boot();
+    const effects = h.send({ type: 'WorkerExited', id: id as number, code: null, signal: 'SIGKILL' }, 500);
+    assert.ok(of(effects, 'Log').some((log) => /perhaps out of memory/.test(log.msg)));
+  });
+});
+
+describe('liveness', () => {
+  test('a worker that misses its heartbeats leaves rotation first, then is killed at the timeout and replaced', () => {
+    const h = new Harness();
+    const [frozen, healthy] = h.boot() as [number, number];
+    for (let t = 250; t <= 1000; t += 250) {
+      h.send({ type: 'HeartbeatReceived', id: frozen, stats: stats() }, t);
+      h.send({ type: 'HeartbeatReceived', id: healthy, stats: stats() }, t);
+    }
+    // From t=1000 the frozen worker is silent; the healthy one keeps beating.
+    let leftRotationAt = -1;
+    let killedAt = -1;
+    let replacementAt = -1;
+    for (let t = 1050; t <= 8000; t += 50) {
+      if (t % 250 === 0) h.send({ type: 'HeartbeatReceived', id: healthy, stats: stats() }, t);
+      const effects = h.send({ type: 'Tick' }, t);
+      const worker = h.state.workers.find((w) => w.id === frozen);
+      if (leftRotationAt < 0 && worker && !isInRotation(h.state, worker)) leftRotationAt = t;
+      if (of(effects, 'Signal').some((s) => s.id === frozen && s.signal === 'SIGKILL')) killedAt = t;
+      if (replacementAt < 0 && of(effects, 'Spawn').some((s) => s.slot === 1)) replacementAt = t;
+    }
+    assert.equal(leftRotationAt, 2000, 'out of rotation after 1 s of silence');
+    assert.equal(killedAt, 6000, 'killed at the 5 s timeout');
+    assert.ok(replacementAt >= 6000 && replacementAt <= 6200, `replacement spawned right after the kill (at ${replacementAt})`);
+    assert.equal(isInRotation(h.state, h.worker(healthy)), true, 'the healthy worker is untouched');
+  });
+
+  test('a late worker whose heartbeats resume goes back into rotation', () => {
+    const h = new Harness();
+    const [id] = h.boot() as [number, number];
+    h.tickUntil(1500, [id]);
+    assert.equal(h.worker(id).condition, 'late');
+    h.send({ type: 'HeartbeatReceived', id, stats: stats() }, 1600);
+    assert.equal(isInRotation(h.state, h.worker(id)), true);
+  });
+});
+
+describe('request progress', () => {
+  test('a worker with a request waiting past --stuck-after while its peer answers is recycled gracefully', () => {
+    const h = new Harness();
+    const [stuck, healthy] = h.boot() as [number, number];
+    h.send({ type: 'HeartbeatReceived', id: healthy, stats: stats({ lastFinishedAgoMs: 5, served: 900 }) }, 11_000);
+    const effects = h.send({ type: 'HeartbeatReceived', id: stuck, stats: stats({ waiting: 4, inFlight: 4, oldestWaitingMs: 10_500, lastFinishedAgoMs: 10_600 }) }, 11_000);
+    h.send({ type: 'Tick' }, 11_050);
+    const worker = h.worker(stuck);
+    assert.equal(worker.condition, 'stuck');
+    assert.equal(worker.state, 'draining');
+    assert.equal(isInRotation(h.state, worker), false);
+    assert.ok(h.effects.some((e) => e.type === 'Drain' && e.id === stuck), 'drained, not killed at once');
+    assert.equal(effects.filter((e) => e.type === 'Signal').length, 0);
+    const spawns = of(h.tickUntil(11_400), 'Spawn');
+    assert.deepEqual(spawns.map((s) => s.slot), [1], 'a replacement starts in the same slot');
+    const kill = h.tickUntil(11_050 + CONFIG.gracefulTimeoutMs);
+    assert.ok(of(kill, 'Signal').some((s) => s.id === stuck && s.signal === 'SIGKILL'), 'killed at the graceful timeout');
+  });
+
+  test('workers that all hold long requests (long polls) are not stuck', () => {
+    const h = new Harness();
+    const [a, b] = h.boot() as [number, number];
+    h.send({ type: 'HeartbeatReceived', id: a, stats: stats({ waiting: 3, oldestWaitingMs: 25_000, lastFinishedAgoMs: 12_000, slowestRecentMs: 30_000 }) }, 40_000);
+    h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ waiting: 3, oldestWaitingMs: 20_000, lastFinishedAgoMs: 500, slowestRecentMs: 30_000 }) }, 40_000);
+    h.send({ type: 'Tick' }, 40_050);
+    assert.equal(h.worker(a).condition, 'ok');
+    assert.equal(h.worker(b).condition, 'ok');
+  });
+
+  test('a worker whose last requests all hit --request-timeout is recycled', () => {
+    const h = new Harness();
+    const [id] = h.boot() as [number, number];
+    h.send({ type: 'HeartbeatReceived', id, stats: stats({ timedOut: 5, consecutiveTimeouts: 5 }) }, 1000);
+    h.send({ type: 'Tick' }, 1050);
+    assert.equal(h.worker(id).condition, 'unhealthy');
+    assert.match(h.worker(id).reason ?? '', /timed out/);
+  });
+
+  test('three failed probes in a row recycle only that worker', () => {
+    const h = new Harness();
+    const [bad, good] = h.boot() as [number, number];
+    for (let i = 1; i <= 3; i++) {
+      h.send({ type: 'ProbeFailed', id: bad, reason: 'answered 500' }, i * 1000);
+      h.send({ type: 'ProbeSucceeded', id: good }, i * 1000);
+    }
+    assert.equal(h.worker(bad).condition, 'unhealthy');
+    assert.equal(h.worker(good).condition, 'ok');
+  });
+});
+
+describe('stopping', () => {
+  test('SIGTERM closes the listener, drains every worker and exits 0 once all have exited', () => {
+    const h = new Harness();
+    const [a, b] = h.boot() as [number, number];
+    const effects = h.send({ type: 'SignalReceived', signal: 'SIGTERM' }, 1000);
+    assert.equal(of(effects, 'CloseListener').length, 1);
+    assert.deepEqual(of(effects, 'Drain').map((d) => d.id).sort(), [a, b].sort());
+    h.send({ type: 'WorkerExited', id: a, code: 0, signal: null }, 1200);
+    assert.equal(of(h.tickUntil(1500), 'Spawn').length, 0, 'no restarts while stopping');
+    const exit = h.send({ type: 'WorkerExited', id: b, code: 0, signal: null }, 1600);
+    assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [0]);
+  });
+
+  test('workers still busy at the graceful timeout are killed', () => {
+    const h = new Harness({ gracefulTimeoutMs: 2000 });
+    const [a] = h.boot() as [number, number];
+    h.send({ type: 'SignalReceived', signal: 'SIGTERM' }, 1000);
+    const kills = of(h.tickUntil(3100), 'Signal');
+    assert.ok(kills.some((k) => k.id === a && k.signal === 'SIGKILL'));
+  });
+
+  test('a second SIGINT forces: every worker is killed and warden exits at once', () => {
+    const h = new Harness();
+    h.boot();
+    h.send({ type: 'SignalReceived', signal: 'SIGINT' }, 1000);
+    const effects = h.send({ type: 'SignalReceived', signal: 'SIGINT' }, 1100);
+    assert.equal(of(effects, 'Signal').filter((s) => s.signal === 'SIGKILL').length, 2);
+    assert.deepEqual(of(effects, 'Exit').map((e) => e.code), [EXIT_CODES.forced]);
+  });
+});
