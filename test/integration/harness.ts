@@ -1,0 +1,193 @@
+// Shared pieces of the integration tests: start a real `warden serve` on 127.0.0.1 with port 0,
+// read its bound ports from the startup line, make real HTTP requests, wait by polling to deadlines,
+// and kill the primary and every worker by PID when the test ends, passed or failed.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const WARDEN = fileURLToPath(new URL('../../../bin/warden.js', import.meta.url));
+
+export function fixture(name: string): string {
+  return fileURLToPath(new URL(`../../../test/fixtures/${name}`, import.meta.url));
+}
+
+export interface RunningWarden {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  adminPort: number;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  workers: () => Promise<WorkersBody>;
+}
+
+export interface WorkerView {
+  slot: number;
+  pid: number | null;
+  state: string;
+  inRotation: boolean;
+  reason: string | null;
+  restarts: number;
+  served: number;
+  lastExit: { code: number | null; signal: string | null; reason: string } | null;
+}
+
+export interface WorkersBody {
+  primary: { pid: number; phase: string; listen: { host: string; port: number } };
+  workers: WorkerView[];
+}
+
+/** Every descendant pid of `pid`, read from /proc (children of children included). */
+export function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parentOf.set(Number(entry), Number(fields[1]));
+    } catch (error) {
+      // The process ended between readdir and read.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && (error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift() as number;
+    for (const [child, ppid] of parentOf) {
+      if (ppid === parent) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0];
+  } catch {
+    return undefined;
+  }
+}
+
+export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One GET on a new connection (no keep-alive agent), with a deadline. */
+export function get(port: number, path = '/', timeoutMs = 5000, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path} took over ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function getJson<T>(port: number, path: string, timeoutMs = 5000): Promise<{ status: number; body: T }> {
+  const answer = await get(port, path, timeoutMs);
+  return { status: answer.status, body: JSON.parse(answer.body) as T };
+}
+
+/** Start `warden serve <args>` with port 0 for both servers; cleanup is registered on `t` at once. */
+export async function startWarden(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; waitReady?: boolean } = {}): Promise<RunningWarden> {
+  const child = spawn(process.execPath, [WARDEN, 'serve', ...args, '--port', '0', '--admin-port', '0'], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = child.pid as number;
+  const seen = new Set<number>();
+  t.after(() => cleanup(pid, seen));
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const match = await waitFor('the startup line', () => {
+    if (child.exitCode !== null) throw new Error(`warden exited early (${child.exitCode}):\n${output}`);
+    return /on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined;
+  }, 15_000).catch((error: Error) => {
+    throw new Error(`${error.message}\noutput so far:\n${output}`);
+  });
+  const running: RunningWarden = {
+    child, pid, port: Number(match[1]), adminPort: Number(match[2]), output: () => output, exited,
+    workers: async () => {
+      const body = (await getJson<WorkersBody>(running.adminPort, '/workers')).body;
+      for (const worker of body.workers) if (worker.pid !== null) seen.add(worker.pid);
+      return body;
+    },
+  };
+  if (options.waitReady !== false) {
+    await waitFor('all workers ready', async () => (await getJson(running.adminPort, '/readyz')).status === 200, 20_000);
+    await running.workers();
+  }
+  return running;
+}
+
+/** Kill the primary and every worker it ever reported, also stopped ones. */
+function cleanup(pid: number, seen: Set<number>): void {
+  const pids = new Set([...seen, ...(isAlive(pid) ? descendants(pid) : [])]);
+  killQuietly(pid, 'SIGKILL');
+  for (const worker of pids) {
+    killQuietly(worker, 'SIGKILL');
+    killQuietly(worker, 'SIGCONT');
+  }
+}
+
+/** Distinct worker pids seen answering `count` requests that report their pid in JSON. */
+export async function answeringPids(port: number, count = 8, path = '/'): Promise<Set<number>> {
+  const pids = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    const answer = await get(port, path);
+    pids.add((JSON.parse(answer.body) as { pid: number }).pid);
+  }
+  return pids;
+}

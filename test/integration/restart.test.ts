@@ -1,0 +1,47 @@
+// Crashes: a killed worker is replaced in its slot; a worker that crash-loops makes warden give up.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { answeringPids, fixture, get, isAlive, startWarden, waitFor } from './harness.js';
+
+test('a worker killed with SIGKILL is replaced in the same slot while the service keeps answering', async (t) => {
+  const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', '2']);
+  const before = await warden.workers();
+  const victim = before.workers.find((w) => w.slot === 2);
+  assert.ok(victim?.pid, 'slot 2 has a worker');
+  process.kill(victim.pid, 'SIGKILL');
+  // The service answers all along (the other worker takes every connection).
+  for (let i = 0; i < 5; i++) assert.equal((await get(warden.port, '/')).status, 200);
+  const after = await waitFor('a new ready worker in slot 2', async () => {
+    const body = await warden.workers();
+    const slot2 = body.workers.find((w) => w.slot === 2);
+    return slot2 && slot2.pid !== victim.pid && slot2.state === 'ready' ? body : undefined;
+  });
+  const slot2 = after.workers.find((w) => w.slot === 2);
+  assert.equal(slot2?.restarts, 1);
+  assert.match(slot2?.lastExit?.reason ?? '', /SIGKILL/);
+  assert.equal(after.workers.find((w) => w.slot === 1)?.pid, before.workers.find((w) => w.slot === 1)?.pid, 'slot 1 untouched');
+  assert.equal((await answeringPids(warden.port, 6)).size, 2);
+  assert.match(warden.output(), new RegExp(`worker 2 \\(pid ${victim.pid}\\) was sent SIGKILL`), 'the exit is logged with slot, pid and signal');
+});
+
+test('a worker that keeps crashing after having served makes warden exit non-zero', async (t) => {
+  const warden = await startWarden(t, [fixture('crash-after-ready.mjs'), '--workers', '1', '--max-restarts', '2'], { waitReady: false });
+  const { code } = await waitFor('warden to give up', () => warden.exited, 30_000);
+  assert.equal(code, 4, `exit code 4 (crash loop); output:\n${warden.output()}`);
+  assert.match(warden.output(), /worker 1 failed 3 times in a row/);
+  assert.match(warden.output(), /the database went away/, 'the crash error reaches the log');
+});
+
+test('worker output lines are passed on whole and attributed to their worker', async (t) => {
+  const warden = await startWarden(t, [fixture('chatty.mjs'), '--workers', '2']);
+  await waitFor('all chatty lines', () => (warden.output().match(/-end$/gm)?.length ?? 0) >= 80 || undefined, 10_000);
+  const lines = warden.output().split('\n').filter((line) => line.includes('xxxx'));
+  assert.equal(lines.length, 80, 'every line arrives once');
+  for (const line of lines) {
+    assert.match(line, /^\[w([12]) (\d+)\] (out|err)-([12])-x{20000}-end$/, 'whole, prefixed line');
+    const [, slot, , , worker] = /^\[w([12]) (\d+)\] (out|err)-([12])/.exec(line) as RegExpExecArray;
+    assert.equal(slot, worker, 'attributed to the worker that wrote it');
+  }
+  assert.ok(isAlive(warden.pid));
+});
