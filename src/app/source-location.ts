@@ -19,7 +19,8 @@ export interface SourceLocation {
  */
 export function syntaxErrorLocation(text: string): SourceLocation | undefined {
   const esbuild = /^(.+?):(\d+):(\d+): ERROR: /m.exec(text);
-  if (esbuild !== null) return { file: toPath(esbuild[1]), line: Number(esbuild[2]), column: Number(esbuild[3]) };
+  // esbuild counts columns from 0, Node from 1.
+  if (esbuild !== null) return { file: toPath(esbuild[1]), line: Number(esbuild[2]), column: Number(esbuild[3]) + 1 };
   const lines = text.split('\n');
   const header = /^((?:file:\/\/)?\/.*|[A-Za-z]:\\.*):(\d+)$/.exec(lines[0] ?? '');
   if (header === null) return undefined;

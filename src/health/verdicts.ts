@@ -29,13 +29,14 @@ export interface ProgressFacts {
 
 /**
  * The stuck (poisoned worker) rule, judged on progress rather than age alone. A worker is stuck when
- *  1. a request has waited for its response headers longer than the threshold, which is `stuckAfterMs`
- *     or twice the slowest request the fleet answered recently, whichever is longer (so an app whose
- *     requests normally take 30 s, such as long polls, is not judged by a 10 s rule);
- *  2. it answered no request for `stuckAfterMs`; and
- *  3. when it has peers, at least one of them did answer a request in that time: if every worker is
- *     waiting, the cause is shared (a database down for all), and recycling one worker would not help.
- * Requests that already sent headers (SSE streams) and upgraded connections never count as waiting.
+ *  1. requests kept arriving (two or more) and the app answered none of them for the threshold: the
+ *     longer of `stuckAfterMs` and twice the slowest answer the fleet gave recently, so an app whose
+ *     requests normally take 30 s (long polls) is not judged by a 10 s rule. Requests abandoned by
+ *     their clients count too: a client time-out must not hide a worker that answers nothing;
+ *  2. when it has peers, at least one of them did answer a request within `stuckAfterMs`: if every
+ *     worker is waiting, the cause is shared (a database down for all) and recycling would not help.
+ * An answer is the app sending response headers, so an open SSE stream is progress; upgraded
+ * connections (WebSocket) are not requests at all.
  */
 export function stuckReason(
   worker: ProgressFacts,
@@ -45,14 +46,14 @@ export function stuckReason(
 ): string | undefined {
   if (stuckAfterMs <= 0) return undefined;
   const { stats } = worker;
+  if (stats.unansweredCount < 2) return undefined;
   const fleetSlowest = Math.max(stats.slowestRecentMs, ...peers.map((peer) => peer.stats.slowestRecentMs));
   const threshold = Math.max(stuckAfterMs, 2 * fleetSlowest);
-  const oldestWaiting = stats.oldestWaitingMs + (now - worker.statsAt);
-  if (stats.waiting === 0 || oldestWaiting < threshold) return undefined;
-  if (sinceLastAnswer(worker, now) < stuckAfterMs) return undefined;
+  const unansweredFor = stats.unansweredForMs + (now - worker.statsAt);
+  if (unansweredFor < threshold) return undefined;
   if (peers.length > 0 && !peers.some((peer) => sinceLastAnswer(peer, now) < stuckAfterMs)) return undefined;
   const seconds = (ms: number) => (ms / 1000).toFixed(1);
-  return `${stats.waiting} request(s) waiting, the oldest for ${seconds(oldestWaiting)}s, and none answered for ${seconds(sinceLastAnswer(worker, now))}s` +
+  return `${stats.unansweredCount} request(s) in ${seconds(unansweredFor)}s and not one answered (${stats.waiting} still waiting)` +
     (peers.length > 0 ? ' while other workers kept answering' : '');
 }
 

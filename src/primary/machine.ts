@@ -258,7 +258,7 @@ class Step {
     if (worker === undefined) return;
     // The worker exits right after reporting; the exit decides (halt, or count a failure).
     worker.bootError = error;
-    this.log('error', LOG_EVENTS.workerBootFailed, worker, `worker ${worker.slot} failed to boot: ${error.message}`, { error });
+    this.log('error', LOG_EVENTS.workerBootFailed, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) failed to boot: ${error.message}`, { error });
   }
 
   private onWorkerCrashed(id: number, error: SerializedError): void {

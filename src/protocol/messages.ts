@@ -16,6 +16,12 @@ export interface HeartbeatStats {
   served: number;
   /** Milliseconds since the last request finished, or -1 when none has. */
   lastFinishedAgoMs: number;
+  /**
+   * Requests that arrived since the app last answered one (still waiting, abandoned by their client,
+   * or cut by --request-timeout), and how long ago the first of them arrived, ms (0 when none).
+   */
+  unansweredCount: number;
+  unansweredForMs: number;
   /** Longest time-to-headers of requests answered in the last minute, ms. */
   slowestRecentMs: number;
   /** Requests answered 504 (or cut) by --request-timeout since the worker started. */
@@ -60,7 +66,7 @@ function isError(value: unknown): value is SerializedError {
 }
 
 const STAT_KEYS: readonly (keyof HeartbeatStats)[] = [
-  'loopDelayMs', 'inFlight', 'oldestWaitingMs', 'waiting', 'served', 'lastFinishedAgoMs', 'slowestRecentMs', 'timedOut',
+  'loopDelayMs', 'inFlight', 'oldestWaitingMs', 'waiting', 'served', 'lastFinishedAgoMs', 'unansweredCount', 'unansweredForMs', 'slowestRecentMs', 'timedOut',
   'consecutiveTimeouts', 'connections', 'rssBytes', 'heapUsedBytes',
 ];
 

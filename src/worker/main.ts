@@ -40,7 +40,9 @@ let booted = false;
 
 function onFatal(error: unknown): void {
   const serialized = serializeError(error);
-  process.stderr.write(`${serialized.stack ?? `${serialized.name}: ${serialized.message}`}\n`);
+  // A load error warden raised itself is reported once, by the primary; its stack is warden's own.
+  if (serialized.code === 'WARDEN_APP_LOAD') delete serialized.stack;
+  else process.stderr.write(`${serialized.stack ?? `${serialized.name}: ${serialized.message}`}\n`);
   exitAfter(booted ? { warden: 1, act: 'crash', error: serialized } : { warden: 1, act: 'bootError', error: serialized }, 1);
 }
 

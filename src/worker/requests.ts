@@ -63,6 +63,9 @@ export class RequestTracker {
   private timedOut = 0;
   private consecutiveTimeouts = 0;
   private lastAnsweredAt: number | undefined;
+  /** Arrival of the first request since the app's last answer, and how many came since. */
+  private firstUnansweredAt: number | undefined;
+  private unansweredCount = 0;
   private readonly slowest = new RecentMax();
   private draining = false;
 
@@ -142,6 +145,8 @@ export class RequestTracker {
       oldestWaitingMs: Math.round(oldestWaitingMs),
       served: this.served,
       lastFinishedAgoMs: this.lastAnsweredAt === undefined ? -1 : Math.round(now - this.lastAnsweredAt),
+      unansweredCount: this.unansweredCount,
+      unansweredForMs: this.firstUnansweredAt === undefined ? 0 : Math.round(now - this.firstUnansweredAt),
       slowestRecentMs: Math.round(this.slowest.get(now)),
       timedOut: this.timedOut,
       consecutiveTimeouts: this.consecutiveTimeouts,
@@ -152,6 +157,8 @@ export class RequestTracker {
   private onRequest(_req: IncomingMessage, res: ServerResponse): void {
     const entry: Tracked = { start: performance.now(), res, timedOut: false };
     this.inFlight.add(entry);
+    this.firstUnansweredAt ??= entry.start;
+    this.unansweredCount += 1;
     if (this.draining) res.shouldKeepAlive = false;
     const done = () => {
       if (!this.inFlight.delete(entry)) return;
@@ -164,7 +171,20 @@ export class RequestTracker {
   }
 
   private answered(entry: Tracked, sentAt: number): void {
-    this.lastAnsweredAt = Math.max(this.lastAnsweredAt ?? 0, sentAt);
+    if (this.lastAnsweredAt === undefined || sentAt > this.lastAnsweredAt) {
+      this.lastAnsweredAt = sentAt;
+      // Requests that arrived before this answer no longer count as a streak without answers.
+      let first: number | undefined;
+      let count = 0;
+      for (const other of this.inFlight) {
+        if (other.start > sentAt && (other.res as TimedResponse)[headersAt] === undefined) {
+          first = first === undefined ? other.start : Math.min(first, other.start);
+          count += 1;
+        }
+      }
+      this.firstUnansweredAt = first;
+      this.unansweredCount = count;
+    }
     this.consecutiveTimeouts = 0;
     this.slowest.add(sentAt - entry.start, sentAt);
   }

@@ -96,7 +96,7 @@ describe('runCheck against a pid', { skip: hasProcFs() ? false : 'needs Linux /p
   });
 
   test('a server whose watchdog kills the silent worker and forks another passes, and the check ends early', async (t) => {
-    const server = await startClusterPrimary(t, { workers: 2, env: { ...SHARED_SOCKET, WATCHDOG_MS: '500' } });
+    const server = await startClusterPrimary(t, { workers: 2, env: { ...SHARED_SOCKET, WATCHDOG_MS: '1000' } });
     const workersBefore = server.workers();
 
     const { report } = await runAndWatchFreeze(pidOptions(server, 10_000));
@@ -160,7 +160,7 @@ describe('runCheck against a pid', { skip: hasProcFs() ? false : 'needs Linux /p
 
 describe('runCheck against warden', { skip: hasProcFs() ? false : 'needs Linux /proc' }, () => {
   test('reads /workers, freezes the lowest ready slot and sees the slot get a new ready pid: pass', async (t) => {
-    const server = await startClusterPrimary(t, { workers: 2, env: { ...SHARED_SOCKET, WATCHDOG_MS: '500' } });
+    const server = await startClusterPrimary(t, { workers: 2, env: { ...SHARED_SOCKET, WATCHDOG_MS: '1000' } });
     const admin = await startStandInAdmin(t, server);
 
     const { report, stateWhenFrozen } = await runAndWatchFreeze({

@@ -74,7 +74,7 @@ class Harness {
 
 function stats(overrides: Partial<HeartbeatStats> = {}): HeartbeatStats {
   return {
-    loopDelayMs: 1, inFlight: 0, oldestWaitingMs: 0, waiting: 0, served: 0, lastFinishedAgoMs: -1, slowestRecentMs: 5,
+    loopDelayMs: 1, inFlight: 0, oldestWaitingMs: 0, waiting: 0, served: 0, lastFinishedAgoMs: -1, unansweredCount: 0, unansweredForMs: 0, slowestRecentMs: 5,
     timedOut: 0, consecutiveTimeouts: 0, connections: 0, rssBytes: 1, heapUsedBytes: 1, ...overrides,
   };
 }
@@ -223,7 +223,7 @@ describe('request progress', () => {
     const h = new Harness();
     const [stuck, healthy] = h.boot() as [number, number];
     h.send({ type: 'HeartbeatReceived', id: healthy, stats: stats({ lastFinishedAgoMs: 5, served: 900 }) }, 11_000);
-    const effects = h.send({ type: 'HeartbeatReceived', id: stuck, stats: stats({ waiting: 4, inFlight: 4, oldestWaitingMs: 10_500, lastFinishedAgoMs: 10_600 }) }, 11_000);
+    const effects = h.send({ type: 'HeartbeatReceived', id: stuck, stats: stats({ waiting: 4, inFlight: 4, oldestWaitingMs: 10_500, lastFinishedAgoMs: 10_600, unansweredCount: 40, unansweredForMs: 10_500 }) }, 11_000);
     h.send({ type: 'Tick' }, 11_050);
     const worker = h.worker(stuck);
     assert.equal(worker.condition, 'stuck');
@@ -240,7 +240,7 @@ describe('request progress', () => {
   test('workers that all hold long requests (long polls) are not stuck', () => {
     const h = new Harness();
     const [a, b] = h.boot() as [number, number];
-    h.send({ type: 'HeartbeatReceived', id: a, stats: stats({ waiting: 3, oldestWaitingMs: 25_000, lastFinishedAgoMs: 12_000, slowestRecentMs: 30_000 }) }, 40_000);
+    h.send({ type: 'HeartbeatReceived', id: a, stats: stats({ waiting: 3, oldestWaitingMs: 25_000, lastFinishedAgoMs: 12_000, unansweredCount: 3, unansweredForMs: 12_000, slowestRecentMs: 30_000 }) }, 40_000);
     h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ waiting: 3, oldestWaitingMs: 20_000, lastFinishedAgoMs: 500, slowestRecentMs: 30_000 }) }, 40_000);
     h.send({ type: 'Tick' }, 40_050);
     assert.equal(h.worker(a).condition, 'ok');

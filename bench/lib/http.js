@@ -1,0 +1,41 @@
+// One small HTTP GET for health polls, fault triggers and the freeze load: never throws, always
+// settles within its timeout, and says how it ended ({ status } or { error: 'timeout' | code }).
+
+import { get } from 'node:http';
+
+export function httpGet(url, { timeoutMs = 2000, agent = false, headers = {} } = {}) {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let isDone = false;
+    const finish = (result) => {
+      if (isDone) return;
+      isDone = true;
+      clearTimeout(timer);
+      resolve({ ...result, startedAt: started, ms: performance.now() - started });
+    };
+    const request = get(url, { agent, headers }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => finish({ status: response.statusCode, body, pid: Number(response.headers['x-pid'] ?? 0) || undefined }));
+      response.on('error', (error) => finish({ error: error.code ?? error.message }));
+    });
+    request.on('error', (error) => finish({ error: error.code ?? error.message }));
+    const timer = setTimeout(() => {
+      finish({ error: 'timeout' });
+      request.destroy();
+    }, timeoutMs);
+  });
+}
+
+/** GET until `accept(result)` is true, every `intervalMs`, or throw after `timeoutMs`. */
+export async function pollUntil(url, accept, { timeoutMs = 15000, intervalMs = 100, what = url } = {}) {
+  const deadline = performance.now() + timeoutMs;
+  let last;
+  while (performance.now() < deadline) {
+    last = await httpGet(url, { timeoutMs: 1000 });
+    if (accept(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`${what}: not ready within ${timeoutMs} ms (last answer: ${JSON.stringify(last)})`);
+}

@@ -1,0 +1,166 @@
+// Every process the benchmarks start, and the only place that signals them. Children are spawned
+// detached, so each leads its own process group and one kill(-pid) reaches its workers too. Whatever
+// ends the bench (normal end, failure, Ctrl-C, SIGTERM), every tracked group and pid gets SIGCONT
+// (a SIGSTOPped worker must not stay stopped) and SIGKILL. Nothing is ever killed by name.
+
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+/** pid -> { label, isGroup } for everything started or discovered; removed once known dead. */
+const tracked = new Map();
+let handlersInstalled = false;
+
+function signal(target, name) {
+  try {
+    process.kill(target, name);
+    return true;
+  } catch (error) {
+    if (error.code === 'ESRCH') return false; // already gone
+    throw error;
+  }
+}
+
+/** SIGCONT then SIGKILL one tracked pid (and its group if it leads one). */
+export function killTracked(pid) {
+  const entry = tracked.get(pid);
+  const targets = entry?.isGroup ? [-pid, pid] : [pid];
+  for (const target of targets) {
+    signal(target, 'SIGCONT');
+    signal(target, 'SIGKILL');
+  }
+  tracked.delete(pid);
+}
+
+export function killAllTracked() {
+  for (const pid of [...tracked.keys()]) killTracked(pid);
+}
+
+function installHandlers() {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', killAllTracked);
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(name, () => {
+      process.stderr.write(`\nbench: ${name} received; killing ${tracked.size} tracked process(es)\n`);
+      killAllTracked();
+      process.exit(130);
+    });
+  }
+}
+
+/** Remember a pid we did not spawn ourselves (a PM2 daemon, a worker), so cleanup reaches it. */
+export function trackPid(pid, label, isGroup = false) {
+  installHandlers();
+  if (!tracked.has(pid)) tracked.set(pid, { label, isGroup });
+}
+
+export function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if (error.code === 'ESRCH') return false;
+    throw error;
+  }
+  // A zombie still answers kill(pid, 0); it is dead for our purposes.
+  return processState(pid) !== 'Z';
+}
+
+/** The one-letter state from /proc/<pid>/stat (R, S, T, Z...), or undefined if gone. */
+export function processState(pid) {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+}
+
+function readProc(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if (error.code === 'ENOENT' || error.code === 'ESRCH') return undefined;
+    throw error;
+  }
+}
+
+/** Live (non-zombie) children of `pid`, from /proc/<n>/stat (Linux only). */
+export function childPids(pid) {
+  const children = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readProc(`/proc/${name}/stat`);
+    if (stat === undefined) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(name));
+  }
+  return children;
+}
+
+/**
+ * Start a command as the leader of a new process group. Its output is read line by line (an unread
+ * pipe would block it); the last lines are kept for error messages.
+ */
+export function startProcess(command, args, { label, env = process.env, cwd } = {}) {
+  installHandlers();
+  const child = spawn(command, args, { env, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  const listeners = new Set();
+  const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
+  child.once('spawn', () => trackPid(child.pid, label, true));
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length > 200) lines.shift();
+      for (const listener of listeners) listener(line);
+    });
+  }
+  const spawned = new Promise((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  return {
+    child,
+    label,
+    spawned,
+    exited,
+    get pid() {
+      return child.pid;
+    },
+    tail: (count = 20) => lines.slice(-count).join('\n'),
+    /** Resolve with the first line (seen so far or later) matching `pattern`; reject on exit or timeout. */
+    waitForLine(pattern, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const seen = lines.find((line) => pattern.test(line));
+        if (seen !== undefined) return resolve(seen.match(pattern));
+        const timer = setTimeout(() => done(new Error(`${label}: no line matching ${pattern} within ${timeoutMs} ms; last output:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
+        const onLine = (line) => {
+          if (pattern.test(line)) done(undefined, line.match(pattern));
+        };
+        const onExit = ({ code, signal: sig }) => done(new Error(`${label} exited (${sig ?? code}) before printing ${pattern}; last output:\n${lines.slice(-20).join('\n')}`));
+        let isSettled = false;
+        function done(error, match) {
+          if (isSettled) return;
+          isSettled = true;
+          clearTimeout(timer);
+          listeners.delete(onLine);
+          if (error) reject(error);
+          else resolve(match);
+        }
+        listeners.add(onLine);
+        exited.then(onExit);
+      });
+    },
+    /** SIGTERM the leader, wait up to `graceMs`, then SIGCONT + SIGKILL the whole group. */
+    async stop(graceMs = 2000) {
+      if (child.exitCode === null && child.signalCode === null) {
+        signal(child.pid, 'SIGTERM');
+        await Promise.race([exited, sleep(graceMs)]);
+      }
+      killTracked(child.pid);
+      await Promise.race([exited, sleep(1000)]);
+    },
+  };
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
