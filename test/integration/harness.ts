@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { request, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -190,4 +190,64 @@ export async function answeringPids(port: number, count = 8, path = '/'): Promis
     pids.add((JSON.parse(answer.body) as { pid: number }).pid);
   }
   return pids;
+}
+
+export interface LoadSample {
+  at: number;
+  ok: boolean;
+  status: number;
+  ms: number;
+  error?: string;
+}
+
+export interface Load {
+  samples: LoadSample[];
+  /** Stop sending and wait for the requests in flight to settle. */
+  stop(): Promise<LoadSample[]>;
+}
+
+/**
+ * Bounded load: `concurrency` loops, each sending one GET at a time until stopped (or `maxMs`
+ * passes), on a new connection per request or on one keep-alive connection per loop. A request
+ * that takes longer than `timeoutMs` is abandoned, as real clients do.
+ */
+export function startLoad(port: number, options: { concurrency?: number; keepAlive?: boolean; timeoutMs?: number; path?: string; maxMs?: number } = {}): Load {
+  const { concurrency = 4, keepAlive = false, timeoutMs = 10_000, path = '/', maxMs = 60_000 } = options;
+  const samples: LoadSample[] = [];
+  let running = true;
+  const hardStop = setTimeout(() => (running = false), maxMs);
+  const loops = Array.from({ length: concurrency }, async () => {
+    const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    while (running) {
+      const started = Date.now();
+      const sample = await new Promise<LoadSample>((resolve) => {
+        const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ at: started, ok: res.statusCode === 200, status: res.statusCode ?? 0, ms: Date.now() - started }));
+          res.on('error', (error) => resolve({ at: started, ok: false, status: 0, ms: Date.now() - started, error: error.message }));
+        });
+        req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+        req.on('error', (error) => resolve({ at: started, ok: false, status: 0, ms: Date.now() - started, error: error.message }));
+        req.end();
+      });
+      samples.push(sample);
+      if (!sample.ok) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (agent) agent.destroy();
+  });
+  return {
+    samples,
+    async stop() {
+      running = false;
+      clearTimeout(hardStop);
+      await Promise.all(loops);
+      return samples;
+    },
+  };
+}
+
+/** Answered requests per second among samples that started in [from, to). */
+export function throughput(samples: readonly LoadSample[], from: number, to: number): number {
+  const count = samples.filter((sample) => sample.ok && sample.at >= from && sample.at < to).length;
+  return count / ((to - from) / 1000);
 }

@@ -1,0 +1,210 @@
+// Start and stop each contender on 127.0.0.1 with the same app (bench/apps/hello.js), and find its
+// worker pids. Each start returns { key, label, url, healthUrl, primaryPid, statsDir, workerPids(),
+// stop() }. warden is started from the compiled CLI (bin/warden.js -> dist/), so build it first.
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { httpGet, pollUntil } from './http.js';
+import { childPids, isAlive, killTracked, sleep, startProcess, trackPid } from './processes.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const APPS = join(ROOT, 'bench', 'apps');
+const WARDEN_BIN = join(ROOT, 'bin', 'warden.js');
+const WARDEN_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const START_TIMEOUT_MS = 20000;
+
+export function pm2Bin() {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('pm2/package.json')), 'bin', 'pm2');
+  } catch (error) {
+    if (error.code === 'MODULE_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+export function assertWardenBuilt() {
+  if (!existsSync(WARDEN_MAIN)) {
+    throw new Error(`warden is not built (${WARDEN_MAIN} is missing); run \`npm run build\` first`);
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function makeStatsDir(key) {
+  return mkdtempSync(join(tmpdir(), `warden-bench-${key.replace(/[^a-z0-9]/gi, '-')}-`));
+}
+
+/** Cumulative { pid -> { requests, connections } } as last written by each app process. */
+export function readStats(statsDir) {
+  const stats = new Map();
+  for (const name of readdirSync(statsDir)) {
+    if (!name.endsWith('.json')) continue;
+    try {
+      const entry = JSON.parse(readFileSync(join(statsDir, name), 'utf8'));
+      stats.set(entry.pid, entry);
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error; // renamed away between readdir and read
+    }
+  }
+  return stats;
+}
+
+async function waitForStatsFiles(statsDir, count, label) {
+  const deadline = performance.now() + START_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    const alive = [...readStats(statsDir).keys()].filter(isAlive);
+    if (alive.length >= count) return;
+    await sleep(50);
+  }
+  throw new Error(`${label}: ${count} app processes did not start within ${START_TIMEOUT_MS} ms`);
+}
+
+function appEnv(port, statsDir, extra = {}) {
+  return { ...process.env, PORT: String(port), BENCH_STATS_DIR: statsDir, ...extra };
+}
+
+/** warden serve hello.js; `flags` are extra CLI flags such as ['--timeout', '3']. */
+export async function startWarden({ workers, flags = [] }) {
+  assertWardenBuilt();
+  const statsDir = makeStatsDir('warden');
+  const env = { ...process.env, BENCH_STATS_DIR: statsDir };
+  const proc = startProcess(process.execPath, [
+    WARDEN_BIN, 'serve', join(APPS, 'hello.js'), '--workers', String(workers), '--port', '0', '--admin-port', '0', ...flags,
+  ], { label: 'warden', env, cwd: ROOT });
+  await proc.spawned;
+  const match = await proc.waitForLine(/ on http:\/\/([\w.:[\]-]+):(\d+) \(admin http:\/\/([\w.:[\]-]+):(\d+), pid (\d+)\)/, START_TIMEOUT_MS);
+  const url = `http://127.0.0.1:${match[2]}/`;
+  const adminUrl = `http://127.0.0.1:${match[4]}`;
+  await pollUntil(`${adminUrl}/readyz`, (r) => r.status === 200, { timeoutMs: START_TIMEOUT_MS, what: 'warden /readyz' });
+  await waitForStatsFiles(statsDir, workers, 'warden');
+  return {
+    key: 'warden', label: 'warden', url, healthUrl: `${adminUrl}/readyz`, adminUrl, primaryPid: proc.pid, statsDir, proc,
+    async workersReport() {
+      const answer = await httpGet(`${adminUrl}/workers`, { timeoutMs: 1000 });
+      return answer.status === 200 ? JSON.parse(answer.body) : undefined;
+    },
+    async workerPids() {
+      const report = await this.workersReport();
+      return (report?.workers ?? []).map((worker) => worker.pid).filter((pid) => pid !== null);
+    },
+    async stop() {
+      await proc.stop(3000);
+      rmSync(statsDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A node:cluster primary (bench/apps/cluster.js); sched is 'rr' or 'none'. */
+export async function startCluster({ workers, sched }) {
+  const key = sched === 'none' ? 'cluster-none' : 'cluster-rr';
+  const port = await freePort();
+  const statsDir = makeStatsDir(key);
+  const proc = startProcess(process.execPath, [join(APPS, 'cluster.js')], {
+    label: `node:cluster ${sched}`, env: appEnv(port, statsDir, { BENCH_WORKERS: String(workers), BENCH_SCHED: sched }),
+  });
+  await proc.spawned;
+  await proc.waitForLine(/^cluster ready/, START_TIMEOUT_MS);
+  await waitForStatsFiles(statsDir, workers, key);
+  const url = `http://127.0.0.1:${port}/`;
+  await pollUntil(url, (r) => r.status === 200, { timeoutMs: START_TIMEOUT_MS, what: key });
+  return {
+    key, label: sched === 'none' ? 'node:cluster SCHED_NONE' : 'node:cluster RR', url, healthUrl: `${url}health`,
+    primaryPid: proc.pid, statsDir, proc,
+    async workerPids() {
+      return childPids(proc.pid);
+    },
+    async stop() {
+      await proc.stop(2000);
+      rmSync(statsDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One plain node process: no primary, no workers. */
+export async function startPlain() {
+  const port = await freePort();
+  const statsDir = makeStatsDir('plain');
+  const proc = startProcess(process.execPath, [join(APPS, 'server.js')], { label: 'plain node', env: appEnv(port, statsDir) });
+  await proc.spawned;
+  await proc.waitForLine(/^listening on/, START_TIMEOUT_MS);
+  const url = `http://127.0.0.1:${port}/`;
+  return {
+    key: 'plain', label: 'plain node (1 process)', url, healthUrl: `${url}health`, primaryPid: proc.pid, statsDir, proc,
+    async workerPids() {
+      return [proc.pid];
+    },
+    async stop() {
+      await proc.stop(2000);
+      rmSync(statsDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** PM2 cluster mode (`pm2 start server.js -i N`) with a private PM2_HOME; undefined if pm2 is missing. */
+export async function startPm2({ workers }) {
+  const bin = pm2Bin();
+  if (bin === undefined) return undefined;
+  const port = await freePort();
+  const home = mkdtempSync(join(tmpdir(), 'warden-bench-pm2-'));
+  const statsDir = makeStatsDir('pm2');
+  const env = appEnv(port, statsDir, { PM2_HOME: join(home, 'pm2') });
+  const pm2 = async (args, label) => {
+    const proc = startProcess(process.execPath, [bin, ...args], { label, env });
+    await proc.spawned;
+    const result = await Promise.race([proc.exited, sleep(START_TIMEOUT_MS).then(() => undefined)]);
+    if (result === undefined || result.code !== 0) {
+      killTracked(proc.pid);
+      throw new Error(`pm2 ${args.join(' ')} failed (${result === undefined ? 'timed out' : `exit ${result.code}`}):\n${proc.tail()}`);
+    }
+    killTracked(proc.pid); // the CLI has exited; forget its group
+  };
+  let daemonPid;
+  const cleanup = () => {
+    const pidFile = join(home, 'pm2', 'pm2.pid');
+    daemonPid ??= existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : undefined;
+    if (daemonPid !== undefined) {
+      trackPid(daemonPid, 'pm2 daemon', true);
+      killTracked(daemonPid);
+    }
+    rmSync(home, { recursive: true, force: true });
+    rmSync(statsDir, { recursive: true, force: true });
+  };
+  try {
+    await pm2(['start', join(APPS, 'server.js'), '-i', String(workers), '--name', 'warden-bench-hello'], 'pm2 start');
+    daemonPid = Number(readFileSync(join(home, 'pm2', 'pm2.pid'), 'utf8').trim());
+    // The daemon runs in its own session (PM2 spawns it detached), so its group holds the workers.
+    trackPid(daemonPid, 'pm2 daemon', true);
+    await waitForStatsFiles(statsDir, workers, 'pm2');
+    const url = `http://127.0.0.1:${port}/`;
+    await pollUntil(url, (r) => r.status === 200, { timeoutMs: START_TIMEOUT_MS, what: 'pm2' });
+    return {
+      key: 'pm2', label: 'PM2 cluster mode', url, healthUrl: `${url}health`, primaryPid: daemonPid, statsDir,
+      async workerPids() {
+        return childPids(daemonPid);
+      },
+      async stop() {
+        try {
+          await pm2(['kill'], 'pm2 kill');
+        } finally {
+          cleanup();
+        }
+      },
+    };
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,92 @@
+// A frozen worker cannot hide: stopped (SIGSTOP), busy-looping, or deadlocked (Atomics.wait), it
+// leaves rotation, /readyz tells, it is killed and replaced in its slot, and the service answers.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fixture, get, getJson, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
+
+const TIMEOUT_S = 2;
+
+/** Watch /readyz and the frozen slot until the worker is replaced and /readyz is green again. */
+async function watchRecovery(warden: RunningWarden, slot: number, frozenPid: number, frozenAt: number) {
+  let redAt: number | undefined;
+  let replacedAt: number | undefined;
+  let readyAgainAt: number | undefined;
+  await waitFor('replacement and /readyz 200 again', async () => {
+    const now = Date.now();
+    const ready = await getJson<{ missing: { slot: number }[] }>(warden.adminPort, '/readyz', 2000);
+    if (ready.status === 503 && redAt === undefined) redAt = now;
+    const { workers } = await warden.workers();
+    const current = workers.find((w) => w.slot === slot && w.state === 'ready');
+    if (replacedAt === undefined && current && current.pid !== frozenPid) replacedAt = now;
+    if (replacedAt !== undefined && ready.status === 200) readyAgainAt = now;
+    return readyAgainAt !== undefined;
+  }, 20_000, 50);
+  return { redAfterMs: (redAt as number) - frozenAt, replacedAfterMs: (replacedAt as number) - frozenAt, readyAfterMs: (readyAgainAt as number) - frozenAt };
+}
+
+test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in its slot, and no request fails', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', String(TIMEOUT_S)]);
+  const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 15_000 });
+  t.after(() => load.stop());
+  await waitFor('load to flow', () => load.samples.filter((s) => s.ok).length > 20 || undefined);
+  const { workers } = await warden.workers();
+  const victim = workers.find((w) => w.slot === 1);
+  assert.ok(victim?.pid);
+  const frozenAt = Date.now();
+  process.kill(victim.pid, 'SIGSTOP');
+  const timings = await watchRecovery(warden, 1, victim.pid, frozenAt);
+  const afterRecovery = Date.now();
+  await waitFor('more load after recovery', () => load.samples.filter((s) => s.at > afterRecovery && s.ok).length > 20 || undefined);
+  const samples = await load.stop();
+  assert.ok(timings.redAfterMs < TIMEOUT_S * 1000, `/readyz turned 503 before the timeout (after ${timings.redAfterMs} ms)`);
+  assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 5000, `replaced within timeout + margin (after ${timings.replacedAfterMs} ms)`);
+  const failed = samples.filter((s) => !s.ok);
+  assert.equal(failed.length, 0, `no request failed (${failed.length} of ${samples.length}: ${failed.slice(0, 3).map((s) => s.error ?? s.status).join(', ')})`);
+  const { workers: after } = await warden.workers();
+  assert.equal(after.find((w) => w.slot === 2)?.pid, workers.find((w) => w.slot === 2)?.pid, 'the healthy worker was not touched');
+  assert.match(warden.output(), /worker 1 \(pid \d+\) sent no heartbeat for/);
+});
+
+for (const [name, route] of [['a busy loop', '/spin'], ['an Atomics.wait deadlock', '/atomics']] as const) {
+  test(`a worker frozen by ${name} is detected, killed and replaced while the other keeps serving`, async (t) => {
+    const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', String(TIMEOUT_S)]);
+    const before = await warden.workers();
+    const frozenAt = Date.now();
+    // The freezing request itself is lost with its worker; that is the one request that cannot be saved.
+    get(warden.port, route, 30_000).catch(() => undefined);
+    const frozen = await waitFor('a worker to go silent', async () => {
+      const { workers } = await warden.workers();
+      return workers.find((w) => w.state !== 'ready') ?? undefined;
+    }, 5000, 20);
+    const frozenPid = before.workers.find((w) => w.slot === frozen.slot)?.pid as number;
+    for (let i = 0; i < 5; i++) assert.equal((await get(warden.port, '/', 5000)).status, 200, 'the service keeps answering');
+    const timings = await watchRecovery(warden, frozen.slot, frozenPid, frozenAt);
+    assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 5000, `replaced after ${timings.replacedAfterMs} ms`);
+    const slot = (await warden.workers()).workers.find((w) => w.slot === frozen.slot);
+    assert.match(slot?.lastExit?.reason ?? '', /no heartbeat/);
+  });
+}
+
+test('/livez, /readyz and /workers answer in well under 100 ms while a worker is frozen', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '30']);
+  const { workers } = await warden.workers();
+  process.kill(workers[0]?.pid as number, 'SIGSTOP');
+  await waitFor('/readyz to report the frozen worker', async () => (await getJson(warden.adminPort, '/readyz')).status === 503 || undefined);
+  for (const path of ['/livez', '/readyz', '/workers']) {
+    const times: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const started = performance.now();
+      await get(warden.adminPort, path, 2000);
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    assert.ok((times[4] as number) < 100, `${path}: median ${times[4]?.toFixed(1)} ms`);
+  }
+  const live = await getJson<{ live: boolean }>(warden.adminPort, '/livez');
+  assert.equal(live.status, 200, 'the supervisor can still keep workers serving');
+  const ready = await getJson<{ missing: { slot: number; state: string; reason: string }[] }>(warden.adminPort, '/readyz');
+  assert.equal(ready.status, 503);
+  assert.equal(ready.body.missing[0]?.slot, workers[0]?.slot);
+  assert.match(ready.body.missing[0]?.reason ?? '', /no heartbeat/, 'the body says which worker is missing and why');
+});
