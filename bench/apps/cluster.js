@@ -24,7 +24,16 @@ cluster.on('exit', (worker, code, signal) => {
 });
 process.on('SIGTERM', () => {
   isStopping = true;
-  for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
-  process.exit(0);
+  const alive = Object.values(cluster.workers ?? {}).filter(Boolean);
+  if (alive.length === 0) process.exit(0);
+  // Reap every worker before exiting, so none is left to init as a zombie.
+  let left = alive.length;
+  for (const worker of alive) {
+    worker.process.once('exit', () => {
+      left -= 1;
+      if (left === 0) process.exit(0);
+    });
+    worker.process.kill('SIGKILL');
+  }
 });
 for (let i = 0; i < workers; i++) cluster.fork();

@@ -53,6 +53,7 @@ export function presentAddress(server: net.Server, address: ServiceAddress): voi
  */
 export function installListenIntercept(port: number, address: ServiceAddress): ListenIntercept {
   const originalListen = net.Server.prototype.listen;
+  let isActive = true;
   let captured: net.Server | undefined;
   let onListened: (server: net.Server) => void = () => undefined;
   const listened = new Promise<net.Server>((resolve) => {
@@ -60,7 +61,7 @@ export function installListenIntercept(port: number, address: ServiceAddress): L
   });
 
   function listen(this: net.Server, ...args: unknown[]): net.Server {
-    if (requestedPort(args) !== port) return Reflect.apply(originalListen, this, args) as net.Server;
+    if (!isActive || requestedPort(args) !== port) return Reflect.apply(originalListen, this, args) as net.Server;
     const callback = args.at(-1);
     if (typeof callback === 'function') this.once('listening', callback as () => void);
     presentAddress(this, address);
@@ -78,10 +79,10 @@ export function installListenIntercept(port: number, address: ServiceAddress): L
     captured: () => captured,
     listened,
     uninstall() {
-      if (net.Server.prototype.listen !== listen) {
-        throw new Error('listen intercept: net.Server.prototype.listen was replaced after install; not restoring it');
-      }
-      net.Server.prototype.listen = originalListen;
+      isActive = false;
+      // An APM agent loaded by the app may have wrapped listen() over ours; keep its wrapper then,
+      // ours now only passes calls through.
+      if (net.Server.prototype.listen === listen) net.Server.prototype.listen = originalListen;
     },
   };
 }

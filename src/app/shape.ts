@@ -2,6 +2,7 @@
 // of user code, no servers created; load.ts acts on the verdicts. The order of SHAPE_TABLE is the
 // contract: the first matching row wins.
 
+import http from 'node:http';
 import net from 'node:net';
 
 export type ExportShape = 'listener' | 'koa' | 'fastify' | 'fetch' | 'server';
@@ -39,7 +40,9 @@ export function detectShape(value: unknown): ShapeVerdict {
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (value === null) return 'null';
-  if (value instanceof net.Server) return `a ${value.constructor.name} that is already listening`;
+  if (value instanceof net.Server) {
+    return `${value instanceof http.Server ? 'an http.Server' : `a ${value.constructor.name}`} that is already listening`;
+  }
   if (isIdleServer(property(value, 'server')) === false && hasMethod(value, 'ready')) {
     return 'a Fastify instance that is already listening';
   }

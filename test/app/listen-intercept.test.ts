@@ -96,4 +96,27 @@ describe('installListenIntercept', () => {
     intercept.uninstall();
     assert.equal(net.Server.prototype.listen, original);
   });
+
+  test('after uninstall, a wrapper installed over the intercept passes listen() through to a real bind', async (t) => {
+    const original = net.Server.prototype.listen;
+    const intercept = installListenIntercept(port, { address: '127.0.0.1', family: 'IPv4', port });
+    const intercepted = net.Server.prototype.listen;
+    // As an APM agent would: wrap whatever listen() is there.
+    net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+      return Reflect.apply(intercepted, this, args) as net.Server;
+    } as typeof original;
+    t.after(() => {
+      net.Server.prototype.listen = original;
+    });
+    intercept.uninstall();
+    const server = net.createServer();
+    t.after(() => server.close());
+    const failed = once(server, 'error');
+
+    server.listen(port);
+
+    const [error] = (await failed) as [NodeJS.ErrnoException];
+    assert.equal(error.code, 'EADDRINUSE', 'the call reached a real bind, which the held port refuses');
+    assert.equal(intercept.captured(), undefined);
+  });
 });

@@ -53,7 +53,7 @@ describe('detectShape', () => {
     const server = http.createServer().listen(0, '127.0.0.1');
     t.after(() => server.close());
     await once(server, 'listening');
-    assert.deepEqual(detectShape(server), { isUsable: false, got: 'a Server that is already listening' });
+    assert.deepEqual(detectShape(server), { isUsable: false, got: 'an http.Server that is already listening' });
   });
 
   test('values that are no app say what they are', () => {

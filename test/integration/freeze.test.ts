@@ -39,6 +39,7 @@ test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in i
   const afterRecovery = Date.now();
   await waitFor('more load after recovery', () => load.samples.filter((s) => s.at > afterRecovery && s.ok).length > 20 || undefined);
   const samples = await load.stop();
+  t.diagnostic(`SIGSTOP: /readyz 503 after ${timings.redAfterMs} ms, replaced after ${timings.replacedAfterMs} ms, green after ${timings.readyAfterMs} ms, ${samples.length} requests`);
   assert.ok(timings.redAfterMs < TIMEOUT_S * 1000, `/readyz turned 503 before the timeout (after ${timings.redAfterMs} ms)`);
   assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 5000, `replaced within timeout + margin (after ${timings.replacedAfterMs} ms)`);
   const failed = samples.filter((s) => !s.ok);
@@ -62,6 +63,7 @@ for (const [name, route] of [['a busy loop', '/spin'], ['an Atomics.wait deadloc
     const frozenPid = before.workers.find((w) => w.slot === frozen.slot)?.pid as number;
     for (let i = 0; i < 5; i++) assert.equal((await get(warden.port, '/', 5000)).status, 200, 'the service keeps answering');
     const timings = await watchRecovery(warden, frozen.slot, frozenPid, frozenAt);
+    t.diagnostic(`${name}: /readyz 503 after ${timings.redAfterMs} ms, replaced after ${timings.replacedAfterMs} ms`);
     assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 5000, `replaced after ${timings.replacedAfterMs} ms`);
     const slot = (await warden.workers()).workers.find((w) => w.slot === frozen.slot);
     assert.match(slot?.lastExit?.reason ?? '', /no heartbeat/);
