@@ -87,7 +87,7 @@ async function load(options: LoadAppOptions, intercept: ListenIntercept): Promis
   if (options.factory) found = `the factory returned ${verdict.got}`;
   else if (!picked.isFound) found = `it has no default export (exports: ${listOrNone(picked.available)})`;
   const listenPart = waited === 'idle'
-    ? `it did not call listen(${options.port}) and has no pending work left that could`
+    ? `it did not call listen(${options.port}) and has no pending work left that could call it later`
     : `no server called listen(${options.port}) within ${options.listenWaitMs} ms`;
   throw target.error(`no usable export: ${found}, and ${listenPart}`, {
     hint: `export ${ACCEPTED_SHAPES}, or a function returning one with --factory; a script that starts ` +
