@@ -11,7 +11,8 @@ import { createInterface } from 'node:readline';
 const tracked = new Map();
 let handlersInstalled = false;
 
-function signal(target, name) {
+/** Send a signal; false if the target is already gone (ESRCH). */
+export function sendSignal(target, name) {
   try {
     process.kill(target, name);
     return true;
@@ -26,8 +27,8 @@ export function killTracked(pid) {
   const entry = tracked.get(pid);
   const targets = entry?.isGroup ? [-pid, pid] : [pid];
   for (const target of targets) {
-    signal(target, 'SIGCONT');
-    signal(target, 'SIGKILL');
+    sendSignal(target, 'SIGCONT');
+    sendSignal(target, 'SIGKILL');
   }
   tracked.delete(pid);
 }
@@ -152,7 +153,7 @@ export function startProcess(command, args, { label, env = process.env, cwd } = 
     /** SIGTERM the leader, wait up to `graceMs`, then SIGCONT + SIGKILL the whole group. */
     async stop(graceMs = 2000) {
       if (child.exitCode === null && child.signalCode === null) {
-        signal(child.pid, 'SIGTERM');
+        sendSignal(child.pid, 'SIGTERM');
         await Promise.race([exited, sleep(graceMs)]);
       }
       killTracked(child.pid);

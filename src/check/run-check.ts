@@ -421,7 +421,7 @@ interface WatchContext {
  */
 async function watch(plan: Plan, frozen: FrozenProcess, options: CheckOptions, context: WatchContext): Promise<WatchResult> {
   const { log, now, freezeAt } = context;
-  const at = (): number => now() - freezeAt;
+  const at = (): number => Math.round(now() - freezeAt);
   const stamp = (ms: number): string => `+${seconds(ms)}`;
   const timeline: CheckTimeline = {
     frozenPid: frozen.pid,

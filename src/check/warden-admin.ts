@@ -6,7 +6,8 @@ import { describeOutcome, httpGet } from './http-get.js';
 
 export interface AdminWorker {
   slot: number;
-  pid: number;
+  /** null for a slot with no live process (waiting out a restart backoff, or still spawning). */
+  pid: number | null;
   state: string;
 }
 
@@ -80,7 +81,7 @@ export function parseWorkers(json: unknown, url: URL | string): AdminWorkers {
   const workers = json.workers.map((entry: unknown, index: number): AdminWorker => {
     if (!isRecord(entry)) return fail(`workers[${index}]`, 'must be an object');
     if (!isPositiveInteger(entry.slot)) return fail(`workers[${index}].slot`, 'must be a positive integer');
-    if (!isPositiveInteger(entry.pid)) return fail(`workers[${index}].pid`, 'must be a positive integer');
+    if (entry.pid !== null && !isPositiveInteger(entry.pid)) return fail(`workers[${index}].pid`, 'must be a positive integer or null');
     if (typeof entry.state !== 'string') return fail(`workers[${index}].state`, 'must be a string');
     return { slot: entry.slot, pid: entry.pid, state: entry.state };
   });
@@ -95,7 +96,7 @@ export function parseWorkers(json: unknown, url: URL | string): AdminWorkers {
  * The worker `warden check` freezes: the one in `slot`, else the ready one with the lowest slot.
  * A slot listing two workers is mid-reload; its new worker would look like a replacement, so skip it.
  */
-export function pickWorker(list: AdminWorkers, slot: number | undefined, source: string): AdminWorker {
+export function pickWorker(list: AdminWorkers, slot: number | undefined, source: string): { slot: number; pid: number } {
   const inSlot = (n: number): AdminWorker[] => list.workers.filter((worker) => worker.slot === n);
   if (slot !== undefined) {
     const candidates = inSlot(slot);
@@ -111,29 +112,31 @@ export function pickWorker(list: AdminWorkers, slot: number | undefined, source:
         hint: 'run the check again once the reload has finished',
       });
     }
-    if (only.state !== 'ready') {
-      throw new WardenError('WARDEN_CHECK', `the worker in slot ${slot} (pid ${only.pid}) is "${only.state}", not "ready"`, {
+    if (only.state !== 'ready' || only.pid === null) {
+      throw new WardenError('WARDEN_CHECK', `the worker in slot ${slot} (pid ${only.pid ?? 'none'}) is "${only.state}", not "ready"`, {
         hint: 'wait until it is ready, or pick another slot with --slot',
       });
     }
-    return only;
+    return { slot: only.slot, pid: only.pid };
   }
   const ready = list.workers
     .filter((worker) => worker.state === 'ready' && inSlot(worker.slot).length === 1)
     .sort((a, b) => a.slot - b.slot);
-  const first = ready[0];
-  if (first === undefined) {
+  const first = ready.find((worker) => worker.pid !== null);
+  if (first === undefined || first.pid === null) {
     const states = list.workers.map((worker) => `slot ${worker.slot}: ${worker.state}`).join(', ');
     throw new WardenError('WARDEN_CHECK', `warden at ${source} has no ready worker to freeze (${states || 'no workers'})`, {
       hint: 'wait until `warden serve` reports its workers ready (and any reload has finished), then run the check again',
     });
   }
-  return first;
+  return { slot: first.slot, pid: first.pid };
 }
 
 /** The pid now serving `slot` in place of `frozenPid`, once it is ready; null until then. */
 export function replacementInSlot(list: AdminWorkers, slot: number, frozenPid: number): number | null {
-  const replacement = list.workers.find((worker) => worker.slot === slot && worker.pid !== frozenPid && worker.state === 'ready');
+  const replacement = list.workers.find(
+    (worker) => worker.slot === slot && worker.pid !== null && worker.pid !== frozenPid && worker.state === 'ready',
+  );
   return replacement?.pid ?? null;
 }
 

@@ -2,14 +2,17 @@
 // (without reading) and passes each socket over IPC to a worker in rotation, as node:cluster's
 // round-robin does, but the primary chooses: a worker out of rotation (booting, late, stalled, stuck,
 // draining) gets no new connection. A socket stays open here until the worker acknowledges it, so one
-// sent to a worker that dies unacknowledged is handed to another worker instead of being lost.
+// sent to a worker that dies, freezes or answers too late is handed to another worker instead of
+// being lost: each hand-off carries a deadline after which the worker must refuse it, and once that
+// deadline has safely passed the primary gives the connection to someone else.
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WardenError, errnoCode } from '../errors.js';
+import { monotonicMs } from '../protocol/messages.js';
 import { chooseWorker, type Candidate } from './balance.js';
 
 export interface HandoffTarget {
-  send(connectionId: number, socket: Socket, onSent: (error: Error | null) => void): void;
+  send(connectionId: number, expiresAt: number, socket: Socket, onSent: (error: Error | null) => void): void;
 }
 
 interface Pending {
@@ -22,6 +25,7 @@ export interface ConnectionStats {
   accepted: number;
   handedOff: number;
   rerouted: number;
+  reclaimed: number;
   dropped: number;
   held: number;
 }
@@ -36,11 +40,27 @@ export class ConnectionDispatcher {
   private held: { socket: Socket; at: number }[] = [];
   private nextConnectionId = 1;
   private cursor = 0;
-  readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, dropped: 0, held: 0 };
+  /** When each worker last let a hand-off expire: it is passed over for a while after. */
+  private readonly lastExpiry = new Map<number, number>();
+  readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, reclaimed: 0, dropped: 0, held: 0 };
 
   constructor(
-    private readonly options: { now: () => number; holdLimit: number; holdTimeoutMs: number; slowAckMs: number },
+    private readonly options: {
+      holdLimit: number;
+      holdTimeoutMs: number;
+      /** A worker with a hand-off unacknowledged this long gets no new connection. */
+      slowAckMs: number;
+      /** A worker must refuse a hand-off older than this. */
+      acceptWindowMs: number;
+      /** The primary takes back a hand-off unacknowledged this long (twice the window: no race). */
+      reclaimAfterMs: number;
+      now?: () => number;
+    },
   ) {}
+
+  private now(): number {
+    return (this.options.now ?? monotonicMs)();
+  }
 
   /** Bind host:port; EADDRINUSE and friends become a WardenError naming the address. */
   async listen(host: string, port: number, what: string): Promise<AddressInfo> {
@@ -67,6 +87,13 @@ export class ConnectionDispatcher {
     this.pending.delete(connectionId);
     this.pendingByWorker.get(workerId)?.delete(connectionId);
     entry.socket.destroy();
+  }
+
+  /** The worker refused connection `connectionId` (it came too late): give it to another worker. */
+  reclaim(workerId: number, connectionId: number): void {
+    const entry = this.pending.get(connectionId);
+    if (entry === undefined || entry.workerId !== workerId) return;
+    this.takeBack(connectionId, entry);
   }
 
   /** A worker exited: hand its unacknowledged connections to others. */
@@ -96,9 +123,14 @@ export class ConnectionDispatcher {
     return this.pendingByWorker.get(workerId)?.size ?? 0;
   }
 
-  /** Drop held connections that waited too long for a worker. */
+  /** Take back hand-offs past their deadline; drop held connections that waited too long. */
   sweep(): void {
-    const now = this.options.now();
+    const now = this.now();
+    for (const [connectionId, entry] of this.pending) {
+      if (now - entry.sentAt < this.options.reclaimAfterMs) continue;
+      this.lastExpiry.set(entry.workerId, now);
+      this.takeBack(connectionId, entry);
+    }
     while (this.held.length > 0 && now - (this.held[0] as { at: number }).at > this.options.holdTimeoutMs) {
       const entry = this.held.shift() as { socket: Socket };
       this.stats.dropped += 1;
@@ -126,6 +158,13 @@ export class ConnectionDispatcher {
     this.held = [];
   }
 
+  private takeBack(connectionId: number, entry: Pending): void {
+    this.pending.delete(connectionId);
+    this.pendingByWorker.get(entry.workerId)?.delete(connectionId);
+    this.stats.reclaimed += 1;
+    this.dispatch(entry.socket);
+  }
+
   private onConnection(socket: Socket): void {
     this.stats.accepted += 1;
     // A reset by the client before hand-off must not become an uncaught 'error'.
@@ -142,7 +181,7 @@ export class ConnectionDispatcher {
         socket.destroy();
         return;
       }
-      this.held.push({ socket, at: this.options.now() });
+      this.held.push({ socket, at: this.now() });
       this.stats.held = this.held.length;
       return;
     }
@@ -150,10 +189,12 @@ export class ConnectionDispatcher {
   }
 
   private pick(): number | undefined {
-    const now = this.options.now();
+    const now = this.now();
     const candidates: Candidate[] = this.rotation.map((id) => {
       const ids = this.pendingByWorker.get(id);
-      let oldest = 0;
+      // A worker that just let a hand-off expire counts as slow for a few seconds.
+      const expiredAt = this.lastExpiry.get(id);
+      let oldest = expiredAt !== undefined && now - expiredAt < 3000 ? this.options.slowAckMs : 0;
       for (const connectionId of ids ?? []) {
         const entry = this.pending.get(connectionId);
         if (entry !== undefined) oldest = Math.max(oldest, now - entry.sentAt);
@@ -173,10 +214,11 @@ export class ConnectionDispatcher {
       return;
     }
     const connectionId = this.nextConnectionId++;
-    this.pending.set(connectionId, { socket, workerId, sentAt: this.options.now() });
+    const sentAt = this.now();
+    this.pending.set(connectionId, { socket, workerId, sentAt });
     this.pendingByWorker.get(workerId)?.add(connectionId);
     this.stats.handedOff += 1;
-    target.send(connectionId, socket, (error) => {
+    target.send(connectionId, sentAt + this.options.acceptWindowMs, socket, (error) => {
       if (error === null || !this.pending.has(connectionId)) return;
       // The channel closed before the socket left: take it back and try another worker.
       this.pending.delete(connectionId);

@@ -63,7 +63,7 @@ export class Supervisor {
     const options = settings.options;
     this.state = initialState(machineConfig(options), clock.now());
     this.dispatcher = new ConnectionDispatcher({
-      now: () => clock.now(), holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200,
+      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000,
     });
     this.admin = new AdminServer({
       '/livez': () => livez(this.state),
@@ -104,7 +104,7 @@ export class Supervisor {
       this.finish = resolve;
     });
     this.timers.push(this.clock.setInterval(() => this.dispatch({ type: 'Tick' }), TICK_MS));
-    this.timers.push(this.clock.setInterval(() => this.dispatcher.sweep(), 1000));
+    this.timers.push(this.clock.setInterval(() => this.dispatcher.sweep(), 100));
     if (options.probePath !== undefined) {
       const path = options.probePath;
       this.timers.push(this.clock.setInterval(() => this.probeAll(path), options.probeIntervalMs));
@@ -198,7 +198,7 @@ export class Supervisor {
     );
     this.workers.set(id, worker);
     this.dispatcher.addWorker(id, {
-      send: (connectionId, socket, onSent) => worker.send({ warden: 1, act: 'conn', id: connectionId }, socket, onSent),
+      send: (connectionId, expiresAt, socket, onSent) => worker.send({ warden: 1, act: 'conn', id: connectionId, expiresAt }, socket, onSent),
     });
   }
 
@@ -206,6 +206,9 @@ export class Supervisor {
     switch (message.act) {
       case 'accepted':
         this.dispatcher.acknowledge(id, message.id);
+        return;
+      case 'rejected':
+        this.dispatcher.reclaim(id, message.id);
         return;
       case 'ready':
         this.dispatch({ type: 'WorkerReady', id });

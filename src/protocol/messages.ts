@@ -44,7 +44,8 @@ export interface SerializedError {
 
 // primary -> worker
 export type PrimaryMessage =
-  | { warden: 1; act: 'conn'; id: number }
+  /** A connection (the handle rides along); the worker must not take it after `expiresAt`. */
+  | { warden: 1; act: 'conn'; id: number; expiresAt: number }
   | { warden: 1; act: 'drain'; reason: string };
 
 // worker -> primary
@@ -52,6 +53,7 @@ export type WorkerMessage =
   | { warden: 1; act: 'ready'; shape: string }
   | { warden: 1; act: 'bootError'; error: SerializedError }
   | { warden: 1; act: 'accepted'; id: number }
+  | { warden: 1; act: 'rejected'; id: number }
   | { warden: 1; act: 'heartbeat'; stats: HeartbeatStats }
   | { warden: 1; act: 'crash'; error: SerializedError };
 
@@ -84,7 +86,8 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
     case 'crash':
       return isError(value.error) ? { warden: 1, act: value.act, error: value.error } : undefined;
     case 'accepted':
-      return typeof value.id === 'number' ? { warden: 1, act: 'accepted', id: value.id } : undefined;
+    case 'rejected':
+      return typeof value.id === 'number' ? { warden: 1, act: value.act, id: value.id } : undefined;
     case 'heartbeat':
       return isStats(value.stats) ? { warden: 1, act: 'heartbeat', stats: value.stats } : undefined;
     default:
@@ -94,7 +97,9 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
 
 export function parsePrimaryMessage(value: unknown): PrimaryMessage | undefined {
   if (!isRecord(value) || value.warden !== 1) return undefined;
-  if (value.act === 'conn' && typeof value.id === 'number') return { warden: 1, act: 'conn', id: value.id };
+  if (value.act === 'conn' && typeof value.id === 'number' && typeof value.expiresAt === 'number') {
+    return { warden: 1, act: 'conn', id: value.id, expiresAt: value.expiresAt };
+  }
   if (value.act === 'drain' && typeof value.reason === 'string') return { warden: 1, act: 'drain', reason: value.reason };
   return undefined;
 }
@@ -112,6 +117,14 @@ export function serializeError(error: unknown): SerializedError {
     };
   }
   return { name: 'Error', message: `non-error value thrown: ${String(error)}` };
+}
+
+/**
+ * Milliseconds on CLOCK_MONOTONIC, which on Linux is one clock for every process of the machine, so
+ * a deadline set by the primary means the same instant to a worker (wall-clock jumps cannot move it).
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
 /** Settings the primary passes to each worker in the WARDEN_WORKER_CONFIG environment variable. */

@@ -5,7 +5,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { loadApp } from '../app/load.js';
-import { parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { monotonicMs, parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
 import { startHeartbeat } from './heartbeat.js';
 import { watchParent } from './parent-watch.js';
 import { RequestTracker } from './requests.js';
@@ -86,6 +86,13 @@ async function main(): Promise<void> {
       return;
     }
     const socket = handle as Socket | undefined;
+    if (monotonicMs() > message.expiresAt) {
+      // Too late: the primary may already have given this connection to another worker. Closing
+      // this process's copy of the descriptor leaves the connection itself open.
+      socket?.destroy();
+      send({ warden: 1, act: 'rejected', id: message.id });
+      return;
+    }
     send({ warden: 1, act: 'accepted', id: message.id });
     if (socket === undefined) return;
     tracker.addSocket(socket);

@@ -28,7 +28,7 @@ function sample(workers: unknown[]): unknown {
   };
 }
 
-function list(workers: Array<{ slot: number; pid: number; state: string }>): AdminWorkers {
+function list(workers: Array<{ slot: number; pid: number | null; state: string }>): AdminWorkers {
   return { primaryPid: 123, listen: { host: '127.0.0.1', port: 8000 }, workers };
 }
 
@@ -47,6 +47,13 @@ describe('parseWorkers', () => {
     assert.deepEqual(parsed, { primaryPid: 123, listen: { host: '127.0.0.1', port: 8000 }, workers: [{ slot: 1, pid: 456, state: 'ready' }] });
   });
 
+  test('accepts an empty slot (pid null), as warden lists a slot waiting out a restart backoff', () => {
+    const parsed = parseWorkers(sample([{ slot: 1, pid: null, state: 'exited' }, { slot: 2, pid: 20, state: 'ready' }]), SOURCE);
+    assert.deepEqual(parsed.workers[0], { slot: 1, pid: null, state: 'exited' });
+    assert.deepEqual(pickWorker(parsed, undefined, SOURCE), { slot: 2, pid: 20 });
+    assertCheckError(() => pickWorker(parsed, 1, SOURCE), /slot 1 \(pid none\) is "exited", not "ready"/);
+  });
+
   test('names the first field that is missing or malformed', () => {
     assertCheckError(() => parseWorkers([], SOURCE), /the body must be a JSON object/);
     assertCheckError(() => parseWorkers({ workers: [] }, SOURCE), /primary must be an object/);
@@ -63,7 +70,7 @@ describe('pickWorker', () => {
       { slot: 1, pid: 10, state: 'booting' },
       { slot: 3, pid: 30, state: 'ready' },
     ]);
-    assert.equal(pickWorker(workers, undefined, SOURCE).pid, 20);
+    assert.deepEqual(pickWorker(workers, undefined, SOURCE), { slot: 2, pid: 20 });
   });
 
   test('skips a slot that lists two workers (a reload is under way)', () => {
@@ -96,6 +103,7 @@ describe('replacementInSlot', () => {
     assert.equal(replacementInSlot(list([{ slot: 1, pid: 10, state: 'ready' }]), 1, 10), null);
     assert.equal(replacementInSlot(list([{ slot: 1, pid: 11, state: 'booting' }]), 1, 10), null);
     assert.equal(replacementInSlot(list([{ slot: 2, pid: 21, state: 'ready' }]), 1, 10), null, 'another slot does not count');
+    assert.equal(replacementInSlot(list([{ slot: 1, pid: null, state: 'exited' }]), 1, 10), null, 'an empty slot is not a replacement');
     assert.equal(replacementInSlot(list([{ slot: 1, pid: 10, state: 'stopping' }, { slot: 1, pid: 11, state: 'ready' }]), 1, 10), 11);
   });
 });

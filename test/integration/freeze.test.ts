@@ -25,7 +25,7 @@ async function watchRecovery(warden: RunningWarden, slot: number, frozenPid: num
   return { redAfterMs: (redAt as number) - frozenAt, replacedAfterMs: (replacedAt as number) - frozenAt, readyAfterMs: (readyAgainAt as number) - frozenAt };
 }
 
-test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in its slot, and no request fails', async (t) => {
+test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in its slot, and the service never stops answering', async (t) => {
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', String(TIMEOUT_S)]);
   const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 15_000 });
   t.after(() => load.stop());
@@ -42,8 +42,14 @@ test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in i
   t.diagnostic(`SIGSTOP: /readyz 503 after ${timings.redAfterMs} ms, replaced after ${timings.replacedAfterMs} ms, green after ${timings.readyAfterMs} ms, ${samples.length} requests`);
   assert.ok(timings.redAfterMs < TIMEOUT_S * 1000, `/readyz turned 503 before the timeout (after ${timings.redAfterMs} ms)`);
   assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 5000, `replaced within timeout + margin (after ${timings.replacedAfterMs} ms)`);
+  // Only the requests the worker had already taken when it froze can be lost (at most one per
+  // client loop); connections handed to it afterwards are held and given to another worker.
   const failed = samples.filter((s) => !s.ok);
-  assert.equal(failed.length, 0, `no request failed (${failed.length} of ${samples.length}: ${failed.slice(0, 3).map((s) => s.error ?? s.status).join(', ')})`);
+  assert.ok(failed.length <= 4, `at most the requests in flight on the frozen worker failed (${failed.length} of ${samples.length})`);
+  for (const sample of failed) assert.ok(sample.at <= frozenAt, `a failed request was sent ${sample.at - frozenAt} ms after the freeze (${sample.error ?? sample.status})`);
+  for (let from = frozenAt; from < frozenAt + timings.readyAfterMs; from += 1000) {
+    assert.ok(samples.some((s) => s.ok && s.at + s.ms >= from && s.at + s.ms < from + 1000), `the service answered in the second from ${from - frozenAt} ms after the freeze`);
+  }
   const { workers: after } = await warden.workers();
   assert.equal(after.find((w) => w.slot === 2)?.pid, workers.find((w) => w.slot === 2)?.pid, 'the healthy worker was not touched');
   assert.match(warden.output(), /worker 1 \(pid \d+\) sent no heartbeat for/);
