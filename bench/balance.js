@@ -172,7 +172,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
       process.exit(0);
     })
     .catch((error) => {
-      process.stderr.write(`bench/balance.js: ${error.stack ?? error}\n`);
+      process.stderr.write(`bench/balance.js: ${process.env.BENCH_DEBUG ? error.stack : error.message}\n`);
       killAllTracked();
       process.exit(1);
     });

@@ -149,7 +149,7 @@ async function applyFault(fault, contender, workerPids) {
  * and in rotation). node:cluster and PM2: the primary's child pids (a new pid = a replacement).
  */
 function watchReplacement(contender, victim, initialPids, initialReport) {
-  const seen = { outOfRotationAt: undefined, killedAt: undefined, spawnedAt: undefined, readyAt: undefined, reason: undefined, newPid: undefined };
+  const seen = { outOfRotationAt: undefined, killedAt: undefined, spawnedAt: undefined, readyAt: undefined, reasons: [], newPid: undefined };
   const victimSlot = initialReport?.workers.find((worker) => worker.pid === victim.pid)?.slot;
   let isRunning = true;
   const tick = async () => {
@@ -159,10 +159,10 @@ function watchReplacement(contender, victim, initialPids, initialReport) {
       const report = await contender.workersReport();
       if (report === undefined) return;
       const old = report.workers.find((worker) => worker.pid === victim.pid);
-      if (seen.outOfRotationAt === undefined && (old === undefined || !old.inRotation)) {
-        seen.outOfRotationAt = now;
-        seen.reason = old === undefined ? 'exited' : `${old.state}: ${old.reason}`;
-      }
+      if (seen.outOfRotationAt === undefined && (old === undefined || !old.inRotation)) seen.outOfRotationAt = now;
+      // Each verdict warden gave the victim, in order (late, then stalled; or stuck).
+      const verdict = old === undefined ? undefined : old.reason ?? undefined;
+      if (verdict !== undefined && !old.inRotation && seen.reasons.at(-1) !== `${old.state}: ${verdict}`) seen.reasons.push(`${old.state}: ${verdict}`);
       const fresh = report.workers.find((worker) => worker.slot === victimSlot && worker.pid !== null && worker.pid !== victim.pid);
       if (fresh !== undefined) {
         seen.spawnedAt ??= now;
@@ -270,7 +270,7 @@ async function runOne(key, fault, params, log) {
       victimKilledS: secondsAfter(seen.killedAt, victim.at),
       replacementSpawnedS: secondsAfter(seen.spawnedAt, victim.at),
       replacedS: secondsAfter(seen.readyAt, victim.at),
-      wardenReason: seen.reason,
+      wardenVerdicts: seen.reasons,
       load: loadFigures(load.records, victim.at, params),
     };
     log(`   ${FAULT_LABELS[fault].padEnd(18)} ${contender.label.padEnd(18)} health red after ${fmtS(result.falseGreenS, params)}, replaced after ${fmtS(result.replacedS, params)}, failed ${result.load.keepalive.failedAfterFault}+${result.load.newconn.failedAfterFault}`);
@@ -307,10 +307,13 @@ export async function runFreeze(log = (line) => process.stdout.write(`${line}\n`
   const s = (value) => (value === undefined ? never : value.toFixed(1));
   log('');
   log(table(
-    ['fault', 'contender', 'green for s', 'green polls %', 'out of rotation s', 'victim killed s', 'replaced s', 'why (warden)'],
-    results.map((r) => [FAULT_LABELS[r.fault], r.label, s(r.falseGreenS), r.greenPct, r.contender === 'warden' ? s(r.outOfRotationS) : 'n/a',
-      s(r.victimKilledS), s(r.replacedS), r.wardenReason]),
+    ['fault', 'contender', 'green for s', 'green again s', 'green polls %', 'out of rotation s', 'victim killed s', 'replaced s'],
+    results.map((r) => [FAULT_LABELS[r.fault], r.label, s(r.falseGreenS), r.falseGreenS === undefined ? '-' : s(r.greenAgainS), r.greenPct,
+      r.contender === 'warden' ? s(r.outOfRotationS) : 'n/a', s(r.victimKilledS), s(r.replacedS)]),
   ));
+  for (const r of results.filter((result) => result.wardenVerdicts?.length > 0)) {
+    log(`   warden on the ${FAULT_LABELS[r.fault]} victim: ${r.wardenVerdicts.join(' -> ')}`);
+  }
   log('');
   log(table(
     ['fault', 'contender', 'failed k-a', 'failed new', 'k-a req/s before', 'after', 'last 3s', 'new req/s before', 'after', 'last 3s'],
@@ -331,7 +334,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
       process.exit(0);
     })
     .catch((error) => {
-      process.stderr.write(`bench/freeze.js: ${error.stack ?? error}\n`);
+      process.stderr.write(`bench/freeze.js: ${process.env.BENCH_DEBUG ? error.stack : error.message}\n`);
       killAllTracked();
       process.exit(1);
     });

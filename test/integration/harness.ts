@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -211,8 +211,12 @@ export interface Load {
  * passes), on a new connection per request or on one keep-alive connection per loop. A request
  * that takes longer than `timeoutMs` is abandoned, as real clients do.
  */
-export function startLoad(port: number, options: { concurrency?: number; keepAlive?: boolean; timeoutMs?: number; path?: string; maxMs?: number } = {}): Load {
-  const { concurrency = 4, keepAlive = false, timeoutMs = 10_000, path = '/', maxMs = 60_000 } = options;
+export function startLoad(
+  port: number,
+  options: { concurrency?: number; keepAlive?: boolean; timeoutMs?: number; path?: string; maxMs?: number; ratePerLoop?: number } = {},
+): Load {
+  const { concurrency = 4, keepAlive = false, timeoutMs = 10_000, path = '/', maxMs = 60_000, ratePerLoop } = options;
+  const requests = new Set<ClientRequest>();
   const samples: LoadSample[] = [];
   let running = true;
   const hardStop = setTimeout(() => (running = false), maxMs);
@@ -222,16 +226,25 @@ export function startLoad(port: number, options: { concurrency?: number; keepAli
       const started = Date.now();
       const sample = await new Promise<LoadSample>((resolve) => {
         const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+          requests.delete(req);
           res.resume();
           res.on('end', () => resolve({ at: started, ok: res.statusCode === 200, status: res.statusCode ?? 0, ms: Date.now() - started }));
           res.on('error', (error) => resolve({ at: started, ok: false, status: 0, ms: Date.now() - started, error: error.message }));
         });
         req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-        req.on('error', (error) => resolve({ at: started, ok: false, status: 0, ms: Date.now() - started, error: error.message }));
+        req.on('error', (error) => {
+          requests.delete(req);
+          resolve({ at: started, ok: false, status: 0, ms: Date.now() - started, error: error.message });
+        });
+        requests.add(req);
         req.end();
       });
+      if (!running) break;
       samples.push(sample);
-      if (!sample.ok) await new Promise((resolve) => setTimeout(resolve, 20));
+      // A paced load measures whether requests succeed at the offered rate, not how fast a shared
+      // machine can go, so before/after comparisons hold while other tests run.
+      const pause = ratePerLoop === undefined ? (sample.ok ? 0 : 20) : started + 1000 / ratePerLoop - Date.now();
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
     }
     if (agent) agent.destroy();
   });
@@ -240,6 +253,7 @@ export function startLoad(port: number, options: { concurrency?: number; keepAli
     async stop() {
       running = false;
       clearTimeout(hardStop);
+      for (const req of requests) req.destroy();
       await Promise.all(loops);
       return samples;
     },
