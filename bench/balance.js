@@ -35,7 +35,7 @@ export function balanceParams() {
  * is no alternative: autocannon 8 then counts no responses at all.) The server-side connection count
  * in the table shows whether each request really had its own connection (conn/req = 1.00).
  */
-function newConnectionPerRequest(client) {
+export function newConnectionPerRequest(client) {
   let isServerClosing = false;
   client.on('headers', (info) => {
     const raw = info.headers ?? [];

@@ -17,6 +17,7 @@ const ALL_FAULTS = ['stop', 'spin', 'poison'];
 const FAULT_LABELS = { stop: 'SIGSTOP', spin: 'busy loop (/spin)', poison: 'poisoned (/poison)' };
 const LABELS = { warden: 'warden', cluster: 'node:cluster RR', pm2: 'PM2 cluster mode' };
 const MODES = ['keepalive', 'newconn'];
+const STATE_LABELS = { T: 'stopped', R: 'spinning', S: 'alive', gone: 'gone' };
 /** Health counts as red once this many polls in a row fail: the kubelet's default failureThreshold. */
 const FAILURE_THRESHOLD = 3;
 
@@ -42,7 +43,7 @@ function start(key, params) {
     case 'warden':
       return startWarden({
         workers: params.workers,
-        flags: ['--timeout', String(params.wardenTimeoutS), '--stuck-after', String(params.wardenStuckAfterS), '--graceful-timeout', '3'],
+        flags: ['--timeout', String(params.wardenTimeoutS), '--stuck-after', String(params.wardenStuckAfterS)],
       });
     case 'cluster':
       return startCluster({ workers: params.workers, sched: 'rr' });
@@ -307,9 +308,9 @@ export async function runFreeze(log = (line) => process.stdout.write(`${line}\n`
   const s = (value) => (value === undefined ? never : value.toFixed(1));
   log('');
   log(table(
-    ['fault', 'contender', 'green for s', 'green again s', 'green polls %', 'out of rotation s', 'victim killed s', 'replaced s'],
+    ['fault', 'contender', 'green for s', 'green again s', 'green polls %', 'out of rotation s', 'victim killed s', 'replaced s', 'victim at end'],
     results.map((r) => [FAULT_LABELS[r.fault], r.label, s(r.falseGreenS), r.falseGreenS === undefined ? '-' : s(r.greenAgainS), r.greenPct,
-      r.contender === 'warden' ? s(r.outOfRotationS) : 'n/a', s(r.victimKilledS), s(r.replacedS)]),
+      r.contender === 'warden' ? s(r.outOfRotationS) : 'n/a', s(r.victimKilledS), s(r.replacedS), STATE_LABELS[r.victimState] ?? r.victimState]),
   ));
   for (const r of results.filter((result) => result.wardenVerdicts?.length > 0)) {
     log(`   warden on the ${FAULT_LABELS[r.fault]} victim: ${r.wardenVerdicts.join(' -> ')}`);

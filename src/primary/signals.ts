@@ -1,5 +1,5 @@
 // OS signals -> supervisor events. A handler only puts an event on the queue (gunicorn's SIG_QUEUE);
-// the machine decides what it means. The table below is mirrored in docs/signals.md.
+// the machine decides what it means. The table below is mirrored in the README (Signals).
 //
 //   signal   action                                                     log line
 //   SIGTERM  graceful stop: close the listener, drain workers, exit 0   "received SIGTERM; finishing in-flight requests ..."

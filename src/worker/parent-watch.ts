@@ -1,7 +1,7 @@
 // No worker outlives its primary. The IPC 'disconnect' event covers a healthy worker; this thread
 // covers one whose main thread is blocked (busy loop, Atomics.wait) when the primary dies, e.g. of
 // SIGKILL: it sees the parent pid change and kills its own process. A process stopped with SIGSTOP
-// runs no thread at all; see docs/operations.md.
+// runs no thread at all; see docs/operations.md (orphans).
 
 import { Worker } from 'node:worker_threads';
 

@@ -1,0 +1,238 @@
+// Reads the JavaScript stack of a stalled worker's main thread, for the log line before it is killed.
+// Acting code: sends SIGUSR1, speaks the inspector protocol (CDP) over a WebSocket, and never throws
+// for an unresponsive target: every step that does not answer in time becomes { ok: false, reason }.
+// The worker must run with --inspect-port=<host>:<port>; that flag alone opens no port (see below).
+//
+// Why it works while the main thread spins: Node handles SIGUSR1 on a watchdog thread and opens the
+// inspector on its own I/O thread; Debugger.enable/pause are then run through a V8 interrupt, which
+// a busy loop checks on every back edge. (A worker_threads session from connectToMainThread() is no
+// use: it waits for the main thread's event loop, so Debugger.enable is never answered.)
+//
+// Findings on Node 20.20 and 24.21 (test/diagnose/stack-capture.test.ts checks each one):
+// - Busy loop: a stack in ~60-100 ms, most of it waiting for the inspector to open.
+// - Catastrophic regex (/(a+)+$/): a stack; the top frame is the JS function calling .test(), since
+//   the regex engine checks interrupts while it backtracks.
+// - One huge JSON.parse: no stack until the parse returns (the parser does not check interrupts);
+//   Debugger.enable is answered, then the pause lands after the parse, in the calling function.
+// - Atomics.wait: a stack on both versions: V8 wakes the waiting thread for interrupts, so the
+//   inspector opens and pauses inside the waiting function, then the wait goes on after we detach.
+// - SIGSTOP: nothing; SIGUSR1 stays pending until SIGCONT, so "inspector did not open".
+// - Cost while healthy: none. --inspect-port only records the port; nothing listens until SIGUSR1,
+//   and the SIGUSR1 watchdog thread exists with or without the flag. After a capture the inspector
+//   stays open on that port (Node cannot close it from outside), which is fine right before SIGKILL.
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+import WebSocket from 'ws';
+
+import { httpGet } from '../check/http-get.js';
+import { errnoCode } from '../errors.js';
+
+/** 1-based line and column, like an Error stack; url is a file path when the script is a file. */
+export interface StackFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+export type StackCapture =
+  | { ok: true; frames: StackFrame[]; tookMs: number }
+  | { ok: false; reason: string; tookMs: number };
+
+export interface CaptureOptions {
+  /** Budget for all steps together: signal, inspector opening, connect, enable, pause. */
+  timeoutMs: number;
+  /** The host given to --inspect-port; 127.0.0.1 by default. */
+  host?: string;
+}
+
+/** How often /json/list is asked while the inspector is opening (it takes a few ms after SIGUSR1). */
+const POLL_INTERVAL_MS = 10;
+
+interface CdpCallFrame {
+  functionName: string;
+  url?: string;
+  location: { scriptId: string; lineNumber: number; columnNumber?: number };
+}
+
+interface CdpMessage {
+  id?: number;
+  method?: string;
+  params?: { scriptId?: string; url?: string; callFrames?: CdpCallFrame[] };
+  error?: { message: string };
+}
+
+type SessionResult = { frames: StackFrame[] } | { reason: string };
+
+export async function captureStack(pid: number, inspectPort: number, options: CaptureOptions): Promise<StackCapture> {
+  const startedAt = performance.now();
+  const tookMs = (): number => Math.round(performance.now() - startedAt);
+  const host = options.host ?? '127.0.0.1';
+  const address = `${net.isIPv6(host) ? `[${host}]` : host}:${inspectPort}`;
+
+  try {
+    process.kill(pid, 'SIGUSR1');
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ESRCH') return { ok: false, reason: 'process is gone', tookMs: tookMs() };
+    if (code === 'EPERM') return { ok: false, reason: `not allowed to signal pid ${pid} (EPERM)`, tookMs: tookMs() };
+    throw error;
+  }
+
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), options.timeoutMs);
+  try {
+    const target = await findDebuggerUrl(address, options.timeoutMs, deadline.signal);
+    if ('reason' in target) return { ok: false, reason: target.reason, tookMs: tookMs() };
+    const session = await readPausedStack(target.url, deadline.signal);
+    if ('reason' in session) return { ok: false, reason: session.reason, tookMs: tookMs() };
+    return { ok: true, frames: session.frames, tookMs: tookMs() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls /json/list until the inspector answers with a target, or the deadline passes. */
+async function findDebuggerUrl(address: string, timeoutMs: number, signal: AbortSignal): Promise<{ url: string } | { reason: string }> {
+  const notOpen = `inspector did not open on ${address} within ${timeoutMs} ms (process stopped, or not started with --inspect-port?)`;
+  for (;;) {
+    const outcome = await httpGet(new URL(`http://${address}/json/list`), { timeoutMs, signal, maxBodyBytes: 1 << 16 });
+    if (outcome.kind === 'aborted' || outcome.kind === 'timeout') return { reason: notOpen };
+    if (outcome.kind === 'response') return parseTargets(address, outcome.status, outcome.body);
+    // ECONNREFUSED: the inspector is not listening yet; every other error means something else is there.
+    if (outcome.code !== 'ECONNREFUSED') return { reason: `inspector on ${address} could not be asked for targets (${outcome.code})` };
+    try {
+      await sleep(POLL_INTERVAL_MS, undefined, { signal });
+    } catch (error) {
+      if (errnoCode(error) === 'ABORT_ERR') return { reason: notOpen };
+      throw error;
+    }
+  }
+}
+
+function parseTargets(address: string, status: number, body: string): { url: string } | { reason: string } {
+  const notInspector = { reason: `${address} is not a Node inspector (/json/list answered HTTP ${status})` };
+  if (status !== 200) return notInspector;
+  let targets: unknown;
+  try {
+    targets = JSON.parse(body);
+  } catch (error) {
+    if (error instanceof SyntaxError) return notInspector;
+    throw error;
+  }
+  const first: unknown = Array.isArray(targets) ? targets[0] : undefined;
+  const url = typeof first === 'object' && first !== null ? (first as { webSocketDebuggerUrl?: unknown }).webSocketDebuggerUrl : undefined;
+  return typeof url === 'string' ? { url } : notInspector;
+}
+
+/**
+ * Connects, sends Debugger.enable and Debugger.pause, and reads the call frames of Debugger.paused.
+ * Closing the socket ends the session, which resumes the target (it is about to be killed anyway).
+ */
+function readPausedStack(debuggerUrl: string, signal: AbortSignal): Promise<SessionResult> {
+  return new Promise((resolve) => {
+    // Which request is outstanding: named in the reason when the deadline passes.
+    let step: 'connect' | 'enable' | 'pause' = 'connect';
+    const scriptUrls = new Map<string, string>();
+    const socket = new WebSocket(debuggerUrl, { perMessageDeflate: false });
+
+    let isSettled = false;
+    const settle = (result: SessionResult): void => {
+      if (isSettled) return;
+      isSettled = true;
+      signal.removeEventListener('abort', onDeadline);
+      // terminate() drops the TCP connection without a closing handshake (and without ws's 30 s close
+      // timer); while still connecting it emits 'error', which the listener below takes and ignores.
+      socket.terminate();
+      resolve(result);
+    };
+    const onDeadline = (): void => {
+      const reasons = {
+        connect: 'inspector did not accept the WebSocket connection in time',
+        enable: 'did not pause: Debugger.enable not answered (main thread not running JavaScript)',
+        pause: 'did not pause: main thread not running JavaScript (stopped, or in a long native call)',
+      };
+      settle({ reason: reasons[step] });
+    };
+    if (signal.aborted) onDeadline();
+    signal.addEventListener('abort', onDeadline, { once: true });
+
+    socket.on('open', () => {
+      step = 'enable';
+      socket.send(JSON.stringify({ id: 1, method: 'Debugger.enable' }));
+      socket.send(JSON.stringify({ id: 2, method: 'Debugger.pause' }));
+    });
+    socket.on('message', (data) => {
+      let message: CdpMessage;
+      try {
+        message = JSON.parse(data.toString()) as CdpMessage;
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        settle({ reason: 'inspector sent a message that is not JSON' });
+        return;
+      }
+      if (message.error !== undefined) {
+        settle({ reason: `inspector refused request ${message.id}: ${message.error.message}` });
+      } else if (message.id === 1) {
+        step = 'pause';
+      } else if (message.method === 'Debugger.scriptParsed' && message.params?.scriptId !== undefined) {
+        scriptUrls.set(message.params.scriptId, message.params.url ?? '');
+      } else if (message.method === 'Debugger.paused') {
+        const callFrames = message.params?.callFrames ?? [];
+        settle({ frames: callFrames.map((frame) => toStackFrame(frame, scriptUrls)) });
+      }
+    });
+    socket.on('error', (error) => settle({ reason: `inspector connection failed during ${step}: ${errnoCode(error) ?? error.message}` }));
+    socket.on('close', () => settle({ reason: `inspector closed the connection during ${step}` }));
+  });
+}
+
+function toStackFrame(frame: CdpCallFrame, scriptUrls: Map<string, string>): StackFrame {
+  // callFrame.url is deprecated in CDP but still sent; scriptParsed (sent during enable) is the fallback.
+  const url = frame.url || scriptUrls.get(frame.location.scriptId) || '';
+  return {
+    functionName: frame.functionName,
+    url: toPath(url),
+    lineNumber: frame.location.lineNumber + 1,
+    columnNumber: (frame.location.columnNumber ?? 0) + 1,
+  };
+}
+
+function toPath(url: string): string {
+  if (!url.startsWith('file:')) return url;
+  try {
+    return fileURLToPath(url);
+  } catch (error) {
+    // file://host/... or an encoded '/': keep the URL as the inspector gave it.
+    const code = errnoCode(error);
+    if (code === 'ERR_INVALID_FILE_URL_HOST' || code === 'ERR_INVALID_FILE_URL_PATH') return url;
+    throw error;
+  }
+}
+
+/** Frames as the lines of an Error stack: "    at name (/path/file.mjs:12:5)". */
+export function formatStack(frames: StackFrame[]): string {
+  return frames
+    .map((frame) => {
+      const location = `${frame.url || '<anonymous>'}:${frame.lineNumber}:${frame.columnNumber}`;
+      return frame.functionName === '' ? `    at ${location}` : `    at ${frame.functionName} (${location})`;
+    })
+    .join('\n');
+}
+
+/**
+ * A port that was free a moment ago on `host`, for --inspect-port. Another process may take it before
+ * the worker's inspector opens; captureStack then reports that the port is not a Node inspector.
+ */
+export function freeInspectPort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
