@@ -2,14 +2,13 @@
 // worker pids. Each start returns { key, label, url, healthUrl, primaryPid, statsDir, workerPids(),
 // stop() }. warden is started from the compiled CLI (bin/warden.js -> dist/), so build it first.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpGet, pollUntil } from './http.js';
-import { childPids, isAlive, killTracked, sleep, startProcess, trackPid } from './processes.js';
+import { childPids, isAlive, killTracked, makeTempDir, removeTempDir, sleep, startProcess, trackPid } from './processes.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const APPS = join(ROOT, 'bench', 'apps');
@@ -41,10 +40,6 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
-}
-
-function makeStatsDir(key) {
-  return mkdtempSync(join(tmpdir(), `warden-bench-${key.replace(/[^a-z0-9]/gi, '-')}-`));
 }
 
 /** Cumulative { pid -> { requests, connections } } as last written by each app process. */
@@ -79,7 +74,7 @@ function appEnv(port, statsDir, extra = {}) {
 /** warden serve hello.js; `flags` are extra CLI flags such as ['--timeout', '3']. */
 export async function startWarden({ workers, flags = [] }) {
   assertWardenBuilt();
-  const statsDir = makeStatsDir('warden');
+  const statsDir = makeTempDir('warden');
   const env = { ...process.env, BENCH_STATS_DIR: statsDir };
   const proc = startProcess(process.execPath, [
     WARDEN_BIN, 'serve', join(APPS, 'hello.js'), '--workers', String(workers), '--port', '0', '--admin-port', '0', ...flags,
@@ -102,7 +97,7 @@ export async function startWarden({ workers, flags = [] }) {
     },
     async stop() {
       await proc.stop(3000);
-      rmSync(statsDir, { recursive: true, force: true });
+      removeTempDir(statsDir);
     },
   };
 }
@@ -111,7 +106,7 @@ export async function startWarden({ workers, flags = [] }) {
 export async function startCluster({ workers, sched }) {
   const key = sched === 'none' ? 'cluster-none' : 'cluster-rr';
   const port = await freePort();
-  const statsDir = makeStatsDir(key);
+  const statsDir = makeTempDir(key);
   const proc = startProcess(process.execPath, [join(APPS, 'cluster.js')], {
     label: `node:cluster ${sched}`, env: appEnv(port, statsDir, { BENCH_WORKERS: String(workers), BENCH_SCHED: sched }),
   });
@@ -128,7 +123,7 @@ export async function startCluster({ workers, sched }) {
     },
     async stop() {
       await proc.stop(2000);
-      rmSync(statsDir, { recursive: true, force: true });
+      removeTempDir(statsDir);
     },
   };
 }
@@ -136,7 +131,7 @@ export async function startCluster({ workers, sched }) {
 /** One plain node process: no primary, no workers. */
 export async function startPlain() {
   const port = await freePort();
-  const statsDir = makeStatsDir('plain');
+  const statsDir = makeTempDir('plain');
   const proc = startProcess(process.execPath, [join(APPS, 'server.js')], { label: 'plain node', env: appEnv(port, statsDir) });
   await proc.spawned;
   await proc.waitForLine(/^listening on/, START_TIMEOUT_MS);
@@ -148,7 +143,7 @@ export async function startPlain() {
     },
     async stop() {
       await proc.stop(2000);
-      rmSync(statsDir, { recursive: true, force: true });
+      removeTempDir(statsDir);
     },
   };
 }
@@ -158,8 +153,8 @@ export async function startPm2({ workers }) {
   const bin = pm2Bin();
   if (bin === undefined) return undefined;
   const port = await freePort();
-  const home = mkdtempSync(join(tmpdir(), 'warden-bench-pm2-'));
-  const statsDir = makeStatsDir('pm2');
+  const home = makeTempDir('pm2-home');
+  const statsDir = makeTempDir('pm2');
   const env = appEnv(port, statsDir, { PM2_HOME: join(home, 'pm2') });
   const pm2 = async (args, label) => {
     const proc = startProcess(process.execPath, [bin, ...args], { label, env });
@@ -179,8 +174,8 @@ export async function startPm2({ workers }) {
       trackPid(daemonPid, 'pm2 daemon', true);
       killTracked(daemonPid);
     }
-    rmSync(home, { recursive: true, force: true });
-    rmSync(statsDir, { recursive: true, force: true });
+    removeTempDir(home);
+    removeTempDir(statsDir);
   };
   try {
     await pm2(['start', join(APPS, 'server.js'), '-i', String(workers), '--name', 'warden-bench-hello'], 'pm2 start');

@@ -1,14 +1,19 @@
 // Every process the benchmarks start, and the only place that signals them. Children are spawned
 // detached, so each leads its own process group and one kill(-pid) reaches its workers too. Whatever
 // ends the bench (normal end, failure, Ctrl-C, SIGTERM), every tracked group and pid gets SIGCONT
-// (a SIGSTOPped worker must not stay stopped) and SIGKILL. Nothing is ever killed by name.
+// (a SIGSTOPped worker must not stay stopped) and SIGKILL, and the temporary directories go.
+// Nothing is ever killed by name.
 
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** pid -> { label, isGroup } for everything started or discovered; removed once known dead. */
 const tracked = new Map();
+/** Temporary directories (stats files, PM2_HOME) removed at the end whatever happens. */
+const tempDirs = new Set();
 let handlersInstalled = false;
 
 /** Send a signal; false if the target is already gone (ESRCH). */
@@ -35,6 +40,19 @@ export function killTracked(pid) {
 
 export function killAllTracked() {
   for (const pid of [...tracked.keys()]) killTracked(pid);
+  for (const dir of [...tempDirs]) removeTempDir(dir);
+}
+
+export function makeTempDir(name) {
+  installHandlers();
+  const dir = mkdtempSync(join(tmpdir(), `warden-bench-${name.replace(/[^a-z0-9]/gi, '-')}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
 }
 
 function installHandlers() {
