@@ -168,6 +168,9 @@ function watchReplacement(contender, victim, initialPids, initialReport) {
       if (fresh !== undefined) {
         seen.spawnedAt ??= now;
         seen.newPid = fresh.pid;
+        // The slot remembers why its previous worker went: the verdict that ended the victim.
+        const exit = fresh.lastExit;
+        if (exit?.pid === victim.pid && exit.reason && !seen.reasons.includes(`exit: ${exit.reason}`)) seen.reasons.push(`exit: ${exit.reason}`);
         if (fresh.inRotation) seen.readyAt ??= now;
       }
     } else {
@@ -304,8 +307,7 @@ export async function runFreeze(log = (line) => process.stdout.write(`${line}\n`
     }
   }
 
-  const never = `never`;
-  const s = (value) => (value === undefined ? never : value.toFixed(1));
+  const s = (value) => (value === undefined ? 'never' : value.toFixed(1));
   log('');
   log(table(
     ['fault', 'contender', 'green for s', 'green again s', 'green polls %', 'out of rotation s', 'victim killed s', 'replaced s', 'victim at end'],

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpGet, pollUntil } from './http.js';
-import { childPids, isAlive, killTracked, makeTempDir, removeTempDir, sleep, startProcess, trackPid } from './processes.js';
+import { addCleanupStep, childPids, isAlive, killTracked, makeTempDir, removeTempDir, sleep, startProcess, trackPid } from './processes.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const APPS = join(ROOT, 'bench', 'apps');
@@ -168,6 +168,7 @@ export async function startPm2({ workers }) {
   };
   let daemonPid;
   const cleanup = () => {
+    removeCleanupStep();
     const pidFile = join(home, 'pm2', 'pm2.pid');
     daemonPid ??= existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : undefined;
     if (daemonPid !== undefined) {
@@ -177,6 +178,8 @@ export async function startPm2({ workers }) {
     removeTempDir(home);
     removeTempDir(statsDir);
   };
+  // Ctrl-C while `pm2 start` runs: the daemon exists before we have read its pid.
+  const removeCleanupStep = addCleanupStep(cleanup);
   try {
     await pm2(['start', join(APPS, 'server.js'), '-i', String(workers), '--name', 'warden-bench-hello'], 'pm2 start');
     daemonPid = Number(readFileSync(join(home, 'pm2', 'pm2.pid'), 'utf8').trim());

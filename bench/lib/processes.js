@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 const tracked = new Map();
 /** Temporary directories (stats files, PM2_HOME) removed at the end whatever happens. */
 const tempDirs = new Set();
-let handlersInstalled = false;
+let areHandlersInstalled = false;
 
 /** Send a signal; false if the target is already gone (ESRCH). */
 export function sendSignal(target, name) {
@@ -27,10 +27,13 @@ export function sendSignal(target, name) {
   }
 }
 
-/** SIGCONT then SIGKILL one tracked pid (and its group if it leads one). */
+/**
+ * SIGCONT then SIGKILL one tracked pid, its group if it leads one, and its descendants found in /proc
+ * (a child that left the group, such as the PM2 daemon while `pm2 start` is still running).
+ */
 export function killTracked(pid) {
   const entry = tracked.get(pid);
-  const targets = entry?.isGroup ? [-pid, pid] : [pid];
+  const targets = [...(entry?.isGroup ? [-pid, pid] : [pid]), ...descendantPids(pid)];
   for (const target of targets) {
     sendSignal(target, 'SIGCONT');
     sendSignal(target, 'SIGKILL');
@@ -38,7 +41,20 @@ export function killTracked(pid) {
   tracked.delete(pid);
 }
 
+/** Synchronous steps run before the kills, e.g. finding a PM2 daemon pid that is not known yet. */
+const cleanupSteps = new Set();
+
+export function addCleanupStep(step) {
+  installHandlers();
+  cleanupSteps.add(step);
+  return () => cleanupSteps.delete(step);
+}
+
 export function killAllTracked() {
+  for (const step of [...cleanupSteps]) {
+    cleanupSteps.delete(step);
+    step();
+  }
   for (const pid of [...tracked.keys()]) killTracked(pid);
   for (const dir of [...tempDirs]) removeTempDir(dir);
 }
@@ -56,8 +72,8 @@ export function removeTempDir(dir) {
 }
 
 function installHandlers() {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
+  if (areHandlersInstalled) return;
+  areHandlersInstalled = true;
   process.on('exit', killAllTracked);
   for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(name, () => {
@@ -101,17 +117,37 @@ function readProc(path) {
   }
 }
 
-/** Live (non-zombie) children of `pid`, from /proc/<n>/stat (Linux only). */
-export function childPids(pid) {
-  const children = [];
+/** [pid, ppid] of every live (non-zombie) process, from /proc/<n>/stat (Linux only). */
+function processTable() {
+  const rows = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = readProc(`/proc/${name}/stat`);
     if (stat === undefined) continue;
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(name));
+    if (fields[0] !== 'Z') rows.push([Number(name), Number(fields[1])]);
   }
-  return children;
+  return rows;
+}
+
+export function childPids(pid) {
+  return processTable().filter(([, parent]) => parent === pid).map(([child]) => child);
+}
+
+function descendantPids(pid) {
+  const rows = processTable();
+  const found = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift();
+    for (const [child, childParent] of rows) {
+      if (childParent === parent && !found.includes(child)) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
 }
 
 /**

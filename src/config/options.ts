@@ -26,6 +26,7 @@ export interface ServeOptions {
   minReady: MinReady;
   maxRestarts: number;
   logFormat: LogFormat;
+  captureStacks: boolean;
 }
 
 export interface ParseContext {
@@ -153,6 +154,8 @@ export const SERVE_OPTIONS = [
     help: '/readyz is 200 only with this many ready workers: "all", a number, or a percentage', parse: parseMinReady }),
   option({ key: 'maxRestarts', flag: '--max-restarts <n>', env: ['WARDEN_MAX_RESTARTS'], defaultValue: '10',
     help: 'consecutive failed restarts of one worker slot before warden gives up and exits non-zero', parse: positiveInteger }),
+  option({ key: 'captureStacks', flag: '--capture-stacks <on|off>', env: ['WARDEN_CAPTURE_STACKS'], defaultValue: 'on',
+    help: "before killing a stalled worker, take its JavaScript stack through Node's inspector (opened on 127.0.0.1 only then)", parse: parseBoolean }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
 ] as const satisfies readonly OptionSpec[];

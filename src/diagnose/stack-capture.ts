@@ -3,23 +3,26 @@
 // for an unresponsive target: every step that does not answer in time becomes { ok: false, reason }.
 // The worker must run with --inspect-port=<host>:<port>; that flag alone opens no port (see below).
 //
-// Why it works while the main thread spins: Node handles SIGUSR1 on a watchdog thread and opens the
-// inspector on its own I/O thread; Debugger.enable/pause are then run through a V8 interrupt, which
-// a busy loop checks on every back edge. (A worker_threads session from connectToMainThread() is no
-// use: it waits for the main thread's event loop, so Debugger.enable is never answered.)
+// Why it works while the main thread spins: Node takes SIGUSR1 on a watchdog thread and asks V8 for
+// an interrupt; the main thread starts the inspector's I/O thread in that interrupt, and later runs
+// Debugger.enable/pause in interrupts too. Busy JavaScript checks interrupts on every loop back edge.
+// (A worker_threads session from connectToMainThread() is no use: Debugger.enable is never answered.)
 //
-// Findings on Node 20.20 and 24.21 (test/diagnose/stack-capture.test.ts checks each one):
-// - Busy loop: a stack in ~60-100 ms, most of it waiting for the inspector to open.
-// - Catastrophic regex (/(a+)+$/): a stack; the top frame is the JS function calling .test(), since
-//   the regex engine checks interrupts while it backtracks.
-// - One huge JSON.parse: no stack until the parse returns (the parser does not check interrupts);
-//   Debugger.enable is answered, then the pause lands after the parse, in the calling function.
-// - Atomics.wait: a stack on both versions: V8 wakes the waiting thread for interrupts, so the
-//   inspector opens and pauses inside the waiting function, then the wait goes on after we detach.
-// - SIGSTOP: nothing; SIGUSR1 stays pending until SIGCONT, so "inspector did not open".
-// - Cost while healthy: none. --inspect-port only records the port; nothing listens until SIGUSR1,
-//   and the SIGUSR1 watchdog thread exists with or without the flag. After a capture the inspector
-//   stays open on that port (Node cannot close it from outside), which is fine right before SIGKILL.
+// Findings on Node 20.20 and 24.21, 2 cores (test/diagnose/stack-capture.test.ts checks each one):
+// - Busy loop: a stack in 90-160 ms: ~40-100 ms until the inspector listens, ~60 ms for connect,
+//   Debugger.enable (which replays a scriptParsed per script) and the pause.
+// - Catastrophic regex (/(a+)+$/): a stack; the top frame is the JS function calling .test() (the
+//   regex engine checks interrupts while it backtracks; it has no frame of its own).
+// - Atomics.wait: a stack, on both versions. V8 wakes a thread waiting in Atomics.wait to run
+//   interrupts, then waits again, so the inspector opens and pauses inside the waiting function.
+// - One long JSON.parse, execSync or blocking read: nothing until the call returns. These native
+//   calls take no interrupts, so the inspector does not even open ("inspector did not open"); when
+//   it was already open, Debugger.enable is not answered ("did not pause").
+// - SIGSTOP: SIGUSR1 stays pending until SIGCONT, so "inspector did not open" (the state is named).
+// - Cost while healthy: none measured. --inspect-port only records the port: nothing listens, thread
+//   count and RSS are the same as without it (the SIGUSR1 watchdog thread exists either way).
+//   After a capture the inspector stays open on that port until the process exits, and the worker
+//   prints "Debugger listening on ..." to its stderr: meant for right before SIGKILL.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
 import { httpGet } from '../check/http-get.js';
+import { readStat } from '../check/proc.js';
 import { errnoCode } from '../errors.js';
 
 /** 1-based line and column, like an Error stack; url is a file path when the script is a file. */
@@ -85,6 +89,7 @@ export async function captureStack(pid: number, inspectPort: number, options: Ca
   const timer = setTimeout(() => deadline.abort(), options.timeoutMs);
   try {
     const target = await findDebuggerUrl(address, options.timeoutMs, deadline.signal);
+    if (target === 'not open') return { ok: false, reason: notOpenReason(pid, address, options.timeoutMs), tookMs: tookMs() };
     if ('reason' in target) return { ok: false, reason: target.reason, tookMs: tookMs() };
     const session = await readPausedStack(target.url, deadline.signal);
     if ('reason' in session) return { ok: false, reason: session.reason, tookMs: tookMs() };
@@ -95,21 +100,29 @@ export async function captureStack(pid: number, inspectPort: number, options: Ca
 }
 
 /** Polls /json/list until the inspector answers with a target, or the deadline passes. */
-async function findDebuggerUrl(address: string, timeoutMs: number, signal: AbortSignal): Promise<{ url: string } | { reason: string }> {
-  const notOpen = `inspector did not open on ${address} within ${timeoutMs} ms (process stopped, or not started with --inspect-port?)`;
+async function findDebuggerUrl(address: string, timeoutMs: number, signal: AbortSignal): Promise<{ url: string } | { reason: string } | 'not open'> {
   for (;;) {
     const outcome = await httpGet(new URL(`http://${address}/json/list`), { timeoutMs, signal, maxBodyBytes: 1 << 16 });
-    if (outcome.kind === 'aborted' || outcome.kind === 'timeout') return { reason: notOpen };
+    if (outcome.kind === 'aborted' || outcome.kind === 'timeout') return 'not open';
     if (outcome.kind === 'response') return parseTargets(address, outcome.status, outcome.body);
     // ECONNREFUSED: the inspector is not listening yet; every other error means something else is there.
     if (outcome.code !== 'ECONNREFUSED') return { reason: `inspector on ${address} could not be asked for targets (${outcome.code})` };
     try {
       await sleep(POLL_INTERVAL_MS, undefined, { signal });
     } catch (error) {
-      if (errnoCode(error) === 'ABORT_ERR') return { reason: notOpen };
+      if (errnoCode(error) === 'ABORT_ERR') return 'not open';
       throw error;
     }
   }
+}
+
+function notOpenReason(pid: number, address: string, timeoutMs: number): string {
+  const state = readStat(pid)?.state;
+  const why =
+    state === 'T' || state === 't'
+      ? 'the process is stopped (SIGSTOP or a debugger), and SIGUSR1 waits for SIGCONT'
+      : 'its main thread took no interrupt (in a long native call such as JSON.parse or execSync), or it was started without --inspect-port';
+  return `inspector did not open on ${address} within ${timeoutMs} ms: ${why}`;
 }
 
 function parseTargets(address: string, status: number, body: string): { url: string } | { reason: string } {
@@ -151,8 +164,8 @@ function readPausedStack(debuggerUrl: string, signal: AbortSignal): Promise<Sess
     const onDeadline = (): void => {
       const reasons = {
         connect: 'inspector did not accept the WebSocket connection in time',
-        enable: 'did not pause: Debugger.enable not answered (main thread not running JavaScript)',
-        pause: 'did not pause: main thread not running JavaScript (stopped, or in a long native call)',
+        enable: 'did not pause: Debugger.enable not answered (main thread not running JavaScript: a long native call?)',
+        pause: 'did not pause: main thread not running JavaScript (a long native call?)',
       };
       settle({ reason: reasons[step] });
     };

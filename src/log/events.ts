@@ -22,6 +22,7 @@ export const LOG_EVENTS = {
   workerKilled: 'worker.killed',
   workerBackoff: 'worker.backoff',
   workerOutput: 'worker.output',
+  workerDiagnosis: 'worker.diagnosis',
   probeFailed: 'probe.failed',
   connectionsHeld: 'connections.held',
 } as const;

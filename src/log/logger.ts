@@ -27,9 +27,9 @@ export function createLogger(format: LogFormat, out: LogSink = stdoutSink, err: 
     log(level, _event, msg, fields) {
       const sink = level === 'info' ? out : err;
       const text = level === 'info' ? `[warden] ${msg}` : `[warden] ${level}: ${msg}`;
-      const stack = (fields?.error as { stack?: string } | undefined)?.stack;
-      // A stack is printed as a block under the line, not folded into it.
-      sink.write(stack !== undefined && !msg.includes(stack) ? `${text}\n${indent(stack)}\n` : `${text}\n`);
+      // Evidence (a stack, a list of requests) is printed as a block under the line, not folded into it.
+      const block = typeof fields?.block === 'string' ? fields.block : (fields?.error as { stack?: string } | undefined)?.stack;
+      sink.write(block !== undefined && !msg.includes(block) ? `${text}\n${indent(block)}\n` : `${text}\n`);
     },
     workerLine(slot, pid, stream, line) {
       (stream === 'stdout' ? out : err).write(`[w${slot} ${pid}] ${line}\n`);

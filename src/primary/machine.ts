@@ -23,6 +23,10 @@ export interface MachineConfig {
   backoff: BackoffConfig;
   /** How long a halt or a SIGTERM waits before escalating to SIGKILL. */
   killAfterMs: number;
+  /** Take the JavaScript stack of a stalled worker before killing it (--capture-stacks). */
+  captureStacks: boolean;
+  /** How long the kill of a stalled worker waits for its stack. */
+  captureTimeoutMs: number;
 }
 
 export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
@@ -110,7 +114,9 @@ export type MachineEvent =
   | { type: 'HeartbeatReceived'; id: number; stats: HeartbeatStats }
   | { type: 'ProbeSucceeded'; id: number }
   | { type: 'ProbeFailed'; id: number; reason: string }
-  | { type: 'SignalReceived'; signal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT' };
+  | { type: 'SignalReceived'; signal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT' }
+  /** The evidence asked for by a CaptureStack effect is in (or could not be had). */
+  | { type: 'StackCaptured'; id: number };
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
@@ -118,6 +124,10 @@ export type Effect =
   | { type: 'Spawn'; id: number; slot: number; generation: number }
   | { type: 'Signal'; id: number; pid: number; signal: 'SIGKILL' | 'SIGTERM' }
   | { type: 'Drain'; id: number; reason: string }
+  /** Take the stalled worker's JavaScript stack, then report StackCaptured; the kill waits for it. */
+  | { type: 'CaptureStack'; id: number; pid: number; slot: number; reason: string }
+  /** Ask a stuck or unhealthy worker for its requests in flight, for the incident record. */
+  | { type: 'ReportRequests'; id: number; slot: number; reason: string }
   | { type: 'CloseListener' }
   | { type: 'Log'; level: LogLevel; event: LogEvent; msg: string; fields: Record<string, unknown> }
   | { type: 'Exit'; code: number; halt: HaltInfo | undefined };
@@ -197,6 +207,9 @@ class Step {
         break;
       case 'SignalReceived':
         this.onStopSignal(event.signal);
+        break;
+      case 'StackCaptured':
+        this.onStackCaptured(event.id);
         break;
       default: {
         const impossible: never = event;
@@ -307,6 +320,11 @@ class Step {
     }
   }
 
+  private onStackCaptured(id: number): void {
+    const worker = this.find(id, 'StackCaptured');
+    if (worker !== undefined && worker.state === 'stopping' && !worker.killSent) this.kill(worker, 'SIGKILL');
+  }
+
   private onProbeSucceeded(id: number): void {
     const worker = this.find(id, 'ProbeSucceeded');
     if (worker !== undefined) worker.probeFailures = 0;
@@ -391,11 +409,21 @@ class Step {
     const freshness = heartbeatFreshness(worker.lastBeatAt, this.now, config.lateMs, config.timeoutMs);
     const silentFor = ms(this.now - worker.lastBeatAt);
     if (freshness === 'stalled') {
+      if (worker.condition === 'stalled') return; // already waiting for its stack
       this.log('error', LOG_EVENTS.workerStalled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) sent no heartbeat for ${silentFor} (event loop blocked or process stopped); killing it`);
       const wasRetiring = worker.retiring;
-      this.retire(worker, 'stalled', `no heartbeat for ${silentFor}`);
-      this.kill(worker, 'SIGKILL');
-      if (!wasRetiring) this.countFailure(worker, `stalled: no heartbeat for ${silentFor}`);
+      const reason = `no heartbeat for ${silentFor}`;
+      this.retire(worker, 'stalled', reason);
+      if (config.captureStacks && worker.pid !== undefined) {
+        // Evidence first (gunicorn kills a timed-out worker with no chance to dump its stack);
+        // the kill follows StackCaptured, or the capture deadline.
+        this.enter(worker, 'stopping');
+        worker.deadline = this.now + config.captureTimeoutMs;
+        this.effects.push({ type: 'CaptureStack', id: worker.id, pid: worker.pid, slot: worker.slot, reason });
+      } else {
+        this.kill(worker, 'SIGKILL');
+      }
+      if (!wasRetiring) this.countFailure(worker, `stalled: ${reason}`);
     } else if (freshness === 'late' && worker.condition === 'ok' && worker.state === 'ready') {
       worker.condition = 'late';
       worker.reason = `no heartbeat for ${silentFor}`;
@@ -464,6 +492,7 @@ class Step {
     const event = condition === 'stuck' ? LOG_EVENTS.workerStuck : LOG_EVENTS.workerUnhealthy;
     this.log('error', event, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is ${condition}: ${reason}; replacing it`, { reason });
     this.retire(worker, condition, reason);
+    this.effects.push({ type: 'ReportRequests', id: worker.id, slot: worker.slot, reason: `${condition}: ${reason}` });
     this.drain(worker, `${condition}: ${reason}`);
     this.countFailure(worker, `${condition}: ${reason}`);
   }
@@ -550,7 +579,7 @@ class Step {
   private find(id: number, eventName: string): WorkerRecord | undefined {
     const worker = this.state.workers.find((candidate) => candidate.id === id);
     // Late messages from a worker that was already reaped are expected (IPC is asynchronous).
-    if (worker === undefined && eventName !== 'HeartbeatReceived' && eventName !== 'ProbeSucceeded' && eventName !== 'ProbeFailed' && eventName !== 'WorkerCrashed') {
+    if (worker === undefined && eventName !== 'HeartbeatReceived' && eventName !== 'ProbeSucceeded' && eventName !== 'ProbeFailed' && eventName !== 'WorkerCrashed' && eventName !== 'StackCaptured') {
       this.effects.push({ type: 'Log', level: 'warn', event: LOG_EVENTS.workerExited, msg: `${eventName} for unknown worker id ${id}; ignored`, fields: { id } });
     }
     return worker;

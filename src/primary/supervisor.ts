@@ -10,6 +10,10 @@ import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
 import type { Logger } from '../log/logger.js';
 import type { WorkerConfig, WorkerMessage } from '../protocol/messages.js';
+import { describeIncident, IncidentLog, type Incident, type IncidentKind } from '../diagnose/incidents.js';
+import { captureStack, formatStack, freeInspectPort } from '../diagnose/stack-capture.js';
+import { LOG_EVENTS } from '../log/events.js';
+import type { RequestsReport } from '../protocol/messages.js';
 import { AdminServer } from './admin-server.js';
 import { ConnectionDispatcher } from './connections.js';
 import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine.js';
@@ -19,6 +23,8 @@ import { signalProcess, WorkerProcess } from './processes.js';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 const TICK_MS = 50;
+/** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
+const CAPTURE_TIMEOUT_MS = 1500;
 
 export interface SupervisorSettings {
   options: ServeOptions;
@@ -54,6 +60,10 @@ export class Supervisor {
   private workerConfig: WorkerConfig | undefined;
   private finish: ((result: RunResult) => void) | undefined;
   private probing = new Set<number>();
+  private readonly incidents = new IncidentLog();
+  /** Inspector port of each worker (--capture-stacks), opened only by SIGUSR1 before a kill. */
+  private readonly inspectPorts = new Map<number, number>();
+  private readonly reportWaiters = new Map<number, (report: RequestsReport) => void>();
 
   constructor(
     private readonly settings: SupervisorSettings,
@@ -69,6 +79,7 @@ export class Supervisor {
       '/livez': () => livez(this.state),
       '/readyz': () => readyz(this.state, this.requiredReady()),
       '/workers': () => ({ status: 200, body: this.workersBody() }),
+      '/incidents': () => ({ status: 200, body: { incidents: this.incidents.all() } }),
     });
     this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket));
   }
@@ -148,7 +159,21 @@ export class Supervisor {
   private perform(effect: Effect): void {
     switch (effect.type) {
       case 'Spawn':
-        this.spawn(effect.id, effect.slot, effect.generation);
+        if (this.settings.options.captureStacks) {
+          // The port is only reserved here; nothing listens on it until a capture sends SIGUSR1.
+          void freeInspectPort().then(
+            (port) => this.spawn(effect.id, effect.slot, effect.generation, port),
+            () => this.spawn(effect.id, effect.slot, effect.generation, undefined),
+          );
+        } else {
+          this.spawn(effect.id, effect.slot, effect.generation, undefined);
+        }
+        return;
+      case 'CaptureStack':
+        void this.captureStackOf(effect.id, effect.pid, effect.slot, effect.reason);
+        return;
+      case 'ReportRequests':
+        void this.reportRequestsOf(effect.id, effect.slot, effect.reason);
         return;
       case 'Signal':
         signalProcess(effect.pid, effect.signal);
@@ -173,13 +198,14 @@ export class Supervisor {
     }
   }
 
-  private spawn(id: number, slot: number, generation: number): void {
+  private spawn(id: number, slot: number, generation: number, inspectPort: number | undefined): void {
     const config = this.workerConfig as WorkerConfig;
     let pid = 0;
+    if (inspectPort !== undefined) this.inspectPorts.set(id, inspectPort);
     const worker = new WorkerProcess(
       {
         entry: WORKER_ENTRY, slot, generation, workerCount: this.state.slots.length, config,
-        env: process.env, execArgv: [],
+        env: process.env, execArgv: inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`],
       },
       {
         onSpawn: (spawnedPid) => {
@@ -191,6 +217,8 @@ export class Supervisor {
         onLine: (stream, line) => this.log.workerLine(slot, pid, stream, line),
         onExit: (code, signal) => {
           this.workers.delete(id);
+          this.inspectPorts.delete(id);
+          this.reportWaiters.delete(id);
           this.dispatcher.removeWorker(id);
           this.dispatch({ type: 'WorkerExited', id, code, signal });
         },
@@ -220,13 +248,56 @@ export class Supervisor {
         this.dispatch({ type: 'WorkerBootFailed', id, error: message.error });
         return;
       case 'crash':
+        this.recordIncident(id, 'crashed', message.error.message, { error: message.error }, false);
         this.dispatch({ type: 'WorkerCrashed', id, error: message.error });
+        return;
+      case 'report':
+        this.reportWaiters.get(id)?.(message.report);
         return;
       default: {
         const impossible: never = message;
         throw new Error(`supervisor: unknown worker message ${JSON.stringify(impossible)}`);
       }
     }
+  }
+
+  private async captureStackOf(id: number, pid: number, slot: number, reason: string): Promise<void> {
+    const port = this.inspectPorts.get(id);
+    const timeoutMs = Math.max(200, CAPTURE_TIMEOUT_MS - 200);
+    const capture = port === undefined
+      ? { ok: false as const, reason: 'no inspector port was reserved for this worker', tookMs: 0 }
+      : await captureStack(pid, port, { timeoutMs });
+    const evidence = capture.ok ? { stack: formatStack(capture.frames) } : { noStack: `no stack: ${capture.reason}` };
+    this.recordIncident(id, 'stalled', reason, evidence, true, slot, pid);
+    this.dispatch({ type: 'StackCaptured', id });
+  }
+
+  private async reportRequestsOf(id: number, slot: number, reason: string): Promise<void> {
+    const worker = this.workers.get(id);
+    const report = await new Promise<RequestsReport | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 1000);
+      this.reportWaiters.set(id, (answer) => {
+        clearTimeout(timer);
+        this.reportWaiters.delete(id);
+        resolve(answer);
+      });
+      worker?.send({ warden: 1, act: 'report' });
+    });
+    const kind: IncidentKind = reason.startsWith('stuck') ? 'stuck' : 'unhealthy';
+    this.recordIncident(id, kind, reason, report === undefined ? {} : { requests: report }, true, slot);
+  }
+
+  /** Keep the incident for /workers and /incidents; log it unless the machine already did. */
+  private recordIncident(id: number, kind: IncidentKind, reason: string, evidence: Partial<Incident>, log: boolean, slot?: number, pid?: number): void {
+    const record = this.state.workers.find((worker) => worker.id === id);
+    const incident: Incident = {
+      at: new Date().toISOString(), slot: record?.slot ?? slot ?? 0, generation: record?.generation ?? 0,
+      pid: record?.pid ?? pid ?? null, kind, reason, ...evidence,
+    };
+    this.incidents.record(incident);
+    if (!log) return;
+    const { msg, block } = describeIncident(incident);
+    this.log.log('error', LOG_EVENTS.workerDiagnosis, msg, { slot: incident.slot, generation: incident.generation, pid: incident.pid, incident, block });
   }
 
   private probeAll(path: string): void {
@@ -256,7 +327,8 @@ export class Supervisor {
   private workersBody() {
     const info = this.info as PrimaryInfo;
     const report = workersReport(this.state, info, this.clock.now(), (id) => this.dispatcher.pendingCount(id));
-    return { ...report, connections: { ...this.dispatcher.stats } };
+    const workers = report.workers.map((worker) => ({ ...worker, incidents: this.incidents.forSlot(worker.slot) }));
+    return { ...report, workers, connections: { ...this.dispatcher.stats } };
   }
 }
 
@@ -274,5 +346,7 @@ export function machineConfig(options: ServeOptions): MachineConfig {
     maxRestarts: options.maxRestarts,
     backoff: DEFAULT_BACKOFF,
     killAfterMs: 2000,
+    captureStacks: options.captureStacks,
+    captureTimeoutMs: CAPTURE_TIMEOUT_MS,
   };
 }

@@ -46,7 +46,9 @@ export interface SerializedError {
 export type PrimaryMessage =
   /** A connection (the handle rides along); the worker must not take it after `expiresAt`. */
   | { warden: 1; act: 'conn'; id: number; expiresAt: number }
-  | { warden: 1; act: 'drain'; reason: string };
+  | { warden: 1; act: 'drain'; reason: string }
+  /** Asks for the requests in flight, for the incident record of a stuck or unhealthy worker. */
+  | { warden: 1; act: 'report' };
 
 // worker -> primary
 export type WorkerMessage =
@@ -55,7 +57,24 @@ export type WorkerMessage =
   | { warden: 1; act: 'accepted'; id: number }
   | { warden: 1; act: 'rejected'; id: number }
   | { warden: 1; act: 'heartbeat'; stats: HeartbeatStats }
-  | { warden: 1; act: 'crash'; error: SerializedError };
+  | { warden: 1; act: 'crash'; error: SerializedError }
+  | { warden: 1; act: 'report'; report: RequestsReport };
+
+/** A request in flight, as an incident shows it: the query string is dropped (it may hold secrets). */
+export interface InFlightRequest {
+  method: string;
+  path: string;
+  ageMs: number;
+  headersSent: boolean;
+}
+
+export interface RequestsReport {
+  requests: InFlightRequest[];
+  /** How many were in flight; `requests` lists at most the 20 oldest. */
+  inFlight: number;
+  lastAnsweredAgoMs: number;
+  unansweredCount: number;
+}
 
 export type WorkerAct = WorkerMessage['act'];
 
@@ -76,6 +95,11 @@ function isStats(value: unknown): value is HeartbeatStats {
   return isRecord(value) && STAT_KEYS.every((key) => typeof value[key] === 'number' && Number.isFinite(value[key]));
 }
 
+function isReport(value: unknown): value is RequestsReport {
+  return isRecord(value) && Array.isArray(value.requests) && typeof value.inFlight === 'number' &&
+    value.requests.every((entry) => isRecord(entry) && typeof entry.method === 'string' && typeof entry.path === 'string' && typeof entry.ageMs === 'number');
+}
+
 /** The message if it is a well-formed warden message from a worker, otherwise undefined. */
 export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
   if (!isRecord(value) || value.warden !== 1) return undefined;
@@ -90,6 +114,8 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
       return typeof value.id === 'number' ? { warden: 1, act: value.act, id: value.id } : undefined;
     case 'heartbeat':
       return isStats(value.stats) ? { warden: 1, act: 'heartbeat', stats: value.stats } : undefined;
+    case 'report':
+      return isReport(value.report) ? { warden: 1, act: 'report', report: value.report } : undefined;
     default:
       return undefined;
   }
@@ -101,6 +127,7 @@ export function parsePrimaryMessage(value: unknown): PrimaryMessage | undefined 
     return { warden: 1, act: 'conn', id: value.id, expiresAt: value.expiresAt };
   }
   if (value.act === 'drain' && typeof value.reason === 'string') return { warden: 1, act: 'drain', reason: value.reason };
+  if (value.act === 'report') return { warden: 1, act: 'report' };
   return undefined;
 }
 

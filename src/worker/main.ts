@@ -85,6 +85,10 @@ async function main(): Promise<void> {
       drain();
       return;
     }
+    if (message.act === 'report') {
+      send({ warden: 1, act: 'report', report: tracker.report() });
+      return;
+    }
     const socket = handle as Socket | undefined;
     if (monotonicMs() > message.expiresAt) {
       // Too late: the primary may already have given this connection to another worker. Closing

@@ -4,12 +4,13 @@
 
 import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
-import type { HeartbeatStats } from '../protocol/messages.js';
+import type { HeartbeatStats, RequestsReport } from '../protocol/messages.js';
 
 const headersAt = Symbol('warden.headersAt');
 
 interface Tracked {
   start: number;
+  req: IncomingMessage;
   res: ServerResponse;
   timedOut: boolean;
 }
@@ -154,8 +155,25 @@ export class RequestTracker {
     };
   }
 
-  private onRequest(_req: IncomingMessage, res: ServerResponse): void {
-    const entry: Tracked = { start: performance.now(), res, timedOut: false };
+  /** The oldest requests in flight, for an incident record. */
+  report(now = performance.now()): RequestsReport {
+    const entries = [...this.inFlight].sort((a, b) => a.start - b.start);
+    const stats = this.stats(now);
+    return {
+      inFlight: entries.length,
+      requests: entries.slice(0, 20).map((entry) => ({
+        method: entry.req.method ?? '?',
+        path: (entry.req.url ?? '').split('?')[0] as string,
+        ageMs: Math.round(now - entry.start),
+        headersSent: entry.res.headersSent,
+      })),
+      lastAnsweredAgoMs: stats.lastFinishedAgoMs,
+      unansweredCount: stats.unansweredCount,
+    };
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const entry: Tracked = { start: performance.now(), req, res, timedOut: false };
     this.inFlight.add(entry);
     this.firstUnansweredAt ??= entry.start;
     this.unansweredCount += 1;

@@ -9,7 +9,7 @@ import type { HeartbeatStats } from '../../src/protocol/messages.js';
 
 const CONFIG: MachineConfig = {
   workers: 2, bootTimeoutMs: 30_000, timeoutMs: 5000, lateMs: 1000, gracefulTimeoutMs: 30_000, stuckAfterMs: 10_000,
-  probeFailures: 3, maxRestarts: 3, backoff: DEFAULT_BACKOFF, killAfterMs: 2000,
+  probeFailures: 3, maxRestarts: 3, backoff: DEFAULT_BACKOFF, killAfterMs: 2000, captureStacks: false, captureTimeoutMs: 1500,
 };
 
 /** Drives the machine like supervisor.ts does, keeping every effect for assertions. */
@@ -296,5 +296,37 @@ describe('stopping', () => {
     const effects = h.send({ type: 'SignalReceived', signal: 'SIGINT' }, 1100);
     assert.equal(of(effects, 'Signal').filter((s) => s.signal === 'SIGKILL').length, 2);
     assert.deepEqual(of(effects, 'Exit').map((e) => e.code), [EXIT_CODES.forced]);
+  });
+});
+
+describe('evidence before the kill', () => {
+  test('with --capture-stacks a stalled worker is killed only after its stack is in (or the capture deadline passes)', () => {
+    const h = new Harness({ captureStacks: true, captureTimeoutMs: 1500 });
+    const [frozen] = h.boot() as [number, number];
+    const effects = h.tickUntil(5000, [frozen]);
+    const capture = of(effects, 'CaptureStack');
+    assert.equal(capture.length, 1, 'one capture is asked for');
+    assert.equal(capture[0]?.id, frozen);
+    assert.equal(of(effects, 'Signal').filter((s) => s.id === frozen).length, 0, 'no kill yet');
+    assert.equal(isInRotation(h.state, h.worker(frozen)), false);
+    const done = h.send({ type: 'StackCaptured', id: frozen }, 5200);
+    assert.deepEqual(of(done, 'Signal').map((s) => [s.id, s.signal]), [[frozen, 'SIGKILL']]);
+  });
+
+  test('a capture that never reports back does not keep the stalled worker alive', () => {
+    const h = new Harness({ captureStacks: true, captureTimeoutMs: 1500 });
+    const [frozen] = h.boot() as [number, number];
+    h.tickUntil(5000, [frozen]);
+    const later = h.tickUntil(6600, [frozen]);
+    assert.ok(of(later, 'Signal').some((s) => s.id === frozen && s.signal === 'SIGKILL'), 'killed at the capture deadline');
+  });
+
+  test('a stuck worker is asked for its requests in flight when it is recycled', () => {
+    const h = new Harness();
+    const [stuck, healthy] = h.boot() as [number, number];
+    h.send({ type: 'HeartbeatReceived', id: healthy, stats: stats({ lastFinishedAgoMs: 5 }) }, 11_000);
+    h.send({ type: 'HeartbeatReceived', id: stuck, stats: stats({ unansweredCount: 9, unansweredForMs: 10_500 }) }, 11_000);
+    const effects = h.send({ type: 'Tick' }, 11_050);
+    assert.deepEqual(of(effects, 'ReportRequests').map((r) => r.id), [stuck]);
   });
 });

@@ -1,0 +1,67 @@
+// Incident records: what a sick worker was doing when warden replaced it (its stack, its requests in
+// flight, its crash error), kept per slot so /workers and /incidents can show the last few, and
+// rendered once into the log. Pure data and text; the evidence is gathered by supervisor.ts.
+
+import type { RequestsReport, SerializedError } from '../protocol/messages.js';
+
+export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed';
+
+export interface Incident {
+  at: string;
+  slot: number;
+  generation: number;
+  pid: number | null;
+  kind: IncidentKind;
+  reason: string;
+  /** Blocked event loop: where the main thread was, or why no stack could be had. */
+  stack?: string;
+  noStack?: string;
+  /** Stuck / unhealthy: the requests in flight, oldest first. */
+  requests?: RequestsReport;
+  /** Crash: the uncaught error. */
+  error?: SerializedError;
+}
+
+export class IncidentLog {
+  private readonly bySlot = new Map<number, Incident[]>();
+
+  constructor(private readonly keepPerSlot = 5) {}
+
+  record(incident: Incident): void {
+    const list = this.bySlot.get(incident.slot) ?? [];
+    list.push(incident);
+    while (list.length > this.keepPerSlot) list.shift();
+    this.bySlot.set(incident.slot, list);
+  }
+
+  forSlot(slot: number): Incident[] {
+    return [...(this.bySlot.get(slot) ?? [])];
+  }
+
+  all(): Incident[] {
+    return [...this.bySlot.values()].flat().sort((a, b) => a.at.localeCompare(b.at));
+  }
+}
+
+/** One line for the log, plus the evidence as a block under it (a stack reads as a stack). */
+export function describeIncident(incident: Incident): { msg: string; block: string | undefined } {
+  const who = `worker ${incident.slot} (pid ${incident.pid ?? '?'})`;
+  switch (incident.kind) {
+    case 'stalled':
+      return incident.stack !== undefined
+        ? { msg: `${who} was stalled (${incident.reason}); its main thread was here:`, block: incident.stack }
+        : { msg: `${who} was stalled (${incident.reason}); ${incident.noStack ?? 'no stack was taken'}`, block: undefined };
+    case 'stuck':
+    case 'unhealthy': {
+      const report = incident.requests;
+      if (report === undefined) return { msg: `${who} was ${incident.kind} (${incident.reason}); it did not list its requests`, block: undefined };
+      const since = report.lastAnsweredAgoMs < 0 ? 'it never answered a request' : `its last answer was ${(report.lastAnsweredAgoMs / 1000).toFixed(1)}s ago`;
+      const lines = report.requests.map((request) =>
+        `${request.method} ${request.path}  ${(request.ageMs / 1000).toFixed(1)}s${request.headersSent ? '  (headers sent)' : ''}`);
+      if (report.inFlight > report.requests.length) lines.push(`… and ${report.inFlight - report.requests.length} more`);
+      return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${report.inFlight} request(s) in flight:`, block: lines.join('\n') || '(none)' };
+    }
+    case 'crashed':
+      return { msg: `${who} crashed: ${incident.error?.message ?? incident.reason}`, block: incident.error?.stack };
+  }
+}
