@@ -34,6 +34,7 @@ export interface WorkerView {
   restarts: number;
   served: number;
   lastExit: { code: number | null; signal: string | null; reason: string } | null;
+  incidents: { kind: string }[];
 }
 
 export interface WorkersBody {

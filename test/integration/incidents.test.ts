@@ -1,0 +1,96 @@
+// What a sick worker was doing, captured before it is replaced: the stack of a blocked event loop,
+// the requests in flight of a stuck worker, the error of a crash, each attributed to its slot.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fixture, get, getJson, startLoad, startWarden, waitFor } from './harness.js';
+
+interface IncidentView {
+  slot: number;
+  pid: number | null;
+  kind: string;
+  reason: string;
+  stack?: string;
+  noStack?: string;
+  requests?: { inFlight: number; requests: { method: string; path: string; ageMs: number }[] };
+  error?: { message: string; stack?: string };
+}
+
+async function incidentFor(adminPort: number, pid: number, kind: string): Promise<IncidentView> {
+  return waitFor(`a ${kind} incident for pid ${pid}`, async () => {
+    const { body } = await getJson<{ incidents: IncidentView[] }>(adminPort, '/incidents');
+    return body.incidents.find((incident) => incident.pid === pid && incident.kind === kind);
+  }, 20_000);
+}
+
+test('a busy loop: the stack names the spinning function and its file, logged before the worker is killed', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '2']);
+  const spinner = JSON.parse((await get(warden.port, '/')).body) as { pid: number };
+  // The next connection goes to the other worker (round-robin); send two so one lands on each.
+  get(warden.port, '/spin', 20_000).catch(() => undefined);
+  get(warden.port, '/', 5000).catch(() => undefined);
+  const { workers } = await warden.workers();
+  const incident = await waitFor('a stalled incident', async () => {
+    const { body } = await getJson<{ incidents: IncidentView[] }>(warden.adminPort, '/incidents');
+    return body.incidents.find((i) => i.kind === 'stalled');
+  }, 20_000);
+  assert.ok(workers.some((w) => w.pid === incident.pid), 'the incident names a worker that was running');
+  assert.match(incident.stack ?? '', /at spinForever \(.*test\/fixtures\/faults\.mjs:\d+:\d+\)/);
+  const output = await waitFor('the kill to be logged', () => (warden.output().includes(`(pid ${incident.pid}) was killed by SIGKILL`) ? warden.output() : undefined));
+  const stackAt = output.indexOf('at spinForever');
+  const killedAt = output.indexOf(`(pid ${incident.pid}) was killed by SIGKILL`);
+  assert.ok(stackAt > 0 && killedAt > stackAt, `the stack is logged before the kill:\n${output}`);
+  assert.match(output, new RegExp(`worker ${incident.slot} \\(pid ${incident.pid}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); its main thread was here:`));
+  assert.ok(spinner.pid > 0);
+});
+
+test('SIGSTOP: no stack can be taken, and the record says so instead of staying silent', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '1']);
+  const { workers } = await warden.workers();
+  const pid = workers[0]?.pid as number;
+  process.kill(pid, 'SIGSTOP');
+  const incident = await incidentFor(warden.adminPort, pid, 'stalled');
+  assert.equal(incident.stack, undefined);
+  assert.match(incident.noStack ?? '', /^no stack: .*inspector did not open/);
+  assert.match(warden.output(), new RegExp(`\\(pid ${pid}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); no stack: `));
+});
+
+test('Atomics.wait: the record holds a stack or says why there is none', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '2']);
+  get(warden.port, '/atomics', 20_000).catch(() => undefined);
+  const incident = await waitFor('a stalled incident', async () => {
+    const { body } = await getJson<{ incidents: IncidentView[] }>(warden.adminPort, '/incidents');
+    return body.incidents.find((i) => i.kind === 'stalled');
+  }, 20_000);
+  if (incident.stack !== undefined) assert.match(incident.stack, /at faults \(.*faults\.mjs:\d+:\d+\)/, 'the waiting function');
+  else assert.match(incident.noStack ?? '', /^no stack: /);
+});
+
+test('a stuck worker: its requests in flight are listed (method, path without query, age)', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--stuck-after', '3']);
+  const poisoned = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };
+  const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 20_000, path: '/orders?customer=secret', maxMs: 20_000, ratePerLoop: 20 });
+  t.after(() => load.stop());
+  const incident = await incidentFor(warden.adminPort, poisoned.pid, 'stuck');
+  await load.stop();
+  const listed = incident.requests?.requests ?? [];
+  assert.ok(listed.length > 0, 'requests in flight are listed');
+  for (const request of listed) {
+    assert.equal(request.method, 'GET');
+    assert.equal(request.path, '/orders', 'the query string is dropped');
+    assert.ok(request.ageMs >= 0);
+  }
+  assert.match(warden.output(), /was stuck \(.*\); (its last answer was \d+\.\ds ago|it never answered a request); \d+ request\(s\) in flight:\n +GET \/orders +\d+\.\ds/);
+});
+
+test('a crash: the uncaught error and its stack are recorded for the slot that crashed', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2']);
+  const crashed = JSON.parse((await get(warden.port, '/crash')).body) as { pid: number; worker: string };
+  const incident = await incidentFor(warden.adminPort, crashed.pid, 'crashed');
+  assert.equal(incident.slot, Number(crashed.worker), 'attributed to the right slot');
+  assert.equal(incident.error?.message, 'fixture crash on purpose');
+  assert.match(incident.error?.stack ?? '', /faults\.mjs:\d+:\d+/);
+  assert.match(warden.output(), new RegExp(`worker ${crashed.worker} \\(pid ${crashed.pid}\\) crashed: Error: fixture crash on purpose`));
+  const { workers } = await warden.workers();
+  assert.ok(workers.find((w) => w.slot === incident.slot)?.incidents.some((i) => i.kind === 'crashed'), '/workers shows the incident on its slot');
+});
