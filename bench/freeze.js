@@ -17,7 +17,6 @@ const ALL_FAULTS = ['stop', 'spin', 'poison'];
 const FAULT_LABELS = { stop: 'SIGSTOP', spin: 'busy loop (/spin)', poison: 'poisoned (/poison)' };
 const LABELS = { warden: 'warden', cluster: 'node:cluster RR', pm2: 'PM2 cluster mode' };
 const MODES = ['keepalive', 'newconn'];
-const STATE_LABELS = { T: 'stopped', R: 'spinning', S: 'alive', gone: 'gone' };
 /** Health counts as red once this many polls in a row fail: the kubelet's default failureThreshold. */
 const FAILURE_THRESHOLD = 3;
 
@@ -286,6 +285,13 @@ async function runOne(key, fault, params, log) {
   }
 }
 
+/** What became of the victim by the end of the window, from its /proc state letter. */
+function victimAtEnd(result) {
+  if (result.victimState === 'gone') return 'gone';
+  if (result.victimState === 'T') return 'still stopped';
+  return result.fault === 'spin' ? 'still spinning' : 'still running';
+}
+
 function fmtS(value, params) {
   return value === undefined ? `never (>${params.windowS}s)` : `${value}s`;
 }
@@ -312,7 +318,7 @@ export async function runFreeze(log = (line) => process.stdout.write(`${line}\n`
   log(table(
     ['fault', 'contender', 'green for s', 'green again s', 'green polls %', 'out of rotation s', 'victim killed s', 'replaced s', 'victim at end'],
     results.map((r) => [FAULT_LABELS[r.fault], r.label, s(r.falseGreenS), r.falseGreenS === undefined ? '-' : s(r.greenAgainS), r.greenPct,
-      r.contender === 'warden' ? s(r.outOfRotationS) : 'n/a', s(r.victimKilledS), s(r.replacedS), STATE_LABELS[r.victimState] ?? r.victimState]),
+      r.contender === 'warden' ? s(r.outOfRotationS) : 'n/a', s(r.victimKilledS), s(r.replacedS), victimAtEnd(r)]),
   ));
   for (const r of results.filter((result) => result.wardenVerdicts?.length > 0)) {
     log(`   warden on the ${FAULT_LABELS[r.fault]} victim: ${r.wardenVerdicts.join(' -> ')}`);

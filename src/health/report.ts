@@ -41,7 +41,13 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-export function workerView(state: MachineState, worker: WorkerRecord, now: number, extra: { pendingHandoffs: number }) {
+export interface WorkerExtras {
+  pendingHandoffs: number;
+  /** Port the worker's inspector opens on when sent SIGUSR1 (--capture-stacks), or null. */
+  inspectPort: number | null;
+}
+
+export function workerView(state: MachineState, worker: WorkerRecord, now: number, extra: WorkerExtras) {
   const slot = state.slots.find((candidate) => candidate.slot === worker.slot);
   const stats = worker.stats;
   return {
@@ -62,6 +68,7 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
     timedOut: stats?.timedOut ?? 0,
     connections: stats?.connections ?? 0,
     pendingHandoffs: extra.pendingHandoffs,
+    inspectPort: extra.inspectPort,
     rssBytes: stats?.rssBytes ?? null,
     heapUsedBytes: stats?.heapUsedBytes ?? null,
     restarts: Math.max(0, (slot?.spawns ?? 1) - 1),
@@ -69,10 +76,10 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
   };
 }
 
-export function workersReport(state: MachineState, info: PrimaryInfo, now: number, pendingHandoffs: (id: number) => number) {
+export function workersReport(state: MachineState, info: PrimaryInfo, now: number, extras: (id: number) => WorkerExtras) {
   const workers = [...state.workers]
     .sort((a, b) => a.slot - b.slot || a.id - b.id)
-    .map((worker) => workerView(state, worker, now, { pendingHandoffs: pendingHandoffs(worker.id) }));
+    .map((worker) => workerView(state, worker, now, extras(worker.id)));
   // Slots with no live worker (waiting out a backoff) still show, as exited.
   for (const slot of state.slots) {
     if (state.workers.some((worker) => worker.slot === slot.slot)) continue;
@@ -94,7 +101,7 @@ function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slo
     slot, generation: 0, pid: null, state: 'exited' as DisplayState, inRotation: false,
     reason: lastExit?.reason ?? 'not started', since: lastExit === undefined ? iso(now) : iso(lastExit.at),
     sinceMs: lastExit === undefined ? 0 : Math.round(now - lastExit.at), uptimeMs: 0, heartbeatAgeMs: null,
-    loopDelayMs: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, pendingHandoffs: 0,
+    loopDelayMs: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, pendingHandoffs: 0, inspectPort: null,
     rssBytes: null, heapUsedBytes: null, restarts: Math.max(0, spawns - 1),
     lastExit: lastExit === undefined ? null : { ...lastExit, at: iso(lastExit.at) },
   };

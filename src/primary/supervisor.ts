@@ -326,7 +326,10 @@ export class Supervisor {
 
   private workersBody() {
     const info = this.info as PrimaryInfo;
-    const report = workersReport(this.state, info, this.clock.now(), (id) => this.dispatcher.pendingCount(id));
+    const report = workersReport(this.state, info, this.clock.now(), (id) => ({
+      pendingHandoffs: this.dispatcher.pendingCount(id),
+      inspectPort: this.inspectPorts.get(id) ?? null,
+    }));
     const workers = report.workers.map((worker) => ({ ...worker, incidents: this.incidents.forSlot(worker.slot) }));
     return { ...report, workers, connections: { ...this.dispatcher.stats } };
   }
