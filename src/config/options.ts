@@ -27,6 +27,8 @@ export interface ServeOptions {
   maxRestarts: number;
   logFormat: LogFormat;
   captureStacks: boolean;
+  maxMemoryBytes: number;
+  heapSnapshotDir: string | undefined;
 }
 
 export interface ParseContext {
@@ -109,6 +111,19 @@ function parseProbePath(raw: string, context: ParseContext): string | undefined 
   return text;
 }
 
+function parseMegabytes(raw: string, context: ParseContext): number {
+  const text = raw.trim();
+  if (!/^\d+$/.test(text)) throw usage(context, 'a whole number of megabytes, 0 to turn it off', raw);
+  return Number(text) * 1024 * 1024;
+}
+
+function parseDirectory(raw: string, context: ParseContext): string | undefined {
+  const text = raw.trim();
+  if (text === '') return undefined;
+  if (text.includes('\0')) throw usage(context, 'a directory path', raw);
+  return text;
+}
+
 function parseLogFormat(raw: string, context: ParseContext): LogFormat {
   const text = raw.trim().toLowerCase();
   if (text === 'text' || text === 'json') return text;
@@ -156,6 +171,10 @@ export const SERVE_OPTIONS = [
     help: 'consecutive failed restarts of one worker slot before warden gives up and exits non-zero', parse: positiveInteger }),
   option({ key: 'captureStacks', flag: '--capture-stacks <on|off>', env: ['WARDEN_CAPTURE_STACKS'], defaultValue: 'on',
     help: "before killing a stalled worker, take its JavaScript stack through Node's inspector (opened on 127.0.0.1 only then)", parse: parseBoolean }),
+  option({ key: 'maxMemoryBytes', flag: '--max-memory <mb>', env: ['WARDEN_MAX_MEMORY'], defaultValue: '0',
+    help: 'recycle a worker gracefully when its RSS goes above this many megabytes (0: off)', parse: parseMegabytes }),
+  option({ key: 'heapSnapshotDir', flag: '--heap-snapshot-on-recycle <dir>', env: ['WARDEN_HEAP_SNAPSHOT_DIR'], defaultValue: undefined,
+    help: 'before a memory recycle, the worker writes a heap snapshot into this directory (skipped when the heap or the disk makes it unsafe)', parse: parseDirectory }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
 ] as const satisfies readonly OptionSpec[];

@@ -2,9 +2,16 @@
 // flight, its crash error), kept per slot so /workers and /incidents can show the last few, and
 // rendered once into the log. Pure data and text; the evidence is gathered by supervisor.ts.
 
-import type { RequestsReport, SerializedError } from '../protocol/messages.js';
+import type { HeapSnapshotResult, RequestsReport, SerializedError } from '../protocol/messages.js';
 
-export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed';
+export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed' | 'memory';
+
+export interface MemorySample {
+  /** Milliseconds before the recycle (negative: in the past). */
+  atMs: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
 
 export interface Incident {
   at: string;
@@ -20,6 +27,9 @@ export interface Incident {
   requests?: RequestsReport;
   /** Crash: the uncaught error. */
   error?: SerializedError;
+  /** Memory recycle: RSS and heap over the last minute or so, and the heap snapshot if one was asked. */
+  memory?: { limitBytes: number; samples: MemorySample[] };
+  heapSnapshot?: HeapSnapshotResult;
 }
 
 export class IncidentLog {
@@ -63,5 +73,16 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
     }
     case 'crashed':
       return { msg: `${who} crashed: ${incident.error?.message ?? incident.reason}`, block: incident.error?.stack };
+    case 'memory': {
+      const lines = (incident.memory?.samples ?? []).map((sample) =>
+        `${(sample.atMs / 1000).toFixed(0).padStart(4)}s  rss ${mbText(sample.rssBytes)}  heap used ${mbText(sample.heapUsedBytes)}`);
+      const snapshot = incident.heapSnapshot;
+      if (snapshot !== undefined) lines.push('path' in snapshot ? `heap snapshot: ${snapshot.path} (${snapshot.tookMs} ms)` : `heap snapshot skipped: ${snapshot.skipped}`);
+      return { msg: `${who} was recycled (${incident.reason}); memory before the recycle:`, block: lines.join('\n') || undefined };
+    }
   }
+}
+
+function mbText(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

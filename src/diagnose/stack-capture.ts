@@ -70,6 +70,10 @@ interface CdpMessage {
 
 type SessionResult = { frames: StackFrame[] } | { reason: string };
 
+/**
+ * Only for a worker started with --inspect-port: without it SIGUSR1 opens the inspector on the default
+ * 9229, and an app's own process.on('SIGUSR1') listener keeps the inspector from opening at all.
+ */
 export async function captureStack(pid: number, inspectPort: number, options: CaptureOptions): Promise<StackCapture> {
   const startedAt = performance.now();
   const tookMs = (): number => Math.round(performance.now() - startedAt);

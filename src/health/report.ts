@@ -23,6 +23,7 @@ export interface HealthAnswer {
 
 export function displayState(worker: WorkerRecord): DisplayState {
   if (worker.condition === 'stalled') return 'stalled';
+  if (worker.condition === 'memory') return 'draining';
   if (worker.condition === 'stuck' || worker.condition === 'unhealthy' || worker.condition === 'late' || worker.condition === 'boot-timeout') return 'unhealthy';
   switch (worker.state) {
     case 'spawning':

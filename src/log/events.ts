@@ -19,6 +19,7 @@ export const LOG_EVENTS = {
   workerStuck: 'worker.stuck',
   workerUnhealthy: 'worker.unhealthy',
   workerDraining: 'worker.draining',
+  workerRecycled: 'worker.recycled',
   workerKilled: 'worker.killed',
   workerBackoff: 'worker.backoff',
   workerOutput: 'worker.output',

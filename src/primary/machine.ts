@@ -27,6 +27,10 @@ export interface MachineConfig {
   captureStacks: boolean;
   /** How long the kill of a stalled worker waits for its stack. */
   captureTimeoutMs: number;
+  /** RSS above which a worker is recycled gracefully (--max-memory); 0: off. */
+  maxMemoryBytes: number;
+  /** --heap-snapshot-on-recycle: the worker writes a heap snapshot first, so its heartbeats may pause. */
+  heapSnapshotOnRecycle: boolean;
 }
 
 export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
@@ -38,7 +42,7 @@ export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
 export type WorkerState = 'spawning' | 'booting' | 'ready' | 'draining' | 'stopping';
 
 /** ok: in rotation; late: missed its heartbeat window; the others are reasons it is being replaced. */
-export type Condition = 'ok' | 'late' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout';
+export type Condition = 'ok' | 'late' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory';
 
 export interface WorkerRecord {
   /** Unique per process for the life of the primary; the key of everything (a pid is only for logs). */
@@ -128,6 +132,8 @@ export type Effect =
   | { type: 'CaptureStack'; id: number; pid: number; slot: number; reason: string }
   /** Ask a stuck or unhealthy worker for its requests in flight, for the incident record. */
   | { type: 'ReportRequests'; id: number; slot: number; reason: string }
+  /** Record a memory recycle (RSS trend; heap snapshot if asked) before the worker drains. */
+  | { type: 'ReportMemory'; id: number; slot: number; reason: string }
   | { type: 'CloseListener' }
   | { type: 'Log'; level: LogLevel; event: LogEvent; msg: string; fields: Record<string, unknown> }
   | { type: 'Exit'; code: number; halt: HaltInfo | undefined };
@@ -379,7 +385,8 @@ class Step {
         return;
       case 'ready':
       case 'draining':
-        this.checkLiveness(worker);
+        // A worker writing its heap snapshot is blocked on purpose; the drain deadline still bounds it.
+        if (!(worker.condition === 'memory' && config.heapSnapshotOnRecycle)) this.checkLiveness(worker);
         if (worker.state === 'ready' && !worker.retiring) this.checkProgress(worker);
         if (worker.state === 'ready' && worker.readyAt !== undefined && this.now - worker.readyAt >= config.backoff.resetAfterMs) {
           const slot = this.slotOf(worker);
@@ -434,6 +441,11 @@ class Step {
   /** Request progress: the stuck (poisoned worker) rule and --request-timeout time-outs in a row. */
   private checkProgress(worker: WorkerRecord): void {
     if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return;
+    const limit = this.state.config.maxMemoryBytes;
+    if (limit > 0 && worker.stats.rssBytes > limit) {
+      this.recycleForMemory(worker, `RSS ${mb(worker.stats.rssBytes)} is above --max-memory ${mb(limit)}`);
+      return;
+    }
     const hung = hungRequestsReason(worker.stats);
     if (hung !== undefined) {
       this.recycle(worker, 'unhealthy', hung);
@@ -495,6 +507,14 @@ class Step {
     this.effects.push({ type: 'ReportRequests', id: worker.id, slot: worker.slot, reason: `${condition}: ${reason}` });
     this.drain(worker, `${condition}: ${reason}`);
     this.countFailure(worker, `${condition}: ${reason}`);
+  }
+
+  /** Memory recycling is upkeep, not a failure: no backoff, and it never counts toward a crash loop. */
+  private recycleForMemory(worker: WorkerRecord, reason: string): void {
+    this.log('warn', LOG_EVENTS.workerRecycled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is being recycled: ${reason}`, { reason });
+    this.retire(worker, 'memory', reason);
+    this.effects.push({ type: 'ReportMemory', id: worker.id, slot: worker.slot, reason });
+    this.drain(worker, `memory: ${reason}`);
   }
 
   private drain(worker: WorkerRecord, reason: string): void {
@@ -598,6 +618,10 @@ class Step {
 function progressFacts(worker: WorkerRecord): ProgressFacts | undefined {
   if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return undefined;
   return { stats: worker.stats, statsAt: worker.statsAt, readyAt: worker.readyAt };
+}
+
+function mb(bytes: number): string {
+  return `${Math.round(bytes / 1024 / 1024)} MB`;
 }
 
 function ms(value: number): string {

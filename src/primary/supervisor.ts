@@ -13,7 +13,7 @@ import type { WorkerConfig, WorkerMessage } from '../protocol/messages.js';
 import { describeIncident, IncidentLog, type Incident, type IncidentKind } from '../diagnose/incidents.js';
 import { captureStack, formatStack, freeInspectPort } from '../diagnose/stack-capture.js';
 import { LOG_EVENTS } from '../log/events.js';
-import type { RequestsReport } from '../protocol/messages.js';
+import type { HeapSnapshotResult, RequestsReport } from '../protocol/messages.js';
 import { AdminServer } from './admin-server.js';
 import { ConnectionDispatcher } from './connections.js';
 import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine.js';
@@ -25,6 +25,8 @@ export const HEARTBEAT_INTERVAL_MS = 250;
 const TICK_MS = 50;
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
 const CAPTURE_TIMEOUT_MS = 1500;
+/** A heap snapshot needs about the heap's size again in memory: skip it above this. */
+const HEAP_SNAPSHOT_LIMIT_BYTES = 1024 * 1024 * 1024;
 
 export interface SupervisorSettings {
   options: ServeOptions;
@@ -64,6 +66,9 @@ export class Supervisor {
   /** Inspector port of each worker (--capture-stacks), opened only by SIGUSR1 before a kill. */
   private readonly inspectPorts = new Map<number, number>();
   private readonly reportWaiters = new Map<number, (report: RequestsReport) => void>();
+  private readonly snapshotWaiters = new Map<number, (result: HeapSnapshotResult) => void>();
+  /** RSS and heap of each worker, one sample a second for the last minute: the trend a memory incident shows. */
+  private readonly memory = new Map<number, { at: number; rssBytes: number; heapUsedBytes: number }[]>();
 
   constructor(
     private readonly settings: SupervisorSettings,
@@ -175,6 +180,9 @@ export class Supervisor {
       case 'ReportRequests':
         void this.reportRequestsOf(effect.id, effect.slot, effect.reason);
         return;
+      case 'ReportMemory':
+        void this.reportMemoryOf(effect.id, effect.slot, effect.reason);
+        return;
       case 'Signal':
         signalProcess(effect.pid, effect.signal);
         return;
@@ -219,6 +227,8 @@ export class Supervisor {
           this.workers.delete(id);
           this.inspectPorts.delete(id);
           this.reportWaiters.delete(id);
+          this.snapshotWaiters.delete(id);
+          this.memory.delete(id);
           this.dispatcher.removeWorker(id);
           this.dispatch({ type: 'WorkerExited', id, code, signal });
         },
@@ -242,7 +252,11 @@ export class Supervisor {
         this.dispatch({ type: 'WorkerReady', id });
         return;
       case 'heartbeat':
+        this.sampleMemory(id, message.stats.rssBytes, message.stats.heapUsedBytes);
         this.dispatch({ type: 'HeartbeatReceived', id, stats: message.stats });
+        return;
+      case 'heapSnapshot':
+        this.snapshotWaiters.get(id)?.(message.result);
         return;
       case 'bootError':
         this.dispatch({ type: 'WorkerBootFailed', id, error: message.error });
@@ -285,6 +299,41 @@ export class Supervisor {
     });
     const kind: IncidentKind = reason.startsWith('stuck') ? 'stuck' : 'unhealthy';
     this.recordIncident(id, kind, reason, report === undefined ? {} : { requests: report }, true, slot);
+  }
+
+  private sampleMemory(id: number, rssBytes: number, heapUsedBytes: number): void {
+    const samples = this.memory.get(id) ?? [];
+    const now = this.clock.now();
+    const last = samples[samples.length - 1];
+    if (last !== undefined && now - last.at < 1000) return;
+    samples.push({ at: now, rssBytes, heapUsedBytes });
+    if (samples.length > 60) samples.shift();
+    this.memory.set(id, samples);
+  }
+
+  private async reportMemoryOf(id: number, slot: number, reason: string): Promise<void> {
+    const now = this.clock.now();
+    // Every 10th second of the last minute, and the latest: enough to see the trend.
+    const all = this.memory.get(id) ?? [];
+    const samples = all.filter((_, index) => index % 10 === 0 || index === all.length - 1)
+      .map((sample) => ({ atMs: Math.round(sample.at - now), rssBytes: sample.rssBytes, heapUsedBytes: sample.heapUsedBytes }));
+    const memory = { limitBytes: this.settings.options.maxMemoryBytes, samples };
+    const dir = this.settings.options.heapSnapshotDir;
+    let heapSnapshot: HeapSnapshotResult | undefined;
+    if (dir !== undefined) {
+      const worker = this.workers.get(id);
+      heapSnapshot = await new Promise<HeapSnapshotResult>((resolve) => {
+        const timer = setTimeout(() => resolve({ skipped: 'the worker did not answer before the graceful timeout' }), this.settings.options.gracefulTimeoutMs);
+        this.snapshotWaiters.set(id, (result) => {
+          clearTimeout(timer);
+          this.snapshotWaiters.delete(id);
+          resolve(result);
+        });
+        // Sent before the drain message (IPC keeps order), so the snapshot shows the heap as it was.
+        worker?.send({ warden: 1, act: 'heapSnapshot', dir, maxHeapBytes: HEAP_SNAPSHOT_LIMIT_BYTES });
+      });
+    }
+    this.recordIncident(id, 'memory', reason, { memory, ...(heapSnapshot === undefined ? {} : { heapSnapshot }) }, true, slot);
   }
 
   /** Keep the incident for /workers and /incidents; log it unless the machine already did. */
@@ -351,5 +400,7 @@ export function machineConfig(options: ServeOptions): MachineConfig {
     killAfterMs: 2000,
     captureStacks: options.captureStacks,
     captureTimeoutMs: CAPTURE_TIMEOUT_MS,
+    maxMemoryBytes: options.maxMemoryBytes,
+    heapSnapshotOnRecycle: options.heapSnapshotDir !== undefined,
   };
 }

@@ -48,7 +48,9 @@ export type PrimaryMessage =
   | { warden: 1; act: 'conn'; id: number; expiresAt: number }
   | { warden: 1; act: 'drain'; reason: string }
   /** Asks for the requests in flight, for the incident record of a stuck or unhealthy worker. */
-  | { warden: 1; act: 'report' };
+  | { warden: 1; act: 'report' }
+  /** Before a memory recycle: write a heap snapshot into `dir` unless the heap is over `maxHeapBytes`. */
+  | { warden: 1; act: 'heapSnapshot'; dir: string; maxHeapBytes: number };
 
 // worker -> primary
 export type WorkerMessage =
@@ -58,7 +60,10 @@ export type WorkerMessage =
   | { warden: 1; act: 'rejected'; id: number }
   | { warden: 1; act: 'heartbeat'; stats: HeartbeatStats }
   | { warden: 1; act: 'crash'; error: SerializedError }
-  | { warden: 1; act: 'report'; report: RequestsReport };
+  | { warden: 1; act: 'report'; report: RequestsReport }
+  | { warden: 1; act: 'heapSnapshot'; result: HeapSnapshotResult };
+
+export type HeapSnapshotResult = { path: string; bytes: number; tookMs: number } | { skipped: string };
 
 /** A request in flight, as an incident shows it: the query string is dropped (it may hold secrets). */
 export interface InFlightRequest {
@@ -116,6 +121,11 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
       return isStats(value.stats) ? { warden: 1, act: 'heartbeat', stats: value.stats } : undefined;
     case 'report':
       return isReport(value.report) ? { warden: 1, act: 'report', report: value.report } : undefined;
+    case 'heapSnapshot': {
+      const result = value.result;
+      const ok = isRecord(result) && (typeof result.skipped === 'string' || (typeof result.path === 'string' && typeof result.bytes === 'number'));
+      return ok ? { warden: 1, act: 'heapSnapshot', result: result as HeapSnapshotResult } : undefined;
+    }
     default:
       return undefined;
   }
@@ -128,6 +138,9 @@ export function parsePrimaryMessage(value: unknown): PrimaryMessage | undefined 
   }
   if (value.act === 'drain' && typeof value.reason === 'string') return { warden: 1, act: 'drain', reason: value.reason };
   if (value.act === 'report') return { warden: 1, act: 'report' };
+  if (value.act === 'heapSnapshot' && typeof value.dir === 'string' && typeof value.maxHeapBytes === 'number') {
+    return { warden: 1, act: 'heapSnapshot', dir: value.dir, maxHeapBytes: value.maxHeapBytes };
+  }
   return undefined;
 }
 

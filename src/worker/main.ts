@@ -7,6 +7,7 @@ import type { Server, Socket } from 'node:net';
 import { loadApp } from '../app/load.js';
 import { monotonicMs, parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
 import { startHeartbeat } from './heartbeat.js';
+import { takeHeapSnapshot } from './heap-snapshot.js';
 import { watchParent } from './parent-watch.js';
 import { RequestTracker } from './requests.js';
 
@@ -87,6 +88,10 @@ async function main(): Promise<void> {
     }
     if (message.act === 'report') {
       send({ warden: 1, act: 'report', report: tracker.report() });
+      return;
+    }
+    if (message.act === 'heapSnapshot') {
+      send({ warden: 1, act: 'heapSnapshot', result: takeHeapSnapshot(message.dir, message.maxHeapBytes) });
       return;
     }
     const socket = handle as Socket | undefined;

@@ -2,6 +2,9 @@
 // the requests in flight of a stuck worker, the error of a crash, each attributed to its slot.
 
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fixture, get, getJson, startLoad, startWarden, waitFor } from './harness.js';
 
@@ -93,4 +96,29 @@ test('a crash: the uncaught error and its stack are recorded for the slot that c
   assert.match(warden.output(), new RegExp(`worker ${crashed.worker} \\(pid ${crashed.pid}\\) crashed: Error: fixture crash on purpose`));
   const { workers } = await warden.workers();
   assert.ok(workers.find((w) => w.slot === incident.slot)?.incidents.some((i) => i.kind === 'crashed'), '/workers shows the incident on its slot');
+});
+
+test('--max-memory: a worker over the limit is recycled gracefully, with its memory trend and a heap snapshot', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-heap-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const warden = await startWarden(t, [fixture('memory.mjs'), '--workers', '2', '--max-memory', '150', '--heap-snapshot-on-recycle', dir]);
+  let grown = { pid: 0, worker: '0' };
+  for (let i = 0; i < 2; i++) grown = JSON.parse((await get(warden.port, '/grow')).body) as typeof grown;
+  // Round-robin: the two /grow requests may have gone to two workers; grow until one is over the limit.
+  for (let i = 0; i < 4; i++) grown = JSON.parse((await get(warden.port, '/grow')).body) as typeof grown;
+  const incident = await waitFor('a memory incident', async () => {
+    const { body } = await getJson<{ incidents: (IncidentView & { memory?: { samples: { rssBytes: number }[] }; heapSnapshot?: { path?: string; skipped?: string } })[] }>(warden.adminPort, '/incidents');
+    return body.incidents.find((i) => i.kind === 'memory');
+  }, 20_000);
+  assert.match(incident.reason, /RSS \d+ MB is above --max-memory 150 MB/);
+  assert.ok((incident.memory?.samples.length ?? 0) >= 1, 'the RSS trend is recorded');
+  assert.ok(incident.heapSnapshot?.path, `a heap snapshot was written (${JSON.stringify(incident.heapSnapshot)})`);
+  assert.ok(existsSync(incident.heapSnapshot.path as string));
+  assert.ok(readdirSync(dir).some((name) => name.endsWith('.heapsnapshot')));
+  await waitFor('the recycled slot to be ready again', async () => {
+    const current = (await warden.workers()).workers.find((w) => w.slot === incident.slot && w.state === 'ready');
+    return current !== undefined && current.pid !== incident.pid;
+  }, 20_000);
+  assert.doesNotMatch(warden.output(), /restarting worker \d in/, 'a memory recycle is not a failure: no backoff');
+  assert.match(warden.output(), /was recycled \(RSS \d+ MB is above --max-memory 150 MB\); memory before the recycle:\n +-?\d+s +rss/);
 });

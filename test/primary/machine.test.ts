@@ -10,6 +10,7 @@ import type { HeartbeatStats } from '../../src/protocol/messages.js';
 const CONFIG: MachineConfig = {
   workers: 2, bootTimeoutMs: 30_000, timeoutMs: 5000, lateMs: 1000, gracefulTimeoutMs: 30_000, stuckAfterMs: 10_000,
   probeFailures: 3, maxRestarts: 3, backoff: DEFAULT_BACKOFF, killAfterMs: 2000, captureStacks: false, captureTimeoutMs: 1500,
+  maxMemoryBytes: 0, heapSnapshotOnRecycle: false,
 };
 
 /** Drives the machine like supervisor.ts does, keeping every effect for assertions. */
@@ -296,6 +297,20 @@ describe('stopping', () => {
     const effects = h.send({ type: 'SignalReceived', signal: 'SIGINT' }, 1100);
     assert.equal(of(effects, 'Signal').filter((s) => s.signal === 'SIGKILL').length, 2);
     assert.deepEqual(of(effects, 'Exit').map((e) => e.code), [EXIT_CODES.forced]);
+  });
+});
+
+describe('memory', () => {
+  test('a worker over --max-memory is drained and replaced without counting as a failure', () => {
+    const h = new Harness({ maxMemoryBytes: 100 });
+    const [big] = h.boot() as [number, number];
+    h.send({ type: 'HeartbeatReceived', id: big, stats: stats({ rssBytes: 101 }) }, 1000);
+    const effects = h.send({ type: 'Tick' }, 1050);
+    assert.equal(h.worker(big).state, 'draining');
+    assert.equal(h.worker(big).condition, 'memory');
+    assert.deepEqual(of(effects, 'ReportMemory').map((r) => r.id), [big]);
+    assert.equal(h.state.slots[0]?.consecutiveFailures, 0);
+    assert.deepEqual(of(effects, 'Spawn').map((s) => s.slot), [1], 'the replacement starts at once');
   });
 });
 
