@@ -73,6 +73,7 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
     rssBytes: stats?.rssBytes ?? null,
     heapUsedBytes: stats?.heapUsedBytes ?? null,
     restarts: Math.max(0, (slot?.spawns ?? 1) - 1),
+    replacements: slot?.replacements ?? null,
     lastExit: slot?.lastExit === undefined ? null : { ...slot.lastExit, at: iso(slot.lastExit.at) },
   };
 }
@@ -84,7 +85,7 @@ export function workersReport(state: MachineState, info: PrimaryInfo, now: numbe
   // Slots with no live worker (waiting out a backoff) still show, as exited.
   for (const slot of state.slots) {
     if (state.workers.some((worker) => worker.slot === slot.slot)) continue;
-    workers.push(emptySlotView(slot.slot, slot.spawns, slot.lastExit, now));
+    workers.push({ ...emptySlotView(slot.slot, slot.spawns, slot.lastExit, now), replacements: slot.replacements });
   }
   workers.sort((a, b) => a.slot - b.slot);
   return {

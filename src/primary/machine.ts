@@ -78,9 +78,13 @@ export interface ExitRecord {
   at: number;
 }
 
+/** Why workers of a slot were replaced, counted per reason (for /workers now, metrics later). */
+export type ReplacementReason = 'crashed' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory';
+
 export interface SlotRecord {
   slot: number;
   spawns: number;
+  replacements: Record<ReplacementReason, number>;
   consecutiveFailures: number;
   nextSpawnAt: number;
   lastExit: ExitRecord | undefined;
@@ -146,7 +150,10 @@ export interface StepResult {
 export function initialState(config: MachineConfig, now: number): MachineState {
   const slots: SlotRecord[] = [];
   for (let slot = 1; slot <= config.workers; slot++) {
-    slots.push({ slot, spawns: 0, consecutiveFailures: 0, nextSpawnAt: now, lastExit: undefined });
+    slots.push({
+      slot, spawns: 0, consecutiveFailures: 0, nextSpawnAt: now, lastExit: undefined,
+      replacements: { crashed: 0, stalled: 0, stuck: 0, unhealthy: 0, 'boot-timeout': 0, memory: 0 },
+    });
   }
   return {
     phase: 'running', config, generation: 1, workers: [], slots, nextWorkerId: 1, everReady: false,
@@ -306,6 +313,7 @@ class Step {
       return;
     }
     this.log('error', LOG_EVENTS.workerExited, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how}${worker.readyAt === undefined ? ' before it was ready' : ''}`, fields);
+    if (slot !== undefined) slot.replacements.crashed += 1;
     if (!this.state.everReady && worker.readyAt === undefined) {
       this.haltBoot(worker, how);
       return;
@@ -494,6 +502,8 @@ class Step {
 
   /** Mark a worker as being replaced: it leaves rotation now and its exit will be a planned one. */
   private retire(worker: WorkerRecord, condition: Condition, reason: string): void {
+    const slot = this.slotOf(worker);
+    if (slot !== undefined && !worker.retiring && condition !== 'ok' && condition !== 'late') slot.replacements[condition] += 1;
     worker.retiring = true;
     worker.condition = condition;
     worker.reason = reason;

@@ -47,6 +47,12 @@ test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in i
   const failed = samples.filter((s) => !s.ok);
   assert.ok(failed.length <= 4, `at most the requests in flight on the frozen worker failed (${failed.length} of ${samples.length})`);
   for (const sample of failed) assert.ok(sample.at <= frozenAt, `a failed request was sent ${sample.at - frozenAt} ms after the freeze (${sample.error ?? sample.status})`);
+  // After the verdict no new connection reaches the frozen worker: had one, it would have waited
+  // for the hand-off deadline (1 s) or failed; every request sent from then on is answered quickly.
+  const afterVerdict = samples.filter((s) => s.at > frozenAt + timings.redAfterMs + 50);
+  assert.ok(afterVerdict.length > 10, 'requests were sent after the verdict');
+  const slowest = Math.max(...afterVerdict.map((s) => s.ms));
+  assert.ok(afterVerdict.every((s) => s.ok) && slowest < 900, `every request after the verdict answered at once (slowest ${slowest} ms)`);
   for (let from = frozenAt; from < frozenAt + timings.readyAfterMs; from += 1000) {
     assert.ok(samples.some((s) => s.ok && s.at + s.ms >= from && s.at + s.ms < from + 1000), `the service answered in the second from ${from - frozenAt} ms after the freeze`);
   }

@@ -3,10 +3,10 @@
 // and kill the primary and every worker by PID when the test ends, passed or failed.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { Agent, request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { listChildren, readStat } from '../../src/check/proc.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const WARDEN = fileURLToPath(new URL('../../../bin/warden.js', import.meta.url));
@@ -42,50 +42,26 @@ export interface WorkersBody {
   workers: WorkerView[];
 }
 
-/** Every descendant pid of `pid`, read from /proc (children of children included). */
+/** Every live descendant pid of `pid` (children of children included), from /proc. */
 export function descendants(pid: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parentOf.set(Number(entry), Number(fields[1]));
-    } catch (error) {
-      // The process ended between readdir and read.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && (error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
-  }
   const found: number[] = [];
   const queue = [pid];
   while (queue.length > 0) {
-    const parent = queue.shift() as number;
-    for (const [child, ppid] of parentOf) {
-      if (ppid === parent) {
-        found.push(child);
-        queue.push(child);
-      }
+    for (const child of listChildren(queue.shift() as number)) {
+      found.push(child.pid);
+      queue.push(child.pid);
     }
   }
   return found;
 }
 
 export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
+  const stat = readStat(pid);
+  return stat !== null && stat.state !== 'Z';
 }
 
 export function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0];
-  } catch {
-    return undefined;
-  }
+  return readStat(pid)?.state;
 }
 
 export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -207,6 +207,8 @@ describe('liveness', () => {
     assert.equal(killedAt, 6000, 'killed at the 5 s timeout');
     assert.ok(replacementAt >= 6000 && replacementAt <= 6200, `replacement spawned right after the kill (at ${replacementAt})`);
     assert.equal(isInRotation(h.state, h.worker(healthy)), true, 'the healthy worker is untouched');
+    assert.equal(h.state.slots[0]?.replacements.stalled, 1, 'counted per reason');
+    assert.equal(h.state.slots[1]?.replacements.stalled, 0);
   });
 
   test('a late worker whose heartbeats resume goes back into rotation', () => {
