@@ -1,0 +1,48 @@
+// Incident records: kept per slot (the last five), and rendered as one line plus an evidence block.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { describeIncident, IncidentLog, type Incident } from '../../src/diagnose/incidents.js';
+
+const base = { at: '2026-01-01T00:00:00.000Z', slot: 2, generation: 1, pid: 4312 } as const;
+
+test('the log keeps the last five incidents of each slot', () => {
+  const log = new IncidentLog();
+  for (let i = 0; i < 7; i++) log.record({ ...base, at: `2026-01-01T00:00:0${i}.000Z`, kind: 'crashed', reason: `crash ${i}` });
+  log.record({ ...base, slot: 1, kind: 'stalled', reason: 'no heartbeat for 5.0s' });
+  assert.deepEqual(log.forSlot(2).map((i) => i.reason), ['crash 2', 'crash 3', 'crash 4', 'crash 5', 'crash 6']);
+  assert.equal(log.forSlot(1).length, 1);
+  assert.equal(log.all().length, 6);
+});
+
+test('a stalled incident shows the stack as a block, or says why there is none', () => {
+  const withStack: Incident = { ...base, kind: 'stalled', reason: 'no heartbeat for 5.0s', stack: '    at spin (/app.js:3:1)' };
+  assert.deepEqual(describeIncident(withStack), {
+    msg: 'worker 2 (pid 4312) was stalled (no heartbeat for 5.0s); its main thread was here:',
+    block: '    at spin (/app.js:3:1)',
+  });
+  const without = describeIncident({ ...base, kind: 'stalled', reason: 'no heartbeat for 5.0s', noStack: 'no stack: inspector did not open' });
+  assert.equal(without.msg, 'worker 2 (pid 4312) was stalled (no heartbeat for 5.0s); no stack: inspector did not open');
+  assert.equal(without.block, undefined);
+});
+
+test('a stuck incident lists its requests in flight with their age', () => {
+  const { msg, block } = describeIncident({
+    ...base, kind: 'stuck', reason: '9 request(s) in 10.3s and not one answered',
+    requests: {
+      inFlight: 22, lastAnsweredAgoMs: 10_400, unansweredCount: 9,
+      requests: [{ method: 'GET', path: '/orders', ageMs: 10_300, headersSent: false }, { method: 'POST', path: '/pay', ageMs: 2000, headersSent: true }],
+    },
+  });
+  assert.equal(msg, 'worker 2 (pid 4312) was stuck (9 request(s) in 10.3s and not one answered); its last answer was 10.4s ago; 22 request(s) in flight:');
+  assert.equal(block, 'GET /orders  10.3s\nPOST /pay  2.0s  (headers sent)\n… and 20 more');
+});
+
+test('a memory incident shows the trend and the heap snapshot', () => {
+  const { block } = describeIncident({
+    ...base, kind: 'memory', reason: 'RSS 600 MB is above --max-memory 512 MB',
+    memory: { limitBytes: 512 * 1024 * 1024, samples: [{ atMs: -60_000, rssBytes: 300 * 1024 * 1024, heapUsedBytes: 100 * 1024 * 1024 }] },
+    heapSnapshot: { skipped: 'heap of 2048 MB is over the 1024 MB limit for snapshots' },
+  });
+  assert.equal(block, ' -60s  rss 300.0 MB  heap used 100.0 MB\nheap snapshot skipped: heap of 2048 MB is over the 1024 MB limit for snapshots');
+});
