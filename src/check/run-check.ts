@@ -1,11 +1,15 @@
 // `warden check`: the field report's kill -STOP test, automated against a running server. Finds a
-// worker, freezes it with SIGSTOP, polls health, sends requests and watches for a replacement, all
-// at once; then always resumes the worker (SIGCONT) before returning or throwing, aborted or not.
-// What the observations mean is decided in verdict.ts; printing is cli/'s job.
+// worker, freezes it (fault `stop`: SIGSTOP; fault `spin`, warden only: a busy loop started through
+// the worker's inspector), polls health, sends requests and watches for a replacement, all at once;
+// then always undoes the fault before returning or throwing, aborted or not: SIGCONT for a stopped
+// worker, SIGKILL for a still-spinning one (a busy loop never ends by itself). Against warden it then
+// reads the incident warden recorded for the frozen worker. What the observations mean is decided in
+// verdict.ts; printing is cli/'s job.
 import { performance } from 'node:perf_hooks';
 
 import { errnoCode, WardenError } from '../errors.js';
-import { describePlace, formatCheckReport } from './format.js';
+import { startBusyLoop } from './busy-loop.js';
+import { describeFault, describePlace, describeRestore, formatCheckReport } from './format.js';
 import { describeOutcome, type GetOutcome, httpGet } from './http-get.js';
 import { hasProcFs, listChildren, readStat } from './proc.js';
 import {
@@ -17,9 +21,23 @@ import {
   judge,
   seconds,
 } from './verdict.js';
-import { adminEndpoint, type AdminWorkers, fetchWorkers, pickWorker, replacementInSlot, serviceUrlFromListen } from './warden-admin.js';
+import {
+  adminEndpoint,
+  type AdminWorkers,
+  fetchIncidents,
+  fetchWorkers,
+  incidentFor,
+  pickWorker,
+  replacementInSlot,
+  serviceUrlFromListen,
+  type WardenIncident,
+} from './warden-admin.js';
 
 export { formatCheckReport };
+
+/** stop: SIGSTOP (any target). spin: a busy loop in the worker's main thread (warden target only). */
+export type Fault = 'stop' | 'spin';
+export const FAULTS: readonly Fault[] = ['stop', 'spin'];
 
 export type CheckTarget =
   | { kind: 'warden'; adminUrl: string }
@@ -40,31 +58,40 @@ export interface CheckOptions {
   /** warden target: the slot to freeze (default: the ready worker with the lowest slot).
    *  pid target: the n-th child by start time (default: the oldest). */
   slot?: number;
+  /** How to freeze the worker; default 'stop'. */
+  fault?: Fault;
 }
 
 export const CHECK_DEFAULTS = {
   adminUrl: 'http://127.0.0.1:9000',
+  fault: 'stop',
   durationMs: 20_000,
   intervalMs: 100,
   requestTimeoutMs: 2_000,
 } as const;
 
-/** How the frozen process was left: resumed by us, gone (the server killed it), or already running. */
-export type RestoredBy = 'SIGCONT' | 'already-exited' | 'not-stopped';
+/**
+ * How the frozen process was left: resumed by us (stop), gone (the server killed it), already
+ * running (stop), or killed by us because warden had not replaced the spinning worker (spin).
+ */
+export type RestoredBy = 'SIGCONT' | 'already-exited' | 'not-stopped' | 'SIGKILL';
 
 export interface CheckReport extends CheckJudgement {
   target: { kind: 'warden'; adminUrl: string; primaryPid: number | null } | { kind: 'pid'; pid: number };
   healthUrl: string;
   serviceUrl: string;
+  fault: Fault;
   /** slot: warden's slot, or the position among the primary's children (1 = oldest). */
   frozen: { pid: number; slot: number };
   /** Workers seen before the freeze. */
   workerCount: number;
   windowMs: number;
   elapsedMs: number;
-  /** The watch stopped before windowMs because the worker was replaced and health was green again. */
+  /** The watch stopped before windowMs: the worker was replaced, the frozen process was gone and health was green again. */
   endedEarly: boolean;
   restoredBy: RestoredBy;
+  /** What warden recorded about the frozen worker (warden target); null when it recorded nothing or could not be asked. */
+  incident: WardenIncident | null;
 }
 
 export interface CheckIo {
@@ -76,6 +103,10 @@ export interface CheckIo {
 
 /** Replaced and green for this long: the rest of the window would only repeat it. */
 const SETTLE_MS = 1_000;
+/** Budget for opening a worker's inspector and starting the busy loop (normally ~100 ms). */
+const BUSY_LOOP_TIMEOUT_MS = 3_000;
+/** `/incidents` only adds to the report: a slow answer is not worth a long wait. */
+const INCIDENTS_TIMEOUT_MS = 1_000;
 const LIMITS = {
   durationMs: [1_000, 600_000],
   intervalMs: [10, 10_000],
@@ -86,9 +117,12 @@ interface Plan {
   target: CheckReport['target'];
   healthUrl: URL;
   serviceUrl: URL;
-  worker: { pid: number; slot: number };
+  /** inspectPort: warden target only, where the worker's inspector opens on SIGUSR1. */
+  worker: { pid: number; slot: number; inspectPort: number | null };
   workerCount: number;
   findReplacement: (frozen: FrozenProcess, signal: AbortSignal) => Promise<ReplacementLook>;
+  /** warden target: the incident recorded for `pid` since `sinceMs` (epoch ms), or why none could be read. */
+  readIncident?: (pid: number, sinceMs: number, signal: AbortSignal) => Promise<{ incident: WardenIncident | null } | { reason: string }>;
 }
 
 /** One look for the worker that took the frozen one's place: found, not yet, or could not tell. */
@@ -107,30 +141,36 @@ export async function runCheck(options: CheckOptions, io: CheckIo = {}): Promise
   const signal = io.signal ?? new AbortController().signal;
   throwIfAborted(signal, 'before any worker was frozen');
 
+  const fault = options.fault ?? CHECK_DEFAULTS.fault;
   const plan = options.target.kind === 'warden' ? await planWarden(options, signal) : planPid(options);
   await preflight(plan, options.requestTimeoutMs, signal);
   throwIfAborted(signal, 'before any worker was frozen');
 
-  const frozen = freeze(plan.worker.pid);
-  // Last resort if the process exits mid-check (process.exit in a handler): never leave a worker stopped.
-  const resumeOnExit = (): void => resumeQuietly(frozen.pid);
-  process.once('exit', resumeOnExit);
+  // Wall-clock time, to tell warden's incident records (ISO times) of this fault from older ones.
+  const faultedAtEpochMs = Date.now();
+  const frozen = fault === 'stop' ? freeze(plan.worker.pid) : await spin(plan, signal);
+  // Last resort if the process exits mid-check (process.exit in a handler): never leave a worker
+  // stopped, nor spinning.
+  const undoOnExit = (): void => undoQuietly(frozen, fault);
+  process.once('exit', undoOnExit);
 
   let watched: WatchResult;
   let restoredBy: RestoredBy;
   try {
-    // The kernel stops the process once it is next scheduled: start the clock when /proc shows it.
-    const state = await waitUntilStopped(frozen, signal);
-    if (state !== 'T') log(`worker ${frozen.pid} is not shown as stopped yet (state ${state}); watching anyway`);
+    if (fault === 'stop') {
+      // The kernel stops the process once it is next scheduled: start the clock when /proc shows it.
+      const state = await waitUntilStopped(frozen, signal);
+      if (state !== 'T') log(`worker ${frozen.pid} is not shown as stopped yet (state ${state}); watching anyway`);
+    }
     const freezeAt = now();
     log(
-      `froze worker ${frozen.pid} (${describePlace(plan.target, plan.worker.slot, plan.workerCount)}) with SIGSTOP; ` +
+      `froze worker ${frozen.pid} (${describePlace(plan.target, plan.worker.slot, plan.workerCount)}) with ${describeFault(fault)}; ` +
         `watching ${plan.healthUrl} and ${plan.serviceUrl} for up to ${seconds(options.durationMs)}`,
     );
     watched = await watch(plan, frozen, options, { signal, log, now, freezeAt });
   } finally {
-    process.removeListener('exit', resumeOnExit);
-    restoredBy = restore(frozen);
+    process.removeListener('exit', undoOnExit);
+    restoredBy = restore(frozen, fault);
     log(describeRestore(frozen.pid, restoredBy));
   }
   if (signal.aborted) {
@@ -139,16 +179,25 @@ export async function runCheck(options: CheckOptions, io: CheckIo = {}): Promise
     });
   }
 
+  let incident: WardenIncident | null = null;
+  if (plan.readIncident !== undefined) {
+    const read = await plan.readIncident(frozen.pid, faultedAtEpochMs, signal);
+    if ('reason' in read) log(`could not read warden's incidents: ${read.reason}`);
+    else incident = read.incident;
+  }
+
   return {
     target: plan.target,
     healthUrl: plan.healthUrl.href,
     serviceUrl: plan.serviceUrl.href,
+    fault,
     frozen: { pid: frozen.pid, slot: plan.worker.slot },
     workerCount: plan.workerCount,
     windowMs: options.durationMs,
     elapsedMs: watched.timeline.elapsedMs,
     endedEarly: watched.endedEarly,
     restoredBy,
+    incident,
     ...judge(watched.timeline),
   };
 }
@@ -167,7 +216,17 @@ function validateOptions(options: CheckOptions): void {
   if (options.slot !== undefined && (!Number.isInteger(options.slot) || options.slot < 1)) {
     throw new WardenError('WARDEN_USAGE', `slot must be a positive integer (got ${options.slot})`);
   }
+  if (options.fault !== undefined && !FAULTS.includes(options.fault)) {
+    throw new WardenError('WARDEN_USAGE', `fault must be one of ${FAULTS.join(', ')} (got ${String(options.fault)})`);
+  }
   if (options.target.kind === 'pid') {
+    if (options.fault === 'spin') {
+      // The busy loop goes in through the inspector port warden gives each worker; another server's
+      // workers have none we know of, and killing a spinning worker afterwards is not ours to do there.
+      throw new WardenError('WARDEN_USAGE', 'the spin fault needs a warden target (it starts the loop through the inspector port warden gives each worker)', {
+        hint: 'with --pid, use --fault stop (the default)',
+      });
+    }
     if (!Number.isInteger(options.target.pid) || options.target.pid < 1) {
       throw new WardenError('WARDEN_USAGE', `pid must be a positive integer (got ${options.target.pid})`);
     }
@@ -206,12 +265,17 @@ async function planWarden(options: CheckOptions, signal: AbortSignal): Promise<P
       hint: 'run `warden check` where warden runs (same container or pod, e.g. with kubectl exec), so their pids match',
     });
   }
+  if (options.fault === 'spin' && worker.inspectPort === null) {
+    throw new WardenError('WARDEN_CHECK', `warden lists no inspector port for worker ${worker.pid} (slot ${worker.slot}), so the spin fault cannot start a busy loop in it`, {
+      hint: 'start warden with --capture-stacks on (the default), or use --fault stop',
+    });
+  }
   const slot = worker.slot;
   return {
     target: { kind: 'warden', adminUrl: adminUrl.href, primaryPid: list.primaryPid },
     healthUrl: options.healthUrl === undefined ? adminEndpoint(adminUrl, 'readyz') : parseHttpUrl('health URL', options.healthUrl),
     serviceUrl: options.serviceUrl === undefined ? serviceUrlFromListen(list.listen) : parseHttpUrl('service URL', options.serviceUrl),
-    worker: { pid: worker.pid, slot },
+    worker: { pid: worker.pid, slot, inspectPort: worker.inspectPort },
     workerCount: new Set(list.workers.map((w) => w.slot)).size,
     findReplacement: async (frozen, pollSignal) => {
       let list: AdminWorkers;
@@ -224,6 +288,10 @@ async function planWarden(options: CheckOptions, signal: AbortSignal): Promise<P
       }
       const pid = replacementInSlot(list, slot, frozen.pid);
       return pid === null ? { kind: 'none' } : { kind: 'found', pid };
+    },
+    readIncident: async (pid, sinceMs, readSignal) => {
+      const read = await fetchIncidents(adminUrl, Math.min(options.requestTimeoutMs, INCIDENTS_TIMEOUT_MS), readSignal);
+      return 'reason' in read ? read : { incident: incidentFor(read.incidents, pid, sinceMs) };
     },
   };
 }
@@ -266,7 +334,7 @@ function planPid(options: CheckOptions): Plan {
     target: { kind: 'pid', pid },
     healthUrl: parseHttpUrl('health URL', options.target.healthUrl),
     serviceUrl: parseHttpUrl('service URL', options.target.serviceUrl),
-    worker: { pid: worker.pid, slot: index + 1 },
+    worker: { pid: worker.pid, slot: index + 1, inspectPort: null },
     workerCount: children.length,
     // Replaced = the frozen process is gone and the primary has a child it did not have before.
     findReplacement: async (frozen) => {
@@ -359,7 +427,39 @@ function isProcessHere(pid: number): boolean {
   }
 }
 
-function restore(frozen: FrozenProcess): RestoredBy {
+/**
+ * Starts the busy loop in the planned worker. When the expression was sent but its answer did not
+ * come, the loop may be running: the worker is killed before throwing, so none is left spinning.
+ */
+async function spin(plan: Plan, signal: AbortSignal): Promise<FrozenProcess> {
+  const { pid, inspectPort } = plan.worker;
+  if (inspectPort === null) throw new Error('spin needs an inspector port; planWarden checks for one');
+  const frozen: FrozenProcess = { pid, startTime: readStat(pid)?.startTime ?? null };
+  const killOnExit = (): void => undoQuietly(frozen, 'spin');
+  process.once('exit', killOnExit);
+  let start;
+  try {
+    start = await startBusyLoop(pid, inspectPort, { timeoutMs: BUSY_LOOP_TIMEOUT_MS, signal });
+  } finally {
+    process.removeListener('exit', killOnExit);
+  }
+  if (start.ok) return frozen;
+  const killed = !start.isSent
+    ? ''
+    : stopBusyLoop(frozen) === 'SIGKILL'
+      ? '; the loop may have started, so the worker was killed with SIGKILL (warden replaces it)'
+      : '; the worker has exited';
+  if (signal.aborted) throw new WardenError('WARDEN_CHECK', `check aborted while starting a busy loop in worker ${pid}${killed}`, { cause: signal.reason });
+  throw new WardenError('WARDEN_CHECK', `could not start a busy loop in worker ${pid} (inspector port ${inspectPort}): ${start.reason}${killed}`, {
+    hint: 'run the check where warden runs (the inspector listens on 127.0.0.1), or use --fault stop',
+  });
+}
+
+function restore(frozen: FrozenProcess, fault: Fault): RestoredBy {
+  return fault === 'stop' ? resume(frozen) : stopBusyLoop(frozen);
+}
+
+function resume(frozen: FrozenProcess): RestoredBy {
   if (!isAlive(frozen)) return 'already-exited';
   if (frozen.startTime !== null && readStat(frozen.pid)?.state !== 'T') return 'not-stopped';
   try {
@@ -374,26 +474,32 @@ function restore(frozen: FrozenProcess): RestoredBy {
   return 'SIGCONT';
 }
 
-function resumeQuietly(pid: number): void {
+/**
+ * A busy loop never ends by itself: a worker still alive at the end is one warden did not replace
+ * in the window, and it is killed so the check leaves no process spinning (warden then replaces it).
+ */
+function stopBusyLoop(frozen: FrozenProcess): RestoredBy {
+  if (!isAlive(frozen)) return 'already-exited';
   try {
-    process.kill(pid, 'SIGCONT');
+    process.kill(frozen.pid, 'SIGKILL');
   } catch (error) {
-    if (errnoCode(error) !== 'ESRCH') throw error;
+    if (errnoCode(error) === 'ESRCH') return 'already-exited';
+    throw new WardenError('WARDEN_CHECK', `could not kill worker ${frozen.pid}, which is busy-looping: ${(error as Error).message}`, {
+      hint: `kill it by hand: kill -KILL ${frozen.pid}`,
+      cause: error,
+    });
   }
+  return 'SIGKILL';
 }
 
-function describeRestore(pid: number, restoredBy: RestoredBy): string {
-  switch (restoredBy) {
-    case 'SIGCONT':
-      return `resumed worker ${pid} with SIGCONT`;
-    case 'already-exited':
-      return `worker ${pid} had exited; nothing to resume`;
-    case 'not-stopped':
-      return `worker ${pid} was no longer stopped; nothing to resume`;
-    default: {
-      const impossible: never = restoredBy;
-      throw new Error(`unknown restore result ${String(impossible)}`);
-    }
+/** The undo run on process exit, when there is no one left to report to. */
+function undoQuietly(frozen: FrozenProcess, fault: Fault): void {
+  // Checked first for spin so that a pid reused since the worker died is never killed.
+  if (fault === 'spin' && !isAlive(frozen)) return;
+  try {
+    process.kill(frozen.pid, fault === 'stop' ? 'SIGCONT' : 'SIGKILL');
+  } catch (error) {
+    if (errnoCode(error) !== 'ESRCH') throw error;
   }
 }
 

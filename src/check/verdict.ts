@@ -145,11 +145,14 @@ export function judge(timeline: CheckTimeline): CheckJudgement {
 }
 
 /**
- * The watch may end early once the worker was replaced and every health poll answered in the last
- * `settleMs` was green: what follows would only repeat that.
+ * The watch may end early once the worker was replaced, the frozen process is gone, and every health
+ * poll answered in the last `settleMs` was green: what follows would only repeat that. Waiting for
+ * the frozen process to be gone matters under warden, which starts the replacement while it still
+ * tries to take the frozen worker's stack: the incident is recorded just before the kill, and a
+ * stopped worker resumed before that kill would answer warden's capture late.
  */
 export function isSettled(timeline: CheckTimeline, nowMs: number, settleMs: number): boolean {
-  if (timeline.replacement === null || nowMs - timeline.replacement.atMs < settleMs) return false;
+  if (timeline.replacement === null || timeline.frozenExitedAtMs === null || nowMs - timeline.replacement.atMs < settleMs) return false;
   const recent = timeline.health.filter((sample) => sample.atMs >= nowMs - settleMs);
   return recent.length > 0 && recent.every((sample) => sample.isGreen);
 }

@@ -1,6 +1,7 @@
-// Reads a running warden's worker list (`GET <admin>/workers`) for `warden check`, and derives the
-// health and service URLs from it. Validates the JSON it depends on and nothing more, so fields
-// the admin server adds later do not break the check.
+// Reads a running warden's admin answers for `warden check`: the worker list (`GET <admin>/workers`),
+// from which it derives the health and service URLs, and the incident records (`GET <admin>/incidents`).
+// Validates the JSON it depends on and nothing more, so fields the admin server adds later do not
+// break the check.
 import { WardenError } from '../errors.js';
 import { describeOutcome, httpGet } from './http-get.js';
 
@@ -9,6 +10,8 @@ export interface AdminWorker {
   /** null for a slot with no live process (waiting out a restart backoff, or still spawning). */
   pid: number | null;
   state: string;
+  /** Where the worker's inspector opens on SIGUSR1; null when warden reserved none (--capture-stacks off). */
+  inspectPort: number | null;
 }
 
 export interface AdminWorkers {
@@ -83,7 +86,10 @@ export function parseWorkers(json: unknown, url: URL | string): AdminWorkers {
     if (!isPositiveInteger(entry.slot)) return fail(`workers[${index}].slot`, 'must be a positive integer');
     if (entry.pid !== null && !isPositiveInteger(entry.pid)) return fail(`workers[${index}].pid`, 'must be a positive integer or null');
     if (typeof entry.state !== 'string') return fail(`workers[${index}].state`, 'must be a string');
-    return { slot: entry.slot, pid: entry.pid, state: entry.state };
+    // Absent before warden listed inspector ports: the same as none reserved.
+    const inspectPort = entry.inspectPort ?? null;
+    if (inspectPort !== null && !isPort(inspectPort)) return fail(`workers[${index}].inspectPort`, 'must be a port number or null');
+    return { slot: entry.slot, pid: entry.pid, state: entry.state, inspectPort };
   });
   return {
     primaryPid: isPositiveInteger(primary.pid) ? primary.pid : null,
@@ -96,7 +102,7 @@ export function parseWorkers(json: unknown, url: URL | string): AdminWorkers {
  * The worker `warden check` freezes: the one in `slot`, else the ready one with the lowest slot.
  * A slot listing two workers is mid-reload; its new worker would look like a replacement, so skip it.
  */
-export function pickWorker(list: AdminWorkers, slot: number | undefined, source: string): { slot: number; pid: number } {
+export function pickWorker(list: AdminWorkers, slot: number | undefined, source: string): { slot: number; pid: number; inspectPort: number | null } {
   const inSlot = (n: number): AdminWorker[] => list.workers.filter((worker) => worker.slot === n);
   if (slot !== undefined) {
     const candidates = inSlot(slot);
@@ -117,7 +123,7 @@ export function pickWorker(list: AdminWorkers, slot: number | undefined, source:
         hint: 'wait until it is ready, or pick another slot with --slot',
       });
     }
-    return { slot: only.slot, pid: only.pid };
+    return { slot: only.slot, pid: only.pid, inspectPort: only.inspectPort };
   }
   const ready = list.workers
     .filter((worker) => worker.state === 'ready' && inSlot(worker.slot).length === 1)
@@ -129,7 +135,7 @@ export function pickWorker(list: AdminWorkers, slot: number | undefined, source:
       hint: 'wait until `warden serve` reports its workers ready (and any reload has finished), then run the check again',
     });
   }
-  return { slot: first.slot, pid: first.pid };
+  return { slot: first.slot, pid: first.pid, inspectPort: first.inspectPort };
 }
 
 /** The pid now serving `slot` in place of `frozenPid`, once it is ready; null until then. */
@@ -138,6 +144,74 @@ export function replacementInSlot(list: AdminWorkers, slot: number, frozenPid: n
     (worker) => worker.slot === slot && worker.pid !== null && worker.pid !== frozenPid && worker.state === 'ready',
   );
   return replacement?.pid ?? null;
+}
+
+/** What warden recorded about a sick worker before replacing it; the fields the check prints. */
+export interface WardenIncident {
+  at: string;
+  slot: number;
+  pid: number | null;
+  /** 'stalled' | 'stuck' | 'unhealthy' | 'crashed' today; kept as text so a new kind does not break the check. */
+  kind: string;
+  reason: string;
+  /** Where the main thread was (lines "    at fn (file:line:col)"), or why no stack could be had. */
+  stack?: string;
+  noStack?: string;
+}
+
+/**
+ * warden's incident records, or the reason there are none to read (a warden without `/incidents`,
+ * a slow answer): incidents only add to the report, so their absence is not an error.
+ */
+export async function fetchIncidents(
+  adminUrl: URL,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<{ incidents: WardenIncident[] } | { reason: string }> {
+  const url = adminEndpoint(adminUrl, 'incidents');
+  const outcome = await httpGet(url, { timeoutMs, signal, maxBodyBytes: MAX_BODY_BYTES });
+  if (outcome.kind !== 'response') return { reason: `${url}: ${describeOutcome(outcome)}` };
+  if (outcome.status !== 200) return { reason: `${url} answered HTTP ${outcome.status}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(outcome.body);
+  } catch (error) {
+    if (error instanceof SyntaxError) return { reason: `${url} did not answer JSON` };
+    throw error;
+  }
+  const incidents = parseIncidents(json);
+  return incidents === null ? { reason: `${url} did not answer a list of incidents` } : { incidents };
+}
+
+/** The records of `{ incidents: [...] }` that have the fields the check prints; null when the body has no such list. */
+export function parseIncidents(json: unknown): WardenIncident[] | null {
+  if (!isRecord(json) || !Array.isArray(json.incidents)) return null;
+  const incidents: WardenIncident[] = [];
+  for (const entry of json.incidents as unknown[]) {
+    if (!isRecord(entry)) continue;
+    const { at, slot, pid, kind, reason, stack, noStack } = entry;
+    if (typeof at !== 'string' || !isPositiveInteger(slot) || typeof kind !== 'string' || typeof reason !== 'string') continue;
+    if (pid !== null && !isPositiveInteger(pid)) continue;
+    incidents.push({
+      at, slot, pid, kind, reason,
+      ...(typeof stack === 'string' ? { stack } : {}),
+      ...(typeof noStack === 'string' ? { noStack } : {}),
+    });
+  }
+  return incidents;
+}
+
+/**
+ * The latest incident warden recorded for `pid` at or after `sinceMs` (epoch ms, the moment of the
+ * fault): an older record with the same pid belongs to an earlier process that had that pid.
+ */
+export function incidentFor(incidents: readonly WardenIncident[], pid: number, sinceMs: number): WardenIncident | null {
+  const matching = incidents.filter((incident) => {
+    const atMs = Date.parse(incident.at);
+    return incident.pid === pid && (Number.isNaN(atMs) || atMs >= sinceMs);
+  });
+  // ISO 8601 times in UTC, as warden writes them, sort as text.
+  return matching.sort((a, b) => a.at.localeCompare(b.at)).at(-1) ?? null;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,9 +1,10 @@
 // commander wiring for `warden check`: flags -> CheckOptions, Ctrl-C -> abort (the check itself
-// always resumes the frozen worker), report -> stdout. Exit 0 on "pass", 1 on "trap".
+// always undoes its fault: resumes a stopped worker, kills a spinning one warden did not replace),
+// report -> stdout. Exit 0 on "pass", 1 on "trap".
 
 import { Command, Option } from 'commander';
 import { WardenError } from '../errors.js';
-import { CHECK_DEFAULTS, formatCheckReport, runCheck, type CheckOptions } from '../check/run-check.js';
+import { CHECK_DEFAULTS, FAULTS, formatCheckReport, runCheck, type CheckOptions, type Fault } from '../check/run-check.js';
 
 function parseSeconds(flag: string) {
   return (raw: string): number => {
@@ -30,6 +31,12 @@ function parseUrl(flag: string) {
   };
 }
 
+function parseFault(raw: string): Fault {
+  const fault = FAULTS.find((name) => name === raw.trim());
+  if (fault === undefined) throw new WardenError('WARDEN_USAGE', `--fault must be ${FAULTS.join(' or ')} (got "${raw}")`);
+  return fault;
+}
+
 interface CheckFlags {
   admin: string;
   pid?: number;
@@ -39,13 +46,14 @@ interface CheckFlags {
   interval: number;
   requestTimeout: number;
   slot?: string;
+  fault: Fault;
   json?: boolean;
 }
 
 export function registerCheckCommand(program: Command): void {
   program
     .command('check')
-    .description('freeze one worker (SIGSTOP) of a running server and report whether its health tells the truth')
+    .description('freeze one worker of a running server (SIGSTOP, or a busy loop) and report whether its health tells the truth')
     .addOption(new Option('--admin <url>', "warden's admin URL").default(CHECK_DEFAULTS.adminUrl).argParser(parseUrl('--admin')))
     .addOption(new Option('--pid <pid>', 'primary process of another server (PM2, node:cluster, uvicorn); its children are the workers').argParser(parsePid))
     .addOption(new Option('--health <url>', 'health URL to poll (required with --pid)').argParser(parseUrl('--health')))
@@ -54,6 +62,15 @@ export function registerCheckCommand(program: Command): void {
     .addOption(new Option('--interval <s>', 'seconds between polls and requests').default(CHECK_DEFAULTS.intervalMs, '0.1').argParser(parseSeconds('--interval')))
     .addOption(new Option('--request-timeout <s>', 'seconds each poll and request may take').default(CHECK_DEFAULTS.requestTimeoutMs, '2').argParser(parseSeconds('--request-timeout')))
     .addOption(new Option('--slot <n>', 'which worker to freeze (warden: slot; --pid: n-th child, oldest first)'))
+    .addOption(
+      new Option(
+        '--fault <kind>',
+        'how to freeze it: stop = SIGSTOP, resumed with SIGCONT at the end; spin = a busy loop in its main thread, ' +
+          "started through the worker's inspector (warden only, needs --capture-stacks on), killed at the end if warden did not replace it",
+      )
+        .default(CHECK_DEFAULTS.fault)
+        .argParser(parseFault),
+    )
     .option('--json', 'print the report as JSON')
     .exitOverride()
     .action(async (flags: CheckFlags) => {
@@ -79,8 +96,19 @@ function checkOptions(flags: CheckFlags): CheckOptions {
     if (!/^\d+$/.test(flags.slot) || Number(flags.slot) < 1) throw new WardenError('WARDEN_USAGE', `--slot must be a positive integer (got "${flags.slot}")`);
     slot = Number(flags.slot);
   }
-  const common = { durationMs: flags.duration, intervalMs: flags.interval, requestTimeoutMs: flags.requestTimeout, ...(slot === undefined ? {} : { slot }) };
+  const common = {
+    durationMs: flags.duration,
+    intervalMs: flags.interval,
+    requestTimeoutMs: flags.requestTimeout,
+    fault: flags.fault,
+    ...(slot === undefined ? {} : { slot }),
+  };
   if (flags.pid !== undefined) {
+    if (flags.fault === 'spin') {
+      throw new WardenError('WARDEN_USAGE', '--fault spin works only against warden (it uses the inspector port warden gives each worker), not with --pid', {
+        hint: 'with --pid, use --fault stop (the default)',
+      });
+    }
     if (flags.health === undefined || flags.url === undefined) {
       throw new WardenError('WARDEN_USAGE', '--pid needs --health <url> and --url <url>', {
         hint: 'e.g. warden check --pid 4242 --health http://127.0.0.1:3000/health --url http://127.0.0.1:3000/',

@@ -103,8 +103,11 @@ export async function captureStack(pid: number, inspectPort: number, options: Ca
   }
 }
 
-/** Polls /json/list until the inspector answers with a target, or the deadline passes. */
-async function findDebuggerUrl(address: string, timeoutMs: number, signal: AbortSignal): Promise<{ url: string } | { reason: string } | 'not open'> {
+/**
+ * Polls /json/list until the inspector answers with a target, or the deadline passes ('not open').
+ * Shared with `warden check --fault spin`, which opens a worker's inspector the same way.
+ */
+export async function findDebuggerUrl(address: string, timeoutMs: number, signal: AbortSignal): Promise<{ url: string } | { reason: string } | 'not open'> {
   for (;;) {
     const outcome = await httpGet(new URL(`http://${address}/json/list`), { timeoutMs, signal, maxBodyBytes: 1 << 16 });
     if (outcome.kind === 'aborted' || outcome.kind === 'timeout') return 'not open';

@@ -57,7 +57,7 @@ export async function startClusterPrimary(
  * SIGKILL also ends a stopped process, and workers orphaned by the primary's death could no
  * longer be found through their parent.
  */
-async function killTree(pid: number): Promise<void> {
+export async function killTree(pid: number): Promise<void> {
   signal(pid, 'SIGSTOP');
   await pollUntil(() => readStat(pid)?.state, (state) => state === undefined || state === 'T', 2_000);
   for (const child of listChildren(pid)) signal(child.pid, 'SIGKILL');

@@ -198,12 +198,35 @@ describe('runCheck against warden', { skip: hasProcFs() ? false : 'needs Linux /
     });
   });
 
+  test('the spin fault needs an inspector port: a warden listing none is refused before anything is frozen', async (t) => {
+    const server = await startClusterPrimary(t, { workers: 2, env: SHARED_SOCKET });
+    const admin = await startStandInAdmin(t, server);
+    const workersBefore = server.workers();
+    await assert.rejects(
+      runCheck({ target: { kind: 'warden', adminUrl: admin }, fault: 'spin', durationMs: 1_000, intervalMs: 100, requestTimeoutMs: 500 }),
+      (error: unknown) => {
+        assert.ok(isWardenError(error));
+        assert.equal(error.code, 'WARDEN_CHECK');
+        assert.match(error.message, /warden lists no inspector port for worker \d+ \(slot 1\)/);
+        assert.match(error.hint ?? '', /--capture-stacks on/);
+        return true;
+      },
+    );
+    assert.deepEqual(server.workers(), workersBefore, 'no worker was touched');
+    for (const pid of workersBefore) assert.notEqual(readStat(pid)?.state, 'T');
+  });
+
   test('bad options are a WARDEN_USAGE error naming the option and its rule', async () => {
     const options: CheckOptions = { target: { kind: 'warden', adminUrl: 'http://127.0.0.1:9000' }, durationMs: 5, intervalMs: 100, requestTimeoutMs: 500 };
     await assert.rejects(runCheck(options), { code: 'WARDEN_USAGE', message: 'durationMs must be an integer from 1000 to 600000 (got 5)' });
     options.durationMs = 1_000;
     options.target = { kind: 'warden', adminUrl: 'ftp://x' };
     await assert.rejects(runCheck(options), { code: 'WARDEN_USAGE', message: 'admin URL "ftp://x" must start with http:// or https://' });
+    options.target = { kind: 'pid', pid: 4242, healthUrl: 'http://127.0.0.1:1/health', serviceUrl: 'http://127.0.0.1:1/' };
+    options.fault = 'spin';
+    await assert.rejects(runCheck(options), { code: 'WARDEN_USAGE', message: /^the spin fault needs a warden target/ });
+    options.fault = 'freeze' as CheckOptions['fault'];
+    await assert.rejects(runCheck(options), { code: 'WARDEN_USAGE', message: 'fault must be one of stop, spin (got freeze)' });
   });
 });
 

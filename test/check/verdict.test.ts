@@ -136,8 +136,14 @@ describe('isSettled', () => {
     assert.equal(isSettled(timeline({ health, replacement: replaced }), 4_500, 1_000), false);
   });
 
-  test('is true once replaced and every poll of the last settleMs was green', () => {
+  test('is true once replaced, the frozen process gone, and every poll of the last settleMs green', () => {
     const health = [...healthEvery(0, 3_000, 100, null), ...healthEvery(3_000, 4_100, 100, 200)];
-    assert.equal(isSettled(timeline({ health, replacement: replaced }), 4_100, 1_000), true);
+    assert.equal(isSettled(timeline({ health, replacement: replaced, frozenExitedAtMs: 2_500 }), 4_100, 1_000), true);
+  });
+
+  test('is false while the frozen process still exists, even when replaced and green (warden may still be taking its stack)', () => {
+    const health = [...healthEvery(0, 3_000, 100, null), ...healthEvery(3_000, 4_100, 100, 200)];
+    assert.equal(isSettled(timeline({ health, replacement: replaced, frozenExitedAtMs: null }), 4_100, 1_000), false);
+    assert.equal(isSettled(timeline({ health, replacement: replaced, frozenExitedAtMs: 4_000 }), 4_100, 1_000), true, 'the exit itself needs no settling time');
   });
 });

@@ -1,5 +1,6 @@
-// Unit tests of how `warden check` reads warden's `/workers` JSON: validation, which worker it
-// freezes, what counts as a replacement, and the URLs it derives. No processes, no sockets.
+// Unit tests of how `warden check` reads warden's `/workers` and `/incidents` JSON: validation, which
+// worker it freezes, what counts as a replacement, which incident is the frozen worker's, and the
+// URLs it derives. No processes, no sockets.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
@@ -7,10 +8,13 @@ import { isWardenError } from '../../src/errors.js';
 import {
   adminEndpoint,
   type AdminWorkers,
+  incidentFor,
+  parseIncidents,
   parseWorkers,
   pickWorker,
   replacementInSlot,
   serviceUrlFromListen,
+  type WardenIncident,
 } from '../../src/check/warden-admin.js';
 
 const SOURCE = 'http://127.0.0.1:9000/';
@@ -28,8 +32,12 @@ function sample(workers: unknown[]): unknown {
   };
 }
 
-function list(workers: Array<{ slot: number; pid: number | null; state: string }>): AdminWorkers {
-  return { primaryPid: 123, listen: { host: '127.0.0.1', port: 8000 }, workers };
+function list(workers: Array<{ slot: number; pid: number | null; state: string; inspectPort?: number }>): AdminWorkers {
+  return {
+    primaryPid: 123,
+    listen: { host: '127.0.0.1', port: 8000 },
+    workers: workers.map((worker) => ({ ...worker, inspectPort: worker.inspectPort ?? null })),
+  };
 }
 
 function assertCheckError(fn: () => unknown, message: RegExp): void {
@@ -42,15 +50,25 @@ function assertCheckError(fn: () => unknown, message: RegExp): void {
 }
 
 describe('parseWorkers', () => {
-  test('keeps slot, pid and state and ignores fields it does not need', () => {
-    const parsed = parseWorkers(sample([{ slot: 1, generation: 1, pid: 456, state: 'ready', restarts: 0, extra: true }]), SOURCE);
-    assert.deepEqual(parsed, { primaryPid: 123, listen: { host: '127.0.0.1', port: 8000 }, workers: [{ slot: 1, pid: 456, state: 'ready' }] });
+  test('keeps slot, pid, state and inspector port and ignores fields it does not need', () => {
+    const parsed = parseWorkers(sample([{ slot: 1, generation: 1, pid: 456, state: 'ready', restarts: 0, inspectPort: 40111, extra: true }]), SOURCE);
+    assert.deepEqual(parsed, {
+      primaryPid: 123,
+      listen: { host: '127.0.0.1', port: 8000 },
+      workers: [{ slot: 1, pid: 456, state: 'ready', inspectPort: 40111 }],
+    });
+  });
+
+  test('an inspector port that is null or absent (an older warden) is null; a malformed one is refused', () => {
+    const parsed = parseWorkers(sample([{ slot: 1, pid: 10, state: 'ready', inspectPort: null }, { slot: 2, pid: 20, state: 'ready' }]), SOURCE);
+    assert.deepEqual(parsed.workers.map((worker) => worker.inspectPort), [null, null]);
+    assertCheckError(() => parseWorkers(sample([{ slot: 1, pid: 10, state: 'ready', inspectPort: 70000 }]), SOURCE), /workers\[0\]\.inspectPort must be a port number or null/);
   });
 
   test('accepts an empty slot (pid null), as warden lists a slot waiting out a restart backoff', () => {
     const parsed = parseWorkers(sample([{ slot: 1, pid: null, state: 'exited' }, { slot: 2, pid: 20, state: 'ready' }]), SOURCE);
-    assert.deepEqual(parsed.workers[0], { slot: 1, pid: null, state: 'exited' });
-    assert.deepEqual(pickWorker(parsed, undefined, SOURCE), { slot: 2, pid: 20 });
+    assert.deepEqual(parsed.workers[0], { slot: 1, pid: null, state: 'exited', inspectPort: null });
+    assert.deepEqual(pickWorker(parsed, undefined, SOURCE), { slot: 2, pid: 20, inspectPort: null });
     assertCheckError(() => pickWorker(parsed, 1, SOURCE), /slot 1 \(pid none\) is "exited", not "ready"/);
   });
 
@@ -66,11 +84,11 @@ describe('parseWorkers', () => {
 describe('pickWorker', () => {
   test('picks the ready worker with the lowest slot by default', () => {
     const workers = list([
-      { slot: 2, pid: 20, state: 'ready' },
-      { slot: 1, pid: 10, state: 'booting' },
-      { slot: 3, pid: 30, state: 'ready' },
+      { slot: 2, pid: 20, state: 'ready', inspectPort: 40002 },
+      { slot: 1, pid: 10, state: 'booting', inspectPort: 40001 },
+      { slot: 3, pid: 30, state: 'ready', inspectPort: 40003 },
     ]);
-    assert.deepEqual(pickWorker(workers, undefined, SOURCE), { slot: 2, pid: 20 });
+    assert.deepEqual(pickWorker(workers, undefined, SOURCE), { slot: 2, pid: 20, inspectPort: 40002 });
   });
 
   test('skips a slot that lists two workers (a reload is under way)', () => {
@@ -105,6 +123,50 @@ describe('replacementInSlot', () => {
     assert.equal(replacementInSlot(list([{ slot: 2, pid: 21, state: 'ready' }]), 1, 10), null, 'another slot does not count');
     assert.equal(replacementInSlot(list([{ slot: 1, pid: null, state: 'exited' }]), 1, 10), null, 'an empty slot is not a replacement');
     assert.equal(replacementInSlot(list([{ slot: 1, pid: 10, state: 'stopping' }, { slot: 1, pid: 11, state: 'ready' }]), 1, 10), 11);
+  });
+});
+
+describe('incidents', () => {
+  const stalled: WardenIncident = {
+    at: '2025-06-01T10:00:05.000Z',
+    slot: 1,
+    pid: 10,
+    kind: 'stalled',
+    reason: 'no heartbeat for 2.0s',
+    stack: '    at wardenCheckBusyLoop (warden-check-busy-loop.js:1:47)',
+  };
+
+  test('parseIncidents keeps the printed fields of each well-formed record and skips the others', () => {
+    const parsed = parseIncidents({
+      incidents: [
+        { ...stalled, generation: 1, requests: { inFlight: 0 } },
+        { at: '2025-06-01T10:00:06.000Z', slot: 2, generation: 1, pid: 20, kind: 'stalled', reason: 'r', noStack: 'no stack: inspector did not open' },
+        { at: '2025-06-01T10:00:07.000Z', slot: 3, pid: null, kind: 'crashed', reason: 'boom', stack: 42 },
+        { slot: 4, pid: 40, kind: 'stalled', reason: 'no time' },
+        'not a record',
+      ],
+    });
+    assert.deepEqual(parsed, [
+      stalled,
+      { at: '2025-06-01T10:00:06.000Z', slot: 2, pid: 20, kind: 'stalled', reason: 'r', noStack: 'no stack: inspector did not open' },
+      { at: '2025-06-01T10:00:07.000Z', slot: 3, pid: null, kind: 'crashed', reason: 'boom' },
+    ]);
+  });
+
+  test('parseIncidents answers null for a body that is not an incident list', () => {
+    assert.equal(parseIncidents({ workers: [] }), null);
+    assert.equal(parseIncidents([]), null);
+  });
+
+  test('incidentFor picks the latest record of the pid since the fault, not an older one of a reused pid', () => {
+    const since = Date.parse('2025-06-01T10:00:00.000Z');
+    const older = { ...stalled, at: '2025-06-01T09:00:00.000Z', reason: 'an earlier process with pid 10' };
+    const later = { ...stalled, at: '2025-06-01T10:00:09.000Z', kind: 'crashed' };
+    const other = { ...stalled, pid: 11 };
+    assert.equal(incidentFor([older, stalled, other], 10, since), stalled);
+    assert.equal(incidentFor([later, stalled], 10, since), later);
+    assert.equal(incidentFor([older, other], 10, since), null);
+    assert.equal(incidentFor([], 10, since), null);
   });
 });
 
