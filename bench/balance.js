@@ -17,10 +17,10 @@ const MODE_LABELS = { keepalive: 'keep-alive', newconn: 'new conn/request' };
 
 export function balanceParams() {
   return {
-    durationS: envNumber('DURATION', 3, { min: 1 }),
+    durationS: envNumber('DURATION', 2, { min: 1 }),
     connections: envNumber('CONNECTIONS', 50, { min: 1, integer: true }),
     workers: envNumber('WORKERS', 2, { min: 1, integer: true }),
-    repeats: envNumber('REPEATS', 2, { min: 1, integer: true }),
+    repeats: envNumber('REPEATS', 3, { min: 1, integer: true }),
     warmupS: envNumber('WARMUP', 1, { min: 0 }),
     contenders: envList('CONTENDERS', ALL_CONTENDERS, ALL_CONTENDERS),
     modes: envList('MODES', ALL_MODES, ALL_MODES),
@@ -135,20 +135,26 @@ export async function runBalance(log = (line) => process.stdout.write(`${line}\n
       }
     }
   } finally {
-    for (const contender of contenders) await contender.stop();
+    const stops = await Promise.allSettled(contenders.map((contender) => contender.stop()));
+    for (const [i, stop] of stops.entries()) {
+      if (stop.status === 'rejected') log(`   could not stop ${contenders[i].label} cleanly (killed at exit): ${stop.reason.message}`);
+    }
   }
 
   const rows = [];
   const summary = [];
   for (const mode of params.modes) {
-    const baseline = median(measurements.filter((m) => m.mode === mode && m.contender === 'cluster-rr').map((m) => m.reqPerSec));
+    // Paired: each run is compared with the node:cluster RR run of the same repeat (seconds apart),
+    // so a noisy neighbour that slows one whole repeat cancels out of the ratio.
+    const baselineOf = (repeat) => measurements.find((m) => m.mode === mode && m.contender === 'cluster-rr' && m.repeat === repeat);
     for (const contender of contenders) {
       const runs = measurements.filter((m) => m.mode === mode && m.contender === contender.key);
       const reqPerSec = median(runs.map((m) => m.reqPerSec));
+      const ratios = runs.map((m) => baselineOf(m.repeat)).map((base, i) => (base ? runs[i].reqPerSec / base.reqPerSec : undefined));
       const share = shares(runs.map((m) => m.perWorker));
       const entry = {
         mode, contender: contender.key, label: contender.label,
-        reqPerSec: round(reqPerSec), vsClusterRr: baseline ? round(reqPerSec / baseline, 2) : undefined,
+        reqPerSec: round(reqPerSec), vsClusterRr: round(median(ratios), 2), ratioRuns: ratios.map((ratio) => round(ratio, 2)),
         p99Ms: median(runs.map((m) => m.p99Ms)), errors: runs.reduce((sum, m) => sum + m.errors, 0),
         non2xx: runs.reduce((sum, m) => sum + m.non2xx, 0), connPerReq: round(median(runs.map((m) => m.connPerReq)), 3),
         workerShares: share.text, busiestWorkerPct: share.busiestPct, runs: runs.map((m) => round(m.reqPerSec)),
@@ -160,7 +166,8 @@ export async function runBalance(log = (line) => process.stdout.write(`${line}\n
   }
   log('');
   log(table(['mode', 'contender', 'req/s', 'vs RR', 'p99 ms', 'errors', 'conn/req', 'share %', 'runs (req/s)'], rows));
-  log('   req/s and p99: median of the repeats; errors: sum (connection errors + timeouts + non-2xx);');
+  log('   req/s and p99: median of the repeats; vs RR: median of the per-repeat ratios to node:cluster RR;');
+  log('   errors: sum over the repeats (connection errors + timeouts + non-2xx);');
   log('   conn/req: TCP connections the app saw per request (1.00 = new connection each request); share %: requests per worker');
   return { bench: 'balance', machine: info, params, results: summary, measurements };
 }

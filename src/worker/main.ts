@@ -104,6 +104,9 @@ async function main(): Promise<void> {
     }
     send({ warden: 1, act: 'accepted', id: message.id });
     if (socket === undefined) return;
+    // node:http sets TCP_NODELAY when it accepts a connection itself; a handed-over socket skips that
+    // path, and without it a response written in two pieces waits ~40 ms for Nagle's algorithm.
+    socket.setNoDelay(true);
     tracker.addSocket(socket);
     if (server === undefined) pendingSockets.push(socket);
     else server.emit('connection', socket);
