@@ -22,7 +22,7 @@ export function balanceParams() {
     workers: envNumber('WORKERS', 2, { min: 1, integer: true }),
     repeats: envNumber('REPEATS', 3, { min: 1, integer: true }),
     warmupS: envNumber('WARMUP', 1, { min: 0 }),
-    contenders: envList('CONTENDERS', ALL_CONTENDERS, ALL_CONTENDERS),
+    contenders: envList('CONTENDERS', ALL_CONTENDERS, [...ALL_CONTENDERS, 'warden-nocapture']),
     modes: envList('MODES', ALL_MODES, ALL_MODES),
   };
 }
@@ -87,6 +87,13 @@ async function measure(contender, mode, params) {
 
 const STARTERS = {
   warden: (params) => startWarden({ workers: params.workers }),
+  // The cost of --capture-stacks (on by default) while workers are healthy: run with
+  // CONTENDERS=warden,warden-nocapture,cluster-rr.
+  'warden-nocapture': async (params) => ({
+    ...(await startWarden({ workers: params.workers, flags: ['--capture-stacks', 'off'] })),
+    key: 'warden-nocapture',
+    label: 'warden --capture-stacks off',
+  }),
   'cluster-rr': (params) => startCluster({ workers: params.workers, sched: 'rr' }),
   'cluster-none': (params) => startCluster({ workers: params.workers, sched: 'none' }),
   plain: () => startPlain(),
