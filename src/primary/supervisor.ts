@@ -10,10 +10,8 @@ import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
 import type { Logger } from '../log/logger.js';
 import type { WorkerConfig, WorkerMessage } from '../protocol/messages.js';
-import { describeIncident, IncidentLog, type Incident, type IncidentKind } from '../diagnose/incidents.js';
-import { captureStack, formatStack, freeInspectPort } from '../diagnose/stack-capture.js';
-import { LOG_EVENTS } from '../log/events.js';
-import type { HeapSnapshotResult, RequestsReport } from '../protocol/messages.js';
+import { EvidenceCollector } from '../diagnose/evidence.js';
+import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { AdminServer } from './admin-server.js';
 import { ConnectionDispatcher } from './connections.js';
 import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine.js';
@@ -25,8 +23,6 @@ export const HEARTBEAT_INTERVAL_MS = 250;
 const TICK_MS = 50;
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
 const CAPTURE_TIMEOUT_MS = 1500;
-/** A heap snapshot needs about the heap's size again in memory: skip it above this. */
-const HEAP_SNAPSHOT_LIMIT_BYTES = 1024 * 1024 * 1024;
 
 export interface SupervisorSettings {
   options: ServeOptions;
@@ -62,13 +58,7 @@ export class Supervisor {
   private workerConfig: WorkerConfig | undefined;
   private finish: ((result: RunResult) => void) | undefined;
   private probing = new Set<number>();
-  private readonly incidents = new IncidentLog();
-  /** Inspector port of each worker (--capture-stacks), opened only by SIGUSR1 before a kill. */
-  private readonly inspectPorts = new Map<number, number>();
-  private readonly reportWaiters = new Map<number, (report: RequestsReport) => void>();
-  private readonly snapshotWaiters = new Map<number, (result: HeapSnapshotResult) => void>();
-  /** RSS and heap of each worker, one sample a second for the last minute: the trend a memory incident shows. */
-  private readonly memory = new Map<number, { at: number; rssBytes: number; heapUsedBytes: number }[]>();
+  private readonly evidence: EvidenceCollector;
 
   constructor(
     private readonly settings: SupervisorSettings,
@@ -84,9 +74,17 @@ export class Supervisor {
       '/livez': () => livez(this.state),
       '/readyz': () => readyz(this.state, this.requiredReady()),
       '/workers': () => ({ status: 200, body: this.workersBody() }),
-      '/incidents': () => ({ status: 200, body: { incidents: this.incidents.all() } }),
+      '/incidents': () => ({ status: 200, body: { incidents: this.evidence.incidents.all() } }),
     });
     this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket));
+    this.evidence = new EvidenceCollector(
+      { captureTimeoutMs: CAPTURE_TIMEOUT_MS, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
+      {
+        clock, log,
+        identify: (id) => this.state.workers.find((worker) => worker.id === id),
+        send: (id, message) => this.workers.get(id)?.send(message),
+      },
+    );
   }
 
   /** Bind the service and admin ports (failing fast with a clear error), then start the workers. */
@@ -175,13 +173,13 @@ export class Supervisor {
         }
         return;
       case 'CaptureStack':
-        void this.captureStackOf(effect.id, effect.pid, effect.slot, effect.reason);
+        void this.evidence.stalled(effect.id, effect.pid, effect.slot, effect.reason).then(() => this.dispatch({ type: 'StackCaptured', id: effect.id }));
         return;
       case 'ReportRequests':
-        void this.reportRequestsOf(effect.id, effect.slot, effect.reason);
+        void this.evidence.requestsInFlight(effect.id, effect.slot, effect.reason.startsWith('stuck') ? 'stuck' : 'unhealthy', effect.reason);
         return;
       case 'ReportMemory':
-        void this.reportMemoryOf(effect.id, effect.slot, effect.reason);
+        void this.evidence.memory(effect.id, effect.slot, effect.reason);
         return;
       case 'Signal':
         signalProcess(effect.pid, effect.signal);
@@ -209,7 +207,7 @@ export class Supervisor {
   private spawn(id: number, slot: number, generation: number, inspectPort: number | undefined): void {
     const config = this.workerConfig as WorkerConfig;
     let pid = 0;
-    if (inspectPort !== undefined) this.inspectPorts.set(id, inspectPort);
+    if (inspectPort !== undefined) this.evidence.assignInspectPort(id, inspectPort);
     const worker = new WorkerProcess(
       {
         entry: WORKER_ENTRY, slot, generation, workerCount: this.state.slots.length, config,
@@ -225,10 +223,7 @@ export class Supervisor {
         onLine: (stream, line) => this.log.workerLine(slot, pid, stream, line),
         onExit: (code, signal) => {
           this.workers.delete(id);
-          this.inspectPorts.delete(id);
-          this.reportWaiters.delete(id);
-          this.snapshotWaiters.delete(id);
-          this.memory.delete(id);
+          this.evidence.forget(id);
           this.dispatcher.removeWorker(id);
           this.dispatch({ type: 'WorkerExited', id, code, signal });
         },
@@ -252,101 +247,25 @@ export class Supervisor {
         this.dispatch({ type: 'WorkerReady', id });
         return;
       case 'heartbeat':
-        this.sampleMemory(id, message.stats.rssBytes, message.stats.heapUsedBytes);
+        this.evidence.onHeartbeat(id, message.stats);
         this.dispatch({ type: 'HeartbeatReceived', id, stats: message.stats });
         return;
       case 'heapSnapshot':
-        this.snapshotWaiters.get(id)?.(message.result);
+      case 'report':
+        this.evidence.onReply(id, message);
         return;
       case 'bootError':
         this.dispatch({ type: 'WorkerBootFailed', id, error: message.error });
         return;
       case 'crash':
-        this.recordIncident(id, 'crashed', message.error.message, { error: message.error }, false);
+        this.evidence.crashed(id, message.error);
         this.dispatch({ type: 'WorkerCrashed', id, error: message.error });
-        return;
-      case 'report':
-        this.reportWaiters.get(id)?.(message.report);
         return;
       default: {
         const impossible: never = message;
         throw new Error(`supervisor: unknown worker message ${JSON.stringify(impossible)}`);
       }
     }
-  }
-
-  private async captureStackOf(id: number, pid: number, slot: number, reason: string): Promise<void> {
-    const port = this.inspectPorts.get(id);
-    const timeoutMs = Math.max(200, CAPTURE_TIMEOUT_MS - 200);
-    const capture = port === undefined
-      ? { ok: false as const, reason: 'no inspector port was reserved for this worker', tookMs: 0 }
-      : await captureStack(pid, port, { timeoutMs });
-    const evidence = capture.ok ? { stack: formatStack(capture.frames) } : { noStack: `no stack: ${capture.reason}` };
-    this.recordIncident(id, 'stalled', reason, evidence, true, slot, pid);
-    this.dispatch({ type: 'StackCaptured', id });
-  }
-
-  private async reportRequestsOf(id: number, slot: number, reason: string): Promise<void> {
-    const worker = this.workers.get(id);
-    const report = await new Promise<RequestsReport | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), 1000);
-      this.reportWaiters.set(id, (answer) => {
-        clearTimeout(timer);
-        this.reportWaiters.delete(id);
-        resolve(answer);
-      });
-      worker?.send({ warden: 1, act: 'report' });
-    });
-    const kind: IncidentKind = reason.startsWith('stuck') ? 'stuck' : 'unhealthy';
-    this.recordIncident(id, kind, reason, report === undefined ? {} : { requests: report }, true, slot);
-  }
-
-  private sampleMemory(id: number, rssBytes: number, heapUsedBytes: number): void {
-    const samples = this.memory.get(id) ?? [];
-    const now = this.clock.now();
-    const last = samples[samples.length - 1];
-    if (last !== undefined && now - last.at < 1000) return;
-    samples.push({ at: now, rssBytes, heapUsedBytes });
-    if (samples.length > 60) samples.shift();
-    this.memory.set(id, samples);
-  }
-
-  private async reportMemoryOf(id: number, slot: number, reason: string): Promise<void> {
-    const now = this.clock.now();
-    // Every 10th second of the last minute, and the latest: enough to see the trend.
-    const all = this.memory.get(id) ?? [];
-    const samples = all.filter((_, index) => index % 10 === 0 || index === all.length - 1)
-      .map((sample) => ({ atMs: Math.round(sample.at - now), rssBytes: sample.rssBytes, heapUsedBytes: sample.heapUsedBytes }));
-    const memory = { limitBytes: this.settings.options.maxMemoryBytes, samples };
-    const dir = this.settings.options.heapSnapshotDir;
-    let heapSnapshot: HeapSnapshotResult | undefined;
-    if (dir !== undefined) {
-      const worker = this.workers.get(id);
-      heapSnapshot = await new Promise<HeapSnapshotResult>((resolve) => {
-        const timer = setTimeout(() => resolve({ skipped: 'the worker did not answer before the graceful timeout' }), this.settings.options.gracefulTimeoutMs);
-        this.snapshotWaiters.set(id, (result) => {
-          clearTimeout(timer);
-          this.snapshotWaiters.delete(id);
-          resolve(result);
-        });
-        // Sent before the drain message (IPC keeps order), so the snapshot shows the heap as it was.
-        worker?.send({ warden: 1, act: 'heapSnapshot', dir, maxHeapBytes: HEAP_SNAPSHOT_LIMIT_BYTES });
-      });
-    }
-    this.recordIncident(id, 'memory', reason, { memory, ...(heapSnapshot === undefined ? {} : { heapSnapshot }) }, true, slot);
-  }
-
-  /** Keep the incident for /workers and /incidents; log it unless the machine already did. */
-  private recordIncident(id: number, kind: IncidentKind, reason: string, evidence: Partial<Incident>, log: boolean, slot?: number, pid?: number): void {
-    const record = this.state.workers.find((worker) => worker.id === id);
-    const incident: Incident = {
-      at: new Date().toISOString(), slot: record?.slot ?? slot ?? 0, generation: record?.generation ?? 0,
-      pid: record?.pid ?? pid ?? null, kind, reason, ...evidence,
-    };
-    this.incidents.record(incident);
-    if (!log) return;
-    const { msg, block } = describeIncident(incident);
-    this.log.log('error', LOG_EVENTS.workerDiagnosis, msg, { slot: incident.slot, generation: incident.generation, pid: incident.pid, incident, block });
   }
 
   private probeAll(path: string): void {
@@ -377,9 +296,9 @@ export class Supervisor {
     const info = this.info as PrimaryInfo;
     const report = workersReport(this.state, info, this.clock.now(), (id) => ({
       pendingHandoffs: this.dispatcher.pendingCount(id),
-      inspectPort: this.inspectPorts.get(id) ?? null,
+      inspectPort: this.evidence.inspectPort(id) ?? null,
     }));
-    const workers = report.workers.map((worker) => ({ ...worker, incidents: this.incidents.forSlot(worker.slot) }));
+    const workers = report.workers.map((worker) => ({ ...worker, incidents: this.evidence.incidents.forSlot(worker.slot) }));
     return { ...report, workers, connections: { ...this.dispatcher.stats } };
   }
 }
