@@ -36,14 +36,17 @@ let isTsxRegistered = false;
 export async function prepareTypeScript(modulePath: string): Promise<TypeScriptMode> {
   if (!TYPESCRIPT_EXTENSIONS.has(path.extname(modulePath))) return 'none';
   if (hasNativeTypeScript()) return 'native';
-  if (!isTsxRegistered) {
-    const esm = await import('tsx/esm/api');
-    esm.register();
-    const cjs = await import('tsx/cjs/api');
-    cjs.register();
-    isTsxRegistered = true;
-  }
+  await registerTsx();
   return 'tsx';
+}
+
+async function registerTsx(): Promise<void> {
+  if (isTsxRegistered) return;
+  const esm = await import('tsx/esm/api');
+  esm.register();
+  const cjs = await import('tsx/cjs/api');
+  cjs.register();
+  isTsxRegistered = true;
 }
 
 export function hasNativeTypeScript(): boolean {
@@ -63,6 +66,12 @@ export async function importModule(modulePath: string): Promise<ImportResult> {
     const namespace = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
     return { kind: 'imported', namespace };
   } catch (error) {
+    // Node's own type stripping refuses what needs transforming (enums, namespaces, parameter
+    // properties); tsx handles them, so the same app loads on Node 20 and on Node 24.
+    if (errnoCode(error) === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' && !isTsxRegistered) {
+      await registerTsx();
+      return importModule(modulePath);
+    }
     return classifyImportError(error, modulePath);
   }
 }

@@ -16,6 +16,7 @@ const SHAPES: [string, string, string[]][] = [
   ['a script that calls listen() after a delay', 'shapes/self-listen-late.mjs', []],
   ['a named export (module:export)', 'shapes/named-export.mjs:app', []],
   ['a TypeScript module', 'shapes/typed.ts', []],
+  ['a TypeScript module with an enum (tsx where Node cannot strip it)', 'shapes/typed-enum.ts', []],
 ];
 
 for (const [name, spec, flags] of SHAPES) {
