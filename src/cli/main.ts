@@ -66,6 +66,13 @@ function resolveModule(spec: string): { modulePath: string; exportName: string |
   return { modulePath, exportName };
 }
 
+/** The module as messages name it: relative to the working directory when it lies below it. */
+function moduleLabel(modulePath: string, spec: string): string {
+  const path = relative(process.cwd(), modulePath);
+  if (path === '') return spec;
+  return path.startsWith('..') ? modulePath : path;
+}
+
 function addServeOption(command: Command, spec: OptionSpec): void {
   const env = spec.env.length > 0 ? ` [env: ${spec.env.join(', ')}]` : '';
   const defaultText = spec.defaultValue === undefined || !takesValue(spec) ? '' : ` (default: ${spec.defaultValue})`;
@@ -77,7 +84,7 @@ async function serve(moduleSpec: string, flags: Record<string, string | boolean 
   const { modulePath, exportName } = resolveModule(moduleSpec);
   const log = createLogger(options.logFormat);
   const supervisor = new Supervisor(
-    { options, modulePath, exportName, moduleLabel: relative(process.cwd(), modulePath) || moduleSpec, version: VERSION },
+    { options, modulePath, exportName, moduleLabel: moduleLabel(modulePath, moduleSpec), version: VERSION },
     systemClock,
     log,
   );

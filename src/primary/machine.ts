@@ -10,6 +10,8 @@ import type { HeartbeatStats, SerializedError } from '../protocol/messages.js';
 import { backoffMs, describeExit, isCrashLooping, type BackoffConfig } from './policy.js';
 
 export interface MachineConfig {
+  /** The app module as the user named it, for messages. */
+  appLabel: string;
   workers: number;
   bootTimeoutMs: number;
   /** No heartbeat for this long: stalled, SIGKILL, replace. */
@@ -581,11 +583,20 @@ class Step {
 
   private haltBoot(worker: WorkerRecord, how: string): void {
     const error = worker.bootError;
+    const app = `app "${this.state.config.appLabel}"`;
+    if (error?.code === 'WARDEN_APP_LOAD') {
+      this.haltWith({ code: EXIT_CODES.boot, errorCode: 'WARDEN_APP_LOAD', message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
+      return;
+    }
+    // An error the app raised while starting (after it was imported), or a worker that just died.
+    const portClash = error?.code === 'EADDRINUSE';
     this.haltWith({
       code: EXIT_CODES.boot,
-      errorCode: error?.code === 'WARDEN_APP_LOAD' ? 'WARDEN_APP_LOAD' : 'WARDEN_BOOT',
-      message: error ? error.message : `worker ${worker.slot} ${how} before it was ready`,
-      hint: error?.hint ?? (error ? undefined : 'see the worker output above'),
+      errorCode: 'WARDEN_BOOT',
+      message: error ? `cannot start ${app}: ${error.name}: ${error.message}` : `cannot start ${app}: worker ${worker.slot} ${how} before it was ready`,
+      hint: portClash
+        ? 'the app binds a port of its own; make it listen on process.env.PORT, which warden serves on its shared port'
+        : `see the worker output above, or run \`node ${this.state.config.appLabel}\` to see the app start on its own`,
     });
   }
 

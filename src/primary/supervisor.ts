@@ -66,7 +66,7 @@ export class Supervisor {
     private readonly log: Logger,
   ) {
     const options = settings.options;
-    this.state = initialState(machineConfig(options), clock.now());
+    this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
     this.dispatcher = new ConnectionDispatcher({
       holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000,
     });
@@ -305,8 +305,9 @@ export class Supervisor {
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
-export function machineConfig(options: ServeOptions): MachineConfig {
+export function machineConfig(options: ServeOptions, appLabel: string): MachineConfig {
   return {
+    appLabel,
     workers: options.workers,
     bootTimeoutMs: options.bootTimeoutMs,
     timeoutMs: options.timeoutMs,

@@ -8,6 +8,7 @@ import { DEFAULT_BACKOFF } from '../../src/primary/policy.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
 
 const CONFIG: MachineConfig = {
+  appLabel: 'app.js',
   workers: 2, bootTimeoutMs: 30_000, timeoutMs: 5000, lateMs: 1000, gracefulTimeoutMs: 30_000, stuckAfterMs: 10_000,
   probeFailures: 3, maxRestarts: 3, backoff: DEFAULT_BACKOFF, killAfterMs: 2000, captureStacks: false, captureTimeoutMs: 1500,
   maxMemoryBytes: 0, heapSnapshotOnRecycle: false,
@@ -108,6 +109,15 @@ describe('starting', () => {
     assert.match(h.state.halt?.message ?? '', /cannot load app "app.js"/);
     assert.equal(of(effects, 'Spawn').length, 0, 'no endless restart loop');
     assert.equal(of(effects, 'Signal').length, 1, 'the other booting worker is told to stop');
+  });
+
+  test('an error the app raises while starting halts with the app named, and a port clash gets its own hint', () => {
+    const h = new Harness();
+    const [id] = h.spawnAll(h.send({ type: 'Tick' }));
+    h.send({ type: 'WorkerBootFailed', id: id as number, error: { name: 'Error', message: 'listen EADDRINUSE: address already in use :::3000', code: 'EADDRINUSE' } }, 50);
+    h.send({ type: 'WorkerExited', id: id as number, code: 1, signal: null }, 60);
+    assert.equal(h.state.halt?.message, 'cannot start app "app.js": Error: listen EADDRINUSE: address already in use :::3000');
+    assert.match(h.state.halt?.hint ?? '', /listen on process\.env\.PORT/);
   });
 
   test('a worker that never becomes ready is killed at the boot timeout and warden halts', () => {
