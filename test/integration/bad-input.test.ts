@@ -77,6 +77,17 @@ for (const [name, app, flags, message] of BOOT) {
   });
 }
 
+test('an app that binds a port of its own: exit 3, and the hint says to listen on PORT', async () => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const outcome = await run(serve(fixture('bad/own-port.cjs'), '--workers', '2'), { FIXTURE_PORT: String(port) });
+  assert.equal(outcome.code, 3, outcome.stderr);
+  assert.match(outcome.stderr, /warden: cannot start app ".*own-port\.cjs": Error: listen EADDRINUSE/);
+  assert.match(outcome.stderr, /hint: the app binds a port of its own; make it listen on process\.env\.PORT/);
+});
+
 test('a port already in use: the error names host:port and warden exits non-zero', async (t) => {
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
