@@ -2,14 +2,13 @@
 // hands over, beat, drain on request, and report a boot error or a crash before exiting. It binds no
 // port: the primary owns the listener. It decides nothing about its own health.
 
-import type { Server as HttpServer } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { loadApp } from '../app/load.js';
 import { monotonicMs, parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
 import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { watchParent } from './parent-watch.js';
-import { RequestTracker } from './requests.js';
+import { isHttpServer, RequestTracker } from './requests.js';
 
 function send(message: WorkerMessage, then?: () => void): void {
   if (!process.connected || process.send === undefined) {
@@ -62,9 +61,9 @@ async function main(): Promise<void> {
   const drain = () => {
     if (draining) return;
     draining = true;
-    tracker.startDraining();
+    tracker.startDraining(server);
     const poll = setInterval(() => {
-      tracker.closeIdleSockets();
+      tracker.closeIdle(server);
       if (tracker.inFlightCount > 0) return;
       clearInterval(poll);
       tracker.destroyAll();
@@ -133,10 +132,6 @@ async function main(): Promise<void> {
   booted = true;
   send({ warden: 1, act: 'ready', shape: loaded.shape });
   startHeartbeat(tracker, config.heartbeatIntervalMs, (stats) => send({ warden: 1, act: 'heartbeat', stats }));
-}
-
-function isHttpServer(server: Server): server is HttpServer {
-  return typeof (server as Partial<HttpServer>).closeIdleConnections === 'function';
 }
 
 main().catch(onFatal);

@@ -3,7 +3,7 @@
 // the heartbeat; it never decides whether the worker is healthy (the primary does).
 
 import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { HeartbeatStats, RequestsReport } from '../protocol/messages.js';
 
 const headersAt = Symbol('warden.headersAt');
@@ -89,16 +89,25 @@ export class RequestTracker {
     return this.inFlight.size;
   }
 
-  /** Stop keeping connections alive: finish what is in flight, then close. */
-  startDraining(): void {
+  /** Stop keeping connections alive: requests in flight finish and their connections then close. */
+  startDraining(server: Server | undefined): void {
     this.draining = true;
     for (const entry of this.inFlight) {
       if (!entry.res.headersSent) entry.res.shouldKeepAlive = false;
     }
-    this.closeIdleSockets();
+    this.closeIdle(server);
   }
 
-  closeIdleSockets(): void {
+  /**
+   * Close connections with no request on them. node:http knows when a keep-alive connection is
+   * between requests (its parser is idle), so HTTP servers use its own closeIdleConnections; for
+   * any other server a connection without a request in flight counts as idle.
+   */
+  closeIdle(server: Server | undefined): void {
+    if (server !== undefined && isHttpServer(server)) {
+      server.closeIdleConnections();
+      return;
+    }
     const busy = new Set<Socket>();
     for (const entry of this.inFlight) if (entry.res.socket) busy.add(entry.res.socket);
     for (const socket of this.sockets) if (!busy.has(socket)) socket.destroy();
@@ -219,4 +228,8 @@ export class RequestTracker {
       }
     }
   }
+}
+
+export function isHttpServer(server: Server): server is HttpServer {
+  return typeof (server as Partial<HttpServer>).closeIdleConnections === 'function';
 }

@@ -1,6 +1,7 @@
 // Stopping: SIGTERM lets in-flight requests finish; a primary killed with SIGKILL leaves no worker.
 
 import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
 import { test } from 'node:test';
 import { descendants, fixture, get, isAlive, startWarden, waitFor } from './harness.js';
 
@@ -35,4 +36,30 @@ test('a primary killed with SIGKILL while a worker busy-loops leaves no worker b
   await waitFor('a worker to be busy', async () => (await warden.workers()).workers.some((w) => w.state !== 'ready') || undefined, 5000);
   process.kill(warden.pid, 'SIGKILL');
   await waitFor('every worker to exit', () => pids.every((pid) => !isAlive(pid)) || undefined, 5000);
+});
+
+test('SIGTERM closes idle keep-alive connections at once and answers in-flight ones with Connection: close', async (t) => {
+  const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', '1', '--graceful-timeout', '30']);
+  const agent = new Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  const call = (path: string) => new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: warden.port, path, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  // One connection left idle between requests, one busy with a slow request.
+  assert.equal((await call('/')).status, 200);
+  const slow = call('/slow');
+  await waitFor('the slow request to be in flight', async () => ((await warden.workers()).workers[0] as unknown as { inFlight: number }).inFlight > 0 || undefined);
+  const stoppedAt = Date.now();
+  process.kill(warden.pid, 'SIGTERM');
+  const answer = await slow;
+  assert.equal(answer.status, 200);
+  assert.equal(answer.connection, 'close', 'the in-flight response tells the client not to reuse the connection');
+  const exit = await warden.exited;
+  assert.equal(exit.code, 0);
+  assert.ok(Date.now() - stoppedAt < 10_000, `exited ${Date.now() - stoppedAt} ms after SIGTERM, not at the 30 s graceful timeout`);
 });
