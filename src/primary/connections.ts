@@ -1,22 +1,23 @@
 // The service listener and the hand-off of accepted connections to workers. The primary accepts
-// (without reading) and passes each socket over IPC to a worker in rotation, as node:cluster's
-// round-robin does, but the primary chooses: a worker out of rotation (booting, late, stalled, stuck,
-// draining) gets no new connection. A socket stays open here until the worker acknowledges it, so one
+// (without reading) and passes each connection's handle over IPC to a worker in rotation, as
+// node:cluster's round-robin does, but the primary chooses: a worker out of rotation (booting, late, stalled, stuck,
+// draining) gets no new connection. A handle stays open here until the worker acknowledges it, so one
 // sent to a worker that dies, freezes or answers too late is handed to another worker instead of
 // being lost: each hand-off carries a deadline after which the worker must refuse it, and once that
 // deadline has safely passed the primary gives the connection to someone else.
 
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { WardenError, errnoCode } from '../errors.js';
 import { monotonicMs } from '../protocol/messages.js';
 import { chooseWorker, type Candidate } from './balance.js';
+import { acceptRawHandles, type ConnectionHandle } from './raw-accept.js';
 
 export interface HandoffTarget {
-  send(connectionId: number, expiresAt: number, socket: Socket, onSent: (error: Error | null) => void): void;
+  send(connectionId: number, expiresAt: number, handle: ConnectionHandle, onSent: (error: Error | null) => void): void;
 }
 
 interface Pending {
-  socket: Socket;
+  handle: ConnectionHandle;
   workerId: number;
   sentAt: number;
 }
@@ -37,7 +38,7 @@ export class ConnectionDispatcher {
   private readonly pending = new Map<number, Pending>();
   private readonly pendingByWorker = new Map<number, Set<number>>();
   /** Connections accepted while no worker was in rotation, oldest first. */
-  private held: { socket: Socket; at: number }[] = [];
+  private held: { handle: ConnectionHandle; at: number }[] = [];
   private nextConnectionId = 1;
   private cursor = 0;
   /** When each worker last let a hand-off expire: it is passed over for a while after. */
@@ -64,9 +65,11 @@ export class ConnectionDispatcher {
 
   /** Bind host:port; EADDRINUSE and friends become a WardenError naming the address. */
   async listen(host: string, port: number, what: string): Promise<AddressInfo> {
-    const server = createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
+    const server = createServer();
     this.server = server;
-    return listenOn(server, host, port, what);
+    const address = await listenOn(server, host, port, what);
+    acceptRawHandles(server, (handle) => this.onConnection(handle));
+    return address;
   }
 
   addWorker(workerId: number, target: HandoffTarget): void {
@@ -86,7 +89,8 @@ export class ConnectionDispatcher {
     if (entry === undefined || entry.workerId !== workerId) return;
     this.pending.delete(connectionId);
     this.pendingByWorker.get(workerId)?.delete(connectionId);
-    entry.socket.destroy();
+    // Closing the primary's descriptor leaves the connection open in the worker.
+    entry.handle.close();
   }
 
   /** The worker refused connection `connectionId` (it came too late): give it to another worker. */
@@ -107,14 +111,14 @@ export class ConnectionDispatcher {
       if (entry === undefined) continue;
       this.pending.delete(connectionId);
       this.stats.rerouted += 1;
-      this.dispatch(entry.socket);
+      this.dispatch(entry.handle);
     }
   }
 
-  /** Hand a socket to one given worker, in rotation or not (per-worker probes). */
-  handTo(workerId: number, socket: Socket): boolean {
+  /** Hand a connection to one given worker, in rotation or not (per-worker probes). */
+  handTo(workerId: number, handle: ConnectionHandle): boolean {
     if (!this.targets.has(workerId)) return false;
-    this.sendTo(workerId, socket);
+    this.sendTo(workerId, handle);
     return true;
   }
 
@@ -132,16 +136,16 @@ export class ConnectionDispatcher {
       this.takeBack(connectionId, entry);
     }
     while (this.held.length > 0 && now - (this.held[0] as { at: number }).at > this.options.holdTimeoutMs) {
-      const entry = this.held.shift() as { socket: Socket };
+      const entry = this.held.shift() as { handle: ConnectionHandle };
       this.stats.dropped += 1;
-      entry.socket.destroy();
+      entry.handle.close();
     }
     this.stats.held = this.held.length;
   }
 
   /** Stop accepting. Held connections have no worker to go to any more. */
   async close(): Promise<void> {
-    for (const entry of this.held) entry.socket.destroy();
+    for (const entry of this.held) entry.handle.close();
     this.stats.dropped += this.held.length;
     this.held = [];
     const server = this.server;
@@ -150,11 +154,11 @@ export class ConnectionDispatcher {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Last resort when the primary exits: close every socket still in its hands. */
+  /** Last resort when the primary exits: close every connection still in its hands. */
   destroyAll(): void {
-    for (const entry of this.pending.values()) entry.socket.destroy();
+    for (const entry of this.pending.values()) entry.handle.close();
     this.pending.clear();
-    for (const entry of this.held) entry.socket.destroy();
+    for (const entry of this.held) entry.handle.close();
     this.held = [];
   }
 
@@ -162,30 +166,27 @@ export class ConnectionDispatcher {
     this.pending.delete(connectionId);
     this.pendingByWorker.get(entry.workerId)?.delete(connectionId);
     this.stats.reclaimed += 1;
-    this.dispatch(entry.socket);
+    this.dispatch(entry.handle);
   }
 
-  private onConnection(socket: Socket): void {
+  private onConnection(handle: ConnectionHandle): void {
     this.stats.accepted += 1;
-    // A reset by the client before hand-off must not become an uncaught 'error'.
-    socket.on('error', () => socket.destroy());
-    this.dispatch(socket);
+    this.dispatch(handle);
   }
 
-  private dispatch(socket: Socket): void {
-    if (socket.destroyed) return;
+  private dispatch(handle: ConnectionHandle): void {
     const workerId = this.pick();
     if (workerId === undefined) {
       if (this.held.length >= this.options.holdLimit) {
         this.stats.dropped += 1;
-        socket.destroy();
+        handle.close();
         return;
       }
-      this.held.push({ socket, at: this.now() });
+      this.held.push({ handle, at: this.now() });
       this.stats.held = this.held.length;
       return;
     }
-    this.sendTo(workerId, socket);
+    this.sendTo(workerId, handle);
   }
 
   private pick(): number | undefined {
@@ -207,31 +208,31 @@ export class ConnectionDispatcher {
     return choice.id;
   }
 
-  private sendTo(workerId: number, socket: Socket): void {
+  private sendTo(workerId: number, handle: ConnectionHandle): void {
     const target = this.targets.get(workerId);
     if (target === undefined) {
-      this.dispatch(socket);
+      this.dispatch(handle);
       return;
     }
     const connectionId = this.nextConnectionId++;
     const sentAt = this.now();
-    this.pending.set(connectionId, { socket, workerId, sentAt });
+    this.pending.set(connectionId, { handle, workerId, sentAt });
     this.pendingByWorker.get(workerId)?.add(connectionId);
     this.stats.handedOff += 1;
-    target.send(connectionId, sentAt + this.options.acceptWindowMs, socket, (error) => {
+    target.send(connectionId, sentAt + this.options.acceptWindowMs, handle, (error) => {
       if (error === null || !this.pending.has(connectionId)) return;
-      // The channel closed before the socket left: take it back and try another worker.
+      // The channel closed before the handle left: take it back and try another worker.
       this.pending.delete(connectionId);
       this.pendingByWorker.get(workerId)?.delete(connectionId);
       this.stats.rerouted += 1;
-      this.dispatch(socket);
+      this.dispatch(handle);
     });
   }
 
   private flushHeld(): void {
     const held = this.held;
     this.held = [];
-    for (const entry of held) this.dispatch(entry.socket);
+    for (const entry of held) this.dispatch(entry.handle);
     this.stats.held = this.held.length;
   }
 }

@@ -3,7 +3,8 @@
 // server side of that connection straight to the worker, bypassing rotation.
 
 import { request } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { acceptRawHandles, remotePort, type ConnectionHandle } from './raw-accept.js';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
@@ -14,25 +15,22 @@ export class Prober {
    * Server-side sockets are matched to probes by the client's local port. Either side may be seen
    * first (accept and connect complete as separate events), so each waits in its own map.
    */
-  private readonly waiting = new Map<number, (socket: Socket) => void>();
-  private readonly arrived = new Map<number, Socket>();
+  private readonly waiting = new Map<number, (handle: ConnectionHandle) => void>();
+  private readonly arrived = new Map<number, ConnectionHandle>();
 
-  constructor(private readonly handTo: (workerId: number, socket: Socket) => boolean) {}
+  constructor(private readonly handTo: (workerId: number, handle: ConnectionHandle) => boolean) {}
 
   async start(): Promise<void> {
-    const server = createServer({ pauseOnConnect: true }, (socket) => {
-      const port = socket.remotePort ?? -1;
-      const route = this.waiting.get(port);
-      if (route !== undefined) {
-        route(socket);
-        return;
-      }
-      this.arrived.set(port, socket);
-      socket.once('close', () => this.arrived.delete(port));
-    });
+    const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
+    });
+    acceptRawHandles(server, (handle) => {
+      const port = remotePort(handle) ?? -1;
+      const route = this.waiting.get(port);
+      if (route !== undefined) route(handle);
+      else this.arrived.set(port, handle);
     });
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
@@ -55,18 +53,23 @@ export class Prober {
       req.on('socket', (socket) => {
         socket.on('connect', () => {
           const localPort = socket.localPort ?? -1;
-          const route = (serverSide: Socket) => {
+          const route = (serverSide: ConnectionHandle) => {
             this.waiting.delete(localPort);
             this.arrived.delete(localPort);
             if (!this.handTo(workerId, serverSide)) {
-              serverSide.destroy();
+              serverSide.close();
               finish({ ok: false, reason: 'worker is gone' });
             }
           };
           const early = this.arrived.get(localPort);
           if (early !== undefined) route(early);
           else this.waiting.set(localPort, route);
-          socket.once('close', () => this.waiting.delete(localPort));
+          socket.once('close', () => {
+            this.waiting.delete(localPort);
+            // The server side was accepted but never routed (the probe ended first): close it here.
+            this.arrived.get(localPort)?.close();
+            this.arrived.delete(localPort);
+          });
         });
       });
       req.on('response', (res) => {

@@ -4,8 +4,9 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Socket } from 'node:net';
+import type { SendHandle } from 'node:child_process';
 import { errnoCode } from '../errors.js';
+import type { ConnectionHandle } from './raw-accept.js';
 import { parseWorkerMessage, serializeError, WORKER_CONFIG_ENV, type PrimaryMessage, type WorkerConfig, type WorkerMessage, type SerializedError } from '../protocol/messages.js';
 
 export interface WorkerSpawnSpec {
@@ -93,16 +94,19 @@ export class WorkerProcess {
     return this.child.connected;
   }
 
-  send(message: PrimaryMessage, socket?: Socket, onSent?: (error: Error | null) => void): void {
+  /**
+   * Send a message, with a connection's raw handle riding along if given. node keeps the primary's
+   * copy of a raw handle open after sending it; the dispatcher closes it once the worker
+   * acknowledges, so an unacknowledged connection can still go to another worker.
+   */
+  send(message: PrimaryMessage, handle?: ConnectionHandle, onSent?: (error: Error | null) => void): void {
     if (!this.child.connected) {
       onSent?.(new Error('IPC channel closed'));
       return;
     }
     const done = (error: Error | null) => onSent?.(error);
-    if (socket === undefined) this.child.send(message, done);
-    // keepOpen: the primary keeps its copy until the worker acknowledges, so an unacknowledged
-    // connection can be handed to another worker if this one dies (node:cluster does the same).
-    else this.child.send(message, socket, { keepOpen: true }, done);
+    if (handle === undefined) this.child.send(message, done);
+    else this.child.send(message, handle as unknown as SendHandle, done);
   }
 }
 

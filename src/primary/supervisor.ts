@@ -231,7 +231,7 @@ export class Supervisor {
     );
     this.workers.set(id, worker);
     this.dispatcher.addWorker(id, {
-      send: (connectionId, expiresAt, socket, onSent) => worker.send({ warden: 1, act: 'conn', id: connectionId, expiresAt }, socket, onSent),
+      send: (connectionId, expiresAt, handle, onSent) => worker.send({ warden: 1, act: 'conn', id: connectionId, expiresAt }, handle, onSent),
     });
   }
 

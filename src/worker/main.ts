@@ -2,13 +2,18 @@
 // hands over, beat, drain on request, and report a boot error or a crash before exiting. It binds no
 // port: the primary owns the listener. It decides nothing about its own health.
 
-import type { Server, Socket } from 'node:net';
+import { Socket, type Server } from 'node:net';
 import { loadApp } from '../app/load.js';
 import { monotonicMs, parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
 import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { watchParent } from './parent-watch.js';
 import { isHttpServer, RequestTracker } from './requests.js';
+
+/** A connection's libuv handle as it arrives over IPC. */
+interface RawHandle {
+  close(): void;
+}
 
 function send(message: WorkerMessage, then?: () => void): void {
   if (!process.connected || process.send === undefined) {
@@ -56,7 +61,7 @@ async function main(): Promise<void> {
   const tracker = new RequestTracker(config.requestTimeoutMs);
   let draining = false;
   let server: Server | undefined;
-  const pendingSockets: Socket[] = [];
+  const pendingHandles: RawHandle[] = [];
 
   const drain = () => {
     if (draining) return;
@@ -77,9 +82,10 @@ async function main(): Promise<void> {
     process.exit(0);
   });
 
-  // Connections may arrive while the app is still loading only if the primary misroutes; hold them.
-  process.on('message', (raw: unknown, handle: unknown) => {
-    const message = parsePrimaryMessage(raw);
+  // Connections arrive as raw handles; one that comes while the app is still loading (only a probe
+  // could) waits for the server.
+  process.on('message', (received: unknown, handle: unknown) => {
+    const message = parsePrimaryMessage(received);
     if (message === undefined) return;
     if (message.act === 'drain') {
       drain();
@@ -93,23 +99,30 @@ async function main(): Promise<void> {
       send({ warden: 1, act: 'heapSnapshot', result: takeHeapSnapshot(message.dir, message.maxHeapBytes) });
       return;
     }
-    const socket = handle as Socket | undefined;
+    const raw = handle as RawHandle | undefined;
     if (monotonicMs() > message.expiresAt) {
       // Too late: the primary may already have given this connection to another worker. Closing
       // this process's copy of the descriptor leaves the connection itself open.
-      socket?.destroy();
+      raw?.close();
       send({ warden: 1, act: 'rejected', id: message.id });
       return;
     }
     send({ warden: 1, act: 'accepted', id: message.id });
-    if (socket === undefined) return;
+    if (raw === undefined) return;
+    if (server === undefined) pendingHandles.push(raw);
+    else hand(server, raw);
+  });
+
+  /** Wrap the raw handle as node:net would on its own accept, and give it to the app's server. */
+  const hand = (target: Server, raw: RawHandle) => {
+    const options = { handle: raw, readable: true, writable: true, allowHalfOpen: (target as { allowHalfOpen?: boolean }).allowHalfOpen ?? false };
+    const socket = new Socket(options as ConstructorParameters<typeof Socket>[0]);
     // node:http sets TCP_NODELAY when it accepts a connection itself; a handed-over socket skips that
     // path, and without it a response written in two pieces waits ~40 ms for Nagle's algorithm.
     socket.setNoDelay(true);
     tracker.addSocket(socket);
-    if (server === undefined) pendingSockets.push(socket);
-    else server.emit('connection', socket);
-  });
+    target.emit('connection', socket);
+  };
 
   const loaded = await loadApp({
     modulePath: config.modulePath,
@@ -128,7 +141,7 @@ async function main(): Promise<void> {
     server.address = () => address;
     server.emit('listening');
   }
-  for (const socket of pendingSockets.splice(0)) server.emit('connection', socket);
+  for (const raw of pendingHandles.splice(0)) hand(server, raw);
   booted = true;
   send({ warden: 1, act: 'ready', shape: loaded.shape });
   startHeartbeat(tracker, config.heartbeatIntervalMs, (stats) => send({ warden: 1, act: 'heartbeat', stats }));

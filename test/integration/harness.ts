@@ -20,7 +20,11 @@ export interface RunningWarden {
   pid: number;
   port: number;
   adminPort: number;
+  /** stdout and stderr as they arrived, interleaved: for finding log lines. */
   output: () => string;
+  /** Each stream on its own: a line can only be checked whole within one stream. */
+  stdout: () => string;
+  stderr: () => string;
   exited: Promise<{ code: number | null; signal: string | null }>;
   workers: () => Promise<WorkersBody>;
 }
@@ -125,8 +129,16 @@ export async function startWarden(t: TestContext, args: string[], options: { env
   const seen = new Set<number>();
   t.after(() => cleanup(pid, seen));
   let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    stderr += chunk;
+  });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const match = await waitFor('the startup line', () => {
     if (child.exitCode !== null) throw new Error(`warden exited early (${child.exitCode}):\n${output}`);
@@ -135,7 +147,7 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     throw new Error(`${error.message}\noutput so far:\n${output}`);
   });
   const running: RunningWarden = {
-    child, pid, port: Number(match[1]), adminPort: Number(match[2]), output: () => output, exited,
+    child, pid, port: Number(match[1]), adminPort: Number(match[2]), output: () => output, stdout: () => stdout, stderr: () => stderr, exited,
     workers: async () => {
       const body = (await getJson<WorkersBody>(running.adminPort, '/workers')).body;
       for (const worker of body.workers) if (worker.pid !== null) seen.add(worker.pid);

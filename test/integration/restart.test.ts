@@ -35,13 +35,17 @@ test('a worker that keeps crashing after having served makes warden exit non-zer
 
 test('worker output lines are passed on whole and attributed to their worker', async (t) => {
   const warden = await startWarden(t, [fixture('chatty.mjs'), '--workers', '2']);
-  await waitFor('all chatty lines', () => (warden.output().match(/-end$/gm)?.length ?? 0) >= 80 || undefined, 10_000);
-  const lines = warden.output().split('\n').filter((line) => line.includes('xxxx'));
-  assert.equal(lines.length, 80, 'every line arrives once');
-  for (const line of lines) {
-    assert.match(line, /^\[w([12]) (\d+)\] (out|err)-([12])-x{20000}-end$/, 'whole, prefixed line');
-    const [, slot, , , worker] = /^\[w([12]) (\d+)\] (out|err)-([12])/.exec(line) as RegExpExecArray;
-    assert.equal(slot, worker, 'attributed to the worker that wrote it');
+  const count = (text: string) => text.match(/-end$/gm)?.length ?? 0;
+  await waitFor('all chatty lines', () => count(warden.stdout()) + count(warden.stderr()) >= 80 || undefined, 10_000);
+  for (const [stream, tag] of [[warden.stdout(), 'out'], [warden.stderr(), 'err']] as const) {
+    const lines = stream.split('\n').filter((line) => line.includes('xxxx'));
+    assert.equal(lines.length, 40, `every ${tag} line arrives once, on its own stream`);
+    for (const line of lines) {
+      const match = /^\[w([12]) (\d+)\] (out|err)-([12])-x{20000}-end$/.exec(line);
+      assert.ok(match, `whole, prefixed line (${line.slice(0, 40)}…${line.slice(-20)}, ${line.length} chars)`);
+      assert.equal(match[3], tag);
+      assert.equal(match[1], match[4], 'attributed to the worker that wrote it');
+    }
   }
   assert.ok(isAlive(warden.pid));
 });
