@@ -6,18 +6,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { Incident } from '../../src/diagnose/incidents.js';
 import { fixture, get, getJson, startLoad, startWarden, waitFor } from './harness.js';
 
-interface IncidentView {
-  slot: number;
-  pid: number | null;
-  kind: string;
-  reason: string;
-  stack?: string;
-  noStack?: string;
-  requests?: { inFlight: number; requests: { method: string; path: string; ageMs: number }[] };
-  error?: { message: string; stack?: string };
-}
+/** An incident as /incidents serves it (the record type, serialized). */
+type IncidentView = Incident;
 
 async function incidentFor(adminPort: number, pid: number, kind: string): Promise<IncidentView> {
   return waitFor(`a ${kind} incident for pid ${pid}`, async () => {
@@ -107,13 +100,14 @@ test('--max-memory: a worker over the limit is recycled gracefully, with its mem
   // Round-robin: the two /grow requests may have gone to two workers; grow until one is over the limit.
   for (let i = 0; i < 4; i++) grown = JSON.parse((await get(warden.port, '/grow')).body) as typeof grown;
   const incident = await waitFor('a memory incident', async () => {
-    const { body } = await getJson<{ incidents: (IncidentView & { memory?: { samples: { rssBytes: number }[] }; heapSnapshot?: { path?: string; skipped?: string } })[] }>(warden.adminPort, '/incidents');
+    const { body } = await getJson<{ incidents: IncidentView[] }>(warden.adminPort, '/incidents');
     return body.incidents.find((i) => i.kind === 'memory');
   }, 20_000);
   assert.match(incident.reason, /RSS \d+ MB is above --max-memory 150 MB/);
   assert.ok((incident.memory?.samples.length ?? 0) >= 1, 'the RSS trend is recorded');
-  assert.ok(incident.heapSnapshot?.path, `a heap snapshot was written (${JSON.stringify(incident.heapSnapshot)})`);
-  assert.ok(existsSync(incident.heapSnapshot.path as string));
+  const snapshot = incident.heapSnapshot;
+  assert.ok(snapshot !== undefined && 'path' in snapshot, `a heap snapshot was written (${JSON.stringify(snapshot)})`);
+  assert.ok(existsSync(snapshot.path));
   assert.ok(readdirSync(dir).some((name) => name.endsWith('.heapsnapshot')));
   await waitFor('the recycled slot to be ready again', async () => {
     const current = (await warden.workers()).workers.find((w) => w.slot === incident.slot && w.state === 'ready');
