@@ -1,0 +1,36 @@
+// --log-format json: one JSON object per line, warden's events with an `event` field, worker output
+// as worker.output records carrying slot and pid. Workers see WARDEN_WORKER_ID and WARDEN_WORKER_COUNT.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fixture, get, startWarden, waitFor } from './harness.js';
+
+test('--log-format json writes one parseable object per line, with events and attributed worker output', async (t) => {
+  const warden = await startWarden(t, [fixture('chatty.mjs'), '--workers', '2', '--log-format', 'json']);
+  await waitFor('worker output', () => (warden.stdout().match(/"worker\.output"/g)?.length ?? 0) >= 40 || undefined, 10_000);
+  const records = warden.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const events = new Set(records.map((record) => record.event));
+  for (const event of ['warden.started', 'worker.spawned', 'worker.ready', 'worker.output']) assert.ok(events.has(event), `has ${event}`);
+  const { workers } = await warden.workers();
+  const pids = new Set(workers.map((w) => w.pid));
+  for (const record of records.filter((r) => r.event === 'worker.output')) {
+    assert.ok(record.slot === 1 || record.slot === 2, 'slot');
+    assert.ok(pids.has(record.pid as number), 'pid of a worker');
+    const tag = record.stream === 'stdout' ? 'out' : 'err';
+    assert.match(String(record.msg), new RegExp(`^${tag}-${String(record.slot)}-x+-end$`), 'the line, whole, from that slot and stream');
+  }
+  const ready = records.find((r) => r.event === 'worker.ready');
+  assert.ok(typeof ready?.generation === 'number' && typeof ready?.pid === 'number', 'worker events carry slot, generation and pid');
+});
+
+test('each worker sees WARDEN_WORKER_ID (its slot) and WARDEN_WORKER_COUNT', async (t) => {
+  const warden = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '2']);
+  const seen = new Map<string, string>();
+  for (let i = 0; i < 6; i++) {
+    const body = JSON.parse((await get(warden.port, '/')).body) as { id: string; count: string; pid: number };
+    seen.set(body.id, body.count);
+    const slot = (await warden.workers()).workers.find((w) => w.pid === body.pid)?.slot;
+    assert.equal(String(slot), body.id, 'WARDEN_WORKER_ID is the slot');
+  }
+  assert.deepEqual([...seen.entries()].sort(), [['1', '2'], ['2', '2']]);
+});
