@@ -7,7 +7,10 @@ import { fixture, get, startWarden, waitFor } from './harness.js';
 
 test('--log-format json writes one parseable object per line, with events and attributed worker output', async (t) => {
   const warden = await startWarden(t, [fixture('chatty.mjs'), '--workers', '2', '--log-format', 'json']);
-  await waitFor('worker output', () => (warden.stdout().match(/"worker\.output"/g)?.length ?? 0) >= 40 || undefined, 10_000);
+  await waitFor('worker output and both ready events', () => {
+    const text = warden.stdout();
+    return ((text.match(/"worker\.output"/g)?.length ?? 0) >= 40 && (text.match(/"worker\.ready"/g)?.length ?? 0) >= 2) || undefined;
+  }, 10_000);
   // Only complete lines: the last one may still be arriving.
   const complete = warden.stdout().slice(0, warden.stdout().lastIndexOf('\n'));
   const records = complete.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
