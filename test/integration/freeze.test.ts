@@ -104,3 +104,16 @@ test('/livez, /readyz and /workers answer in well under 100 ms while a worker is
   assert.equal(ready.body.missing[0]?.slot, workers[0]?.slot);
   assert.match(ready.body.missing[0]?.reason ?? '', /no heartbeat/, 'the body says which worker is missing and why');
 });
+
+test('one worker frozen by a busy loop: requests sent meanwhile wait for its replacement instead of failing', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '1', '--timeout', '1']);
+  const { workers } = await warden.workers();
+  get(warden.port, '/spin', 20_000).catch(() => undefined);
+  await waitFor('the worker to go silent', async () => (await warden.workers()).workers.some((w) => w.state !== 'ready') || undefined, 5000, 20);
+  // Sent while the only worker is frozen: held by the primary, then served by the new worker.
+  const answers = await Promise.all([0, 1, 2].map(() => get(warden.port, '/', 15_000)));
+  for (const answer of answers) {
+    assert.equal(answer.status, 200);
+    assert.notEqual(JSON.parse(answer.body).pid, workers[0]?.pid, 'served by the replacement');
+  }
+});
