@@ -68,7 +68,7 @@ export class ConnectionDispatcher {
     const server = createServer();
     this.server = server;
     const address = await listenOn(server, host, port, what);
-    acceptRawHandles(server, (handle) => this.onConnection(handle));
+    acceptRawHandles(server, (handle) => this.accept(handle));
     return address;
   }
 
@@ -169,7 +169,8 @@ export class ConnectionDispatcher {
     this.dispatch(entry.handle);
   }
 
-  private onConnection(handle: ConnectionHandle): void {
+  /** A connection the listener accepted: to a worker in rotation, or held until there is one. */
+  accept(handle: ConnectionHandle): void {
     this.stats.accepted += 1;
     this.dispatch(handle);
   }
