@@ -648,12 +648,3 @@ function mb(bytes: number): string {
 function ms(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(1)}s` : `${Math.round(value)}ms`;
 }
-
-/** Earliest time at which a Tick could change something; the supervisor also ticks periodically. */
-export function nextSpawnDue(state: MachineState): number | undefined {
-  if (state.phase !== 'running') return undefined;
-  const due = state.slots
-    .filter((slot) => !state.workers.some((worker) => worker.slot === slot.slot && isActive(worker)))
-    .map((slot) => slot.nextSpawnAt);
-  return due.length === 0 ? undefined : Math.min(...due);
-}
