@@ -82,3 +82,20 @@ export async function pollUntil<T>(read: () => T, isDone: (value: T) => boolean,
   }
   return value;
 }
+
+/**
+ * A `log` for runCheck that aborts the check `afterMs` after it reports the freeze, as a Ctrl-C
+ * would, and remembers which worker it froze.
+ */
+export function abortOnceFrozen(controller: AbortController, afterMs = 300): { log: (line: string) => void; frozenPid: () => number } {
+  let frozenPid = 0;
+  return {
+    log: (line) => {
+      const frozen = /^froze worker (\d+)/.exec(line);
+      if (frozen === null) return;
+      frozenPid = Number(frozen[1]);
+      setTimeout(() => controller.abort(new Error('Ctrl-C')), afterMs);
+    },
+    frozenPid: () => frozenPid,
+  };
+}

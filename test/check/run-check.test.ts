@@ -10,7 +10,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { hasProcFs, readStat } from '../../src/check/proc.js';
 import { type CheckOptions, type CheckReport, formatCheckReport, runCheck } from '../../src/check/run-check.js';
 import { isWardenError } from '../../src/errors.js';
-import { type ClusterServer, pollUntil, startClusterPrimary } from './cluster-fixture.js';
+import { abortOnceFrozen, type ClusterServer, pollUntil, startClusterPrimary } from './cluster-fixture.js';
 
 // With the default round-robin policy Node's primary hands a stopped worker one more connection
 // (then skips it, as it never acknowledges), so one health poll may hang. With "none" workers share
@@ -118,21 +118,13 @@ describe('runCheck against a pid', { skip: hasProcFs() ? false : 'needs Linux /p
   test('an aborted check resumes the frozen worker and says so', async (t) => {
     const server = await startClusterPrimary(t, { workers: 2, env: SHARED_SOCKET });
     const controller = new AbortController();
-    let frozenPid = 0;
-    const run = runCheck(pidOptions(server, 20_000), {
-      signal: controller.signal,
-      log: (line) => {
-        const frozen = /^froze worker (\d+)/.exec(line);
-        if (frozen === null) return;
-        frozenPid = Number(frozen[1]);
-        setTimeout(() => controller.abort(new Error('Ctrl-C')), 300);
-      },
-    });
+    const watcher = abortOnceFrozen(controller);
+    const run = runCheck(pidOptions(server, 20_000), { signal: controller.signal, log: watcher.log });
     const startedAt = Date.now();
     await assertCheckRejects(run, /^check aborted after 0\.\d s; resumed worker \d+ with SIGCONT$/);
     assert.ok(Date.now() - startedAt < 5_000, 'the abort ends the check promptly');
-    assert.ok(frozenPid > 0);
-    await assertRunning(frozenPid);
+    assert.ok(watcher.frozenPid() > 0);
+    await assertRunning(watcher.frozenPid());
   });
 
   test('refuses a pid without children, or no process at all, before freezing anything', async (t) => {

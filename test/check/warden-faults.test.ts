@@ -9,7 +9,7 @@ import { httpGet } from '../../src/check/http-get.js';
 import { hasProcFs, listChildren, readStat } from '../../src/check/proc.js';
 import { type CheckOptions, type CheckReport, formatCheckReport, runCheck } from '../../src/check/run-check.js';
 import { errnoCode, isWardenError } from '../../src/errors.js';
-import { pollUntil } from './cluster-fixture.js';
+import { abortOnceFrozen, pollUntil } from './cluster-fixture.js';
 import { fixturePath, startWarden, type WardenServer } from './warden-fixture.js';
 
 async function startFaultsApp(t: Parameters<typeof startWarden>[0], timeoutS: number): Promise<WardenServer> {
@@ -103,24 +103,16 @@ describe('runCheck against a real warden', { skip: hasProcFs() ? false : 'needs 
   test('spin: an aborted check kills the spinning worker and says so', async (t) => {
     const warden = await startFaultsApp(t, 30);
     const controller = new AbortController();
-    let frozenPid = 0;
-    const run = runCheck(checkOptions(warden, { fault: 'spin' }), {
-      signal: controller.signal,
-      log: (line) => {
-        const frozen = /^froze worker (\d+)/.exec(line);
-        if (frozen === null) return;
-        frozenPid = Number(frozen[1]);
-        setTimeout(() => controller.abort(new Error('Ctrl-C')), 300);
-      },
-    });
+    const watcher = abortOnceFrozen(controller);
+    const run = runCheck(checkOptions(warden, { fault: 'spin' }), { signal: controller.signal, log: watcher.log });
     await assert.rejects(run, (error: unknown) => {
       assert.ok(isWardenError(error));
       assert.equal(error.code, 'WARDEN_CHECK');
       assert.match(error.message, /^check aborted after 0\.\d s; worker \d+ was still busy-looping \(not replaced\); killed it with SIGKILL$/);
       return true;
     });
-    assert.ok(frozenPid > 0);
-    await assertNothingLeftFrozen(warden, frozenPid);
+    assert.ok(watcher.frozenPid() > 0);
+    await assertNothingLeftFrozen(warden, watcher.frozenPid());
   });
 
   test('stop: the default fault now carries warden\'s incident, which says why no stack could be taken', async (t) => {
