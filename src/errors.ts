@@ -8,7 +8,8 @@ export type WardenErrorCode =
   | 'WARDEN_BOOT' // no worker could become ready
   | 'WARDEN_LISTEN' // the service or admin address cannot be bound
   | 'WARDEN_CRASH_LOOP' // workers kept failing after having served
-  | 'WARDEN_CHECK'; // `warden check` could not run its test
+  | 'WARDEN_CHECK' // `warden check` could not run its test
+  | 'WARDEN_CONTROL' // `warden reload|scale|status` could not reach a primary, or it refused
 
 export class WardenError extends Error {
   readonly code: WardenErrorCode;

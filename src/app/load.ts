@@ -34,6 +34,11 @@ export interface LoadedApp {
   server: net.Server;
   shape: AppShape;
   viaFactory: boolean;
+  /**
+   * The app's own clean-up, awaited by the worker after its last request on drain: the module's
+   * `close` export, else the app's own close() (Fastify, an http.Server); undefined when it has none.
+   */
+  close: (() => Promise<void>) | undefined;
 }
 
 const PENDING_WORK_POLL_MS = 20;
@@ -75,13 +80,21 @@ async function load(options: LoadAppOptions, intercept: ListenIntercept): Promis
   await new Promise((resolve) => setImmediate(resolve));
   const viaFactory = options.factory;
   // A server the app started itself wins over its export: the app chose how to set it up.
-  if (intercept.captured() !== undefined) return { server: await intercept.listened, shape: 'self-listen', viaFactory };
+  const closeExport = imported.namespace.close;
+  const hookOf = (app: unknown, server: net.Server) => closeHook(typeof closeExport === 'function' ? closeExport : undefined, app, server);
+  if (intercept.captured() !== undefined) {
+    const server = await intercept.listened;
+    return { server, shape: 'self-listen', viaFactory, close: hookOf(server, server) };
+  }
 
   const verdict = detectShape(candidate);
-  if (verdict.isUsable) return { server: await adapt(target, verdict.shape, candidate), shape: verdict.shape, viaFactory };
+  if (verdict.isUsable) {
+    const server = await adapt(target, verdict.shape, candidate);
+    return { server, shape: verdict.shape, viaFactory, close: hookOf(candidate, server) };
+  }
 
   const waited = await waitForListen(intercept, resourcesBefore, options.listenWaitMs);
-  if (waited !== 'idle' && waited !== 'timed-out') return { server: waited, shape: 'self-listen', viaFactory };
+  if (waited !== 'idle' && waited !== 'timed-out') return { server: waited, shape: 'self-listen', viaFactory, close: hookOf(waited, waited) };
 
   let found = `its ${target.exportLabel} is ${verdict.got}`;
   if (options.factory) found = `the factory returned ${verdict.got}`;
@@ -93,6 +106,26 @@ async function load(options: LoadAppOptions, intercept: ListenIntercept): Promis
     hint: `export ${ACCEPTED_SHAPES}, or a function returning one with --factory; a script that starts ` +
       `its own server must listen on process.env.PORT`,
   });
+}
+
+/**
+ * The clean-up to await on drain. A `close` export wins (the app said what to release); otherwise an
+ * app object with its own close() (Fastify's closes its plugins and hooks, an http.Server stops).
+ * The server warden serves was never bound here, so node's ERR_SERVER_NOT_RUNNING is expected.
+ */
+function closeHook(exported: Function | undefined, app: unknown, server: net.Server): (() => Promise<void>) | undefined {
+  if (exported !== undefined) return async () => void (await exported());
+  const own = typeof app === 'object' && app !== null ? (app as { close?: unknown }).close : undefined;
+  if (typeof own !== 'function') return undefined;
+  if (app === server) {
+    return () => new Promise<void>((resolve, reject) => {
+      (app as net.Server).close((error) => {
+        if (error !== undefined && (error as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') reject(error);
+        else resolve();
+      });
+    });
+  }
+  return async () => void (await (own as () => unknown).call(app));
 }
 
 /**

@@ -15,6 +15,7 @@ import { createLogger } from '../log/logger.js';
 import { installSignalHandlers } from '../primary/signals.js';
 import { Supervisor } from '../primary/supervisor.js';
 import { registerCheckCommand } from './check-command.js';
+import { registerControlCommands } from './control-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -30,6 +31,7 @@ function exitCodeFor(code: WardenErrorCode): number {
       return EXIT_CODES.crashLoop;
     case 'WARDEN_LISTEN':
     case 'WARDEN_CHECK':
+    case 'WARDEN_CONTROL':
       return EXIT_CODES.failure;
   }
 }
@@ -76,10 +78,12 @@ function moduleLabel(modulePath: string, spec: string): string {
 function addServeOption(command: Command, spec: OptionSpec): void {
   const env = spec.env.length > 0 ? ` [env: ${spec.env.join(', ')}]` : '';
   const defaultText = spec.defaultValue === undefined || !takesValue(spec) ? '' : ` (default: ${spec.defaultValue})`;
-  command.addOption(new Option(spec.flag, `${spec.help}${defaultText}${env}`));
+  const option = new Option(spec.flag, `${spec.help}${defaultText}${env}`);
+  if (spec.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  command.addOption(option);
 }
 
-async function serve(moduleSpec: string, flags: Record<string, string | boolean | undefined>): Promise<void> {
+async function serve(moduleSpec: string, flags: Record<string, string | boolean | string[] | undefined>): Promise<void> {
   const options = resolveServeOptions(flags, process.env, () => detectCpuCount());
   const { modulePath, exportName } = resolveModule(moduleSpec);
   const log = createLogger(options.logFormat);
@@ -94,8 +98,8 @@ async function serve(moduleSpec: string, flags: Record<string, string | boolean 
   const started = await supervisor.start();
   const url = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.log('info', LOG_EVENTS.started,
-    `warden ${VERSION} serving ${moduleSpec} with ${options.workers} worker${options.workers === 1 ? '' : 's'} on ${url(started.listen.host, started.listen.port)} (admin ${url(started.admin.host, started.admin.port)}, pid ${process.pid})`,
-    { version: VERSION, module: moduleSpec, workers: options.workers, listen: started.listen, admin: started.admin });
+    `warden ${VERSION} serving ${moduleSpec} with ${options.workers} worker${options.workers === 1 ? '' : 's'} on ${url(started.listen.host, started.listen.port)} (admin ${url(started.admin.host, started.admin.port)}, control ${started.control}, pid ${process.pid})`,
+    { version: VERSION, module: moduleSpec, workers: options.workers, listen: started.listen, admin: started.admin, control: started.control });
   const result = await started.done;
   removeHandlers();
   if (result.halt !== undefined) {
@@ -116,11 +120,12 @@ export function buildProgram(): Command {
     .description('serve an app on several worker processes sharing one port')
     .argument('<module>', 'app module, optionally with an export: ./app.js, ./app.mjs:handler, ./server.ts')
     .exitOverride()
-    .action(async (moduleSpec: string, flags: Record<string, string | boolean | undefined>) => {
+    .action(async (moduleSpec: string, flags: Record<string, string | boolean | string[] | undefined>) => {
       await serve(moduleSpec, flags);
     });
   for (const spec of SERVE_OPTIONS as readonly OptionSpec[]) addServeOption(serveCommand, spec);
   registerCheckCommand(program);
+  registerControlCommands(program);
   return program;
 }
 

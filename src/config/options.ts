@@ -29,6 +29,13 @@ export interface ServeOptions {
   captureStacks: boolean;
   maxMemoryBytes: number;
   heapSnapshotDir: string | undefined;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  control: string | undefined;
+  reload: boolean;
+  reloadDirs: string[];
+  reloadInclude: string[];
+  reloadExclude: string[];
 }
 
 export interface ParseContext {
@@ -46,6 +53,8 @@ export interface OptionSpec<K extends keyof ServeOptions = keyof ServeOptions> {
   defaultValue: string | undefined;
   help: string;
   parse: (raw: string, context: ParseContext) => ServeOptions[K];
+  /** The flag may be given several times (or as a comma-separated list); the values are joined with ",". */
+  repeatable?: boolean;
 }
 
 function usage(context: ParseContext, rule: string, raw: string): WardenError {
@@ -111,10 +120,38 @@ function parseProbePath(raw: string, context: ParseContext): string | undefined 
   return text;
 }
 
-function parseMegabytes(raw: string, context: ParseContext): number {
+const SIZE_UNITS: Record<string, number> = { '': 1024 ** 2, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+
+/** A memory size as PM2's max_memory_restart takes it: 512M, 1G, 300K; a plain number is megabytes. */
+export function parseMemorySize(raw: string, context: ParseContext): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = match === null ? undefined : SIZE_UNITS[(match[2] as string).toLowerCase()];
+  if (match === null || unit === undefined) throw usage(context, 'a size such as 512M, 1.5G or 300K (a plain number is megabytes; 0 turns it off)', raw);
+  return Math.round(Number(match[1]) * unit);
+}
+
+function nonNegativeInteger(raw: string, context: ParseContext): number {
   const text = raw.trim();
-  if (!/^\d+$/.test(text)) throw usage(context, 'a whole number of megabytes, 0 to turn it off', raw);
-  return Number(text) * 1024 * 1024;
+  if (!/^\d+$/.test(text)) throw usage(context, 'a whole number, 0 or more', raw);
+  return Number(text);
+}
+
+function parseSocketPath(raw: string, context: ParseContext): string | undefined {
+  const text = raw.trim();
+  if (text === '') return undefined;
+  if (text.includes('\0')) throw usage(context, 'a file path for a unix socket', raw);
+  // sockaddr_un.sun_path holds 108 bytes on Linux, the terminating NUL included.
+  if (Buffer.byteLength(text) > 107) throw usage(context, 'a unix socket path of at most 107 bytes', raw);
+  return text;
+}
+
+/** A comma-separated list (a repeated flag arrives joined by commas). */
+function list(what: string) {
+  return (raw: string, context: ParseContext): string[] => {
+    const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    if (items.some((item) => item.includes('\0'))) throw usage(context, what, raw);
+    return items;
+  };
 }
 
 function parseDirectory(raw: string, context: ParseContext): string | undefined {
@@ -171,10 +208,24 @@ export const SERVE_OPTIONS = [
     help: 'consecutive failed restarts of one worker slot before warden gives up and exits non-zero', parse: positiveInteger }),
   option({ key: 'captureStacks', flag: '--capture-stacks <on|off>', env: ['WARDEN_CAPTURE_STACKS'], defaultValue: 'on',
     help: "before killing a stalled worker, take its JavaScript stack through Node's inspector (opened on 127.0.0.1 only then)", parse: parseBoolean }),
-  option({ key: 'maxMemoryBytes', flag: '--max-memory <mb>', env: ['WARDEN_MAX_MEMORY'], defaultValue: '0',
-    help: 'recycle a worker gracefully when its RSS goes above this many megabytes (0: off)', parse: parseMegabytes }),
+  option({ key: 'maxMemoryBytes', flag: '--max-memory <size>', env: ['WARDEN_MAX_MEMORY'], defaultValue: '0',
+    help: 'recycle a worker gracefully when its RSS goes above this size: 512M, 1G, or a plain number of megabytes (0: off)', parse: parseMemorySize }),
   option({ key: 'heapSnapshotDir', flag: '--heap-snapshot-on-recycle <dir>', env: ['WARDEN_HEAP_SNAPSHOT_DIR'], defaultValue: undefined,
     help: 'before a memory recycle, the worker writes a heap snapshot into this directory (skipped when the heap or the disk makes it unsafe)', parse: parseDirectory }),
+  option({ key: 'maxRequests', flag: '--max-requests <n>', env: ['WARDEN_MAX_REQUESTS'], defaultValue: '0',
+    help: 'recycle a worker after it has served this many requests, its replacement started first (0: off)', parse: nonNegativeInteger }),
+  option({ key: 'maxRequestsJitter', flag: '--max-requests-jitter <n>', env: ['WARDEN_MAX_REQUESTS_JITTER'], defaultValue: '0',
+    help: "add 0 to this many requests to each worker's --max-requests, so workers do not all recycle at once", parse: nonNegativeInteger }),
+  option({ key: 'control', flag: '--control <path>', env: ['WARDEN_CONTROL'], defaultValue: undefined,
+    help: 'unix socket for `warden reload`, `warden scale` and `warden status` (default: derived from --port, in a directory only this user can enter)', parse: parseSocketPath }),
+  option({ key: 'reload', flag: '--reload', env: ['WARDEN_RELOAD'], defaultValue: 'false',
+    help: 'development: reload all workers (rolling) when a source file changes', parse: parseBoolean }),
+  option({ key: 'reloadDirs', flag: '--reload-dir <dir>', env: ['WARDEN_RELOAD_DIR'], defaultValue: undefined, repeatable: true,
+    help: "with --reload: directory to watch, repeatable (default: the app's directory)", parse: list('directory paths') }),
+  option({ key: 'reloadInclude', flag: '--reload-include <glob>', env: ['WARDEN_RELOAD_INCLUDE'], defaultValue: '**/*.js,**/*.mjs,**/*.cjs,**/*.ts,**/*.mts,**/*.cts,**/*.json',
+    help: 'with --reload: files whose change reloads, repeatable', parse: list('glob patterns'), repeatable: true }),
+  option({ key: 'reloadExclude', flag: '--reload-exclude <glob>', env: ['WARDEN_RELOAD_EXCLUDE'], defaultValue: '**/node_modules/**,**/.*/**,**/.*',
+    help: 'with --reload: files whose change is ignored, repeatable', parse: list('glob patterns'), repeatable: true }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
 ] as const satisfies readonly OptionSpec[];

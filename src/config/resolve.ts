@@ -5,7 +5,7 @@
 import { WardenError } from '../errors.js';
 import { SERVE_OPTIONS, flagName, type OptionSpec, type ServeOptions } from './options.js';
 
-export type RawFlags = Readonly<Record<string, string | boolean | undefined>>;
+export type RawFlags = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
 export function resolveServeOptions(
   flags: RawFlags,
@@ -24,14 +24,14 @@ export function resolveServeOptions(
 function resolveOne(spec: OptionSpec, flags: RawFlags, env: Readonly<Record<string, string | undefined>>, cpuCount: () => number): unknown {
   const flag = flags[camel(flagName(spec))];
   if (flag !== undefined) {
-    const raw = typeof flag === 'boolean' ? String(flag) : flag;
+    const raw = typeof flag === 'boolean' ? String(flag) : Array.isArray(flag) ? flag.join(',') : flag;
     return spec.parse(raw, { source: `--${flagName(spec)}`, cpuCount });
   }
   for (const name of spec.env) {
     const value = env[name];
     if (value !== undefined && value !== '') return spec.parse(value, { source: name, cpuCount });
   }
-  return spec.defaultValue === undefined ? undefined : spec.parse(spec.defaultValue, { source: `--${flagName(spec)}`, cpuCount });
+  return spec.defaultValue === undefined ? (spec.repeatable ? [] : undefined) : spec.parse(spec.defaultValue, { source: `--${flagName(spec)}`, cpuCount });
 }
 
 function checkConsistency(options: ServeOptions): void {
@@ -44,6 +44,14 @@ function checkConsistency(options: ServeOptions): void {
     throw new WardenError('WARDEN_CONFIG', `--port and --admin-port are both ${options.port}`, {
       hint: 'give the admin server its own port, e.g. --admin-port 9000',
     });
+  }
+  if (options.maxRequestsJitter > 0 && options.maxRequests === 0) {
+    throw new WardenError('WARDEN_CONFIG', '--max-requests-jitter is set but --max-requests is not', {
+      hint: 'set --max-requests N too: the jitter is added to it',
+    });
+  }
+  if (!options.reload && (options.reloadDirs ?? []).length > 0) {
+    throw new WardenError('WARDEN_CONFIG', '--reload-dir is set but --reload is not', { hint: 'add --reload to watch the directories' });
   }
   if (options.probePath !== undefined && options.probeTimeoutMs > options.probeIntervalMs) {
     throw new WardenError('WARDEN_CONFIG', '--probe-timeout is longer than --probe-interval', {

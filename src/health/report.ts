@@ -1,13 +1,15 @@
 // The primary's health answers, computed from a snapshot of the supervisor state: /livez, /readyz and
 // /workers. Pure: the admin server (primary/admin-server.ts) only serializes what these return.
 
-import type { MachineState, WorkerRecord } from '../primary/machine.js';
-import { isInRotation } from '../primary/machine.js';
+import type { MachineState, WorkerRecord } from '../primary/machine/index.js';
+import { isInRotation } from '../primary/machine/index.js';
 
 export type DisplayState = 'booting' | 'ready' | 'unhealthy' | 'stalled' | 'draining' | 'stopping' | 'exited';
 
 export interface PrimaryInfo {
   pid: number;
+  /** The control socket (`warden reload`, `warden scale`), once bound. */
+  control?: string | null;
   version: string;
   module: string;
   listen: { host: string; port: number };
@@ -23,7 +25,7 @@ export interface HealthAnswer {
 
 export function displayState(worker: WorkerRecord): DisplayState {
   if (worker.condition === 'stalled') return 'stalled';
-  if (worker.condition === 'memory') return 'draining';
+  if (worker.condition === 'memory' || worker.condition === 'max-requests' || worker.condition === 'reload' || worker.condition === 'scale') return 'draining';
   if (worker.condition === 'stuck' || worker.condition === 'unhealthy' || worker.condition === 'late' || worker.condition === 'boot-timeout') return 'unhealthy';
   switch (worker.state) {
     case 'spawning':
@@ -90,9 +92,16 @@ export function workersReport(state: MachineState, info: PrimaryInfo, now: numbe
   workers.sort((a, b) => a.slot - b.slot);
   return {
     primary: {
-      pid: info.pid, version: info.version, module: info.module, phase: state.phase,
+      pid: info.pid, version: info.version, module: info.module, phase: state.phase, control: info.control ?? null,
       listen: info.listen, admin: info.admin, startedAt: iso(info.startedAt), uptimeMs: Math.round(now - info.startedAt),
-      workersTarget: state.slots.length, requiredReady: info.requiredReady,
+      workersTarget: state.targetWorkers, requiredReady: info.requiredReady, generation: state.generation,
+      reload: {
+        running: state.reload === undefined ? null : { generation: state.reload.generation, startedAt: iso(state.reload.startedAt), slotsDone: state.reload.slotsDone },
+        queued: state.reloadQueued !== undefined,
+        last: state.lastReload === undefined ? null : { ...state.lastReload, startedAt: iso(state.lastReload.startedAt), endedAt: iso(state.lastReload.endedAt) },
+        counts: state.reloads,
+      },
+      scaling: state.scale === undefined ? null : { target: state.scale.target, startedAt: iso(state.scale.startedAt) },
     },
     workers,
   };
@@ -112,7 +121,7 @@ function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slo
 /** 200 while the supervisor can keep workers serving; 503 when halting or every slot is crash-looping. */
 export function livez(state: MachineState): HealthAnswer {
   const serving = state.workers.some((worker) => isInRotation(state, worker));
-  const crashLooping = state.slots.every((slot) => slot.consecutiveFailures >= 3);
+  const crashLooping = state.slots.every((slot) => slot.consecutiveFailures >= 3 || slot.slot > state.targetWorkers);
   const alive = state.phase === 'running' || state.phase === 'stopping' ? serving || !crashLooping : false;
   return {
     status: alive ? 200 : 503,
@@ -125,7 +134,8 @@ export function readyz(state: MachineState, requiredReady: number): HealthAnswer
   const ready = state.workers.filter((worker) => isInRotation(state, worker));
   const missing: { slot: number; pid: number | null; state: DisplayState; reason: string }[] = [];
   for (const slot of state.slots) {
-    if (ready.some((worker) => worker.slot === slot.slot)) continue;
+    // A slot above the target (being drained after a scale-down) is not missing.
+    if (slot.slot > state.targetWorkers || ready.some((worker) => worker.slot === slot.slot)) continue;
     const current = state.workers.find((worker) => worker.slot === slot.slot && !worker.retiring) ??
       state.workers.find((worker) => worker.slot === slot.slot);
     if (current === undefined) {
@@ -139,7 +149,7 @@ export function readyz(state: MachineState, requiredReady: number): HealthAnswer
   return {
     status: isReady ? 200 : 503,
     body: {
-      ready: isReady, phase: state.phase, readyWorkers: ready.length, required: requiredReady, workers: state.slots.length, missing,
+      ready: isReady, phase: state.phase, readyWorkers: ready.length, required: requiredReady, workers: state.targetWorkers, missing,
     },
   };
 }

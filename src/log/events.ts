@@ -26,6 +26,17 @@ export const LOG_EVENTS = {
   workerDiagnosis: 'worker.diagnosis',
   probeFailed: 'probe.failed',
   connectionsHeld: 'connections.held',
+  reloadStarted: 'reload.started',
+  reloadQueued: 'reload.queued',
+  reloadSlot: 'reload.slot',
+  reloadCompleted: 'reload.completed',
+  reloadFailed: 'reload.failed',
+  reloadAborted: 'reload.aborted',
+  scaled: 'warden.scaled',
+  scaleRefused: 'warden.scale_refused',
+  controlListening: 'control.listening',
+  controlRequest: 'control.request',
+  fileChanged: 'reload.file_changed',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

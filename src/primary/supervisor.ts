@@ -2,22 +2,28 @@
 // step(), and the effects it returns are carried out here (fork, signal, drain, close, log, exit),
 // their results coming back as new events. Owns the listeners, the admin server and the probes.
 
+import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../clock.js';
+import { defaultControlPath, type ControlRequest } from '../control/protocol.js';
+import { ControlServer } from '../control/server.js';
 import type { ServeOptions } from '../config/options.js';
 import { requiredReady } from '../config/resolve.js';
 import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
+import { LOG_EVENTS } from '../log/events.js';
 import type { Logger } from '../log/logger.js';
 import type { WorkerConfig, WorkerMessage } from '../protocol/messages.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { AdminServer } from './admin-server.js';
 import { ConnectionDispatcher } from './connections.js';
-import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine.js';
+import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine/index.js';
 import { DEFAULT_BACKOFF } from './policy.js';
 import { Prober } from './probes.js';
 import { signalProcess, WorkerProcess } from './processes.js';
+import { watchSources, type SourceWatch } from './source-watch.js';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 const TICK_MS = 50;
@@ -38,9 +44,16 @@ export interface RunResult {
   halt: HaltInfo | undefined;
 }
 
+/** How a reload or scale asked through the control channel (or the API) ended. */
+export interface LifecycleOutcome {
+  ok: boolean;
+  message: string;
+}
+
 export interface Started {
   listen: { host: string; port: number };
   admin: { host: string; port: number };
+  control: string;
   /** Resolves when the supervisor has stopped every worker and wants the process to exit. */
   done: Promise<RunResult>;
 }
@@ -59,6 +72,12 @@ export class Supervisor {
   private finish: ((result: RunResult) => void) | undefined;
   private probing = new Set<number>();
   private readonly evidence: EvidenceCollector;
+  private readonly control: ControlServer;
+  private controlPath: string | undefined;
+  private sourceWatch: SourceWatch | undefined;
+  /** Control requests waiting for Notify effects, by request id (0 is reserved for "nobody waits"). */
+  private readonly waiting = new Map<number, { progress: (message: string) => void; done: (outcome: LifecycleOutcome) => void }>();
+  private nextRequestId = 1;
 
   constructor(
     private readonly settings: SupervisorSettings,
@@ -77,6 +96,7 @@ export class Supervisor {
       '/incidents': () => ({ status: 200, body: { incidents: this.evidence.incidents.all() } }),
     });
     this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket));
+    this.control = new ControlServer((request, progress) => this.onControlRequest(request, progress));
     this.evidence = new EvidenceCollector(
       { captureTimeoutMs: CAPTURE_TIMEOUT_MS, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
       {
@@ -98,6 +118,14 @@ export class Supervisor {
       await this.dispatcher.close();
       throw error;
     }
+    const controlPath = options.control ?? defaultControlPath(listen.port, process.env, process.getuid?.() ?? 0, tmpdir());
+    try {
+      await this.control.listen(controlPath);
+    } catch (error) {
+      await Promise.all([this.dispatcher.close(), this.admin.close()]);
+      throw error;
+    }
+    this.controlPath = controlPath;
     if (options.probePath !== undefined) await this.prober.start();
     this.info = {
       pid: process.pid, version: this.settings.version, module: this.settings.moduleLabel,
@@ -119,12 +147,50 @@ export class Supervisor {
     });
     this.timers.push(this.clock.setInterval(() => this.dispatch({ type: 'Tick' }), TICK_MS));
     this.timers.push(this.clock.setInterval(() => this.dispatcher.sweep(), 100));
-    if (options.probePath !== undefined) {
-      const path = options.probePath;
-      this.timers.push(this.clock.setInterval(() => this.probeAll(path), options.probeIntervalMs));
+    if (options.probePath !== undefined) this.timers.push(this.clock.setInterval(() => this.probeAll(), options.probeIntervalMs));
+    if (options.reload) {
+      const dirs = options.reloadDirs.length > 0 ? options.reloadDirs : [dirname(this.settings.modulePath)];
+      this.sourceWatch = watchSources(
+        { dirs, include: options.reloadInclude, exclude: options.reloadExclude, debounceMs: 300 },
+        (changed) => this.dispatch({ type: 'ReloadRequested', requestId: 0, source: `a change to ${changed}` }),
+        (message) => this.log.log('warn', LOG_EVENTS.fileChanged, message, {}),
+      );
     }
     this.dispatch({ type: 'Tick' });
-    return { listen: this.info.listen, admin: this.info.admin, done };
+    return { listen: this.info.listen, admin: this.info.admin, control: controlPath, done };
+  }
+
+  /** Rolling reload to the code now on disk; resolves when it completed, failed or was stopped. */
+  reload(progress: (message: string) => void = () => undefined): Promise<LifecycleOutcome> {
+    return this.request(progress, (requestId) => ({ type: 'ReloadRequested', requestId, source: 'warden reload' }));
+  }
+
+  /** Move the worker count to `workers`, or by `delta`; resolves when the fleet matches the target. */
+  scale(target: { workers: number } | { delta: number }, progress: (message: string) => void = () => undefined): Promise<LifecycleOutcome> {
+    return this.request(progress, (requestId) => ({ type: 'ScaleRequested', requestId, source: 'warden scale', ...target }));
+  }
+
+  private request(progress: (message: string) => void, event: (requestId: number) => MachineEvent): Promise<LifecycleOutcome> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve) => {
+      this.waiting.set(requestId, { progress, done: resolve });
+      this.dispatch(event(requestId));
+    });
+  }
+
+  private async onControlRequest(request: ControlRequest, progress: (message: string) => void): Promise<{ ok: boolean; message: string; data?: unknown }> {
+    switch (request.cmd) {
+      case 'reload':
+        return this.reload(progress);
+      case 'scale':
+        return this.scale('workers' in request ? { workers: request.workers } : { delta: request.delta }, progress);
+      case 'status':
+        return { ok: true, message: 'status', data: this.workersBody() };
+      default: {
+        const impossible: never = request;
+        throw new Error(`supervisor: unknown control request ${JSON.stringify(impossible)}`);
+      }
+    }
   }
 
   /** Put an event on the queue; a signal handler does nothing else. */
@@ -161,15 +227,26 @@ export class Supervisor {
 
   private perform(effect: Effect): void {
     switch (effect.type) {
-      case 'Spawn':
-        if (this.settings.options.captureStacks) {
-          // The port is only reserved here; nothing listens on it until a capture sends SIGUSR1.
-          void freeInspectPort().then(
-            (port) => this.spawn(effect.id, effect.slot, effect.generation, port),
-            () => this.spawn(effect.id, effect.slot, effect.generation, undefined),
-          );
-        } else {
-          this.spawn(effect.id, effect.slot, effect.generation, undefined);
+      case 'Spawn': {
+        const spawn = (port: number | undefined) => this.spawn(effect.id, effect.slot, effect.generation, effect.workerCount, port);
+        // The port is only reserved here; nothing listens on it until a capture sends SIGUSR1.
+        if (this.settings.options.captureStacks) void freeInspectPort().then(spawn, () => spawn(undefined));
+        else spawn(undefined);
+        return;
+      }
+      case 'Probe':
+        this.probeOne(effect.id);
+        return;
+      case 'Notify':
+        for (const requestId of effect.requestIds) {
+          const waiting = this.waiting.get(requestId);
+          if (waiting === undefined) continue;
+          if (effect.done === undefined) {
+            waiting.progress(effect.message);
+          } else {
+            this.waiting.delete(requestId);
+            waiting.done({ ok: effect.done.ok, message: effect.message });
+          }
         }
         return;
       case 'CaptureStack':
@@ -204,13 +281,13 @@ export class Supervisor {
     }
   }
 
-  private spawn(id: number, slot: number, generation: number, inspectPort: number | undefined): void {
+  private spawn(id: number, slot: number, generation: number, workerCount: number, inspectPort: number | undefined): void {
     const config = this.workerConfig as WorkerConfig;
     let pid = 0;
     if (inspectPort !== undefined) this.evidence.assignInspectPort(id, inspectPort);
     const worker = new WorkerProcess(
       {
-        entry: WORKER_ENTRY, slot, generation, workerCount: this.state.slots.length, config,
+        entry: WORKER_ENTRY, slot, generation, workerCount, config,
         env: process.env, execArgv: inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`],
       },
       {
@@ -268,32 +345,40 @@ export class Supervisor {
     }
   }
 
-  private probeAll(path: string): void {
-    const { probeTimeoutMs } = this.settings.options;
+  private probeAll(): void {
     for (const worker of this.state.workers) {
-      if (worker.state !== 'ready' || worker.retiring || this.probing.has(worker.id)) continue;
-      const id = worker.id;
-      this.probing.add(id);
-      void this.prober.probe(id, path, probeTimeoutMs).then((result) => {
-        this.probing.delete(id);
-        this.dispatch(result.ok ? { type: 'ProbeSucceeded', id } : { type: 'ProbeFailed', id, reason: result.reason });
-      });
+      if (worker.state === 'ready' && !worker.retiring) this.probeOne(worker.id);
     }
+  }
+
+  private probeOne(id: number): void {
+    const { probePath, probeTimeoutMs } = this.settings.options;
+    if (probePath === undefined || this.probing.has(id)) return;
+    this.probing.add(id);
+    void this.prober.probe(id, probePath, probeTimeoutMs).then((result) => {
+      this.probing.delete(id);
+      this.dispatch(result.ok ? { type: 'ProbeSucceeded', id } : { type: 'ProbeFailed', id, reason: result.reason });
+    });
   }
 
   private async shutdown(result: RunResult): Promise<void> {
     for (const timer of this.timers) timer.cancel();
+    this.sourceWatch?.close();
     this.killAll();
-    await Promise.all([this.dispatcher.close(), this.admin.close(), this.prober.close()]);
+    for (const [requestId, waiting] of this.waiting) {
+      this.waiting.delete(requestId);
+      waiting.done({ ok: false, message: 'warden stopped' });
+    }
+    await Promise.all([this.dispatcher.close(), this.admin.close(), this.prober.close(), this.control.close()]);
     this.finish?.(result);
   }
 
   private requiredReady(): number {
-    return requiredReady(this.settings.options, this.settings.options.workers);
+    return requiredReady(this.settings.options, this.state.targetWorkers);
   }
 
   private workersBody() {
-    const info = this.info as PrimaryInfo;
+    const info = { ...(this.info as PrimaryInfo), requiredReady: this.requiredReady(), control: this.controlPath ?? null };
     const report = workersReport(this.state, info, this.clock.now(), (id) => ({
       pendingHandoffs: this.dispatcher.pendingCount(id),
       inspectPort: this.evidence.inspectPort(id) ?? null,
@@ -322,5 +407,8 @@ export function machineConfig(options: ServeOptions, appLabel: string): MachineC
     captureTimeoutMs: CAPTURE_TIMEOUT_MS,
     maxMemoryBytes: options.maxMemoryBytes,
     heapSnapshotOnRecycle: options.heapSnapshotDir !== undefined,
+    probeEnabled: options.probePath !== undefined,
+    maxRequests: options.maxRequests,
+    maxRequestsJitter: options.maxRequestsJitter,
   };
 }

@@ -61,18 +61,30 @@ async function main(): Promise<void> {
   const tracker = new RequestTracker(config.requestTimeoutMs);
   let draining = false;
   let server: Server | undefined;
+  let closeApp: (() => Promise<void>) | undefined;
   const pendingHandles: RawHandle[] = [];
 
   const drain = () => {
     if (draining) return;
     draining = true;
-    tracker.startDraining(server);
+    tracker.startDraining();
+    // Done when every connection has closed: the last responses went out with `Connection: close`
+    // and the quiet connections were closed (requests.ts says why "quiet" and not just "idle").
     const poll = setInterval(() => {
-      tracker.closeIdle(server);
-      if (tracker.inFlightCount > 0) return;
+      tracker.closeIdle();
+      if (tracker.inFlightCount > 0 || tracker.socketCount > 0) return;
       clearInterval(poll);
-      tracker.destroyAll();
-      process.exit(0);
+      // The app's clean-up runs once, after its last request; the primary's drain deadline bounds it.
+      const hook = closeApp;
+      closeApp = undefined;
+      if (hook === undefined) process.exit(0);
+      hook().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`warden: the app's close hook failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+          process.exit(1);
+        },
+      );
     }, 25);
   };
   process.on('SIGTERM', drain);
@@ -133,6 +145,7 @@ async function main(): Promise<void> {
     listenWaitMs: config.listenWaitMs,
   });
   server = loaded.server;
+  closeApp = loaded.close;
   if (isHttpServer(server)) tracker.attach(server);
   if (loaded.shape !== 'self-listen') {
     // The server is never bound here; report the primary's address, and run the 'listening' hooks

@@ -57,9 +57,30 @@ class RecentMax {
   }
 }
 
+/**
+ * On drain, a connection with no request on it is closed once it has also been quiet this long. A
+ * keep-alive client may be sending its next request at the very moment the connection looks idle;
+ * closing it then loses that request, so a connection that read bytes recently is left to answer
+ * one more request with `Connection: close`.
+ */
+export const DRAIN_IDLE_MS = 100;
+
+interface SocketActivity {
+  bytesRead: number;
+  lastActiveAt: number;
+  /**
+   * closeIdle() calls in a row that found nothing new read. Timers run before I/O in each turn of
+   * the event loop, so after a stall (a busy CPU) the first check can come before the read of bytes
+   * that already arrived; two checks always have an I/O phase between them.
+   */
+  quietChecks: number;
+  /** Taken over by an upgrade (WebSocket): not HTTP any more, left open until it closes. */
+  upgraded: boolean;
+}
+
 export class RequestTracker {
   private readonly inFlight = new Set<Tracked>();
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new Map<Socket, SocketActivity>();
   private served = 0;
   private timedOut = 0;
   private consecutiveTimeouts = 0;
@@ -77,11 +98,15 @@ export class RequestTracker {
   /** Follow a server's requests; listeners go first so the start time is the arrival time. */
   attach(server: HttpServer): void {
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
+    server.prependListener('upgrade', (_req: IncomingMessage, socket: Socket) => {
+      const activity = this.sockets.get(socket);
+      if (activity !== undefined) activity.upgraded = true;
+    });
   }
 
   /** Every connection handed to this worker, HTTP or not. */
-  addSocket(socket: Socket): void {
-    this.sockets.add(socket);
+  addSocket(socket: Socket, now = performance.now()): void {
+    this.sockets.set(socket, { bytesRead: 0, lastActiveAt: now, quietChecks: 0, upgraded: false });
     socket.once('close', () => this.sockets.delete(socket));
   }
 
@@ -89,32 +114,45 @@ export class RequestTracker {
     return this.inFlight.size;
   }
 
+  /** Open connections, upgraded ones included: a draining worker exits once there are none. */
+  get socketCount(): number {
+    return this.sockets.size;
+  }
+
   /** Stop keeping connections alive: requests in flight finish and their connections then close. */
-  startDraining(server: Server | undefined): void {
+  startDraining(): void {
     this.draining = true;
     for (const entry of this.inFlight) {
       if (!entry.res.headersSent) entry.res.shouldKeepAlive = false;
     }
-    this.closeIdle(server);
+    this.closeIdle();
   }
 
   /**
-   * Close connections with no request on them. node:http knows when a keep-alive connection is
-   * between requests (its parser is idle), so HTTP servers use its own closeIdleConnections; for
-   * any other server a connection without a request in flight counts as idle.
+   * Close the connections that carry no request and have read nothing for DRAIN_IDLE_MS and three
+   * checks (bytes read is what the socket's handle counted, so a request still being parsed counts
+   * as activity).
+   * Upgraded connections are left alone: they end on their own or at the graceful timeout.
    */
-  closeIdle(server: Server | undefined): void {
-    if (server !== undefined && isHttpServer(server)) {
-      server.closeIdleConnections();
-      return;
-    }
+  closeIdle(now = performance.now()): void {
     const busy = new Set<Socket>();
     for (const entry of this.inFlight) if (entry.res.socket) busy.add(entry.res.socket);
-    for (const socket of this.sockets) if (!busy.has(socket)) socket.destroy();
+    for (const [socket, activity] of this.sockets) {
+      if (busy.has(socket) || activity.upgraded) continue;
+      const bytesRead = socket.bytesRead;
+      if (bytesRead !== activity.bytesRead) {
+        activity.bytesRead = bytesRead;
+        activity.lastActiveAt = now;
+        activity.quietChecks = 0;
+        continue;
+      }
+      activity.quietChecks += 1;
+      if (activity.quietChecks >= 3 && now - activity.lastActiveAt >= DRAIN_IDLE_MS) socket.destroy();
+    }
   }
 
   destroyAll(): void {
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.keys()) socket.destroy();
   }
 
   /** Answer 504 to requests past --request-timeout (or cut them if headers already went out). */

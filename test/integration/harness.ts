@@ -27,6 +27,8 @@ export interface RunningWarden {
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: string | null }>;
   workers: () => Promise<WorkersBody>;
+  /** The control socket path printed in the startup line. */
+  control: string;
 }
 
 export interface WorkerView {
@@ -148,6 +150,7 @@ export async function startWarden(t: TestContext, args: string[], options: { env
   });
   const running: RunningWarden = {
     child, pid, port: Number(match[1]), adminPort: Number(match[2]), output: () => output, stdout: () => stdout, stderr: () => stderr, exited,
+    control: /control (\S+), pid/.exec(output)?.[1] ?? '',
     workers: async () => {
       const body = (await getJson<WorkersBody>(running.adminPort, '/workers')).body;
       for (const worker of body.workers) if (worker.pid !== null) seen.add(worker.pid);
@@ -159,6 +162,37 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     await running.workers();
   }
   return running;
+}
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a `warden <args>` command (reload, scale, check…) to completion, killed if it outlives `timeoutMs`. */
+export function runWarden(t: TestContext, args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CommandResult> {
+  const child = spawn(process.execPath, [WARDEN, ...args], {
+    cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) killQuietly(child.pid as number, 'SIGKILL');
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      killQuietly(child.pid as number, 'SIGKILL');
+      reject(new Error(`warden ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 /** Kill the primary and every worker it ever reported, also stopped ones. */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EXIT_CODES } from '../../src/errors.js';
-import { initialState, isInRotation, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine.js';
+import { initialState, isInRotation, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/policy.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
 
@@ -11,7 +11,7 @@ const CONFIG: MachineConfig = {
   appLabel: 'app.js',
   workers: 2, bootTimeoutMs: 30_000, timeoutMs: 5000, lateMs: 1000, gracefulTimeoutMs: 30_000, stuckAfterMs: 10_000,
   probeFailures: 3, maxRestarts: 3, backoff: DEFAULT_BACKOFF, killAfterMs: 2000, captureStacks: false, captureTimeoutMs: 1500,
-  maxMemoryBytes: 0, heapSnapshotOnRecycle: false,
+  maxMemoryBytes: 0, heapSnapshotOnRecycle: false, probeEnabled: false, maxRequests: 0, maxRequestsJitter: 0,
 };
 
 /** Drives the machine like supervisor.ts does, keeping every effect for assertions. */
@@ -313,16 +313,24 @@ describe('stopping', () => {
 });
 
 describe('memory', () => {
-  test('a worker over --max-memory is drained and replaced without counting as a failure', () => {
+  test('a worker over --max-memory takes no new connections, lives until its replacement is ready, then drains; not a failure', () => {
     const h = new Harness({ maxMemoryBytes: 100 });
     const [big] = h.boot() as [number, number];
     h.send({ type: 'HeartbeatReceived', id: big, stats: stats({ rssBytes: 101 }) }, 1000);
     const effects = h.send({ type: 'Tick' }, 1050);
+    const spawns = of(effects, 'Spawn');
+    assert.deepEqual(spawns.map((s) => s.slot), [1], 'the replacement starts at once, in the same slot');
+    assert.equal(h.worker(big).state, 'ready', 'the big worker finishes its requests while its replacement boots');
+    assert.equal(isInRotation(h.state, h.worker(big)), false, 'but gets no new connections');
+    assert.equal(of(effects, 'ReportMemory').length, 0, 'nothing recorded before the swap');
+    const [replacement] = h.spawnAll(effects);
+    const swap = h.send({ type: 'WorkerReady', id: replacement as number }, 1500);
     assert.equal(h.worker(big).state, 'draining');
     assert.equal(h.worker(big).condition, 'memory');
-    assert.deepEqual(of(effects, 'ReportMemory').map((r) => r.id), [big]);
+    assert.deepEqual(of(swap, 'ReportMemory').map((r) => r.id), [big]);
+    assert.deepEqual(of(swap, 'Drain').map((d) => d.id), [big]);
     assert.equal(h.state.slots[0]?.consecutiveFailures, 0);
-    assert.deepEqual(of(effects, 'Spawn').map((s) => s.slot), [1], 'the replacement starts at once');
+    assert.equal(h.state.slots[0]?.replacements.memory, 1);
   });
 });
 

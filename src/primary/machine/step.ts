@@ -2,176 +2,18 @@
 // spawn, restart (with backoff), take a worker out of rotation, recycle, kill, give up and exit.
 // Pure: no I/O, no timers, no process handles. supervisor.ts carries out the effects and reports
 // what happened as new events; a periodic Tick lets deadlines (boot, heartbeat, drain) expire.
+// Reload, scale and upkeep recycling only move targets; rollout.ts reconciles toward them.
 
-import { EXIT_CODES, type WardenErrorCode } from '../errors.js';
-import { heartbeatFreshness, hungRequestsReason, stuckReason, type ProgressFacts } from '../health/verdicts.js';
-import { LOG_EVENTS, type LogEvent } from '../log/events.js';
-import type { HeartbeatStats, SerializedError } from '../protocol/messages.js';
-import { backoffMs, describeExit, isCrashLooping, type BackoffConfig } from './policy.js';
-
-export interface MachineConfig {
-  /** The app module as the user named it, for messages. */
-  appLabel: string;
-  workers: number;
-  bootTimeoutMs: number;
-  /** No heartbeat for this long: stalled, SIGKILL, replace. */
-  timeoutMs: number;
-  /** No heartbeat for this long: out of rotation until the next heartbeat. */
-  lateMs: number;
-  gracefulTimeoutMs: number;
-  stuckAfterMs: number;
-  probeFailures: number;
-  maxRestarts: number;
-  backoff: BackoffConfig;
-  /** How long a halt or a SIGTERM waits before escalating to SIGKILL. */
-  killAfterMs: number;
-  /** Take the JavaScript stack of a stalled worker before killing it (--capture-stacks). */
-  captureStacks: boolean;
-  /** How long the kill of a stalled worker waits for its stack. */
-  captureTimeoutMs: number;
-  /** RSS above which a worker is recycled gracefully (--max-memory); 0: off. */
-  maxMemoryBytes: number;
-  /** --heap-snapshot-on-recycle: the worker writes a heap snapshot first, so its heartbeats may pause. */
-  heapSnapshotOnRecycle: boolean;
-}
-
-export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
-
-/**
- * spawning: fork asked for, no pid yet; booting: loading the app; ready: serving;
- * draining: no new connections, finishing in-flight requests; stopping: signalled, waiting for exit.
- */
-export type WorkerState = 'spawning' | 'booting' | 'ready' | 'draining' | 'stopping';
-
-/** ok: in rotation; late: missed its heartbeat window; the others are reasons it is being replaced. */
-export type Condition = 'ok' | 'late' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory';
-
-export interface WorkerRecord {
-  /** Unique per process for the life of the primary; the key of everything (a pid is only for logs). */
-  id: number;
-  slot: number;
-  generation: number;
-  state: WorkerState;
-  pid: number | undefined;
-  since: number;
-  spawnedAt: number;
-  readyAt: number | undefined;
-  lastBeatAt: number | undefined;
-  stats: HeartbeatStats | undefined;
-  statsAt: number | undefined;
-  condition: Condition;
-  /** Why the worker is out of rotation or being retired, in words. */
-  reason: string | undefined;
-  /** Deadline of the current state: boot, drain, or kill escalation. */
-  deadline: number | undefined;
-  /** True once warden decided to stop this worker: its exit is planned, not a crash. */
-  retiring: boolean;
-  killSent: boolean;
-  probeFailures: number;
-  bootError: SerializedError | undefined;
-  crashError: SerializedError | undefined;
-}
-
-export interface ExitRecord {
-  pid: number | undefined;
-  code: number | null;
-  signal: string | null;
-  reason: string;
-  at: number;
-}
-
-/** Why workers of a slot were replaced, counted per reason (for /workers now, metrics later). */
-export type ReplacementReason = 'crashed' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory';
-
-export interface SlotRecord {
-  slot: number;
-  spawns: number;
-  replacements: Record<ReplacementReason, number>;
-  consecutiveFailures: number;
-  nextSpawnAt: number;
-  lastExit: ExitRecord | undefined;
-}
-
-export interface HaltInfo {
-  code: number;
-  errorCode: WardenErrorCode;
-  message: string;
-  hint?: string;
-}
-
-export interface MachineState {
-  phase: Phase;
-  config: MachineConfig;
-  generation: number;
-  workers: WorkerRecord[];
-  slots: SlotRecord[];
-  nextWorkerId: number;
-  everReady: boolean;
-  startedAt: number;
-  stopDeadline: number | undefined;
-  stopSignals: number;
-  halt: HaltInfo | undefined;
-}
-
-export type MachineEvent =
-  | { type: 'Tick' }
-  | { type: 'WorkerSpawned'; id: number; pid: number }
-  | { type: 'WorkerSpawnFailed'; id: number; error: SerializedError }
-  | { type: 'WorkerReady'; id: number }
-  | { type: 'WorkerBootFailed'; id: number; error: SerializedError }
-  | { type: 'WorkerCrashed'; id: number; error: SerializedError }
-  | { type: 'WorkerExited'; id: number; code: number | null; signal: string | null }
-  | { type: 'HeartbeatReceived'; id: number; stats: HeartbeatStats }
-  | { type: 'ProbeSucceeded'; id: number }
-  | { type: 'ProbeFailed'; id: number; reason: string }
-  | { type: 'SignalReceived'; signal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT' }
-  /** The evidence asked for by a CaptureStack effect is in (or could not be had). */
-  | { type: 'StackCaptured'; id: number };
-
-export type LogLevel = 'info' | 'warn' | 'error';
-
-export type Effect =
-  | { type: 'Spawn'; id: number; slot: number; generation: number }
-  | { type: 'Signal'; id: number; pid: number; signal: 'SIGKILL' | 'SIGTERM' }
-  | { type: 'Drain'; id: number; reason: string }
-  /** Take the stalled worker's JavaScript stack, then report StackCaptured; the kill waits for it. */
-  | { type: 'CaptureStack'; id: number; pid: number; slot: number; reason: string }
-  /** Ask a stuck or unhealthy worker for its requests in flight, for the incident record. */
-  | { type: 'ReportRequests'; id: number; slot: number; reason: string }
-  /** Record a memory recycle (RSS trend; heap snapshot if asked) before the worker drains. */
-  | { type: 'ReportMemory'; id: number; slot: number; reason: string }
-  | { type: 'CloseListener' }
-  | { type: 'Log'; level: LogLevel; event: LogEvent; msg: string; fields: Record<string, unknown> }
-  | { type: 'Exit'; code: number; halt: HaltInfo | undefined };
-
-export interface StepResult {
-  state: MachineState;
-  effects: Effect[];
-}
-
-export function initialState(config: MachineConfig, now: number): MachineState {
-  const slots: SlotRecord[] = [];
-  for (let slot = 1; slot <= config.workers; slot++) {
-    slots.push({
-      slot, spawns: 0, consecutiveFailures: 0, nextSpawnAt: now, lastExit: undefined,
-      replacements: { crashed: 0, stalled: 0, stuck: 0, unhealthy: 0, 'boot-timeout': 0, memory: 0 },
-    });
-  }
-  return {
-    phase: 'running', config, generation: 1, workers: [], slots, nextWorkerId: 1, everReady: false,
-    startedAt: now, stopDeadline: undefined, stopSignals: 0, halt: undefined,
-  };
-}
-
-/** A worker that holds its slot: not (yet) being replaced. */
-export function isActive(worker: WorkerRecord): boolean {
-  return !worker.retiring && (worker.state === 'spawning' || worker.state === 'booting' || worker.state === 'ready');
-}
-
-/** Only these workers receive new connections. */
-export function isInRotation(state: MachineState, worker: WorkerRecord): boolean {
-  return state.phase === 'running' && worker.state === 'ready' && !worker.retiring && worker.condition === 'ok';
-}
+import { EXIT_CODES } from '../../errors.js';
+import { heartbeatFreshness, hungRequestsReason, stuckReason, type ProgressFacts } from '../../health/verdicts.js';
+import { LOG_EVENTS, type LogEvent } from '../../log/events.js';
+import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
+import { backoffMs, describeExit, isCrashLooping } from '../policy.js';
+import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
+import {
+  isActive, jitterFor, newSlot, type Condition, type Effect, type HaltInfo, type LogLevel, type MachineEvent, type MachineState,
+  type ReplacementReason, type SlotRecord, type StepResult, type WorkerRecord, type WorkerState,
+} from './types.js';
 
 export function step(previous: MachineState, event: MachineEvent, now: number): StepResult {
   const run = new Step(structuredClone(previous), now);
@@ -179,12 +21,12 @@ export function step(previous: MachineState, event: MachineEvent, now: number): 
   return { state: run.state, effects: run.effects };
 }
 
-class Step {
+export class Step {
   readonly effects: Effect[] = [];
 
   constructor(
     readonly state: MachineState,
-    private readonly now: number,
+    readonly now: number,
   ) {}
 
   apply(event: MachineEvent): void {
@@ -226,12 +68,19 @@ class Step {
       case 'StackCaptured':
         this.onStackCaptured(event.id);
         break;
+      case 'ReloadRequested':
+        onReloadRequested(this, event.requestId, event.source);
+        break;
+      case 'ScaleRequested':
+        onScaleRequested(this, event);
+        break;
       default: {
         const impossible: never = event;
         throw new Error(`machine: unknown event ${JSON.stringify(impossible)}`);
       }
     }
-    // Housekeeping after every event, like gunicorn's arbiter loop: fill empty slots, finish a stop.
+    // Housekeeping after every event, like gunicorn's arbiter loop: fill empty slots, move reloads and
+    // scaling toward their targets, finish a stop.
     this.reconcile();
     this.exitWhenDone();
   }
@@ -258,8 +107,9 @@ class Step {
     if (worker.state !== 'spawning') return;
     this.enter(worker, 'booting');
     worker.deadline = this.now + this.state.config.bootTimeoutMs;
-    this.log('info', LOG_EVENTS.workerSpawned, worker, `worker ${worker.slot} started (pid ${pid})`);
+    this.log('info', LOG_EVENTS.workerSpawned, worker, `worker ${worker.slot} started (pid ${pid}${worker.generation > 1 ? `, generation ${worker.generation}` : ''})`);
     if (this.state.phase !== 'running') this.stopWorker(worker, 'warden is stopping');
+    else if (worker.retiring) this.stopWorker(worker, worker.reason ?? 'no longer needed');
   }
 
   private onWorkerSpawnFailed(id: number, error: SerializedError): void {
@@ -278,7 +128,18 @@ class Step {
     worker.deadline = undefined;
     this.state.everReady = true;
     this.log('info', LOG_EVENTS.workerReady, worker, `worker ${worker.slot} ready (pid ${worker.pid ?? '?'}) after ${ms(this.now - worker.spawnedAt)}`);
-    if (this.state.phase !== 'running') this.stopWorker(worker, 'warden is stopping');
+    if (this.state.phase !== 'running') {
+      this.stopWorker(worker, 'warden is stopping');
+      return;
+    }
+    if (worker.surgeFor === undefined) return;
+    if (this.state.config.probeEnabled && this.state.reload?.generation === worker.generation) {
+      // A reload puts the new code in front of users only after it answered a probe.
+      worker.awaitingProbe = true;
+      this.effects.push({ type: 'Probe', id: worker.id });
+      return;
+    }
+    surgeReady(this, worker);
   }
 
   private onWorkerBootFailed(id: number, error: SerializedError): void {
@@ -315,11 +176,17 @@ class Step {
       return;
     }
     this.log('error', LOG_EVENTS.workerExited, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how}${worker.readyAt === undefined ? ' before it was ready' : ''}`, fields);
+    if (worker.readyAt === undefined && worker.surgeFor !== undefined) {
+      // New code that cannot start: the worker it was to replace keeps serving.
+      surgeFailed(this, worker, worker.bootError ? worker.bootError.message : how);
+      return;
+    }
     if (slot !== undefined) slot.replacements.crashed += 1;
     if (!this.state.everReady && worker.readyAt === undefined) {
       this.haltBoot(worker, how);
       return;
     }
+    if (worker.readyAt === undefined) scaleWorkerFailed(this, worker, worker.bootError ? worker.bootError.message : how);
     this.countFailure(worker, worker.bootError ? `failed to boot: ${worker.bootError.message}` : reason);
   }
 
@@ -343,12 +210,25 @@ class Step {
 
   private onProbeSucceeded(id: number): void {
     const worker = this.find(id, 'ProbeSucceeded');
-    if (worker !== undefined) worker.probeFailures = 0;
+    if (worker === undefined) return;
+    worker.probeFailures = 0;
+    if (worker.awaitingProbe && worker.state === 'ready' && !worker.retiring) {
+      worker.awaitingProbe = false;
+      surgeReady(this, worker);
+    }
   }
 
   private onProbeFailed(id: number, reason: string): void {
     const worker = this.find(id, 'ProbeFailed');
     if (worker === undefined || worker.state !== 'ready' || worker.retiring) return;
+    if (worker.awaitingProbe) {
+      // The new code started but does not answer its probe: it never takes over.
+      this.log('error', LOG_EVENTS.probeFailed, worker, `probe of new worker ${worker.slot} (pid ${worker.pid ?? '?'}) failed: ${reason}`, { reason });
+      this.retire(worker, 'unhealthy', `its first probe failed: ${reason}`, undefined);
+      this.stopWorker(worker, 'its first probe failed');
+      surgeFailed(this, worker, `its probe failed: ${reason}`);
+      return;
+    }
     worker.probeFailures += 1;
     this.log('warn', LOG_EVENTS.probeFailed, worker, `probe of worker ${worker.slot} failed (${worker.probeFailures}/${this.state.config.probeFailures}): ${reason}`, { reason });
     if (worker.probeFailures >= this.state.config.probeFailures) {
@@ -361,6 +241,7 @@ class Step {
     const force = signal === 'SIGQUIT' || this.state.stopSignals > 1;
     if (force) {
       this.log('warn', LOG_EVENTS.forced, undefined, `received ${signal} again; killing workers without waiting`, { signal });
+      abortRollouts(this, `warden received ${signal} and is stopping`);
       for (const worker of this.state.workers) if (worker.pid !== undefined) this.kill(worker, 'SIGKILL');
       this.state.phase = 'exited';
       this.effects.push({ type: 'Exit', code: EXIT_CODES.forced, halt: this.state.halt });
@@ -372,6 +253,7 @@ class Step {
     this.log('info', LOG_EVENTS.stopping, undefined,
       `received ${signal}; finishing in-flight requests (up to ${ms(this.state.config.gracefulTimeoutMs)}), ${signal === 'SIGINT' ? 'press Ctrl-C again to force' : 'send it again to force'}`,
       { signal });
+    abortRollouts(this, `warden received ${signal} and is stopping`);
     this.effects.push({ type: 'CloseListener' });
     for (const worker of this.state.workers) this.stopWorker(worker, 'warden is stopping');
   }
@@ -387,16 +269,21 @@ class Step {
         if (worker.deadline !== undefined && this.now >= worker.deadline && !worker.retiring) {
           const reason = `did not become ready within ${ms(config.bootTimeoutMs)}`;
           this.log('error', LOG_EVENTS.workerKilled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${reason}; killing it`);
-          this.retire(worker, 'boot-timeout', reason);
+          const isSurge = worker.surgeFor !== undefined;
+          this.retire(worker, 'boot-timeout', reason, isSurge ? undefined : 'boot-timeout');
           this.kill(worker, 'SIGKILL');
-          if (!this.state.everReady) this.haltBoot(worker, reason);
-          else this.countFailure(worker, reason);
+          if (isSurge) surgeFailed(this, worker, reason);
+          else if (!this.state.everReady) this.haltBoot(worker, reason);
+          else {
+            scaleWorkerFailed(this, worker, reason);
+            this.countFailure(worker, reason);
+          }
         }
         return;
       case 'ready':
       case 'draining':
         // A worker writing its heap snapshot is blocked on purpose; the drain deadline still bounds it.
-        if (!(worker.condition === 'memory' && config.heapSnapshotOnRecycle)) this.checkLiveness(worker);
+        if (!(worker.condition === 'memory' && worker.state === 'draining' && config.heapSnapshotOnRecycle)) this.checkLiveness(worker);
         if (worker.state === 'ready' && !worker.retiring) this.checkProgress(worker);
         if (worker.state === 'ready' && worker.readyAt !== undefined && this.now - worker.readyAt >= config.backoff.resetAfterMs) {
           const slot = this.slotOf(worker);
@@ -430,7 +317,7 @@ class Step {
       this.log('error', LOG_EVENTS.workerStalled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) sent no heartbeat for ${silentFor} (event loop blocked or process stopped); killing it`);
       const wasRetiring = worker.retiring;
       const reason = `no heartbeat for ${silentFor}`;
-      this.retire(worker, 'stalled', reason);
+      this.retire(worker, 'stalled', reason, 'stalled');
       if (config.captureStacks && worker.pid !== undefined) {
         // Evidence first (gunicorn kills a timed-out worker with no chance to dump its stack);
         // the kill follows StackCaptured, or the capture deadline.
@@ -448,13 +335,16 @@ class Step {
     }
   }
 
-  /** Request progress: the stuck (poisoned worker) rule and --request-timeout time-outs in a row. */
+  /** Request progress: upkeep limits, the stuck (poisoned worker) rule and --request-timeout time-outs in a row. */
   private checkProgress(worker: WorkerRecord): void {
     if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return;
-    const limit = this.state.config.maxMemoryBytes;
-    if (limit > 0 && worker.stats.rssBytes > limit) {
-      this.recycleForMemory(worker, `RSS ${mb(worker.stats.rssBytes)} is above --max-memory ${mb(limit)}`);
-      return;
+    const config = this.state.config;
+    if (worker.upkeep === undefined && worker.surgeFor === undefined) {
+      if (config.maxMemoryBytes > 0 && worker.stats.rssBytes > config.maxMemoryBytes) {
+        this.markForUpkeep(worker, 'memory', `RSS ${mb(worker.stats.rssBytes)} is above --max-memory ${mb(config.maxMemoryBytes)}`);
+      } else if (worker.maxRequests > 0 && worker.stats.served >= worker.maxRequests) {
+        this.markForUpkeep(worker, 'max-requests', `served ${worker.stats.served} requests (its --max-requests limit is ${worker.maxRequests})`);
+      }
     }
     const hung = hungRequestsReason(worker.stats);
     if (hung !== undefined) {
@@ -470,13 +360,27 @@ class Step {
     if (stuck !== undefined) this.recycle(worker, 'stuck', stuck);
   }
 
-  /** Keep one active worker in every slot; retire workers of slots above the target. */
+  /**
+   * Upkeep is not a failure: the worker lives until a new one is ready in its slot (rollout.ts). One
+   * over its memory limit takes no new connections meanwhile (more work would grow it further, or
+   * get the kernel's OOM killer to it first); one that served its --max-requests keeps serving.
+   */
+  private markForUpkeep(worker: WorkerRecord, upkeep: 'memory' | 'max-requests', reason: string): void {
+    worker.upkeep = upkeep;
+    worker.reason = reason;
+    if (upkeep === 'memory') worker.condition = 'memory';
+    this.log('warn', LOG_EVENTS.workerRecycled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) will be recycled: ${reason}; starting its replacement first`, { reason, upkeep });
+  }
+
+  /** Keep one active worker in every slot up to the target, then let rollouts move toward theirs. */
   private reconcile(): void {
     if (this.state.phase !== 'running') return;
     for (const slot of this.state.slots) {
+      if (slot.slot > this.state.targetWorkers) continue;
       const active = this.state.workers.some((worker) => worker.slot === slot.slot && isActive(worker));
-      if (!active && this.now >= slot.nextSpawnAt) this.spawn(slot);
+      if (!active && this.now >= slot.nextSpawnAt) this.spawn(slot, undefined);
     }
+    reconcileRollouts(this);
   }
 
   private exitWhenDone(): void {
@@ -488,24 +392,32 @@ class Step {
     this.effects.push({ type: 'Exit', code: halt?.code ?? EXIT_CODES.ok, halt });
   }
 
-  // ---- actions ----
+  // ---- actions (also used by rollout.ts) ----
 
-  private spawn(slot: SlotRecord): void {
+  /** Start a worker in `slot`; with `surgeFor`, an extra one that takes over from that worker when ready. */
+  spawn(slot: SlotRecord, surgeFor: number | undefined): WorkerRecord {
+    const config = this.state.config;
+    const id = this.state.nextWorkerId++;
     const worker: WorkerRecord = {
-      id: this.state.nextWorkerId++, slot: slot.slot, generation: this.state.generation, state: 'spawning', pid: undefined,
+      id, slot: slot.slot, generation: this.state.generation, state: 'spawning', pid: undefined,
       since: this.now, spawnedAt: this.now, readyAt: undefined, lastBeatAt: undefined, stats: undefined, statsAt: undefined,
       condition: 'ok', reason: undefined, deadline: undefined, retiring: false, killSent: false, probeFailures: 0,
-      bootError: undefined, crashError: undefined,
+      bootError: undefined, crashError: undefined, surgeFor, awaitingProbe: false, upkeep: undefined,
+      maxRequests: config.maxRequests > 0 ? config.maxRequests + jitterFor(id, config.maxRequestsJitter) : 0,
     };
     slot.spawns += 1;
     this.state.workers.push(worker);
-    this.effects.push({ type: 'Spawn', id: worker.id, slot: worker.slot, generation: worker.generation });
+    this.effects.push({ type: 'Spawn', id: worker.id, slot: worker.slot, generation: worker.generation, workerCount: this.state.targetWorkers });
+    return worker;
   }
 
-  /** Mark a worker as being replaced: it leaves rotation now and its exit will be a planned one. */
-  private retire(worker: WorkerRecord, condition: Condition, reason: string): void {
+  /**
+   * Mark a worker as being replaced: it leaves rotation now and its exit will be a planned one.
+   * `counted` names the replacement reason to count for its slot (none for a new worker that never served).
+   */
+  retire(worker: WorkerRecord, condition: Condition, reason: string, counted: ReplacementReason | undefined): void {
     const slot = this.slotOf(worker);
-    if (slot !== undefined && !worker.retiring && condition !== 'ok' && condition !== 'late') slot.replacements[condition] += 1;
+    if (slot !== undefined && !worker.retiring && counted !== undefined) slot.replacements[counted] += 1;
     worker.retiring = true;
     worker.condition = condition;
     worker.reason = reason;
@@ -515,18 +427,21 @@ class Step {
   private recycle(worker: WorkerRecord, condition: 'stuck' | 'unhealthy', reason: string): void {
     const event = condition === 'stuck' ? LOG_EVENTS.workerStuck : LOG_EVENTS.workerUnhealthy;
     this.log('error', event, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is ${condition}: ${reason}; replacing it`, { reason });
-    this.retire(worker, condition, reason);
+    this.retire(worker, condition, reason, condition);
     this.effects.push({ type: 'ReportRequests', id: worker.id, slot: worker.slot, reason: `${condition}: ${reason}` });
     this.drain(worker, `${condition}: ${reason}`);
     this.countFailure(worker, `${condition}: ${reason}`);
   }
 
-  /** Memory recycling is upkeep, not a failure: no backoff, and it never counts toward a crash loop. */
-  private recycleForMemory(worker: WorkerRecord, reason: string): void {
-    this.log('warn', LOG_EVENTS.workerRecycled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is being recycled: ${reason}`, { reason });
-    this.retire(worker, 'memory', reason);
-    this.effects.push({ type: 'ReportMemory', id: worker.id, slot: worker.slot, reason });
-    this.drain(worker, `memory: ${reason}`);
+  /** Drain a worker whose replacement is ready (reload, upkeep) or whose slot is gone (scale). */
+  retireGracefully(worker: WorkerRecord, condition: 'memory' | 'max-requests' | 'reload' | 'scale', reason: string): void {
+    this.retire(worker, condition, reason, condition);
+    if (worker.state === 'ready') {
+      if (condition === 'memory') this.effects.push({ type: 'ReportMemory', id: worker.id, slot: worker.slot, reason });
+      this.drain(worker, `${condition}: ${reason}`);
+    } else {
+      this.stopWorker(worker, reason);
+    }
   }
 
   private drain(worker: WorkerRecord, reason: string): void {
@@ -535,8 +450,8 @@ class Step {
     this.effects.push({ type: 'Drain', id: worker.id, reason });
   }
 
-  /** Stop a worker because warden is stopping or halting. */
-  private stopWorker(worker: WorkerRecord, reason: string): void {
+  /** Stop a worker because warden is stopping or halting, or because it is no longer wanted. */
+  stopWorker(worker: WorkerRecord, reason: string): void {
     if (worker.killSent || worker.state === 'draining' || worker.state === 'stopping') return;
     worker.retiring = true;
     worker.reason ??= reason;
@@ -552,7 +467,7 @@ class Step {
     this.effects.push({ type: 'Signal', id: worker.id, pid: worker.pid, signal: 'SIGTERM' });
   }
 
-  private kill(worker: WorkerRecord, signal: 'SIGKILL'): void {
+  kill(worker: WorkerRecord, signal: 'SIGKILL'): void {
     if (worker.pid === undefined || worker.killSent) return;
     worker.killSent = true;
     worker.retiring = true;
@@ -560,7 +475,7 @@ class Step {
     this.effects.push({ type: 'Signal', id: worker.id, pid: worker.pid, signal });
   }
 
-  private countFailure(worker: WorkerRecord, reason: string): void {
+  countFailure(worker: WorkerRecord, reason: string): void {
     const slot = this.slotOf(worker);
     if (slot === undefined || this.state.phase !== 'running') return;
     slot.consecutiveFailures += 1;
@@ -606,18 +521,19 @@ class Step {
     this.state.halt = halt;
     this.state.stopDeadline = this.now + (this.state.everReady ? this.state.config.gracefulTimeoutMs : this.state.config.killAfterMs);
     this.log('error', LOG_EVENTS.halted, undefined, halt.message, { errorCode: halt.errorCode, exitCode: halt.code });
+    abortRollouts(this, `warden is giving up: ${halt.message}`);
     this.effects.push({ type: 'CloseListener' });
     for (const worker of this.state.workers) this.stopWorker(worker, 'warden is giving up');
   }
 
   // ---- helpers ----
 
-  private enter(worker: WorkerRecord, state: WorkerState): void {
+  enter(worker: WorkerRecord, state: WorkerState): void {
     worker.state = state;
     worker.since = this.now;
   }
 
-  private find(id: number, eventName: string): WorkerRecord | undefined {
+  find(id: number, eventName: string): WorkerRecord | undefined {
     const worker = this.state.workers.find((candidate) => candidate.id === id);
     // Late messages from a worker that was already reaped are expected (IPC is asynchronous).
     if (worker === undefined && eventName !== 'HeartbeatReceived' && eventName !== 'ProbeSucceeded' && eventName !== 'ProbeFailed' && eventName !== 'WorkerCrashed' && eventName !== 'StackCaptured') {
@@ -626,11 +542,26 @@ class Step {
     return worker;
   }
 
-  private slotOf(worker: WorkerRecord): SlotRecord | undefined {
+  slotOf(worker: WorkerRecord): SlotRecord | undefined {
     return this.state.slots.find((slot) => slot.slot === worker.slot);
   }
 
-  private log(level: LogLevel, event: LogEvent, worker: WorkerRecord | undefined, msg: string, extra: Record<string, unknown> = {}): void {
+  ensureSlot(number: number): SlotRecord {
+    let slot = this.state.slots.find((candidate) => candidate.slot === number);
+    if (slot === undefined) {
+      slot = newSlot(number, this.now);
+      this.state.slots.push(slot);
+      this.state.slots.sort((a, b) => a.slot - b.slot);
+    }
+    return slot;
+  }
+
+  notify(requestIds: number[], message: string, done?: { ok: boolean }): void {
+    const waiting = requestIds.filter((id) => id > 0);
+    if (waiting.length > 0) this.effects.push({ type: 'Notify', requestIds: waiting, message, ...(done === undefined ? {} : { done }) });
+  }
+
+  log(level: LogLevel, event: LogEvent, worker: WorkerRecord | undefined, msg: string, extra: Record<string, unknown> = {}): void {
     const fields = worker === undefined ? extra : { slot: worker.slot, generation: worker.generation, pid: worker.pid, ...extra };
     this.effects.push({ type: 'Log', level, event, msg, fields });
   }
@@ -645,6 +576,6 @@ function mb(bytes: number): string {
   return `${Math.round(bytes / 1024 / 1024)} MB`;
 }
 
-function ms(value: number): string {
+export function ms(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(1)}s` : `${Math.round(value)}ms`;
 }

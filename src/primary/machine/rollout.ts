@@ -1,0 +1,246 @@
+// Reconcile toward targets, as gunicorn's arbiter does: a reload raises the target generation, a
+// scale moves the target worker count, and upkeep (--max-requests, --max-memory) marks a worker as
+// due. The same pass then starts one surge worker at a time in the slot concerned, and retires the
+// old worker only once the new one is ready, so capacity never drops below the target.
+// Pure, like step.ts: it only changes the state it is given and pushes effects.
+
+import { LOG_EVENTS } from '../../log/events.js';
+import { backoffMs } from '../policy.js';
+import type { Step } from './step.js';
+import { MAX_WORKERS, isActive, isInRotation, type MachineState, type ReloadOutcome, type WorkerRecord } from './types.js';
+
+// ---- reload ----
+
+export function onReloadRequested(run: Step, requestId: number, source: string): void {
+  const state = run.state;
+  if (state.phase !== 'running') {
+    run.notify([requestId], 'warden is stopping; nothing to reload', { ok: false });
+    return;
+  }
+  if (state.reload !== undefined) {
+    const alreadyQueued = state.reloadQueued !== undefined;
+    state.reloadQueued = [...(state.reloadQueued ?? []), requestId];
+    const message = alreadyQueued
+      ? `a reload to generation ${state.reload.generation} is running and another is already queued; this request waits for the queued one`
+      : `a reload to generation ${state.reload.generation} is running; this one is queued and starts when it ends`;
+    run.log('info', LOG_EVENTS.reloadQueued, undefined, `${message} (asked by ${source})`, { source, generation: state.reload.generation });
+    run.notify([requestId], message);
+    return;
+  }
+  startReload(run, [requestId], source);
+}
+
+function startReload(run: Step, requestIds: number[], source: string): void {
+  const state = run.state;
+  const generation = state.highestGeneration + 1;
+  state.highestGeneration = generation;
+  state.reload = { generation, previousGeneration: state.generation, requestIds, startedAt: run.now, slotsDone: 0 };
+  state.generation = generation;
+  const message = `reloading (asked by ${source}): ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'} to generation ${generation}, one slot at a time, each new worker ready before the old one drains`;
+  run.log('info', LOG_EVENTS.reloadStarted, undefined, message, { source, generation });
+  run.notify(requestIds, message);
+}
+
+function finishReload(run: Step, outcome: ReloadOutcome, detail: { slot?: number; error?: string; reason?: string } = {}): void {
+  const state = run.state;
+  const reload = state.reload;
+  if (reload === undefined) return;
+  state.reload = undefined;
+  state.lastReload = {
+    generation: reload.generation, outcome, startedAt: reload.startedAt, endedAt: run.now,
+    ...(detail.slot === undefined ? {} : { slot: detail.slot }), ...(detail.error === undefined ? {} : { error: detail.error }),
+  };
+  state.reloads[outcome] += 1;
+  const took = seconds(run.now - reload.startedAt);
+  const fields = { generation: reload.generation, outcome, durationMs: run.now - reload.startedAt, ...detail };
+  if (outcome === 'completed') {
+    const message = `reload to generation ${reload.generation} completed in ${took}: ${reload.slotsDone} worker${reload.slotsDone === 1 ? '' : 's'} replaced`;
+    run.log('info', LOG_EVENTS.reloadCompleted, undefined, message, fields);
+    run.notify(reload.requestIds, message, { ok: true });
+  } else if (outcome === 'failed') {
+    const message = `reload to generation ${reload.generation} failed at slot ${detail.slot ?? '?'}: ${detail.error ?? 'the new worker did not start'}; the old workers keep serving`;
+    run.log('error', LOG_EVENTS.reloadFailed, undefined, message, fields);
+    run.notify(reload.requestIds, message, { ok: false });
+  } else {
+    const message = `reload to generation ${reload.generation} stopped: ${detail.reason ?? 'aborted'}`;
+    run.log('warn', LOG_EVENTS.reloadAborted, undefined, message, fields);
+    run.notify(reload.requestIds, message, { ok: false });
+    return;
+  }
+  const queued = state.reloadQueued;
+  if (queued !== undefined) {
+    state.reloadQueued = undefined;
+    startReload(run, queued, 'a queued request');
+  }
+}
+
+/** The slot to move to the reload's generation next: 'wait' while an old worker there still boots. */
+function nextSlotToReload(state: MachineState, generation: number): number | 'wait' | 'done' {
+  for (let slot = 1; slot <= state.targetWorkers; slot++) {
+    const old = state.workers.filter((worker) => worker.slot === slot && isActive(worker) && worker.generation < generation);
+    if (old.length === 0) continue;
+    return old.some((worker) => worker.state === 'ready') ? slot : 'wait';
+  }
+  return 'done';
+}
+
+// ---- scale ----
+
+export function onScaleRequested(run: Step, event: { requestId: number; source: string; workers?: number; delta?: number }): void {
+  const state = run.state;
+  const { requestId, source } = event;
+  if (state.phase !== 'running') {
+    run.notify([requestId], 'warden is stopping; nothing to scale', { ok: false });
+    return;
+  }
+  const current = state.targetWorkers;
+  const target = event.workers ?? current + (event.delta ?? 0);
+  let refusal: string | undefined;
+  if (!Number.isInteger(target) || target < 1) refusal = `cannot scale to ${target} workers: at least 1 is needed (to stop warden, send it SIGTERM)`;
+  else if (target > MAX_WORKERS) refusal = `cannot scale to ${target} workers: at most ${MAX_WORKERS}`;
+  if (refusal !== undefined) {
+    run.log('warn', LOG_EVENTS.scaleRefused, undefined, `${refusal} (asked by ${source})`, { source, target, current });
+    run.notify([requestId], refusal, { ok: false });
+    return;
+  }
+  if (target === current && state.scale === undefined) {
+    run.notify([requestId], `already serving with ${current} worker${current === 1 ? '' : 's'}`, { ok: true });
+    return;
+  }
+  state.targetWorkers = target;
+  for (let slot = 1; slot <= target; slot++) run.ensureSlot(slot);
+  const message = `scaling from ${current} to ${target} worker${target === 1 ? '' : 's'} (asked by ${source})`;
+  run.log('info', LOG_EVENTS.scaled, undefined, message, { source, from: current, to: target });
+  state.scale = { target, requestIds: [...(state.scale?.requestIds ?? []), requestId], startedAt: state.scale?.startedAt ?? run.now };
+  run.notify([requestId], message);
+}
+
+/** A worker of a slot added by scaling died before it was ready: the scale request fails (the slot retries). */
+export function scaleWorkerFailed(run: Step, worker: WorkerRecord, error: string): void {
+  const scale = run.state.scale;
+  if (scale === undefined) return;
+  run.state.scale = undefined;
+  run.notify(scale.requestIds, `worker ${worker.slot} could not start: ${error}; warden keeps retrying it with backoff`, { ok: false });
+}
+
+function retireSurplus(run: Step): void {
+  const state = run.state;
+  const surplus = state.workers
+    .filter((worker) => worker.slot > state.targetWorkers && !worker.retiring)
+    .sort((a, b) => b.slot - a.slot);
+  for (const worker of surplus) {
+    run.log('info', LOG_EVENTS.workerDraining, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is above the target of ${state.targetWorkers}; draining it`);
+    run.retireGracefully(worker, 'scale', `scaled down to ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'}`);
+  }
+  state.slots = state.slots.filter((slot) => slot.slot <= state.targetWorkers || state.workers.some((worker) => worker.slot === slot.slot));
+}
+
+function checkScaleDone(run: Step): void {
+  const state = run.state;
+  const scale = state.scale;
+  if (scale === undefined) return;
+  for (let slot = 1; slot <= state.targetWorkers; slot++) {
+    if (!state.workers.some((worker) => worker.slot === slot && isInRotation(state, worker))) return;
+  }
+  if (state.workers.some((worker) => worker.slot > state.targetWorkers)) return;
+  state.scale = undefined;
+  const message = `now serving with ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'} (took ${seconds(run.now - scale.startedAt)})`;
+  run.log('info', LOG_EVENTS.scaled, undefined, message, { workers: state.targetWorkers, durationMs: run.now - scale.startedAt });
+  run.notify(scale.requestIds, message, { ok: true });
+}
+
+// ---- surge workers ----
+
+/** A surge worker is ready (and passed its probe, when one is asked): the worker it replaces drains. */
+export function surgeReady(run: Step, worker: WorkerRecord): void {
+  const state = run.state;
+  const old = state.workers.find((candidate) => candidate.id === worker.surgeFor);
+  worker.surgeFor = undefined;
+  const reload = state.reload;
+  if (reload !== undefined && worker.generation === reload.generation) {
+    reload.slotsDone += 1;
+    const message = `reload: slot ${worker.slot} now runs generation ${worker.generation} (pid ${worker.pid ?? '?'})${old === undefined ? '' : `; draining pid ${old.pid ?? '?'}`} (${reload.slotsDone} of ${state.targetWorkers})`;
+    run.log('info', LOG_EVENTS.reloadSlot, worker, message);
+    run.notify(reload.requestIds, message);
+    if (old !== undefined && !old.retiring) run.retireGracefully(old, 'reload', `replaced by generation ${worker.generation}, pid ${worker.pid ?? '?'}`);
+    return;
+  }
+  if (old === undefined || old.retiring) return;
+  const upkeep = old.upkeep ?? 'max-requests';
+  run.retireGracefully(old, upkeep, `${old.reason ?? upkeep}; replaced by pid ${worker.pid ?? '?'}`);
+}
+
+/** A surge worker could not start or failed its first probe: the worker it was to replace keeps serving. */
+export function surgeFailed(run: Step, worker: WorkerRecord, error: string): void {
+  worker.surgeFor = undefined;
+  const state = run.state;
+  const slot = run.slotOf(worker);
+  if (state.reload !== undefined && worker.generation === state.reload.generation) {
+    finishReload(run, 'failed', { slot: worker.slot, error });
+    return;
+  }
+  // Upkeep could not start a replacement (the code on disk no longer starts): keep the old worker,
+  // retry later with the slot's backoff, but never give up the whole service for upkeep.
+  if (slot === undefined) return;
+  slot.consecutiveFailures += 1;
+  const delay = backoffMs(slot.consecutiveFailures, state.config.backoff);
+  slot.nextSpawnAt = run.now + delay;
+  run.log('error', LOG_EVENTS.workerBackoff, worker, `replacement for worker ${worker.slot} could not start (${error}); the current worker keeps serving, next try in ${seconds(delay)}`, { error, delayMs: delay });
+}
+
+/** Stop or halt: a running reload or scale ends, and whoever waits on it is told. */
+export function abortRollouts(run: Step, reason: string): void {
+  const state = run.state;
+  finishReload(run, 'aborted', { reason });
+  if (state.reloadQueued !== undefined) {
+    run.notify(state.reloadQueued, `queued reload dropped: ${reason}`, { ok: false });
+    state.reloadQueued = undefined;
+  }
+  if (state.scale !== undefined) {
+    run.notify(state.scale.requestIds, `scale stopped: ${reason}`, { ok: false });
+    state.scale = undefined;
+  }
+}
+
+/** After every event: drain surplus slots, move a reload or an upkeep recycle one surge further. */
+export function reconcileRollouts(run: Step): void {
+  const state = run.state;
+  if (state.phase !== 'running') return;
+  retireSurplus(run);
+  const surging = state.workers.some((worker) => worker.surgeFor !== undefined && !worker.retiring);
+  if (!surging) startNextSurge(run);
+  checkScaleDone(run);
+}
+
+function startNextSurge(run: Step): void {
+  const state = run.state;
+  const reload = state.reload;
+  if (reload !== undefined) {
+    const next = nextSlotToReload(state, reload.generation);
+    if (next === 'done') {
+      finishReload(run, 'completed');
+      // A queued reload starts right away, in this same pass.
+      if (state.reload !== undefined) startNextSurge(run);
+      return;
+    }
+    if (next === 'wait') return;
+    surge(run, next, (worker) => worker.generation < reload.generation);
+    return;
+  }
+  const due = state.workers
+    .filter((worker) => worker.upkeep !== undefined && isActive(worker) && worker.state === 'ready' && worker.slot <= state.targetWorkers)
+    .sort((a, b) => a.slot - b.slot)[0];
+  if (due !== undefined) surge(run, due.slot, (worker) => worker.id === due.id);
+}
+
+function surge(run: Step, slotNumber: number, isOld: (worker: WorkerRecord) => boolean): void {
+  const slot = run.ensureSlot(slotNumber);
+  if (run.now < slot.nextSpawnAt) return;
+  const old = run.state.workers.find((worker) => worker.slot === slotNumber && isActive(worker) && worker.state === 'ready' && isOld(worker));
+  if (old === undefined) return;
+  run.spawn(slot, old.id);
+}
+
+function seconds(value: number): string {
+  return `${(value / 1000).toFixed(1)}s`;
+}

@@ -1,0 +1,257 @@
+// The supervisor's state, the events it reacts to and the effects it asks for: the vocabulary of the
+// state machine, shared by its parts (step.ts, rollout.ts) and by the shell that carries effects out.
+// Pure data: no I/O, no timers, no process handles.
+
+import type { WardenErrorCode } from '../../errors.js';
+import type { LogEvent } from '../../log/events.js';
+import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
+import type { BackoffConfig } from '../policy.js';
+
+/** Scaling refuses targets above this (the --workers limit). */
+export const MAX_WORKERS = 1024;
+
+export interface MachineConfig {
+  /** The app module as the user named it, for messages. */
+  appLabel: string;
+  /** Target worker count at start; scaling moves `MachineState.targetWorkers`. */
+  workers: number;
+  bootTimeoutMs: number;
+  /** No heartbeat for this long: stalled, SIGKILL, replace. */
+  timeoutMs: number;
+  /** No heartbeat for this long: out of rotation until the next heartbeat. */
+  lateMs: number;
+  gracefulTimeoutMs: number;
+  stuckAfterMs: number;
+  probeFailures: number;
+  /** --probe-path is set: a reload waits for each new worker's first probe before retiring the old one. */
+  probeEnabled: boolean;
+  maxRestarts: number;
+  backoff: BackoffConfig;
+  /** How long a halt or a SIGTERM waits before escalating to SIGKILL. */
+  killAfterMs: number;
+  /** Take the JavaScript stack of a stalled worker before killing it (--capture-stacks). */
+  captureStacks: boolean;
+  /** How long the kill of a stalled worker waits for its stack. */
+  captureTimeoutMs: number;
+  /** RSS above which a worker is recycled gracefully (--max-memory); 0: off. */
+  maxMemoryBytes: number;
+  /** --heap-snapshot-on-recycle: the worker writes a heap snapshot first, so its heartbeats may pause. */
+  heapSnapshotOnRecycle: boolean;
+  /** --max-requests: served requests after which a worker is recycled; 0: off. */
+  maxRequests: number;
+  /** --max-requests-jitter: each worker's limit is maxRequests plus 0..jitter. */
+  maxRequestsJitter: number;
+}
+
+export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
+
+/**
+ * spawning: fork asked for, no pid yet; booting: loading the app; ready: serving;
+ * draining: no new connections, finishing in-flight requests; stopping: signalled, waiting for exit.
+ */
+export type WorkerState = 'spawning' | 'booting' | 'ready' | 'draining' | 'stopping';
+
+/**
+ * ok: in rotation; late: missed its heartbeat window; the others are reasons it is being replaced:
+ * sickness (stalled, stuck, unhealthy, boot-timeout) or upkeep (memory, max-requests, reload, scale).
+ */
+export type Condition = 'ok' | 'late' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'reload' | 'scale';
+
+/** Why a live worker is due to be replaced by a new one that starts first (surge, then drain). */
+export type UpkeepReason = 'memory' | 'max-requests';
+
+export interface WorkerRecord {
+  /** Unique per process for the life of the primary; the key of everything (a pid is only for logs). */
+  id: number;
+  slot: number;
+  generation: number;
+  state: WorkerState;
+  pid: number | undefined;
+  since: number;
+  spawnedAt: number;
+  readyAt: number | undefined;
+  lastBeatAt: number | undefined;
+  stats: HeartbeatStats | undefined;
+  statsAt: number | undefined;
+  condition: Condition;
+  /** Why the worker is out of rotation or being retired, in words. */
+  reason: string | undefined;
+  /** Deadline of the current state: boot, drain, or kill escalation. */
+  deadline: number | undefined;
+  /** True once warden decided to stop this worker: its exit is planned, not a crash. */
+  retiring: boolean;
+  killSent: boolean;
+  probeFailures: number;
+  bootError: SerializedError | undefined;
+  crashError: SerializedError | undefined;
+  /** A surge worker: started to take over from worker `surgeFor` of the same slot once it is ready. */
+  surgeFor: number | undefined;
+  /** Ready, but waiting for its first probe before it takes over (reload with --probe-path). */
+  awaitingProbe: boolean;
+  /** Set on a live worker that is to be replaced through a surge worker, with the reason in `reason`. */
+  upkeep: UpkeepReason | undefined;
+  /** Served requests after which this worker is recycled (--max-requests plus its jitter); 0: never. */
+  maxRequests: number;
+}
+
+export interface ExitRecord {
+  pid: number | undefined;
+  code: number | null;
+  signal: string | null;
+  reason: string;
+  at: number;
+}
+
+/** Why workers of a slot were replaced, counted per reason (for /workers and metrics). */
+export type ReplacementReason = 'crashed' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'reload' | 'scale';
+
+export const REPLACEMENT_REASONS: readonly ReplacementReason[] = ['crashed', 'stalled', 'stuck', 'unhealthy', 'boot-timeout', 'memory', 'max-requests', 'reload', 'scale'];
+
+export interface SlotRecord {
+  slot: number;
+  spawns: number;
+  replacements: Record<ReplacementReason, number>;
+  consecutiveFailures: number;
+  nextSpawnAt: number;
+  lastExit: ExitRecord | undefined;
+}
+
+export interface HaltInfo {
+  code: number;
+  errorCode: WardenErrorCode;
+  message: string;
+  hint?: string;
+}
+
+/** A rolling reload under way: every slot gets a worker of `generation`, one slot at a time. */
+export interface ReloadRun {
+  generation: number;
+  /** The generation serving before; a failed reload returns to it. */
+  previousGeneration: number;
+  /** Control requests waiting for this reload's outcome (0: a signal or a file change asked). */
+  requestIds: number[];
+  startedAt: number;
+  slotsDone: number;
+}
+
+export type ReloadOutcome = 'completed' | 'failed' | 'aborted';
+
+export interface ReloadRecord {
+  generation: number;
+  outcome: ReloadOutcome;
+  startedAt: number;
+  endedAt: number;
+  /** The slot where a failed reload stopped, and the new worker's error. */
+  slot?: number;
+  error?: string;
+}
+
+export interface ScaleRun {
+  target: number;
+  requestIds: number[];
+  startedAt: number;
+}
+
+export interface MachineState {
+  phase: Phase;
+  config: MachineConfig;
+  /** The generation new workers are started with; a reload raises it. */
+  generation: number;
+  /** The highest generation ever started, so that a generation number is never reused. */
+  highestGeneration: number;
+  /** How many workers the reconcile pass keeps serving; scaling moves it. */
+  targetWorkers: number;
+  workers: WorkerRecord[];
+  slots: SlotRecord[];
+  nextWorkerId: number;
+  everReady: boolean;
+  startedAt: number;
+  stopDeadline: number | undefined;
+  stopSignals: number;
+  halt: HaltInfo | undefined;
+  reload: ReloadRun | undefined;
+  /** Requests for a reload asked while one runs: at most one reload waits, for all of them. */
+  reloadQueued: number[] | undefined;
+  lastReload: ReloadRecord | undefined;
+  reloads: Record<ReloadOutcome, number>;
+  scale: ScaleRun | undefined;
+}
+
+export type MachineEvent =
+  | { type: 'Tick' }
+  | { type: 'WorkerSpawned'; id: number; pid: number }
+  | { type: 'WorkerSpawnFailed'; id: number; error: SerializedError }
+  | { type: 'WorkerReady'; id: number }
+  | { type: 'WorkerBootFailed'; id: number; error: SerializedError }
+  | { type: 'WorkerCrashed'; id: number; error: SerializedError }
+  | { type: 'WorkerExited'; id: number; code: number | null; signal: string | null }
+  | { type: 'HeartbeatReceived'; id: number; stats: HeartbeatStats }
+  | { type: 'ProbeSucceeded'; id: number }
+  | { type: 'ProbeFailed'; id: number; reason: string }
+  | { type: 'SignalReceived'; signal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT' }
+  /** The evidence asked for by a CaptureStack effect is in (or could not be had). */
+  | { type: 'StackCaptured'; id: number }
+  /** SIGHUP, `warden reload` or a file change; `requestId` 0 when nobody waits for the outcome. */
+  | { type: 'ReloadRequested'; requestId: number; source: string }
+  /** SIGTTIN/SIGTTOU or `warden scale`: an absolute target, or a step up or down. */
+  | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number };
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export type Effect =
+  | { type: 'Spawn'; id: number; slot: number; generation: number; workerCount: number }
+  | { type: 'Signal'; id: number; pid: number; signal: 'SIGKILL' | 'SIGTERM' }
+  | { type: 'Drain'; id: number; reason: string }
+  /** Take the stalled worker's JavaScript stack, then report StackCaptured; the kill waits for it. */
+  | { type: 'CaptureStack'; id: number; pid: number; slot: number; reason: string }
+  /** Ask a stuck or unhealthy worker for its requests in flight, for the incident record. */
+  | { type: 'ReportRequests'; id: number; slot: number; reason: string }
+  /** Record a memory recycle (RSS trend; heap snapshot if asked) before the worker drains. */
+  | { type: 'ReportMemory'; id: number; slot: number; reason: string }
+  /** Probe this worker now (a reload waits for the new worker's first probe). */
+  | { type: 'Probe'; id: number }
+  /** Tell the control requests waiting on a reload or scale how it goes; `done` ends them. */
+  | { type: 'Notify'; requestIds: number[]; message: string; done?: { ok: boolean } }
+  | { type: 'CloseListener' }
+  | { type: 'Log'; level: LogLevel; event: LogEvent; msg: string; fields: Record<string, unknown> }
+  | { type: 'Exit'; code: number; halt: HaltInfo | undefined };
+
+export interface StepResult {
+  state: MachineState;
+  effects: Effect[];
+}
+
+export function emptyReplacements(): Record<ReplacementReason, number> {
+  return Object.fromEntries(REPLACEMENT_REASONS.map((reason) => [reason, 0])) as Record<ReplacementReason, number>;
+}
+
+export function newSlot(slot: number, now: number): SlotRecord {
+  return { slot, spawns: 0, consecutiveFailures: 0, nextSpawnAt: now, lastExit: undefined, replacements: emptyReplacements() };
+}
+
+export function initialState(config: MachineConfig, now: number): MachineState {
+  const slots: SlotRecord[] = [];
+  for (let slot = 1; slot <= config.workers; slot++) slots.push(newSlot(slot, now));
+  return {
+    phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots,
+    nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, halt: undefined,
+    reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 }, scale: undefined,
+  };
+}
+
+/** A worker that holds its slot: not (yet) being replaced. A surge worker holds it too. */
+export function isActive(worker: WorkerRecord): boolean {
+  return !worker.retiring && (worker.state === 'spawning' || worker.state === 'booting' || worker.state === 'ready');
+}
+
+/** Only these workers receive new connections. */
+export function isInRotation(state: MachineState, worker: WorkerRecord): boolean {
+  return state.phase === 'running' && worker.state === 'ready' && !worker.retiring && !worker.awaitingProbe && worker.condition === 'ok';
+}
+
+/** Deterministic per-worker jitter in 0..jitter (gunicorn draws it at random; a hash keeps step() pure). */
+export function jitterFor(id: number, jitter: number): number {
+  if (jitter <= 0) return 0;
+  const mixed = Math.imul(id ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  return ((mixed ^ (mixed >>> 13)) >>> 0) % (jitter + 1);
+}
