@@ -8,8 +8,9 @@ import { killAllTracked } from './lib/processes.js';
 import { printJson } from './lib/report.js';
 import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
+import { runReload } from './reload.js';
 
-const BENCHES = { balance: runBalance, freeze: runFreeze };
+const BENCHES = { balance: runBalance, freeze: runFreeze, reload: runReload };
 
 function summarize(results) {
   const lines = ['== summary'];
@@ -31,6 +32,11 @@ function summarize(results) {
         .map((r) => `${r.contender} green ${s(r.falseGreenS)}, replaced ${s(r.replacedS)}, failed ${r.load.keepalive.failedAfterFault}+${r.load.newconn.failedAfterFault}`);
       lines.push(`   freeze, ${fault}: ${parts.join('; ')}`);
     }
+  }
+  const reload = results.reload;
+  if (reload !== undefined) {
+    const parts = reload.results.map((r) => `${r.contender} ${r.keepaliveFailed.median}+${r.newconnFailed.median} failed`);
+    lines.push(`   reload (keep-alive + new connection failed, median): ${parts.join(', ')}`);
   }
   return lines.join('\n');
 }

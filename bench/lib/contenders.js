@@ -80,13 +80,21 @@ export async function startWarden({ workers, flags = [] }) {
     WARDEN_BIN, 'serve', join(APPS, 'hello.js'), '--workers', String(workers), '--port', '0', '--admin-port', '0', ...flags,
   ], { label: 'warden', env, cwd: ROOT });
   await proc.spawned;
-  const match = await proc.waitForLine(/ on http:\/\/([\w.:[\]-]+):(\d+) \(admin http:\/\/([\w.:[\]-]+):(\d+), pid (\d+)\)/, START_TIMEOUT_MS);
+  const match = await proc.waitForLine(/ on http:\/\/([\w.:[\]-]+):(\d+) \(admin http:\/\/([\w.:[\]-]+):(\d+), control (\S+), pid (\d+)\)/, START_TIMEOUT_MS);
   const url = `http://127.0.0.1:${match[2]}/`;
   const adminUrl = `http://127.0.0.1:${match[4]}`;
   await pollUntil(`${adminUrl}/readyz`, (r) => r.status === 200, { timeoutMs: START_TIMEOUT_MS, what: 'warden /readyz' });
   await waitForStatsFiles(statsDir, workers, 'warden');
   return {
-    key: 'warden', label: 'warden', url, healthUrl: `${adminUrl}/readyz`, adminUrl, primaryPid: proc.pid, statsDir, proc,
+    key: 'warden', label: 'warden', url, healthUrl: `${adminUrl}/readyz`, adminUrl, primaryPid: proc.pid, statsDir, proc, control: match[5],
+    /** `warden reload` through the control socket; resolves with its exit code once the reload ended. */
+    async reload() {
+      const cli = startProcess(process.execPath, [WARDEN_BIN, 'reload', '--control', match[5]], { label: 'warden reload', cwd: ROOT });
+      await cli.spawned;
+      const result = await cli.exited;
+      killTracked(cli.pid);
+      if (result.code !== 0) throw new Error(`warden reload failed (exit ${result.code}):\n${cli.tail()}`);
+    },
     async workersReport() {
       const answer = await httpGet(`${adminUrl}/workers`, { timeoutMs: 1000 });
       return answer.status === 200 ? JSON.parse(answer.body) : undefined;
@@ -190,6 +198,10 @@ export async function startPm2({ workers }) {
     await pollUntil(url, (r) => r.status === 200, { timeoutMs: START_TIMEOUT_MS, what: 'pm2' });
     return {
       key: 'pm2', label: 'PM2 cluster mode', url, healthUrl: `${url}health`, primaryPid: daemonPid, statsDir,
+      /** `pm2 reload`: PM2's zero-downtime reload of cluster mode. */
+      async reload() {
+        await pm2(['reload', 'warden-bench-hello'], 'pm2 reload');
+      },
       async workerPids() {
         return childPids(daemonPid);
       },

@@ -22,7 +22,7 @@ export interface WardenServer {
   output(): string;
 }
 
-const STARTUP_LINE = /on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+), pid (\d+)\)/;
+const STARTUP_LINE = /on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+), control \S+, pid (\d+)\)/;
 
 export async function startWarden(t: TestContext, args: string[]): Promise<WardenServer> {
   const child = spawn(process.execPath, [WARDEN, 'serve', ...args, '--port', '0', '--admin-port', '0'], {

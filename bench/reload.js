@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// bench/reload.js: requests lost during a rolling reload under load. warden (`warden reload`) and PM2
+// cluster mode (`pm2 reload`) serve the same app with the same workers; keep-alive clients and
+// clients opening a new connection per request run at the same time, from BEFORE seconds before
+// the reload until AFTER seconds after it ended. node:cluster has no reload and is not measured.
+
+import { Agent } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { pm2Bin, startPm2, startWarden } from './lib/contenders.js';
+import { httpGet } from './lib/http.js';
+import { killAllTracked, sleep } from './lib/processes.js';
+import { envList, envNumber, machine, machineLine, median, printJson, round, table } from './lib/report.js';
+
+const ALL_CONTENDERS = ['warden', 'pm2'];
+const LABELS = { warden: 'warden reload', pm2: 'pm2 reload' };
+const MODES = ['keepalive', 'newconn'];
+
+export function reloadParams() {
+  return {
+    workers: envNumber('WORKERS', 2, { min: 1, integer: true }),
+    beforeS: envNumber('BEFORE', 2, { min: 0.5 }),
+    afterS: envNumber('AFTER', 2, { min: 0.5 }),
+    loadConnections: envNumber('LOAD_CONNECTIONS', 4, { min: 1, integer: true }),
+    requestTimeoutMs: envNumber('REQUEST_TIMEOUT', 2, { min: 0.1 }) * 1000,
+    repeats: envNumber('REPEATS', 2, { min: 1, integer: true }),
+    contenders: envList('CONTENDERS', ALL_CONTENDERS, ALL_CONTENDERS),
+  };
+}
+
+function start(key, params) {
+  return key === 'warden' ? startWarden({ workers: params.workers }) : startPm2({ workers: params.workers });
+}
+
+/** Closed-loop GETs: `loadConnections` keep-alive clients and as many with a new connection each. */
+function startLoad(url, params) {
+  const records = [];
+  let isRunning = true;
+  const agents = [];
+  const loop = async (mode) => {
+    const agent = mode === 'keepalive' ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    if (agent) agents.push(agent);
+    const headers = mode === 'newconn' ? { connection: 'close' } : {};
+    while (isRunning) {
+      const result = await httpGet(url, { timeoutMs: params.requestTimeoutMs, agent, headers });
+      records.push({ mode, failure: result.error ?? (result.status === 200 ? undefined : `http ${result.status}`) });
+    }
+  };
+  const loops = MODES.flatMap((mode) => Array.from({ length: params.loadConnections }, () => loop(mode)));
+  return {
+    records,
+    async stop() {
+      isRunning = false;
+      await Promise.all(loops);
+      for (const agent of agents) agent.destroy();
+    },
+  };
+}
+
+async function runOnce(key, params) {
+  const contender = await start(key, params);
+  if (contender === undefined) return undefined;
+  try {
+    const load = startLoad(contender.url, params);
+    await sleep(params.beforeS * 1000);
+    const began = performance.now();
+    await contender.reload();
+    const reloadS = (performance.now() - began) / 1000;
+    await sleep(params.afterS * 1000);
+    await load.stop();
+    const count = (mode, failed) => load.records.filter((r) => r.mode === mode && (failed ? r.failure !== undefined : true)).length;
+    const errors = [...new Set(load.records.filter((r) => r.failure !== undefined).map((r) => r.failure))].slice(0, 4);
+    return {
+      contender: key, reloadS: round(reloadS, 2),
+      keepalive: { sent: count('keepalive', false), failed: count('keepalive', true) },
+      newconn: { sent: count('newconn', false), failed: count('newconn', true) },
+      errors,
+    };
+  } finally {
+    await contender.stop();
+  }
+}
+
+export async function runReload() {
+  const params = reloadParams();
+  const contenders = params.contenders.filter((key) => key !== 'pm2' || pm2Bin() !== undefined);
+  process.stdout.write(`== reload: failed requests during a rolling reload (${params.workers} workers, ${params.loadConnections} keep-alive + ${params.loadConnections} new-connection clients, ${params.repeats} rounds)\n   ${machineLine()}\n`);
+  const runs = [];
+  for (let round = 0; round < params.repeats; round++) {
+    for (const key of contenders) {
+      const result = await runOnce(key, params);
+      if (result !== undefined) runs.push(result);
+    }
+  }
+  const results = contenders.map((key) => {
+    const mine = runs.filter((run) => run.contender === key);
+    const spread = (values) => ({ median: round(median(values), 2), min: Math.min(...values), max: Math.max(...values) });
+    return {
+      contender: key,
+      keepaliveFailed: spread(mine.map((run) => run.keepalive.failed)),
+      newconnFailed: spread(mine.map((run) => run.newconn.failed)),
+      sent: spread(mine.map((run) => run.keepalive.sent + run.newconn.sent)),
+      reloadS: spread(mine.map((run) => run.reloadS)),
+      errors: [...new Set(mine.flatMap((run) => run.errors))].slice(0, 4),
+    };
+  });
+  const show = (s) => (s.min === s.max ? `${s.median}` : `${s.median} (${s.min}-${s.max})`);
+  process.stdout.write(`${table(
+    ['', 'keep-alive failed', 'new connection failed', 'requests sent', 'reload took s', 'errors'],
+    results.map((r) => [LABELS[r.contender], show(r.keepaliveFailed), show(r.newconnFailed), show(r.sent), show(r.reloadS), r.errors.join('; ') || '-']),
+  )}\n`);
+  return { params, machine: machine(), results, runs };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runReload()
+    .then((result) => {
+      printJson('reload', result);
+      process.exit(0);
+    })
+    .catch((error) => {
+      process.stderr.write(`bench reload: ${error.stack}\n`);
+      killAllTracked();
+      process.exit(1);
+    });
+}
