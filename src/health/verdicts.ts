@@ -29,7 +29,7 @@ export interface ProgressFacts {
 export const STUCK_RULE = {
   /** Unanswered requests in a row that let the fleet's pace decide (one odd slow request is no evidence). */
   minRequests: 5,
-  /** Fewer than `minRequests`, but at least this many, are judged by --stuck-after alone. */
+  /** Fewer than `minRequests`, but at least this many, wait for --stuck-after (or the fleet pace if longer). */
   minRequestsPatient: 2,
   /** The threshold is this many times the slowest answer any worker gave recently... */
   slowestFactor: 2,

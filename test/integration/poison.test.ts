@@ -8,12 +8,13 @@ import { test } from 'node:test';
 import { fixture, get, getJson, startLoad, startWarden, throughput, waitFor } from './harness.js';
 
 /**
- * Generous for a shared 2-core machine, where booting a worker alone took up to 2.4 s in these runs;
- * the goal (a serving replacement 3 s after the poison) is measured by `npm run bench -- freeze`.
- * The verdict itself comes at the 1.5 s floor plus a heartbeat (250 ms).
+ * The verdict comes at the 1.5 s floor plus a heartbeat (250 ms): that bound is the stuck rule's claim.
+ * The replacement then boots, which is the machine's business: 0.3 to 0.9 s on a quiet machine, up to
+ * 8 s on a shared 2-core machine running the whole suite, so its bound is generous; the goal (a
+ * serving replacement 3 s after the poison) is measured by `npm run bench -- freeze`.
  */
 const OUT_OF_ROTATION_WITHIN_MS = 4000;
-const REPLACED_WITHIN_MS = 8000;
+const REPLACED_WITHIN_MS = 12_000;
 
 for (const keepAlive of [false, true]) {
   const mode = keepAlive ? 'keep-alive' : 'new connection per request';
