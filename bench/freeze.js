@@ -31,7 +31,8 @@ export function freezeParams() {
     healthIntervalMs: envNumber('HEALTH_INTERVAL', 100, { min: 10 }),
     healthTimeoutMs: envNumber('HEALTH_TIMEOUT', 1, { min: 0.1 }) * 1000,
     wardenTimeoutS: envNumber('WARDEN_TIMEOUT', 3, { min: 0.5 }),
-    wardenStuckAfterS: envNumber('WARDEN_STUCK_AFTER', 5, { min: 0.5 }),
+    // Unset: warden's own default, so the poisoned worker is judged as it would be in production.
+    wardenStuckAfterS: envNumber('WARDEN_STUCK_AFTER', undefined, { min: 0.5 }),
     contenders: envList('CONTENDERS', ALL_CONTENDERS, ALL_CONTENDERS),
     faults: envList('FAULTS', ALL_FAULTS, ALL_FAULTS),
   };
@@ -42,7 +43,8 @@ function start(key, params) {
     case 'warden':
       return startWarden({
         workers: params.workers,
-        flags: ['--timeout', String(params.wardenTimeoutS), '--stuck-after', String(params.wardenStuckAfterS)],
+        flags: ['--timeout', String(params.wardenTimeoutS),
+          ...(params.wardenStuckAfterS === undefined ? [] : ['--stuck-after', String(params.wardenStuckAfterS)])],
       });
     case 'cluster':
       return startCluster({ workers: params.workers, sched: 'rr' });
@@ -303,7 +305,7 @@ export async function runFreeze(log = (line) => process.stdout.write(`${line}\n`
   const skipped = params.contenders.filter((key) => !contenders.includes(key)).map((key) => `${key} (not installed)`);
   log(`== freeze: ${params.workers} workers; load ${params.loadConnections} keep-alive + ${params.loadConnections} new-connection clients, request timeout ${params.requestTimeoutMs / 1000}s;`);
   log(`   fault after ${params.beforeS}s, watched for ${params.windowS}s; health polled every ${params.healthIntervalMs} ms (timeout ${params.healthTimeoutMs / 1000}s), red = ${FAILURE_THRESHOLD} failures in a row;`);
-  log(`   warden --timeout ${params.wardenTimeoutS} --stuck-after ${params.wardenStuckAfterS}`);
+  log(`   warden --timeout ${params.wardenTimeoutS} --stuck-after ${params.wardenStuckAfterS ?? '(default)'}`);
   log(`   ${machineLine(info)}${skipped.length > 0 ? `; skipped: ${skipped.join(', ')}` : ''}`);
   const results = [];
   for (const fault of params.faults) {

@@ -21,46 +21,96 @@ export function lateAfterMs(timeoutMs: number): number {
 
 export interface ProgressFacts {
   stats: HeartbeatStats;
-  /** When the worker became ready; a worker that never finished a request counts from here. */
-  readyAt: number;
   /** When the primary received these stats. */
   statsAt: number;
 }
 
+/** The stuck rule's constants; docs/health.md says why each has its value. */
+export const STUCK_RULE = {
+  /** Unanswered requests in a row that let the fleet's pace decide (one odd slow request is no evidence). */
+  minRequests: 5,
+  /** Fewer than `minRequests`, but at least this many, wait for --stuck-after (or the fleet pace if longer). */
+  minRequestsPatient: 2,
+  /** The threshold is this many times the slowest answer any worker gave recently... */
+  slowestFactor: 2,
+  /** ...and never shorter than this (nor than --stuck-after if that is set shorter). */
+  floorMs: 1500,
+  /** Answers a worker must have given in the recent window before the fleet's pace judges it. */
+  historyAnswers: 20,
+} as const;
+
+export interface StuckJudgement {
+  /** How long the worker has answered none of its `count` latest requests, in ms. */
+  silentForMs: number;
+  count: number;
+  thresholdMs: number;
+  /** What set the threshold. */
+  basis: 'fleet pace' | 'floor' | '--stuck-after';
+}
+
 /**
- * The stuck (poisoned worker) rule, judged on progress rather than age alone. A worker is stuck when
- *  1. requests kept arriving (two or more) and the app answered none of them for the threshold: the
- *     longer of `stuckAfterMs` and twice the slowest answer the fleet gave recently, so an app whose
- *     requests normally take 30 s (long polls) is not judged by a 10 s rule. Requests abandoned by
- *     their clients count too: a client time-out must not hide a worker that answers nothing;
- *  2. when it has peers, at least one of them did answer a request within `stuckAfterMs`: if every
- *     worker is waiting, the cause is shared (a database down for all) and recycling would not help.
+ * The stuck (poisoned worker) rule, judged on evidence. A worker is stuck when
+ *  1. it answered none of the requests that arrived since its last answer, at least `minRequests` of
+ *     them, for longer than the threshold: `slowestFactor` times the slowest answer any worker gave
+ *     in the last minute or two, never under `floorMs`. That fleet pace is trusted only once the
+ *     worker itself answered `historyAnswers` requests in that window; before (just started, after a
+ *     reload, a quiet service) and with fewer requests (`minRequestsPatient` or more), the threshold
+ *     is --stuck-after, or the fleet's pace if that is longer. Requests abandoned by their clients and
+ *     --request-timeout 504s count as unanswered;
+ *  2. another worker kept answering: it answered a request after the suspect's oldest unanswered one
+ *     arrived, and holds no unanswered request of its own for half as long. If every worker is
+ *     waiting, the cause is shared (a database down for all) and recycling would not help. Anchoring
+ *     to the suspect's oldest request, not to the clock, judges a quiet service too (a burst, then
+ *     silence). With no other worker there is no evidence that the cause is the worker's own, so
+ *     only --stuck-after applies.
+ * The silence is counted from the later of that oldest request and the last time the worker's event
+ * loop stood still for a second (a blocked loop is the stall rule's case). Only what a live worker
+ * reported is judged: nothing is extrapolated past its last heartbeat.
  * An answer is the app sending response headers, so an open SSE stream is progress; upgraded
  * connections (WebSocket) are not requests at all.
  */
-export function stuckReason(
+export function judgeStuck(
   worker: ProgressFacts,
   peers: readonly ProgressFacts[],
-  now: number,
   stuckAfterMs: number,
-): string | undefined {
+): StuckJudgement | undefined {
   if (stuckAfterMs <= 0) return undefined;
   const { stats } = worker;
-  if (stats.unansweredCount < 2) return undefined;
-  const fleetSlowest = Math.max(stats.slowestRecentMs, ...peers.map((peer) => peer.stats.slowestRecentMs));
-  const threshold = Math.max(stuckAfterMs, 2 * fleetSlowest);
-  const unansweredFor = stats.unansweredForMs + (now - worker.statsAt);
-  if (unansweredFor < threshold) return undefined;
-  if (peers.length > 0 && !peers.some((peer) => sinceLastAnswer(peer, now) < stuckAfterMs)) return undefined;
-  const seconds = (ms: number) => (ms / 1000).toFixed(1);
-  return `${stats.unansweredCount} request(s) in ${seconds(unansweredFor)}s and not one answered (${stats.waiting} still waiting)` +
-    (peers.length > 0 ? ' while other workers kept answering' : '');
+  const count = stats.unansweredCount;
+  if (count < STUCK_RULE.minRequestsPatient) return undefined;
+  const since = silentSince(worker);
+  const silentForMs = worker.statsAt - since;
+  const paceMs = STUCK_RULE.slowestFactor * Math.max(stats.slowestRecentMs, ...peers.map((peer) => peer.stats.slowestRecentMs));
+  const isQuick = peers.length > 0 && count >= STUCK_RULE.minRequests && stats.answeredRecent >= STUCK_RULE.historyAnswers;
+  const floorMs = isQuick ? Math.min(STUCK_RULE.floorMs, stuckAfterMs) : stuckAfterMs;
+  const thresholdMs = Math.max(floorMs, paceMs);
+  if (silentForMs < thresholdMs) return undefined;
+  if (peers.length > 0 && !peers.some((peer) => keptAnswering(peer, since, silentForMs))) return undefined;
+  const basis = paceMs >= floorMs ? 'fleet pace' : isQuick ? 'floor' : '--stuck-after';
+  return { silentForMs, count, thresholdMs, basis };
 }
 
-function sinceLastAnswer(facts: ProgressFacts, now: number): number {
-  const ago = facts.stats.lastFinishedAgoMs;
-  if (ago < 0) return now - facts.readyAt;
-  return ago + (now - facts.statsAt);
+/** The stuck verdict in words, or undefined when the worker is not stuck. */
+export function stuckReason(worker: ProgressFacts, peers: readonly ProgressFacts[], stuckAfterMs: number): string | undefined {
+  const judgement = judgeStuck(worker, peers, stuckAfterMs);
+  if (judgement === undefined) return undefined;
+  const seconds = (ms: number) => (ms / 1000).toFixed(1);
+  return `${judgement.count} request(s) in ${seconds(judgement.silentForMs)}s and not one answered (${worker.stats.waiting} still waiting)` +
+    (peers.length > 0 ? ' while other workers kept answering' : '') +
+    `; threshold ${seconds(judgement.thresholdMs)}s (${judgement.basis})`;
+}
+
+/** On the primary's clock: the oldest unanswered request's arrival, or the loop's last pause if later. */
+function silentSince(facts: ProgressFacts): number {
+  const { stats, statsAt } = facts;
+  const oldest = statsAt - stats.unansweredForMs;
+  return stats.loopPausedAgoMs < 0 ? oldest : Math.max(oldest, statsAt - stats.loopPausedAgoMs);
+}
+
+function keptAnswering(peer: ProgressFacts, since: number, suspectSilentForMs: number): boolean {
+  const { stats, statsAt } = peer;
+  if (stats.lastFinishedAgoMs < 0 || statsAt - stats.lastFinishedAgoMs <= since) return false;
+  return stats.unansweredCount === 0 || stats.unansweredForMs < suspectSilentForMs / 2;
 }
 
 /** --request-timeout: a worker whose last few requests all timed out is recycled. */

@@ -22,8 +22,15 @@ export interface HeartbeatStats {
    */
   unansweredCount: number;
   unansweredForMs: number;
-  /** Longest time-to-headers of requests answered in the last minute, ms. */
+  /** Longest time-to-headers of requests answered in the last one to two minutes, ms. */
   slowestRecentMs: number;
+  /** How many requests were answered in that same window: how much the slowest answer is worth. */
+  answeredRecent: number;
+  /**
+   * Milliseconds since the event loop last resumed after holding still for a second or more (a gap
+   * between heartbeats), or -1 when it never did: time the loop stood still is the stall rule's.
+   */
+  loopPausedAgoMs: number;
   /** Requests answered 504 (or cut) by --request-timeout since the worker started. */
   timedOut: number;
   /** How many of the last requests that finished were timed out, in a row. */
@@ -92,7 +99,8 @@ function isError(value: unknown): value is SerializedError {
 }
 
 const STAT_KEYS: readonly (keyof HeartbeatStats)[] = [
-  'loopDelayMs', 'inFlight', 'oldestWaitingMs', 'waiting', 'served', 'lastFinishedAgoMs', 'unansweredCount', 'unansweredForMs', 'slowestRecentMs', 'timedOut',
+  'loopDelayMs', 'inFlight', 'oldestWaitingMs', 'waiting', 'served', 'lastFinishedAgoMs', 'unansweredCount', 'unansweredForMs', 'slowestRecentMs', 'answeredRecent',
+  'loopPausedAgoMs', 'timedOut',
   'consecutiveTimeouts', 'connections', 'rssBytes', 'heapUsedBytes',
 ];
 

@@ -6,18 +6,27 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { HeartbeatStats } from '../protocol/messages.js';
 import type { RequestTracker } from './requests.js';
 
+/** A gap this long between two beats means the event loop stood still (blocked, stopped, a long GC). */
+export const LOOP_PAUSE_MS = 1000;
+
 export function startHeartbeat(tracker: RequestTracker, intervalMs: number, send: (stats: HeartbeatStats) => void): () => void {
   const resolutionMs = 10;
   const delay = monitorEventLoopDelay({ resolution: resolutionMs });
   delay.enable();
+  let lastBeatAt = performance.now();
+  let resumedAt: number | undefined;
   const beat = () => {
+    const now = performance.now();
+    if (now - lastBeatAt >= LOOP_PAUSE_MS) resumedAt = now;
+    lastBeatAt = now;
     tracker.enforceTimeout();
     tracker.noteProgress();
     const memory = process.memoryUsage();
     // The histogram is in nanoseconds and each sample includes the sampling interval itself.
     const loopDelayMs = Math.max(0, Math.round(delay.percentile(99) / 1e4) / 100 - resolutionMs);
     delay.reset();
-    send({ ...tracker.stats(), loopDelayMs, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
+    const loopPausedAgoMs = resumedAt === undefined ? -1 : Math.round(performance.now() - resumedAt);
+    send({ ...tracker.stats(), loopDelayMs, loopPausedAgoMs, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
   };
   beat();
   const timer = setInterval(beat, intervalMs);

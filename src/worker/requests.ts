@@ -33,26 +33,32 @@ function patchWriteHead(): void {
   } as typeof original;
 }
 
-/** Two one-minute buckets: the slowest time-to-headers seen in the last one to two minutes. */
-class RecentMax {
-  private current = 0;
-  private previous = 0;
+/** Two one-minute buckets: the slowest time-to-headers, and how many answers, of the last one to two minutes. */
+class RecentAnswers {
+  private current = { slowest: 0, count: 0 };
+  private previous = { slowest: 0, count: 0 };
   private bucketStart = performance.now();
 
   add(value: number, now: number): void {
     this.rotate(now);
-    if (value > this.current) this.current = value;
+    if (value > this.current.slowest) this.current.slowest = value;
+    this.current.count += 1;
   }
 
-  get(now: number): number {
+  slowest(now: number): number {
     this.rotate(now);
-    return Math.max(this.current, this.previous);
+    return Math.max(this.current.slowest, this.previous.slowest);
+  }
+
+  count(now: number): number {
+    this.rotate(now);
+    return this.current.count + this.previous.count;
   }
 
   private rotate(now: number): void {
     if (now - this.bucketStart < 60_000) return;
-    this.previous = now - this.bucketStart < 120_000 ? this.current : 0;
-    this.current = 0;
+    this.previous = now - this.bucketStart < 120_000 ? this.current : { slowest: 0, count: 0 };
+    this.current = { slowest: 0, count: 0 };
     this.bucketStart = now;
   }
 }
@@ -88,7 +94,7 @@ export class RequestTracker {
   /** Arrival of the first request since the app's last answer, and how many came since. */
   private firstUnansweredAt: number | undefined;
   private unansweredCount = 0;
-  private readonly slowest = new RecentMax();
+  private readonly recent = new RecentAnswers();
   private draining = false;
 
   constructor(private readonly requestTimeoutMs: number) {
@@ -178,7 +184,7 @@ export class RequestTracker {
     }
   }
 
-  stats(now = performance.now()): Omit<HeartbeatStats, 'loopDelayMs' | 'rssBytes' | 'heapUsedBytes'> {
+  stats(now = performance.now()): Omit<HeartbeatStats, 'loopDelayMs' | 'loopPausedAgoMs' | 'rssBytes' | 'heapUsedBytes'> {
     let waiting = 0;
     let oldestWaitingMs = 0;
     for (const entry of this.inFlight) {
@@ -195,7 +201,8 @@ export class RequestTracker {
       lastFinishedAgoMs: this.lastAnsweredAt === undefined ? -1 : Math.round(now - this.lastAnsweredAt),
       unansweredCount: this.unansweredCount,
       unansweredForMs: this.firstUnansweredAt === undefined ? 0 : Math.round(now - this.firstUnansweredAt),
-      slowestRecentMs: Math.round(this.slowest.get(now)),
+      slowestRecentMs: Math.round(this.recent.slowest(now)),
+      answeredRecent: this.recent.count(now),
       timedOut: this.timedOut,
       consecutiveTimeouts: this.consecutiveTimeouts,
       connections: this.sockets.size,
@@ -251,7 +258,7 @@ export class RequestTracker {
       this.unansweredCount = count;
     }
     this.consecutiveTimeouts = 0;
-    this.slowest.add(sentAt - entry.start, sentAt);
+    this.recent.add(sentAt - entry.start, sentAt);
   }
 
   /**

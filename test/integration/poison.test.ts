@@ -1,19 +1,29 @@
 // The poisoned worker: its event loop runs and /health answers, but every other request hangs.
 // With default flags warden sees that it answers nothing while its peer answers, takes it out of
-// rotation, replaces it, and throughput comes back. Apps that hold requests on purpose (long polls,
-// SSE streams) are left alone.
+// rotation at the verdict, replaces it within seconds, and throughput comes back. The apps that
+// must never be judged stuck are in stuck-false-positives.test.ts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fixture, get, getJson, startLoad, startWarden, throughput, waitFor } from './harness.js';
 
-const STUCK_AFTER_MS = 10_000;
+/**
+ * The verdict comes at the 1.5 s floor plus a heartbeat (250 ms): that bound is the stuck rule's claim.
+ * The replacement then boots, which is the machine's business: 0.3 to 0.9 s on a quiet machine, up to
+ * 8 s on a shared 2-core machine running the whole suite, so its bound is generous; the goal (a
+ * serving replacement 3 s after the poison) is measured by `npm run bench -- freeze`.
+ */
+const OUT_OF_ROTATION_WITHIN_MS = 4000;
+const REPLACED_WITHIN_MS = 12_000;
 
 for (const keepAlive of [false, true]) {
-  test(`a poisoned worker is out of rotation and replaced within --stuck-after + margin (${keepAlive ? 'keep-alive' : 'new connection per request'}), default flags`, async (t) => {
+  const mode = keepAlive ? 'keep-alive' : 'new connection per request';
+  test(`a poisoned worker is out of rotation at the verdict and replaced within seconds (${mode}), default flags`, { timeout: 90_000 }, async (t) => {
     const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2']);
     // Clients give up after 2 s, as real ones do; their abandoned requests still count as unanswered.
-    const load = startLoad(warden.port, { concurrency: 6, keepAlive, timeoutMs: 2000, maxMs: 60_000, ratePerLoop: 40 });
+    // Keep-alive: ten clients, so five connections stay on each worker and the poisoned one holds
+    // five requests at once (with fewer, it takes their retries, or --stuck-after, to show five).
+    const load = startLoad(warden.port, { concurrency: keepAlive ? 10 : 8, keepAlive, timeoutMs: 2000, maxMs: 60_000, ratePerLoop: 10 });
     t.after(() => load.stop());
     const warmupFrom = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 3000));
@@ -23,45 +33,44 @@ for (const keepAlive of [false, true]) {
     const { workers } = await warden.workers();
     const slot = workers.find((w) => w.pid === poisoned.pid)?.slot as number;
 
-    let sawNotReady = false;
+    // /readyz is 503 only from the verdict until the replacement is ready: poll it on its own, often.
+    const readyStatuses: number[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        readyStatuses.push(await getJson(warden.adminPort, '/readyz', 2000).then((answer) => answer.status, () => 0));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    t.after(() => (polling = false));
+    let outOfRotationAt: number | undefined;
     const replacedAt = await waitFor('the poisoned worker to be replaced', async () => {
-      if ((await getJson(warden.adminPort, '/readyz')).status === 503) sawNotReady = true;
-      const current = (await warden.workers()).workers.find((w) => w.slot === slot && w.state === 'ready');
+      const seen = (await warden.workers()).workers;
+      if (seen.find((w) => w.pid === poisoned.pid)?.inRotation !== true) outOfRotationAt ??= Date.now();
+      const current = seen.find((w) => w.slot === slot && w.state === 'ready');
       return current !== undefined && current.pid !== poisoned.pid ? Date.now() : undefined;
-    }, STUCK_AFTER_MS + 15_000, 100);
+    }, 30_000, 50);
+    polling = false;
+    await poller;
     const settled = Date.now() + 1000;
     await new Promise((resolve) => setTimeout(resolve, 4000));
     const samples = await load.stop();
     const after = throughput(samples, settled, Date.now());
 
-    t.diagnostic(`replaced ${replacedAt - poisonedAt} ms after the poison; ${before.toFixed(0)} req/s before, ${after.toFixed(0)} after`);
-    assert.ok(replacedAt - poisonedAt < STUCK_AFTER_MS + 6000, `replaced ${replacedAt - poisonedAt} ms after the poison`);
-    assert.ok(sawNotReady, '/readyz was 503 while the worker was stuck');
+    t.diagnostic(`out of rotation ${(outOfRotationAt ?? NaN) - poisonedAt} ms and replaced ${replacedAt - poisonedAt} ms after the poison; ${before.toFixed(0)} req/s before, ${after.toFixed(0)} after`);
+    assert.ok(outOfRotationAt !== undefined && outOfRotationAt - poisonedAt < OUT_OF_ROTATION_WITHIN_MS,
+      `out of rotation ${(outOfRotationAt ?? NaN) - poisonedAt} ms after the poison (bound ${OUT_OF_ROTATION_WITHIN_MS} ms)`);
+    assert.ok(replacedAt - poisonedAt < REPLACED_WITHIN_MS, `replaced ${replacedAt - poisonedAt} ms after the poison (bound ${REPLACED_WITHIN_MS} ms)`);
+    // A hello app answers in a millisecond: twice its slowest answer is below the floor, so the floor decides.
+    assert.match(warden.output(), new RegExp(`worker ${slot} \\(pid ${poisoned.pid}\\) is stuck: \\d+ request\\(s\\) in \\d+\\.\\ds and not one answered .*while other workers kept answering; threshold 1\\.5s \\(floor\\)`));
+    assert.ok(readyStatuses.includes(503), `/readyz was 503 while the worker was stuck (saw ${[...new Set(readyStatuses)].join(', ')})`);
     assert.ok(after >= 0.9 * before, `throughput came back: ${after.toFixed(0)} req/s after vs ${before.toFixed(0)} before`);
-    assert.match(warden.output(), /is stuck: \d+ request\(s\) in \d+\.\ds and not one answered/);
-    const stillPoisoned = (await warden.workers()).workers.find((w) => w.pid === poisoned.pid);
-    assert.ok(stillPoisoned === undefined || stillPoisoned.inRotation === false, 'the stuck worker gets no new connections');
+    // No connection reached the stuck worker after the verdict. New connections did reach it while it
+    // was poisoned and not yet judged (so its watch works); with keep-alive its clients only come back
+    // after their 2 s time-out, after the verdict, and must all go to the other workers.
+    const drained = new RegExp(`\\[w${slot} ${poisoned.pid}\\] faults: drain received after (\\d+) connections while poisoned`).exec(warden.output());
+    assert.ok(drained, 'the stuck worker was told to drain');
+    if (!keepAlive) assert.ok(Number(drained[1]) > 0, 'connections reached the poisoned worker before the verdict');
+    assert.doesNotMatch(warden.output(), /faults: connection after drain/, 'no connection was routed to the stuck worker after the verdict');
   });
 }
-
-test('long polls and SSE streams held on purpose for 30 s under concurrent clients recycle no worker (40 s, default flags)', async (t) => {
-  const longPoll = await startWarden(t, [fixture('long-poll.mjs'), '--workers', '2']);
-  const sse = await startWarden(t, [fixture('sse.mjs'), '--workers', '2']);
-  const pidsBefore = [(await longPoll.workers()).workers.map((w) => w.pid), (await sse.workers()).workers.map((w) => w.pid)];
-  const loads = [
-    startLoad(longPoll.port, { concurrency: 6, timeoutMs: 40_000, maxMs: 40_000 }),
-    startLoad(sse.port, { concurrency: 6, timeoutMs: 40_000, maxMs: 40_000 }),
-  ];
-  t.after(() => Promise.all(loads.map((load) => load.stop())));
-  await new Promise((resolve) => setTimeout(resolve, 40_000));
-  const [pollSamples, sseSamples] = await Promise.all(loads.map((load) => load.stop()));
-  // Samples are recorded when a long poll or stream completes; the ones cut by stop() are not.
-  assert.ok((pollSamples?.filter((s) => s.ok).length ?? 0) >= 6, 'long polls were answered');
-  assert.ok((sseSamples?.filter((s) => s.ok).length ?? 0) >= 6, 'SSE streams completed');
-  const pidsAfter = [(await longPoll.workers()).workers.map((w) => w.pid), (await sse.workers()).workers.map((w) => w.pid)];
-  assert.deepEqual(pidsAfter, pidsBefore, 'no worker was replaced');
-  for (const warden of [longPoll, sse]) {
-    assert.doesNotMatch(warden.output(), /stuck|unhealthy|stalled/, 'no worker was judged sick');
-    for (const worker of (await warden.workers()).workers) assert.equal(worker.restarts, 0);
-  }
-});

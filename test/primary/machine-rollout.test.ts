@@ -261,7 +261,7 @@ describe('upkeep recycling', () => {
     const h = new Harness({ workers: 2, maxRequests: 100 });
     const [a, b] = h.boot() as [number, number];
     keepCapacity(h);
-    h.send({ type: 'HeartbeatReceived', id: a, stats: { ...h.worker(a).stats, ...baseStats(), served: 100 } }, 250);
+    h.send({ type: 'HeartbeatReceived', id: a, stats: { ...baseStats(), served: 100 } }, 250);
     const effects = h.send({ type: 'Tick' }, 300);
     const surge = of(effects, 'Spawn');
     assert.deepEqual(surge.map((s) => s.slot), [1]);
@@ -296,6 +296,6 @@ describe('upkeep recycling', () => {
 function baseStats() {
   return {
     loopDelayMs: 1, inFlight: 0, oldestWaitingMs: 0, waiting: 0, served: 0, lastFinishedAgoMs: 10, unansweredCount: 0, unansweredForMs: 0, slowestRecentMs: 5,
-    timedOut: 0, consecutiveTimeouts: 0, connections: 0, rssBytes: 1, heapUsedBytes: 1,
+    answeredRecent: 0, loopPausedAgoMs: -1, timedOut: 0, consecutiveTimeouts: 0, connections: 0, rssBytes: 1, heapUsedBytes: 1,
   };
 }

@@ -77,6 +77,7 @@ class Harness {
 function stats(overrides: Partial<HeartbeatStats> = {}): HeartbeatStats {
   return {
     loopDelayMs: 1, inFlight: 0, oldestWaitingMs: 0, waiting: 0, served: 0, lastFinishedAgoMs: -1, unansweredCount: 0, unansweredForMs: 0, slowestRecentMs: 5,
+    answeredRecent: 0, loopPausedAgoMs: -1,
     timedOut: 0, consecutiveTimeouts: 0, connections: 0, rssBytes: 1, heapUsedBytes: 1, ...overrides,
   };
 }

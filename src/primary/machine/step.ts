@@ -356,7 +356,7 @@ export class Step {
       .map(progressFacts)
       .filter((facts): facts is ProgressFacts => facts !== undefined);
     const facts = progressFacts(worker);
-    const stuck = facts === undefined ? undefined : stuckReason(facts, peers, this.now, this.state.config.stuckAfterMs);
+    const stuck = facts === undefined ? undefined : stuckReason(facts, peers, this.state.config.stuckAfterMs);
     if (stuck !== undefined) this.recycle(worker, 'stuck', stuck);
   }
 
@@ -569,7 +569,7 @@ export class Step {
 
 function progressFacts(worker: WorkerRecord): ProgressFacts | undefined {
   if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return undefined;
-  return { stats: worker.stats, statsAt: worker.statsAt, readyAt: worker.readyAt };
+  return { stats: worker.stats, statsAt: worker.statsAt };
 }
 
 function mb(bytes: number): string {
