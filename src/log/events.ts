@@ -26,6 +26,8 @@ export const LOG_EVENTS = {
   workerDiagnosis: 'worker.diagnosis',
   probeFailed: 'probe.failed',
   connectionsHeld: 'connections.held',
+  logDropped: 'log.dropped',
+  httpAccess: 'http.access',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

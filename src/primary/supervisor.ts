@@ -8,7 +8,7 @@ import type { ServeOptions } from '../config/options.js';
 import { requiredReady } from '../config/resolve.js';
 import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
-import type { Logger } from '../log/logger.js';
+import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
 import type { WorkerConfig, WorkerMessage } from '../protocol/messages.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
@@ -211,7 +211,7 @@ export class Supervisor {
     const worker = new WorkerProcess(
       {
         entry: WORKER_ENTRY, slot, generation, workerCount: this.state.slots.length, config,
-        env: process.env, execArgv: inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`],
+        env: process.env, execArgv: inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`], maxLineBytes: MAX_LINE_BYTES,
       },
       {
         onSpawn: (spawnedPid) => {
@@ -220,7 +220,7 @@ export class Supervisor {
         },
         onSpawnError: (error) => this.dispatch({ type: 'WorkerSpawnFailed', id, error }),
         onMessage: (message) => this.onWorkerMessage(id, message),
-        onLine: (stream, line) => this.log.workerLine(slot, pid, stream, line),
+        onLine: (stream, line, partial) => this.log.workerLine({ slot, pid, generation, partial }, pid, stream, line),
         onExit: (code, signal) => {
           this.workers.delete(id);
           this.evidence.forget(id);
@@ -299,7 +299,7 @@ export class Supervisor {
       inspectPort: this.evidence.inspectPort(id) ?? null,
     }));
     const workers = report.workers.map((worker) => ({ ...worker, incidents: this.evidence.incidents.forSlot(worker.slot) }));
-    return { ...report, workers, connections: { ...this.dispatcher.stats } };
+    return { ...report, workers, connections: { ...this.dispatcher.stats }, logs: this.log.streamStats() };
   }
 }
 

@@ -5,6 +5,7 @@
 import { Socket, type Server } from 'node:net';
 import { loadApp } from '../app/load.js';
 import { monotonicMs, parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { workerTitle } from '../process-title.js';
 import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { watchParent } from './parent-watch.js';
@@ -53,6 +54,7 @@ function onFatal(error: unknown): void {
 
 async function main(): Promise<void> {
   const config = readConfig();
+  process.title = workerTitle(Number(process.env.WARDEN_WORKER_ID), Number(process.env.WARDEN_WORKER_GENERATION ?? 1), config.modulePath);
   // Ctrl-C in a terminal sends SIGINT to the whole process group; the primary decides how workers stop.
   process.on('SIGINT', () => undefined);
   process.on('uncaughtException', onFatal);
