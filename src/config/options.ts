@@ -6,6 +6,8 @@ import { WardenError } from '../errors.js';
 
 export type MinReady = { kind: 'all' } | { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
 export type LogFormat = 'text' | 'json';
+/** off; on: one line per request, path without its query string; query: with the query string. */
+export type AccessLog = 'off' | 'on' | 'query';
 
 export interface ServeOptions {
   workers: number;
@@ -29,6 +31,7 @@ export interface ServeOptions {
   captureStacks: boolean;
   maxMemoryBytes: number;
   heapSnapshotDir: string | undefined;
+  accessLog: AccessLog;
 }
 
 export interface ParseContext {
@@ -130,6 +133,14 @@ function parseLogFormat(raw: string, context: ParseContext): LogFormat {
   throw usage(context, '"text" or "json"', raw);
 }
 
+function parseAccessLog(raw: string, context: ParseContext): AccessLog {
+  const text = raw.trim().toLowerCase();
+  if (text === 'on' || text === 'query') return text;
+  if (['off', 'false', '0', ''].includes(text)) return 'off';
+  if (['true', '1'].includes(text)) return 'on';
+  throw usage(context, '"off", "on" or "query" (on, with the query string)', raw);
+}
+
 function option<K extends keyof ServeOptions>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -177,6 +188,8 @@ export const SERVE_OPTIONS = [
     help: 'before a memory recycle, the worker writes a heap snapshot into this directory (skipped when the heap or the disk makes it unsafe)', parse: parseDirectory }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
+  option({ key: 'accessLog', flag: '--access-log <off|on|query>', env: ['WARDEN_ACCESS_LOG'], defaultValue: 'off',
+    help: 'one log line per request: slot, method, path, status, duration ("query" keeps the query string)', parse: parseAccessLog }),
 ] as const satisfies readonly OptionSpec[];
 
 /** "--graceful-timeout <s>" -> "graceful-timeout". */

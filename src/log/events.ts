@@ -27,6 +27,7 @@ export const LOG_EVENTS = {
   probeFailed: 'probe.failed',
   connectionsHeld: 'connections.held',
   logDropped: 'log.dropped',
+  adminError: 'admin.error',
   httpAccess: 'http.access',
 } as const;
 

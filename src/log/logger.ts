@@ -104,7 +104,8 @@ function jsonLogger(out: LogSink): Pick<Logger, 'log' | 'workerLine'> {
  * One line of worker output as a JSON record. A line the app wrote as a JSON object (pino, winston,
  * bunyan) keeps its own fields at the top level, never re-encoded into a string. The app's fields
  * win: warden adds `slot`, `pid`, `stream`, `generation` and `event` only where the app has no field
- * of that name, and puts those it could not add under `warden` (e.g. `warden.slot`).
+ * of that name; where the app's field holds another value, warden's goes under `warden` (e.g.
+ * `warden.slot`), except `event`, which is only added when missing.
  */
 export function workerRecord(source: LineSource, stream: 'stdout' | 'stderr', line: string): string {
   const ours: Record<string, unknown> = {
@@ -116,8 +117,8 @@ export function workerRecord(source: LineSource, stream: 'stdout' | 'stderr', li
   }
   const clashes: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(ours)) {
-    if (Object.hasOwn(app, key)) clashes[key] = value;
-    else app[key] = value;
+    if (!Object.hasOwn(app, key)) app[key] = value;
+    else if (app[key] !== value && key !== 'event') clashes[key] = value;
   }
   if (Object.keys(clashes).length > 0 && !Object.hasOwn(app, 'warden')) app.warden = clashes;
   return JSON.stringify(app);

@@ -1,0 +1,1 @@
+export function dashboardPage(): string { return '<html></html>'; }
