@@ -16,6 +16,7 @@ import { primaryTitle } from '../process-title.js';
 import { installSignalHandlers } from '../primary/signals.js';
 import { Supervisor } from '../primary/supervisor.js';
 import { registerCheckCommand } from './check-command.js';
+import { registerStatusCommand } from './status-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -124,6 +125,7 @@ export function buildProgram(): Command {
     });
   for (const spec of SERVE_OPTIONS as readonly OptionSpec[]) addServeOption(serveCommand, spec);
   registerCheckCommand(program);
+  registerStatusCommand(program);
   return program;
 }
 
