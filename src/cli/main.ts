@@ -12,10 +12,12 @@ import { resolveServeOptions } from '../config/resolve.js';
 import { EXIT_CODES, WardenError, isWardenError, type WardenErrorCode } from '../errors.js';
 import { LOG_EVENTS } from '../log/events.js';
 import { createLogger } from '../log/logger.js';
+import { primaryTitle } from '../process-title.js';
 import { installSignalHandlers } from '../primary/signals.js';
 import { Supervisor } from '../primary/supervisor.js';
 import { registerCheckCommand } from './check-command.js';
 import { registerControlCommands } from './control-command.js';
+import { registerStatusCommand } from './status-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -96,12 +98,14 @@ async function serve(moduleSpec: string, flags: Record<string, string | boolean 
   // Whatever ends the primary, its workers end with it.
   process.on('exit', () => supervisor.killAll());
   const started = await supervisor.start();
+  process.title = primaryTitle(moduleSpec, started.listen.port);
   const url = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.log('info', LOG_EVENTS.started,
     `warden ${VERSION} serving ${moduleSpec} with ${options.workers} worker${options.workers === 1 ? '' : 's'} on ${url(started.listen.host, started.listen.port)} (admin ${url(started.admin.host, started.admin.port)}, control ${started.control}, pid ${process.pid})`,
     { version: VERSION, module: moduleSpec, workers: options.workers, listen: started.listen, admin: started.admin, control: started.control });
   const result = await started.done;
   removeHandlers();
+  await log.flush(2000);
   if (result.halt !== undefined) {
     printError(result.halt.message, result.halt.hint);
   }
@@ -126,10 +130,25 @@ export function buildProgram(): Command {
   for (const spec of SERVE_OPTIONS as readonly OptionSpec[]) addServeOption(serveCommand, spec);
   registerCheckCommand(program);
   registerControlCommands(program);
+  registerStatusCommand(program);
   return program;
 }
 
+/**
+ * A closed stdout or stderr (`warden serve … | head -1`) must not crash the primary: its log goes
+ * through log/log-stream.ts, which counts what it drops; the few direct writes (errors, help) are
+ * lost on EPIPE, nothing else.
+ */
+function ignoreClosedOutput(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error) => {
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return;
+    throw error;
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  ignoreClosedOutput(process.stdout);
+  ignoreClosedOutput(process.stderr);
   const program = buildProgram();
   program.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   for (const command of program.commands) command.configureOutput({ writeErr: () => undefined, outputError: () => undefined });

@@ -6,6 +6,8 @@ import { WardenError } from '../errors.js';
 
 export type MinReady = { kind: 'all' } | { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
 export type LogFormat = 'text' | 'json';
+/** off; on: one line per request, path without its query string; query: with the query string. */
+export type AccessLog = 'off' | 'on' | 'query';
 
 export interface ServeOptions {
   workers: number;
@@ -36,6 +38,7 @@ export interface ServeOptions {
   reloadDirs: string[];
   reloadInclude: string[];
   reloadExclude: string[];
+  accessLog: AccessLog;
 }
 
 export interface ParseContext {
@@ -167,6 +170,14 @@ function parseLogFormat(raw: string, context: ParseContext): LogFormat {
   throw usage(context, '"text" or "json"', raw);
 }
 
+function parseAccessLog(raw: string, context: ParseContext): AccessLog {
+  const text = raw.trim().toLowerCase();
+  if (text === 'on' || text === 'query') return text;
+  if (['off', 'false', '0', ''].includes(text)) return 'off';
+  if (['true', '1'].includes(text)) return 'on';
+  throw usage(context, '"off", "on" or "query" (on, with the query string)', raw);
+}
+
 function option<K extends keyof ServeOptions>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -228,6 +239,8 @@ export const SERVE_OPTIONS = [
     help: 'with --reload: files whose change is ignored, repeatable', parse: list('glob patterns'), repeatable: true }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
+  option({ key: 'accessLog', flag: '--access-log <off|on|query>', env: ['WARDEN_ACCESS_LOG'], defaultValue: 'off',
+    help: 'one log line per request: slot, method, path, status, duration ("query" keeps the query string)', parse: parseAccessLog }),
 ] as const satisfies readonly OptionSpec[];
 
 /** "--graceful-timeout <s>" -> "graceful-timeout". */

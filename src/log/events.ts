@@ -37,6 +37,9 @@ export const LOG_EVENTS = {
   controlListening: 'control.listening',
   controlRequest: 'control.request',
   fileChanged: 'reload.file_changed',
+  logDropped: 'log.dropped',
+  adminError: 'admin.error',
+  httpAccess: 'http.access',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

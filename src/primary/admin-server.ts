@@ -6,12 +6,23 @@ import type { AddressInfo } from 'node:net';
 import type { HealthAnswer } from '../health/report.js';
 import { listenOn } from './connections.js';
 
-export type AdminRoutes = Record<string, () => HealthAnswer>;
+/** A route that is not JSON: /metrics (Prometheus text) and / (the dashboard page). */
+export interface TextAnswer {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+export type AdminRoutes = Record<string, () => HealthAnswer | TextAnswer | Promise<TextAnswer>>;
+
+function isText(answer: HealthAnswer | TextAnswer): answer is TextAnswer {
+  return typeof (answer as TextAnswer).text === 'string';
+}
 
 export class AdminServer {
   private readonly server: Server;
 
-  constructor(routes: AdminRoutes) {
+  constructor(routes: AdminRoutes, private readonly onError?: (path: string, error: unknown) => void) {
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0] as string;
       const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
@@ -19,10 +30,21 @@ export class AdminServer {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}\n');
         return;
       }
-      const answer: HealthAnswer = route ? route() : { status: 404, body: { error: `no route ${path}`, routes: Object.keys(routes) } };
-      const text = `${JSON.stringify(answer.body, null, 2)}\n`;
-      res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : text);
+      const reply = (answer: HealthAnswer | TextAnswer) => {
+        const text = isText(answer) ? answer.text : `${JSON.stringify(answer.body, null, 2)}\n`;
+        res.writeHead(answer.status, { 'content-type': isText(answer) ? answer.contentType : 'application/json', 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      };
+      const answer = route ? route() : { status: 404, body: { error: `no route ${path}`, routes: Object.keys(routes) } };
+      if (!(answer instanceof Promise)) {
+        reply(answer);
+        return;
+      }
+      answer.then(reply, (error: unknown) => {
+        // The error stays in the primary's log; the client only learns that the route failed.
+        reply({ status: 500, body: { error: `${path} failed` } });
+        this.onError?.(path, error);
+      });
     });
     // The admin server must never keep the primary alive on its own, nor hold a stop back.
     this.server.keepAliveTimeout = 1000;

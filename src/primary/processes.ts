@@ -3,9 +3,9 @@
 // exit once. It decides nothing; supervisor.ts turns what it reports into machine events.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { SendHandle } from 'node:child_process';
 import { errnoCode } from '../errors.js';
+import { LineSplitter } from '../log/line-splitter.js';
 import type { ConnectionHandle } from './raw-accept.js';
 import { parseWorkerMessage, serializeError, WORKER_CONFIG_ENV, type PrimaryMessage, type WorkerConfig, type WorkerMessage, type SerializedError } from '../protocol/messages.js';
 
@@ -17,13 +17,16 @@ export interface WorkerSpawnSpec {
   config: WorkerConfig;
   env: NodeJS.ProcessEnv;
   execArgv: string[];
+  /** The longest line of output held in memory (see log/line-splitter.ts). */
+  maxLineBytes: number;
 }
 
 export interface WorkerCallbacks {
   onSpawn(pid: number): void;
   onSpawnError(error: SerializedError): void;
   onMessage(message: WorkerMessage): void;
-  onLine(stream: 'stdout' | 'stderr', line: string): void;
+  /** A whole line, or a piece of one longer than `maxLineBytes` (`partial`). */
+  onLine(stream: 'stdout' | 'stderr', line: string, partial: boolean): void;
   onExit(code: number | null, signal: string | null): void;
 }
 
@@ -68,9 +71,12 @@ export class WorkerProcess {
         outputOpen -= 1;
         continue;
       }
-      const lines = createInterface({ input: source, crlfDelay: Infinity });
-      lines.on('line', (line) => callbacks.onLine(stream, line));
-      lines.on('close', () => {
+      // Read as fast as the worker writes, whatever happens to warden's own output: a worker must
+      // never block on a full pipe because a log reader is slow or gone (the log stream drops instead).
+      const lines = new LineSplitter(spec.maxLineBytes, (line) => callbacks.onLine(stream, line.text, line.partial));
+      source.on('data', (chunk: Buffer) => lines.push(chunk));
+      source.once('close', () => {
+        lines.end();
         outputOpen -= 1;
         reportExit();
       });

@@ -12,11 +12,13 @@ import type { ServeOptions } from '../config/options.js';
 import { requiredReady } from '../config/resolve.js';
 import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
+import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
 import { LOG_EVENTS } from '../log/events.js';
-import type { Logger } from '../log/logger.js';
-import type { WorkerConfig, WorkerMessage } from '../protocol/messages.js';
+import { serializeError, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
+import { dashboardPage } from '../dashboard/page.js';
+import { WardenMetrics, type AppMetricsSample } from '../metrics/metrics.js';
 import { AdminServer } from './admin-server.js';
 import { ConnectionDispatcher } from './connections.js';
 import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine/index.js';
@@ -78,6 +80,12 @@ export class Supervisor {
   /** Control requests waiting for Notify effects, by request id (0 is reserved for "nobody waits"). */
   private readonly waiting = new Map<number, { progress: (message: string) => void; done: (outcome: LifecycleOutcome) => void }>();
   private nextRequestId = 1;
+  /** The app's own metrics last pushed by each live worker, by worker id. */
+  private readonly appMetrics = new Map<number, AppMetricsSample>();
+  /** The latest supervisor events, for the dashboard's timeline (GET /events). */
+  private readonly timeline: TimelineEntry[] = [];
+  private timelineSeq = 0;
+  readonly metrics: WardenMetrics;
 
   constructor(
     private readonly settings: SupervisorSettings,
@@ -94,6 +102,19 @@ export class Supervisor {
       '/readyz': () => readyz(this.state, this.requiredReady()),
       '/workers': () => ({ status: 200, body: this.workersBody() }),
       '/incidents': () => ({ status: 200, body: { incidents: this.evidence.incidents.all() } }),
+      '/events': () => ({ status: 200, body: { events: this.timeline } }),
+      '/metrics': async () => ({ status: 200, contentType: this.metrics.contentType, text: await this.metrics.render() }),
+      '/': () => ({ status: 200, contentType: 'text/html; charset=utf-8', text: dashboardPage() }),
+    }, (path, error) => this.log.log('error', LOG_EVENTS.adminError, `admin ${path} failed: ${String(error)}`, { path, error: serializeError(error) }));
+    this.metrics = new WardenMetrics({
+      state: () => this.state,
+      now: () => this.clock.now(),
+      connections: () => this.dispatcher.stats,
+      logDrops: () => {
+        const stats = this.log.streamStats();
+        return { stdout: stats.stdout.droppedLines, stderr: stats.stderr.droppedLines };
+      },
+      appMetrics: () => [...this.appMetrics.values()],
     });
     this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket));
     this.control = new ControlServer((request, progress) => this.onControlRequest(request, progress));
@@ -141,6 +162,8 @@ export class Supervisor {
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
       requestTimeoutMs: options.requestTimeoutMs,
       listenWaitMs: options.bootTimeoutMs,
+      accessLog: options.accessLog,
+      logFormat: options.logFormat,
     };
     const done = new Promise<RunResult>((resolve) => {
       this.finish = resolve;
@@ -270,6 +293,7 @@ export class Supervisor {
         return;
       case 'Log':
         this.log.log(effect.level, effect.event, effect.msg, effect.fields);
+        this.remember(effect.level, effect.event, effect.msg, effect.fields);
         return;
       case 'Exit':
         void this.shutdown({ code: effect.code, halt: effect.halt });
@@ -288,7 +312,7 @@ export class Supervisor {
     const worker = new WorkerProcess(
       {
         entry: WORKER_ENTRY, slot, generation, workerCount, config,
-        env: process.env, execArgv: inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`],
+        env: process.env, execArgv: inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`], maxLineBytes: MAX_LINE_BYTES,
       },
       {
         onSpawn: (spawnedPid) => {
@@ -297,9 +321,10 @@ export class Supervisor {
         },
         onSpawnError: (error) => this.dispatch({ type: 'WorkerSpawnFailed', id, error }),
         onMessage: (message) => this.onWorkerMessage(id, message),
-        onLine: (stream, line) => this.log.workerLine(slot, pid, stream, line),
+        onLine: (stream, line, partial) => this.log.workerLine({ slot, pid, generation, partial }, pid, stream, line),
         onExit: (code, signal) => {
           this.workers.delete(id);
+          this.appMetrics.delete(id);
           this.evidence.forget(id);
           this.dispatcher.removeWorker(id);
           this.dispatch({ type: 'WorkerExited', id, code, signal });
@@ -334,6 +359,11 @@ export class Supervisor {
       case 'bootError':
         this.dispatch({ type: 'WorkerBootFailed', id, error: message.error });
         return;
+      case 'metrics': {
+        const worker = this.state.workers.find((candidate) => candidate.id === id);
+        if (worker !== undefined) this.appMetrics.set(id, { slot: worker.slot, generation: worker.generation, receivedAt: this.clock.now(), metrics: message.metrics });
+        return;
+      }
       case 'crash':
         this.evidence.crashed(id, message.error);
         this.dispatch({ type: 'WorkerCrashed', id, error: message.error });
@@ -343,6 +373,13 @@ export class Supervisor {
         throw new Error(`supervisor: unknown worker message ${JSON.stringify(impossible)}`);
       }
     }
+  }
+
+  private remember(level: string, event: string, msg: string, fields: Record<string, unknown>): void {
+    const slot = typeof fields.slot === 'number' ? fields.slot : null;
+    const pid = typeof fields.pid === 'number' ? fields.pid : null;
+    this.timeline.push({ seq: ++this.timelineSeq, at: new Date(this.clock.now()).toISOString(), level, event, slot, pid, msg });
+    if (this.timeline.length > TIMELINE_LENGTH) this.timeline.splice(0, this.timeline.length - TIMELINE_LENGTH);
   }
 
   private probeAll(): void {
@@ -384,8 +421,20 @@ export class Supervisor {
       inspectPort: this.evidence.inspectPort(id) ?? null,
     }));
     const workers = report.workers.map((worker) => ({ ...worker, incidents: this.evidence.incidents.forSlot(worker.slot) }));
-    return { ...report, workers, connections: { ...this.dispatcher.stats } };
+    return { ...report, workers, connections: { ...this.dispatcher.stats }, logs: this.log.streamStats() };
   }
+}
+
+const TIMELINE_LENGTH = 200;
+
+export interface TimelineEntry {
+  seq: number;
+  at: string;
+  level: string;
+  event: string;
+  slot: number | null;
+  pid: number | null;
+  msg: string;
 }
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));

@@ -39,6 +39,19 @@ export interface HeartbeatStats {
   connections: number;
   rssBytes: number;
   heapUsedBytes: number;
+  /** Finished requests since the worker started, for /metrics; absent from older workers. */
+  http?: HttpCounts;
+}
+
+/** Upper bounds (seconds) of the request duration histogram a worker keeps. */
+export const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+export interface HttpCounts {
+  /** Finished requests by status class: index 0 is 1xx … 4 is 5xx; 5 counts those with no status sent. */
+  byClass: number[];
+  /** Per DURATION_BUCKETS_S bound (not cumulative), plus one last count above the largest bound. */
+  durationBuckets: number[];
+  durationSumS: number;
 }
 
 export interface SerializedError {
@@ -68,7 +81,36 @@ export type WorkerMessage =
   | { warden: 1; act: 'heartbeat'; stats: HeartbeatStats }
   | { warden: 1; act: 'crash'; error: SerializedError }
   | { warden: 1; act: 'report'; report: RequestsReport }
-  | { warden: 1; act: 'heapSnapshot'; result: HeapSnapshotResult };
+  | { warden: 1; act: 'heapSnapshot'; result: HeapSnapshotResult }
+  /** The app's own prom-client metrics (getMetricsAsJSON of its default registry). */
+  | { warden: 1; act: 'metrics'; metrics: AppMetric[] };
+
+/** One metric family as prom-client's getMetricsAsJSON gives it. */
+export interface AppMetric {
+  name: string;
+  help: string;
+  type: string;
+  values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
+}
+
+/** More than this many families or series from one worker are cut (a runaway label in the app). */
+const MAX_APP_SERIES = 5000;
+
+function parseAppMetrics(value: unknown): AppMetric[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const metrics: AppMetric[] = [];
+  let series = 0;
+  for (const metric of value) {
+    if (!isRecord(metric) || typeof metric.name !== 'string' || typeof metric.type !== 'string' || !Array.isArray(metric.values)) continue;
+    const values = metric.values.filter((entry): entry is AppMetric['values'][number] =>
+      isRecord(entry) && typeof entry.value === 'number' && (entry.labels === undefined || isRecord(entry.labels)))
+      .map((entry) => ({ ...entry, labels: entry.labels ?? {} }));
+    series += values.length;
+    if (series > MAX_APP_SERIES) break;
+    metrics.push({ name: metric.name, help: typeof metric.help === 'string' ? metric.help : '', type: metric.type, values });
+  }
+  return metrics;
+}
 
 export type HeapSnapshotResult = { path: string; bytes: number; tookMs: number } | { skipped: string };
 
@@ -104,8 +146,18 @@ const STAT_KEYS: readonly (keyof HeartbeatStats)[] = [
   'consecutiveTimeouts', 'connections', 'rssBytes', 'heapUsedBytes',
 ];
 
+function isNumbers(value: unknown, length: number): value is number[] {
+  return Array.isArray(value) && value.length === length && value.every((entry) => typeof entry === 'number' && Number.isFinite(entry));
+}
+
+function isHttpCounts(value: unknown): value is HttpCounts {
+  return isRecord(value) && isNumbers(value.byClass, 6) && isNumbers(value.durationBuckets, DURATION_BUCKETS_S.length + 1) &&
+    typeof value.durationSumS === 'number' && Number.isFinite(value.durationSumS);
+}
+
 function isStats(value: unknown): value is HeartbeatStats {
-  return isRecord(value) && STAT_KEYS.every((key) => typeof value[key] === 'number' && Number.isFinite(value[key]));
+  return isRecord(value) && STAT_KEYS.every((key) => typeof value[key] === 'number' && Number.isFinite(value[key])) &&
+    (value.http === undefined || isHttpCounts(value.http));
 }
 
 function isReport(value: unknown): value is RequestsReport {
@@ -133,6 +185,10 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
       const result = value.result;
       const ok = isRecord(result) && (typeof result.skipped === 'string' || (typeof result.path === 'string' && typeof result.bytes === 'number'));
       return ok ? { warden: 1, act: 'heapSnapshot', result: result as HeapSnapshotResult } : undefined;
+    }
+    case 'metrics': {
+      const metrics = parseAppMetrics(value.metrics);
+      return metrics === undefined ? undefined : { warden: 1, act: 'metrics', metrics };
     }
     default:
       return undefined;
@@ -185,6 +241,9 @@ export interface WorkerConfig {
   heartbeatIntervalMs: number;
   requestTimeoutMs: number;
   listenWaitMs: number;
+  /** --access-log, and the format its lines are written in. */
+  accessLog?: 'off' | 'on' | 'query';
+  logFormat?: 'text' | 'json';
 }
 
 export const WORKER_CONFIG_ENV = 'WARDEN_WORKER_CONFIG';

@@ -4,7 +4,10 @@
 
 import { Socket, type Server } from 'node:net';
 import { loadApp } from '../app/load.js';
-import { monotonicMs, parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { monotonicMs, parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type AppMetric, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { workerTitle } from '../process-title.js';
+import { accessLogWriter } from './access-log.js';
+import { startAppMetrics } from './app-metrics.js';
 import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { watchParent } from './parent-watch.js';
@@ -53,12 +56,13 @@ function onFatal(error: unknown): void {
 
 async function main(): Promise<void> {
   const config = readConfig();
+  process.title = workerTitle(Number(process.env.WARDEN_WORKER_ID), Number(process.env.WARDEN_WORKER_GENERATION ?? 1), config.modulePath);
   // Ctrl-C in a terminal sends SIGINT to the whole process group; the primary decides how workers stop.
   process.on('SIGINT', () => undefined);
   process.on('uncaughtException', onFatal);
   watchParent();
 
-  const tracker = new RequestTracker(config.requestTimeoutMs);
+  const tracker = new RequestTracker(config.requestTimeoutMs, accessLogWriter(config.accessLog ?? 'off', config.logFormat ?? 'text'));
   let draining = false;
   let server: Server | undefined;
   let closeApp: (() => Promise<void>) | undefined;
@@ -158,6 +162,7 @@ async function main(): Promise<void> {
   booted = true;
   send({ warden: 1, act: 'ready', shape: loaded.shape });
   startHeartbeat(tracker, config.heartbeatIntervalMs, (stats) => send({ warden: 1, act: 'heartbeat', stats }));
+  startAppMetrics(config.modulePath, 1000, (metrics) => send({ warden: 1, act: 'metrics', metrics: metrics as AppMetric[] }));
 }
 
 main().catch(onFatal);

@@ -4,7 +4,17 @@
 
 import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server, Socket } from 'node:net';
-import type { HeartbeatStats, RequestsReport } from '../protocol/messages.js';
+import { DURATION_BUCKETS_S, type HeartbeatStats, type HttpCounts, type RequestsReport } from '../protocol/messages.js';
+
+/** A finished request, for the access log. */
+export interface FinishedRequest {
+  method: string;
+  /** As received, query string included; the access log decides what to keep. */
+  url: string;
+  /** 0 when the response ended before any status was sent (client gone, connection cut). */
+  status: number;
+  durationMs: number;
+}
 
 const headersAt = Symbol('warden.headersAt');
 
@@ -96,8 +106,12 @@ export class RequestTracker {
   private unansweredCount = 0;
   private readonly recent = new RecentAnswers();
   private draining = false;
+  private readonly http: HttpCounts = { byClass: [0, 0, 0, 0, 0, 0], durationBuckets: new Array<number>(DURATION_BUCKETS_S.length + 1).fill(0), durationSumS: 0 };
 
-  constructor(private readonly requestTimeoutMs: number) {
+  constructor(
+    private readonly requestTimeoutMs: number,
+    private readonly onFinished?: (request: FinishedRequest) => void,
+  ) {
     patchWriteHead();
   }
 
@@ -206,6 +220,7 @@ export class RequestTracker {
       timedOut: this.timedOut,
       consecutiveTimeouts: this.consecutiveTimeouts,
       connections: this.sockets.size,
+      http: { byClass: [...this.http.byClass], durationBuckets: [...this.http.durationBuckets], durationSumS: this.http.durationSumS },
     };
   }
 
@@ -235,11 +250,25 @@ export class RequestTracker {
     const done = () => {
       if (!this.inFlight.delete(entry)) return;
       this.served += 1;
+      this.count(entry);
       const sentAt = (res as TimedResponse)[headersAt];
       if (!entry.timedOut && sentAt !== undefined) this.answered(entry, sentAt);
     };
     res.once('finish', done);
     res.once('close', done);
+  }
+
+  private count(entry: Tracked): void {
+    const durationMs = performance.now() - entry.start;
+    const status = entry.res.headersSent ? entry.res.statusCode : 0;
+    const statusClass = status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : 5;
+    this.http.byClass[statusClass] = (this.http.byClass[statusClass] ?? 0) + 1;
+    const seconds = durationMs / 1000;
+    const bucket = DURATION_BUCKETS_S.findIndex((bound) => seconds <= bound);
+    const index = bucket === -1 ? DURATION_BUCKETS_S.length : bucket;
+    this.http.durationBuckets[index] = (this.http.durationBuckets[index] ?? 0) + 1;
+    this.http.durationSumS += seconds;
+    this.onFinished?.({ method: entry.req.method ?? '?', url: entry.req.url ?? '', status, durationMs });
   }
 
   private answered(entry: Tracked, sentAt: number): void {

@@ -7,7 +7,7 @@
 import { LOG_EVENTS } from '../../log/events.js';
 import { backoffMs } from '../policy.js';
 import type { Step } from './step.js';
-import { MAX_WORKERS, isActive, isInRotation, type MachineState, type ReloadOutcome, type WorkerRecord } from './types.js';
+import { MAX_WORKERS, REPLACEMENT_REASONS, isActive, isInRotation, type MachineState, type ReloadOutcome, type WorkerRecord } from './types.js';
 
 // ---- reload ----
 
@@ -132,7 +132,11 @@ function retireSurplus(run: Step): void {
     run.log('info', LOG_EVENTS.workerDraining, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is above the target of ${state.targetWorkers}; draining it`);
     run.retireGracefully(worker, 'scale', `scaled down to ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'}`);
   }
-  state.slots = state.slots.filter((slot) => slot.slot <= state.targetWorkers || state.workers.some((worker) => worker.slot === slot.slot));
+  state.slots = state.slots.filter((slot) => {
+    const isKept = slot.slot <= state.targetWorkers || state.workers.some((worker) => worker.slot === slot.slot);
+    if (!isKept) for (const reason of REPLACEMENT_REASONS) state.removedSlotReplacements[reason] += slot.replacements[reason];
+    return isKept;
+  });
 }
 
 function checkScaleDone(run: Step): void {

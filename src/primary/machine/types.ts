@@ -163,6 +163,8 @@ export interface MachineState {
   targetWorkers: number;
   workers: WorkerRecord[];
   slots: SlotRecord[];
+  /** Replacements counted by slots a scale-down removed, so totals never go down. */
+  removedSlotReplacements: Record<ReplacementReason, number>;
   nextWorkerId: number;
   everReady: boolean;
   startedAt: number;
@@ -233,7 +235,7 @@ export function initialState(config: MachineConfig, now: number): MachineState {
   const slots: SlotRecord[] = [];
   for (let slot = 1; slot <= config.workers; slot++) slots.push(newSlot(slot, now));
   return {
-    phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots,
+    phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots, removedSlotReplacements: emptyReplacements(),
     nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, halt: undefined,
     reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 }, scale: undefined,
   };

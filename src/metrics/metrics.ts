@@ -1,0 +1,306 @@
+// Every metric warden serves on GET /metrics, declared in this one file, built with prom-client.
+// Values are read at scrape time from the supervisor's memory (state, heartbeat stats, the app's
+// metrics last pushed by each worker): a scrape never asks a worker anything, so a frozen worker
+// cannot slow it. Per-worker series carry `slot` and `generation` and exist only while the worker
+// does, so cardinality stays bounded by the live workers however often they restart.
+
+import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValue } from 'prom-client';
+import { displayState, type DisplayState } from '../health/report.js';
+import type { MachineState, WorkerRecord } from '../primary/machine/index.js';
+import { DURATION_BUCKETS_S, type AppMetric } from '../protocol/messages.js';
+
+/** Why a worker was replaced, as the `reason` label says it. */
+export const REPLACEMENT_REASONS = ['crash', 'stalled', 'stuck', 'unhealthy', 'boot-timeout', 'memory', 'max-requests', 'reload', 'scale'] as const;
+export type ReplacementLabel = (typeof REPLACEMENT_REASONS)[number];
+
+const DISPLAY_STATES: readonly DisplayState[] = ['booting', 'ready', 'unhealthy', 'stalled', 'draining', 'stopping', 'exited'];
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
+
+export const METRIC = {
+  workerInfo: 'warden_worker_info',
+  workerState: 'warden_worker_state',
+  workerRequests: 'warden_worker_requests_total',
+  workerRequestDuration: 'warden_worker_request_duration_seconds',
+  workerInFlight: 'warden_worker_requests_in_flight',
+  workerLoopDelay: 'warden_worker_event_loop_delay_seconds',
+  workerRss: 'warden_worker_resident_memory_bytes',
+  workerHeap: 'warden_worker_heap_used_bytes',
+  workerHeartbeatAge: 'warden_worker_heartbeat_age_seconds',
+  workerConnections: 'warden_worker_connections',
+  workerRestarts: 'warden_worker_restarts_total',
+  replacements: 'warden_worker_replacements_total',
+  workers: 'warden_workers',
+  workersTarget: 'warden_workers_target',
+  connectionsAccepted: 'warden_connections_accepted_total',
+  connectionsHeld: 'warden_connections_held',
+  connectionsDropped: 'warden_connections_dropped_total',
+  reloads: 'warden_reloads_total',
+  logDroppedLines: 'warden_log_dropped_lines_total',
+  appMetricsAge: 'warden_app_metrics_age_seconds',
+  primaryPrefix: 'warden_primary_',
+} as const;
+
+/** The app's own prom-client metrics, as one worker last sent them (getMetricsAsJSON). */
+export interface AppMetricsSample {
+  slot: number;
+  generation: number;
+  receivedAt: number;
+  metrics: AppMetric[];
+}
+
+export interface MetricsSource {
+  state(): MachineState;
+  now(): number;
+  connections(): { accepted: number; held: number; dropped: number };
+  logDrops(): { stdout: number; stderr: number };
+  appMetrics(): AppMetricsSample[];
+}
+
+type Labels = Record<string, string | number>;
+
+function workerLabels(worker: WorkerRecord): Labels {
+  return { slot: worker.slot, generation: worker.generation };
+}
+
+export class WardenMetrics {
+  private readonly registry = new Registry();
+
+  constructor(private readonly source: MetricsSource) {
+    collectDefaultMetrics({ register: this.registry, prefix: METRIC.primaryPrefix });
+    this.perWorker();
+    this.supervisor();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Prometheus text exposition: warden's metrics, then the app's with `slot` and `generation` added. */
+  async render(): Promise<string> {
+    const own = await this.registry.metrics();
+    return `${own}${renderAppMetrics(this.source.appMetrics(), new Set(this.registry.getMetricsAsArray().map((metric) => metric.name)))}`;
+  }
+
+  private live(): WorkerRecord[] {
+    return this.source.state().workers;
+  }
+
+  private perWorkerGauge(name: string, help: string, value: (worker: WorkerRecord, now: number) => number | undefined): void {
+    const live = () => this.live();
+    const now = () => this.source.now();
+    new Gauge({
+      name, help, labelNames: ['slot', 'generation'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const at = now();
+        for (const worker of live()) {
+          const v = value(worker, at);
+          if (v !== undefined) this.set(workerLabels(worker), v);
+        }
+      },
+    });
+  }
+
+  private perWorker(): void {
+    const live = () => this.live();
+    new Gauge({
+      name: METRIC.workerInfo, help: 'One series per live worker, mapping slot and generation to its pid', labelNames: ['slot', 'generation', 'pid'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const worker of live()) if (worker.pid !== undefined) this.set({ ...workerLabels(worker), pid: worker.pid }, 1);
+      },
+    });
+    new Gauge({
+      name: METRIC.workerState, help: 'Each live worker\'s state as /workers shows it: 1 for the current one', labelNames: ['slot', 'generation', 'state'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const worker of live()) {
+          const current = displayState(worker);
+          for (const state of DISPLAY_STATES) this.set({ ...workerLabels(worker), state }, state === current ? 1 : 0);
+        }
+      },
+    });
+    new Counter({
+      name: METRIC.workerRequests, help: 'Requests a live worker finished, by status class ("none": ended before a status was sent)', labelNames: ['slot', 'generation', 'status_class'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const worker of live()) {
+          const counts = worker.stats?.http?.byClass;
+          if (counts === undefined) continue;
+          STATUS_CLASSES.forEach((statusClass, index) => this.inc({ ...workerLabels(worker), status_class: statusClass }, counts[index] ?? 0));
+        }
+      },
+    });
+    this.registry.registerMetric(durationHistogram(live) as unknown as Counter);
+    this.perWorkerGauge(METRIC.workerInFlight, 'Requests in flight on a live worker', (worker) => worker.stats?.inFlight);
+    this.perWorkerGauge(METRIC.workerLoopDelay, 'Event-loop delay of a live worker (p99 over its last heartbeat interval)', (worker) => worker.stats === undefined ? undefined : worker.stats.loopDelayMs / 1000);
+    this.perWorkerGauge(METRIC.workerRss, 'Resident memory of a live worker', (worker) => worker.stats?.rssBytes);
+    this.perWorkerGauge(METRIC.workerHeap, 'V8 heap used by a live worker', (worker) => worker.stats?.heapUsedBytes);
+    this.perWorkerGauge(METRIC.workerConnections, 'Open client connections on a live worker', (worker) => worker.stats?.connections);
+    this.perWorkerGauge(METRIC.workerHeartbeatAge, 'Time since a live worker\'s last heartbeat', (worker, now) => worker.lastBeatAt === undefined ? undefined : Math.max(0, now - worker.lastBeatAt) / 1000);
+    const appMetrics = () => this.source.appMetrics();
+    const now = () => this.source.now();
+    new Gauge({
+      name: METRIC.appMetricsAge, help: 'Age of the app metrics last received from a live worker; a frozen worker\'s series are its last known values, and this grows', labelNames: ['slot', 'generation'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const at = now();
+        for (const sample of appMetrics()) this.set({ slot: sample.slot, generation: sample.generation }, Math.max(0, at - sample.receivedAt) / 1000);
+      },
+    });
+  }
+
+  private supervisor(): void {
+    const source = this.source;
+    new Counter({
+      name: METRIC.workerRestarts, help: 'Workers started in a slot after its first', labelNames: ['slot'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const slot of source.state().slots) this.inc({ slot: slot.slot }, Math.max(0, slot.spawns - 1));
+      },
+    });
+    new Counter({
+      name: METRIC.replacements, help: 'Workers replaced, by reason', labelNames: ['reason'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const state = source.state();
+        const totals = new Map<string, number>(REPLACEMENT_REASONS.map((reason) => [reason, 0]));
+        // Slots removed by a scale-down keep counting, so the counter never goes down.
+        for (const replacements of [...state.slots.map((slot) => slot.replacements), state.removedSlotReplacements]) {
+          for (const [key, count] of Object.entries(replacements)) {
+            const reason = key === 'crashed' ? 'crash' : key;
+            totals.set(reason, (totals.get(reason) ?? 0) + count);
+          }
+        }
+        for (const [reason, count] of totals) this.inc({ reason }, count);
+      },
+    });
+    new Gauge({
+      name: METRIC.workers, help: 'Live workers by state', labelNames: ['state'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const counts = new Map<DisplayState, number>(DISPLAY_STATES.map((state) => [state, 0]));
+        for (const worker of source.state().workers) counts.set(displayState(worker), (counts.get(displayState(worker)) ?? 0) + 1);
+        for (const [state, count] of counts) this.set({ state }, count);
+      },
+    });
+    new Gauge({
+      name: METRIC.workersTarget, help: 'Worker slots warden keeps filled', registers: [this.registry],
+      collect() {
+        this.set(source.state().targetWorkers);
+      },
+    });
+    new Counter({
+      name: METRIC.reloads, help: 'Rolling reloads, by outcome', labelNames: ['outcome'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [outcome, count] of Object.entries(source.state().reloads)) this.inc({ outcome }, count);
+      },
+    });
+    new Counter({
+      name: METRIC.connectionsAccepted, help: 'Connections the primary accepted on the service port', registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(source.connections().accepted);
+      },
+    });
+    new Gauge({
+      name: METRIC.connectionsHeld, help: 'Connections held by the primary while no worker is in rotation', registers: [this.registry],
+      collect() {
+        this.set(source.connections().held);
+      },
+    });
+    new Counter({
+      name: METRIC.connectionsDropped, help: 'Held connections closed unserved (hold limit or timeout)', registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(source.connections().dropped);
+      },
+    });
+    new Counter({
+      name: METRIC.logDroppedLines, help: 'Log records warden dropped because its output failed or was too slow (closed pipe, full disk)', labelNames: ['stream'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const drops = source.logDrops();
+        this.inc({ stream: 'stdout' }, drops.stdout);
+        this.inc({ stream: 'stderr' }, drops.stderr);
+      },
+    });
+  }
+}
+
+/** The request duration histogram, from the bucket counts each worker reports (not cumulative). */
+function durationHistogram(live: () => WorkerRecord[]) {
+  const name = METRIC.workerRequestDuration;
+  return {
+    name, help: 'Time from request to response end on a live worker', type: 'histogram', aggregator: 'sum',
+    reset: () => undefined,
+    get: () => {
+      const values: MetricValue<string>[] = [];
+      for (const worker of live()) {
+        const http = worker.stats?.http;
+        if (http === undefined) continue;
+        const labels = workerLabels(worker);
+        let cumulative = 0;
+        DURATION_BUCKETS_S.forEach((bound, index) => {
+          cumulative += http.durationBuckets[index] ?? 0;
+          values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bound }, value: cumulative } as MetricValue<string>);
+        });
+        cumulative += http.durationBuckets[DURATION_BUCKETS_S.length] ?? 0;
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: cumulative } as MetricValue<string>);
+        values.push({ metricName: `${name}_sum`, labels, value: http.durationSumS } as MetricValue<string>);
+        values.push({ metricName: `${name}_count`, labels, value: cumulative } as MetricValue<string>);
+      }
+      return { name, help: 'Time from request to response end on a live worker', type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+}
+
+/**
+ * The app's metrics of every live worker, one family per name, each series gaining `slot` and
+ * `generation` (an app label of that name wins; warden's is then `warden_slot`). A family whose
+ * name warden uses itself is left out.
+ */
+export function renderAppMetrics(samples: AppMetricsSample[], reserved: Set<string>): string {
+  const families = new Map<string, { help: string; type: string; lines: string[] }>();
+  for (const sample of samples) {
+    for (const metric of sample.metrics) {
+      if (reserved.has(metric.name) || !METRIC_NAME.test(metric.name)) continue;
+      let family = families.get(metric.name);
+      if (family === undefined) {
+        family = { help: metric.help, type: metric.type, lines: [] };
+        families.set(metric.name, family);
+      }
+      for (const value of metric.values) {
+        const labels: Record<string, string | number> = { ...value.labels };
+        for (const [key, ours] of [['slot', sample.slot], ['generation', sample.generation]] as const) {
+          if (Object.hasOwn(labels, key)) labels[`warden_${key}`] = ours;
+          else labels[key] = ours;
+        }
+        const metricName = value.metricName ?? metric.name;
+        if (!METRIC_NAME.test(metricName) || !Object.keys(labels).every((key) => LABEL_NAME.test(key))) continue;
+        const text = Object.entries(labels).map(([key, v]) => `${key}="${escapeLabel(String(v))}"`).join(',');
+        family.lines.push(`${metricName}{${text}} ${formatValue(value.value)}`);
+      }
+    }
+  }
+  let out = '';
+  for (const [name, family] of families) {
+    out += `\n# HELP ${name} ${family.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${family.type}\n${family.lines.join('\n')}\n`;
+  }
+  return out;
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}

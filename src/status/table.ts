@@ -1,0 +1,121 @@
+// `warden status` as a table, like `pm2 ls`: one line per worker. Pure: /workers answers in, text
+// out; req/s comes from two answers (the served counts and the time between them).
+
+export interface StatusWorker {
+  slot: number;
+  generation: number;
+  pid: number | null;
+  state: string;
+  uptimeMs: number;
+  heartbeatAgeMs: number | null;
+  loopDelayMs: number | null;
+  inFlight: number;
+  served: number;
+  rssBytes: number | null;
+  restarts: number;
+  lastExit: { reason: string; at: string } | null;
+  incidents?: { kind: string; reason?: string }[];
+}
+
+export interface StatusSample {
+  at: number;
+  body: { primary: { pid: number; module: string; phase: string; uptimeMs: number; listen: { host: string; port: number }; workersTarget: number }; workers: StatusWorker[] };
+}
+
+export interface StatusRow {
+  slot: number;
+  generation: number;
+  pid: number | null;
+  state: string;
+  uptimeMs: number;
+  requestsPerSecond: number | null;
+  inFlight: number;
+  loopDelayMs: number | null;
+  rssBytes: number | null;
+  restarts: number;
+  lastExit: string | null;
+  lastIncident: string | null;
+}
+
+export function statusRows(current: StatusSample, previous: StatusSample | undefined): StatusRow[] {
+  return current.body.workers.map((worker) => {
+    const before = previous?.body.workers.find((other) => other.pid !== null && other.pid === worker.pid);
+    const seconds = previous === undefined ? 0 : (current.at - previous.at) / 1000;
+    const rate = before !== undefined && seconds > 0 ? Math.max(0, worker.served - before.served) / seconds : null;
+    const incident = worker.incidents?.at(-1);
+    return {
+      slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, uptimeMs: worker.uptimeMs,
+      requestsPerSecond: rate === null ? null : Math.round(rate * 10) / 10, inFlight: worker.inFlight, loopDelayMs: worker.loopDelayMs,
+      rssBytes: worker.rssBytes, restarts: worker.restarts, lastExit: worker.lastExit?.reason ?? null,
+      lastIncident: incident === undefined ? null : `${incident.kind}${incident.reason === undefined ? '' : `: ${incident.reason}`}`,
+    };
+  });
+}
+
+const GREEN = '\x1b[32m';
+const YELLOW = '\x1b[33m';
+const RED = '\x1b[31m';
+const DIM = '\x1b[2m';
+const RESET = '\x1b[0m';
+
+function stateColour(state: string): string {
+  if (state === 'ready') return GREEN;
+  if (state === 'booting' || state === 'draining' || state === 'stopping') return YELLOW;
+  return RED;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}
+
+function formatBytes(bytes: number | null): string {
+  if (bytes === null) return '-';
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${Math.round(bytes / 1024 / 1024)} MB`;
+}
+
+function clip(text: string, width: number): string {
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
+export function formatStatus(sample: StatusSample, rows: StatusRow[], options: { colour: boolean; width: number }): string {
+  const p = sample.body.primary;
+  const paint = (colour: string, text: string) => (options.colour ? `${colour}${text}${RESET}` : text);
+  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready`;
+  const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'rss', 'restarts', 'last exit / incident'];
+  const cells = rows.map((row) => [
+    row.generation > 1 ? `${row.slot} g${row.generation}` : String(row.slot),
+    row.pid === null ? '-' : String(row.pid),
+    row.state,
+    row.pid === null ? '-' : formatDuration(row.uptimeMs),
+    row.requestsPerSecond === null ? '-' : String(row.requestsPerSecond),
+    String(row.inFlight),
+    row.loopDelayMs === null ? "-" : `${Math.round(row.loopDelayMs * 10) / 10}ms`,
+    formatBytes(row.rssBytes),
+    String(row.restarts),
+    [row.lastExit, row.lastIncident].filter((text) => text !== null).join(' / ') || '-',
+  ]);
+  const widths = titles.map((title, index) => Math.max(title.length, ...cells.map((line) => (line[index] as string).length)));
+  const fixed = widths.slice(0, -1).reduce((sum, width) => sum + width + 2, 0);
+  widths[widths.length - 1] = Math.max(12, Math.min(widths.at(-1) as number, options.width - fixed));
+  const line = (values: string[], colourOf?: (index: number) => string | undefined) => values
+    .map((value, index) => {
+      const padded = index === values.length - 1 ? clip(value, widths[index] as number) : value.padEnd(widths[index] as number);
+      const colour = colourOf?.(index);
+      return colour === undefined ? padded : paint(colour, padded);
+    })
+    .join('  ').trimEnd();
+  return [
+    header,
+    line(titles, () => DIM),
+    ...cells.map((values, rowIndex) => line(values, (index) => (index === 2 ? stateColour((rows[rowIndex] as StatusRow).state) : undefined))),
+  ].join('\n') + '\n';
+}
+
+/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+export function useColour(isTTY: boolean, env: NodeJS.ProcessEnv): boolean {
+  return isTTY && (env.NO_COLOR === undefined || env.NO_COLOR === '') && env.TERM !== 'dumb';
+}

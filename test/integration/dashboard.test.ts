@@ -1,0 +1,68 @@
+// The live dashboard (GET / on the admin port) in headless Chromium: both workers render; one frozen
+// with SIGSTOP turns red within a second, then its replacement appears. Skips only when no Chromium
+// binary exists (CI installs Debian's `chromium`). Screenshots go to test-artifacts/ (git-ignored).
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { fixture, get, killQuietly, ROOT, startWarden, waitFor } from './harness.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+test('the dashboard shows both workers, a SIGSTOPped one red within a second, then its replacement', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)` }, async (t) => {
+  const warden = await startWarden(t, [fixture('app-metrics.mjs'), '--workers', '2', '--timeout', '3']);
+  const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
+  t.after(() => rmSync(profile, { recursive: true, force: true }));
+  // A fresh profile directory each run (playwright passes it as --user-data-dir).
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1000, height: 800 },
+    timeout: 30_000,
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const external: string[] = [];
+  page.on('request', (request) => {
+    if (!request.url().startsWith(`http://127.0.0.1:${warden.adminPort}/`)) external.push(request.url());
+  });
+  await page.goto(`http://127.0.0.1:${warden.adminPort}/`, { timeout: 15_000 });
+  const before = (await warden.workers()).workers;
+  for (const worker of before) {
+    await page.locator(`.worker[data-pid="${worker.pid}"][data-health="ok"]`).waitFor({ timeout: 5000 });
+  }
+  for (let i = 0; i < 10; i++) await get(warden.port, '/');
+  const victim = before.find((worker) => worker.slot === 1)?.pid as number;
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-healthy.png'), fullPage: true });
+
+  killQuietly(victim, 'SIGSTOP');
+  t.after(() => killQuietly(victim, 'SIGKILL'));
+  const stoppedAt = Date.now();
+  await page.locator(`.worker[data-pid="${victim}"][data-health="bad"]`).waitFor({ timeout: 5000 });
+  const redAfterMs = Date.now() - stoppedAt;
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-frozen.png'), fullPage: true });
+  // Generous for a shared machine: the page polls every 250 ms and turns red at 600 ms without a heartbeat.
+  assert.ok(redAfterMs < 2500, `worker turned red after ${redAfterMs} ms`);
+
+  const replacement = await waitFor('a replacement in slot 1', async () => {
+    const worker = (await warden.workers()).workers.find((w) => w.slot === 1 && w.pid !== victim && w.state === 'ready');
+    return worker?.pid ?? undefined;
+  }, 20_000);
+  await page.locator(`.worker[data-pid="${replacement}"][data-health="ok"]`).waitFor({ timeout: 5000 });
+  await page.locator('#events li', { hasText: 'sent no heartbeat' }).first().waitFor({ timeout: 5000 });
+  await page.locator('#incidents details', { hasText: 'stalled' }).first().waitFor({ timeout: 5000 });
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-replaced.png'), fullPage: true });
+  assert.deepEqual(external, [], 'the page fetches nothing from elsewhere');
+
+  // Usable on a phone: no horizontal scrolling at 390 px.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px on a phone`);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+});

@@ -1,0 +1,133 @@
+// warden's own output failing or flooded: a closed stdout (`warden serve … | head -1`) must not
+// crash, spin or block anything; a worker writing 100 MB/s or one 10 MB line leaves the primary
+// responsive and its output whole (long lines in marked pieces of at most 1 MiB).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { test, type TestContext } from 'node:test';
+import { descendants, fixture, get, getJson, killQuietly, ROOT, waitFor, WARDEN } from './harness.js';
+
+interface Started {
+  pid: number;
+  port: number;
+  adminPort: number;
+  child: ReturnType<typeof spawn>;
+}
+
+/** Start warden with stdout handed to `onStdout`, so a test can stop reading or stream-check it. */
+async function startRaw(t: TestContext, args: string[], env: NodeJS.ProcessEnv, onStdout: (chunk: Buffer) => void): Promise<Started> {
+  const child = spawn(process.execPath, [WARDEN, 'serve', ...args, '--port', '0', '--admin-port', '0'], {
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = child.pid as number;
+  const seen = new Set<number>();
+  t.after(() => {
+    for (const worker of [...seen, ...descendants(pid)]) killQuietly(worker);
+    killQuietly(pid);
+  });
+  let head = '';
+  child.stderr?.on('data', () => undefined);
+  const ports = new Promise<[number, number]>((resolve) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (head.length < 4096) {
+        head += chunk.toString();
+        const match = /on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(head);
+        if (match) resolve([Number(match[1]), Number(match[2])]);
+      }
+      onStdout(chunk);
+    });
+  });
+  const [port, adminPort] = await waitFor('the startup line', () => Promise.race([ports, new Promise<undefined>((r) => setTimeout(r, 100))]), 15_000);
+  await waitFor('ready', async () => (await getJson(adminPort, '/readyz')).status === 200, 20_000);
+  for (const worker of (await getJson<{ workers: { pid: number }[] }>(adminPort, '/workers')).body.workers) seen.add(worker.pid);
+  return { pid, port, adminPort, child };
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssBytes(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+}
+
+async function timedLivez(adminPort: number): Promise<number> {
+  const start = performance.now();
+  const answer = await get(adminPort, '/livez', 5000);
+  assert.equal(answer.status, 200);
+  return performance.now() - start;
+}
+
+test('a closed stdout does not crash, spin or stall warden; the drops are counted in /workers', async (t) => {
+  const warden = await startRaw(t, [fixture('chatty.mjs'), '--workers', '2'], {}, () => undefined);
+  // Like `| head -1` exiting: the read end of warden's stdout goes away.
+  warden.child.stdout?.destroy();
+  // Worker output and a worker restart write to the closed pipe.
+  const { workers } = (await getJson<{ workers: { pid: number; slot: number }[] }>(warden.adminPort, '/workers')).body;
+  killQuietly(workers[0]?.pid as number, 'SIGKILL');
+  const logs = await waitFor('drops counted', async () => {
+    const body = (await getJson<{ logs: { stdout: { droppedLines: number; lastError: string | null; failing: boolean } } }>(warden.adminPort, '/workers')).body;
+    return body.logs.stdout.droppedLines > 0 ? body.logs.stdout : undefined;
+  }, 10_000);
+  assert.equal(logs.lastError, 'EPIPE');
+  await waitFor('the replacement ready', async () => (await getJson(warden.adminPort, '/readyz')).status === 200, 20_000);
+  const before = cpuTicks(warden.pid);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const ticks = cpuTicks(warden.pid) - before;
+  assert.ok(ticks < 60, `primary used ${ticks} CPU ticks in 2 s with a closed stdout (a spin would be ~200)`);
+  assert.equal((await get(warden.port, '/')).status, 200, 'still serving');
+  assert.ok((await timedLivez(warden.adminPort)) < 1000);
+});
+
+test('a worker flooding stdout (asking for 100 MB/s): the primary answers promptly and every line is whole', async (t) => {
+  let rest = '';
+  let lines = 0;
+  let bytes = 0;
+  const torn: string[] = [];
+  const warden = await startRaw(t, [fixture('flood.mjs'), '--workers', '1'], { FLOOD: 'lines' }, (chunk) => {
+    bytes += chunk.length;
+    const text = rest + chunk.toString('latin1');
+    const parts = text.split('\n');
+    rest = parts.pop() as string;
+    for (const line of parts) {
+      lines += 1;
+      if (!/^\[w1 \d+\] flood-1-f{91}$/.test(line) && !line.startsWith('[warden]') && torn.length < 5) torn.push(line.slice(0, 200));
+    }
+  });
+  const startBytes = bytes;
+  const started = performance.now();
+  const latencies: number[] = [];
+  while (performance.now() - started < 3000) {
+    latencies.push(await timedLivez(warden.adminPort));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const mbPerS = (bytes - startBytes) / 1024 / 1024 / ((performance.now() - started) / 1000);
+  t.diagnostic(`read ${mbPerS.toFixed(0)} MB/s of warden output; /livez max ${Math.max(...latencies).toFixed(0)} ms; primary RSS ${(rssBytes(warden.pid) / 1048576).toFixed(0)} MB`);
+  assert.deepEqual(torn, [], 'no torn or interleaved lines');
+  assert.ok(lines > 10_000, `lines arrived (${lines})`);
+  // Bounded loosely for a loaded shared machine; a primary blocked on a full pipe would never answer.
+  assert.ok(Math.max(...latencies) < 3000, `/livez answered within 3 s during the flood (max ${Math.max(...latencies).toFixed(0)} ms)`);
+  assert.ok(rssBytes(warden.pid) < 400 * 1024 * 1024, 'primary memory bounded');
+});
+
+test('one 10 MB line comes out in marked pieces of at most 1 MiB, whole and in order', async (t) => {
+  let out = '';
+  const warden = await startRaw(t, [fixture('flood.mjs'), '--workers', '1'], { FLOOD: 'bigline' }, (chunk) => {
+    out += chunk.toString('latin1');
+  });
+  await waitFor('the marker after the line', () => out.includes('after-big-line-1\n') || undefined, 20_000);
+  const lines = out.split('\n').filter((line) => line.includes('LLLL'));
+  assert.equal(lines.length, 10, 'ten pieces of 1 MiB');
+  let total = 0;
+  lines.forEach((line, index) => {
+    const match = /^\[w1 \d+( partial)?\] (L+)$/.exec(line);
+    assert.ok(match, `piece ${index} is a whole record`);
+    assert.equal(match[1] !== undefined, index < lines.length - 1, 'every piece but the last is marked partial');
+    assert.ok((match[2] as string).length <= 1024 * 1024);
+    total += (match[2] as string).length;
+  });
+  assert.equal(total, 10 * 1024 * 1024, 'nothing lost');
+  assert.ok((await timedLivez(warden.adminPort)) < 1000);
+});

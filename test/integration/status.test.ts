@@ -1,0 +1,45 @@
+// `warden status` against a running warden (table and --json), and its error with none running.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { test } from 'node:test';
+import { fixture, get, startWarden, WARDEN } from './harness.js';
+
+function status(args: string[]) {
+  return spawnSync(process.execPath, [WARDEN, 'status', ...args], { encoding: 'utf8', timeout: 15_000, env: { ...process.env, NO_COLOR: '' } });
+}
+
+test('warden status prints one line per worker, and --json the same rows', async (t) => {
+  const warden = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '2']);
+  for (let i = 0; i < 4; i++) await get(warden.port, '/');
+  const { workers } = await warden.workers();
+  const table = status(['--admin', `http://127.0.0.1:${warden.adminPort}`]);
+  assert.equal(table.status, 0, table.stderr);
+  const lines = table.stdout.trimEnd().split('\n');
+  assert.match(lines[0] as string, new RegExp(`^warden primary ${warden.pid} .* 2/2 ready$`));
+  assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s\s+in flight\s+loop\s+rss\s+restarts\s+last exit/);
+  for (const worker of workers) assert.ok(lines.some((line) => new RegExp(`^${worker.slot}\\s+${worker.pid}\\s+ready\\s`).test(line)), `a line for worker ${worker.slot}`);
+  assert.ok(!table.stdout.includes('\x1b['), 'no colour when not on a terminal');
+
+  const json = status(['--admin', `http://127.0.0.1:${warden.adminPort}`, '--json']);
+  assert.equal(json.status, 0, json.stderr);
+  const body = JSON.parse(json.stdout) as { primary: { pid: number }; workers: { slot: number; pid: number; state: string; requestsPerSecond: number | null; restarts: number }[] };
+  assert.equal(body.primary.pid, warden.pid);
+  assert.deepEqual(body.workers.map((w) => [w.slot, w.pid, w.state]), workers.map((w) => [w.slot, w.pid, 'ready']));
+  assert.ok(body.workers.every((w) => typeof w.requestsPerSecond === 'number' && w.restarts === 0));
+});
+
+test('warden status with no primary running: a clear error and a non-zero exit', async () => {
+  // A port that was free a moment ago: nothing listens on it.
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address() as { port: number };
+      server.close(() => resolve(address.port));
+    });
+  });
+  const result = status(['--admin', `http://127.0.0.1:${port}`]);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, new RegExp(`^warden: no warden primary answers at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)\\n  hint: start one with`));
+  assert.equal(result.stdout, '');
+});

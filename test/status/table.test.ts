@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatStatus, statusRows, useColour, type StatusSample } from '../../src/status/table.js';
+
+function sample(at: number, served: number, state = 'ready'): StatusSample {
+  return {
+    at,
+    body: {
+      primary: { pid: 10, module: 'app.js', phase: 'running', uptimeMs: 65_000, listen: { host: '127.0.0.1', port: 8000 }, workersTarget: 1 },
+      workers: [{
+        slot: 1, generation: 1, pid: 11, state, uptimeMs: 61_000, heartbeatAgeMs: 10, loopDelayMs: 1.234, inFlight: 2, served, rssBytes: 50 * 1024 * 1024,
+        restarts: 1, lastExit: { reason: 'no heartbeat for 5.0s', at: '' }, incidents: [{ kind: 'stalled', reason: 'no heartbeat for 5.0s' }],
+      }],
+    },
+  };
+}
+
+test('req/s is the served difference over the time between two readings', () => {
+  const rows = statusRows(sample(2000, 150), sample(1000, 100));
+  assert.equal(rows[0]?.requestsPerSecond, 50);
+  assert.equal(statusRows(sample(2000, 150), undefined)[0]?.requestsPerSecond, null);
+});
+
+test('the table has one line per worker with state, uptime, rss, restarts and the last incident', () => {
+  const current = sample(2000, 150);
+  const text = formatStatus(current, statusRows(current, sample(1000, 100)), { colour: false, width: 200 });
+  const lines = text.trimEnd().split('\n');
+  assert.equal(lines.length, 3);
+  assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s/);
+  assert.match(lines[2] as string, /^1\s+11\s+ready\s+1m01s\s+50\s+2\s+1\.2ms\s+50 MB\s+1\s+no heartbeat for 5\.0s \/ stalled: no heartbeat/);
+  assert.ok(!text.includes('\x1b['), 'no colour codes');
+  assert.ok(formatStatus(current, statusRows(current, undefined), { colour: true, width: 200 }).includes('\x1b[32mready'));
+});
+
+test('colour only on a terminal, and never with NO_COLOR', () => {
+  assert.equal(useColour(true, {}), true);
+  assert.equal(useColour(false, {}), false);
+  assert.equal(useColour(true, { NO_COLOR: '1' }), false);
+});
