@@ -29,6 +29,10 @@ export interface ServeOptions {
   captureStacks: boolean;
   maxMemoryBytes: number;
   heapSnapshotDir: string | undefined;
+  // Where and how workers run (issue 15).
+  cwd: string | undefined;
+  envFile: string | undefined;
+  nodeArgs: string[];
 }
 
 export interface ParseContext {
@@ -130,6 +134,54 @@ function parseLogFormat(raw: string, context: ParseContext): LogFormat {
   throw usage(context, '"text" or "json"', raw);
 }
 
+function parsePath(rule: string) {
+  return (raw: string, context: ParseContext): string | undefined => {
+    const text = raw.trim();
+    if (text === '') return undefined;
+    if (text.includes('\0')) throw usage(context, rule, raw);
+    return text;
+  };
+}
+
+/**
+ * Node options as a shell would split them: whitespace separates, quotes group ("--title='a b'"),
+ * a backslash escapes the next character. Exported for tests.
+ */
+export function splitNodeArgs(text: string): string[] | undefined {
+  const args: string[] = [];
+  let current: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i] as string;
+    if (quote !== undefined) {
+      if (char === quote) quote = undefined;
+      else if (char === '\\' && quote === '"' && i + 1 < text.length) current = (current ?? '') + text[++i];
+      else current = (current ?? '') + char;
+    } else if (char === '"' || char === "'") {
+      quote = char;
+      current = current ?? '';
+    } else if (char === '\\' && i + 1 < text.length) {
+      current = (current ?? '') + text[++i];
+    } else if (/\s/.test(char)) {
+      if (current !== undefined) args.push(current);
+      current = undefined;
+    } else {
+      current = (current ?? '') + char;
+    }
+  }
+  if (quote !== undefined) return undefined;
+  if (current !== undefined) args.push(current);
+  return args;
+}
+
+function parseNodeArgs(raw: string, context: ParseContext): string[] {
+  const args = splitNodeArgs(raw);
+  if (args === undefined) throw usage(context, 'Node options with balanced quotes', raw);
+  const bad = args.find((arg) => !arg.startsWith('-'));
+  if (bad !== undefined) throw usage(context, `Node options, each starting with "-" such as --max-old-space-size=512 ("${bad}" is not one)`, raw);
+  return args;
+}
+
 function option<K extends keyof ServeOptions>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -177,6 +229,13 @@ export const SERVE_OPTIONS = [
     help: 'before a memory recycle, the worker writes a heap snapshot into this directory (skipped when the heap or the disk makes it unsafe)', parse: parseDirectory }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
+  // Where and how workers run (issue 15): keep these together, after the options above.
+  option({ key: 'cwd', flag: '--cwd <dir>', env: ['WARDEN_CWD'], defaultValue: undefined,
+    help: 'directory warden works in: the config file, the app path and --env-file are found from it, and workers start in it', parse: parsePath('a directory path') }),
+  option({ key: 'envFile', flag: '--env-file <path>', env: ['WARDEN_ENV_FILE'], defaultValue: undefined,
+    help: "load this file (Node's .env format) into every worker's environment; variables already set win", parse: parsePath('a file path') }),
+  option({ key: 'nodeArgs', flag: '--node-args <args>', env: ['WARDEN_NODE_ARGS'], defaultValue: '',
+    help: 'options for the Node of each worker, e.g. "--max-old-space-size=512 --enable-source-maps"', parse: parseNodeArgs }),
 ] as const satisfies readonly OptionSpec[];
 
 /** "--graceful-timeout <s>" -> "graceful-timeout". */

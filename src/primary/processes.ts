@@ -17,6 +17,7 @@ export interface WorkerSpawnSpec {
   config: WorkerConfig;
   env: NodeJS.ProcessEnv;
   execArgv: string[];
+  cwd?: string;
 }
 
 export interface WorkerCallbacks {
@@ -42,6 +43,7 @@ export class WorkerProcess {
         [WORKER_CONFIG_ENV]: JSON.stringify(spec.config),
       },
       execArgv: spec.execArgv,
+      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });

@@ -8,6 +8,7 @@ import type { ServeOptions } from '../config/options.js';
 import { requiredReady } from '../config/resolve.js';
 import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
+import type { LogEvent } from '../log/events.js';
 import type { Logger } from '../log/logger.js';
 import type { WorkerConfig, WorkerMessage } from '../protocol/messages.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
@@ -31,7 +32,16 @@ export interface SupervisorSettings {
   /** The module as the user wrote it, for messages. */
   moduleLabel: string;
   version: string;
+  /** Arguments for the app: each worker's process.argv is [node, modulePath, ...appArgs]. */
+  appArgs?: readonly string[];
+  /** Environment of every worker (before warden's own variables); process.env when absent. */
+  workerEnv?: NodeJS.ProcessEnv;
+  /** Working directory of every worker; the primary's when absent. */
+  cwd?: string;
 }
+
+/** Called with every log event the machine emits, after it is logged: the programmatic API's events. */
+export type SupervisorObserver = (event: LogEvent, fields: Readonly<Record<string, unknown>>, msg: string) => void;
 
 export interface RunResult {
   code: number;
@@ -64,6 +74,7 @@ export class Supervisor {
     private readonly settings: SupervisorSettings,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly observe?: SupervisorObserver,
   ) {
     const options = settings.options;
     this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
@@ -113,6 +124,7 @@ export class Supervisor {
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
       requestTimeoutMs: options.requestTimeoutMs,
       listenWaitMs: options.bootTimeoutMs,
+      args: [...(this.settings.appArgs ?? [])],
     };
     const done = new Promise<RunResult>((resolve) => {
       this.finish = resolve;
@@ -193,6 +205,7 @@ export class Supervisor {
         return;
       case 'Log':
         this.log.log(effect.level, effect.event, effect.msg, effect.fields);
+        this.observe?.(effect.event, effect.fields, effect.msg);
         return;
       case 'Exit':
         void this.shutdown({ code: effect.code, halt: effect.halt });
@@ -211,7 +224,9 @@ export class Supervisor {
     const worker = new WorkerProcess(
       {
         entry: WORKER_ENTRY, slot, generation, workerCount: this.state.slots.length, config,
-        env: process.env, execArgv: inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`],
+        env: this.settings.workerEnv ?? process.env,
+        ...(this.settings.cwd === undefined ? {} : { cwd: this.settings.cwd }),
+        execArgv: [...this.settings.options.nodeArgs, ...(inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`])],
       },
       {
         onSpawn: (spawnedPid) => {

@@ -177,6 +177,8 @@ export interface WorkerConfig {
   heartbeatIntervalMs: number;
   requestTimeoutMs: number;
   listenWaitMs: number;
+  /** The app's arguments (after `--`): process.argv becomes [node, modulePath, ...args]. */
+  args: string[];
 }
 
 export const WORKER_CONFIG_ENV = 'WARDEN_WORKER_CONFIG';

@@ -124,6 +124,8 @@ async function main(): Promise<void> {
     target.emit('connection', socket);
   };
 
+  // The app sees the process.argv that `node app.js ARGS...` would give it.
+  process.argv = [process.argv[0] as string, config.modulePath, ...(config.args ?? [])];
   const loaded = await loadApp({
     modulePath: config.modulePath,
     ...(config.exportName === undefined ? {} : { exportName: config.exportName }),
