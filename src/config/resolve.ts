@@ -57,7 +57,7 @@ export function resolveSettings(input: ResolveInput): Resolved {
     const source = pickSource(spec, input);
     sources[spec.key] = source;
     const option = `--${flagName(spec)}`;
-    const label = source.kind === 'flag' || source.kind === 'default' ? source.name : `${option} (from ${source.name})`;
+    const label = source.kind === 'default' || source.name === option ? option : `${option} (from ${source.name})`;
     resolved[spec.key] = source.raw === undefined ? undefined : spec.parse(source.raw, { source: label, cpuCount: input.cpuCount });
   }
   const options = resolved as unknown as ServeOptions;
