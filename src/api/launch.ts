@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { parseEnv } from 'node:util';
 import { systemClock } from '../clock.js';
 import { detectCpuCount } from '../config/cpus.js';
@@ -127,12 +128,38 @@ export function workerEnvironment(options: Pick<ServeOptions, 'envFile'>, cwd: s
   return { ...parseEnv(text), ...env };
 }
 
+/** The PEM files of --ssl-*, as absolute paths, checked once here so a bad file is one clear error, not a boot failure per worker. */
+export function tlsFiles(options: Pick<ServeOptions, 'sslKeyfile' | 'sslCertfile' | 'sslCa'>, cwd: string): { keyfile: string; certfile: string; ca?: string } | undefined {
+  if (options.sslKeyfile === undefined || options.sslCertfile === undefined) return undefined;
+  const read = (flag: string, given: string) => {
+    const path = resolve(cwd, given);
+    try {
+      return { path, text: readFileSync(path) };
+    } catch (error) {
+      throw new WardenError('WARDEN_USAGE', `${flag} ${given}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { hint: 'give the path of a PEM file' });
+    }
+  };
+  const key = read('--ssl-keyfile', options.sslKeyfile);
+  const cert = read('--ssl-certfile', options.sslCertfile);
+  const ca = options.sslCa === undefined ? undefined : read('--ssl-ca', options.sslCa);
+  try {
+    createSecureContext({ key: key.text, cert: cert.text, ...(ca === undefined ? {} : { ca: ca.text }) });
+  } catch (error) {
+    throw new WardenError('WARDEN_USAGE', `--ssl-keyfile/--ssl-certfile: cannot use ${key.path} with ${cert.path}: ${(error as Error).message}`, {
+      hint: 'both must be PEM files, and the key must belong to the certificate',
+    });
+  }
+  return { keyfile: key.path, certfile: cert.path, ...(ca === undefined ? {} : { ca: ca.path }) };
+}
+
 export function createSupervisor(prepared: Prepared, app: App, log: Logger, observe?: SupervisorObserver): Supervisor {
   const { options } = prepared;
+  const tls = tlsFiles(options, prepared.cwd);
   return new Supervisor(
     {
       options, modulePath: app.modulePath, exportName: app.exportName, moduleLabel: app.moduleLabel, version: VERSION,
       appArgs: prepared.appArgs, workerEnv: workerEnvironment(options, prepared.cwd, process.env), cwd: prepared.cwd,
+      ...(tls === undefined ? {} : { tls }),
     },
     systemClock,
     log,

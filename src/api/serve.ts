@@ -36,6 +36,9 @@ export interface WardenOptions {
   maxMemory?: number | string;
   heapSnapshotOnRecycle?: string;
   logFormat?: 'text' | 'json';
+  sslKeyfile?: string;
+  sslCertfile?: string;
+  sslCa?: string;
   cwd?: string;
   envFile?: string;
   nodeArgs?: string | string[];
@@ -113,6 +116,8 @@ export class WardenServer extends EventEmitter<WardenEvents> {
     /** The admin server (/livez, /readyz, /workers). */
     readonly admin: Address,
     done: Promise<StopResult>,
+    /** "https" with --ssl-keyfile/--ssl-certfile. */
+    readonly protocol: 'http' | 'https' = 'http',
   ) {
     super();
     this.done = done;
@@ -129,7 +134,7 @@ export class WardenServer extends EventEmitter<WardenEvents> {
   }
 
   get url(): string {
-    return `http://${this.listen.host.includes(':') ? `[${this.listen.host}]` : this.listen.host}:${this.listen.port}`;
+    return `${this.protocol}://${this.listen.host.includes(':') ? `[${this.listen.host}]` : this.listen.host}:${this.listen.port}`;
   }
 
   /** Graceful stop, as SIGTERM: stop accepting, let in-flight requests finish (up to --graceful-timeout). */
@@ -188,7 +193,7 @@ export async function start(prepared: Awaited<ReturnType<typeof prepare>>, app: 
     process.off('exit', killAll);
     return result;
   });
-  handle = new WardenServer(started.listen, started.admin, done);
+  handle = new WardenServer(started.listen, started.admin, done, prepared.options.sslKeyfile === undefined ? 'http' : 'https');
   handle.attach(supervisor);
   // Events raised before the handle existed are delivered on the next tick, after serve() resolves.
   const pending = early.splice(0);

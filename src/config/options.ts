@@ -33,6 +33,9 @@ export interface ServeOptions {
   cwd: string | undefined;
   envFile: string | undefined;
   nodeArgs: string[];
+  sslKeyfile: string | undefined;
+  sslCertfile: string | undefined;
+  sslCa: string | undefined;
 }
 
 export interface ParseContext {
@@ -236,6 +239,12 @@ export const SERVE_OPTIONS = [
     help: "load this file (Node's .env format) into every worker's environment; variables already set win", parse: parsePath('a file path') }),
   option({ key: 'nodeArgs', flag: '--node-args <args>', env: ['WARDEN_NODE_ARGS'], defaultValue: '',
     help: 'options for the Node of each worker, e.g. "--max-old-space-size=512 --enable-source-maps"', parse: parseNodeArgs }),
+  option({ key: 'sslKeyfile', flag: '--ssl-keyfile <path>', env: ['WARDEN_SSL_KEYFILE'], defaultValue: undefined,
+    help: 'serve HTTPS: the private key (PEM); needs --ssl-certfile', parse: parsePath('a file path') }),
+  option({ key: 'sslCertfile', flag: '--ssl-certfile <path>', env: ['WARDEN_SSL_CERTFILE'], defaultValue: undefined,
+    help: 'serve HTTPS: the certificate chain (PEM); needs --ssl-keyfile', parse: parsePath('a file path') }),
+  option({ key: 'sslCa', flag: '--ssl-ca <path>', env: ['WARDEN_SSL_CA'], defaultValue: undefined,
+    help: 'with HTTPS: CA certificates (PEM) added to the chain', parse: parsePath('a file path') }),
 ] as const satisfies readonly OptionSpec[];
 
 /** "--graceful-timeout <s>" -> "graceful-timeout". */

@@ -147,6 +147,13 @@ function checkConsistency(options: ServeOptions): void {
       hint: 'give the admin server its own port, e.g. --admin-port 9000',
     });
   }
+  if ((options.sslKeyfile === undefined) !== (options.sslCertfile === undefined)) {
+    const [given, missing] = options.sslKeyfile === undefined ? ['--ssl-certfile', '--ssl-keyfile'] : ['--ssl-keyfile', '--ssl-certfile'];
+    throw new WardenError('WARDEN_CONFIG', `${given} is set but ${missing} is not`, { hint: 'HTTPS needs both the private key and the certificate' });
+  }
+  if (options.sslCa !== undefined && options.sslKeyfile === undefined) {
+    throw new WardenError('WARDEN_CONFIG', '--ssl-ca is set without --ssl-keyfile and --ssl-certfile', { hint: 'give the key and certificate to serve HTTPS' });
+  }
   if (options.probePath !== undefined && options.probeTimeoutMs > options.probeIntervalMs) {
     throw new WardenError('WARDEN_CONFIG', '--probe-timeout is longer than --probe-interval', {
       hint: 'a probe must finish before the next one starts',

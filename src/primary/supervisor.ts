@@ -38,6 +38,8 @@ export interface SupervisorSettings {
   workerEnv?: NodeJS.ProcessEnv;
   /** Working directory of every worker; the primary's when absent. */
   cwd?: string;
+  /** HTTPS: absolute paths of the PEM files, already checked (api/launch.ts). */
+  tls?: { keyfile: string; certfile: string; ca?: string };
 }
 
 /** Called with every log event the machine emits, after it is logged: the programmatic API's events. */
@@ -87,7 +89,7 @@ export class Supervisor {
       '/workers': () => ({ status: 200, body: this.workersBody() }),
       '/incidents': () => ({ status: 200, body: { incidents: this.evidence.incidents.all() } }),
     });
-    this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket));
+    this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket), settings.tls !== undefined);
     this.evidence = new EvidenceCollector(
       { captureTimeoutMs: CAPTURE_TIMEOUT_MS, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
       {
@@ -125,6 +127,7 @@ export class Supervisor {
       requestTimeoutMs: options.requestTimeoutMs,
       listenWaitMs: options.bootTimeoutMs,
       args: [...(this.settings.appArgs ?? [])],
+      ...(this.settings.tls === undefined ? {} : { tls: this.settings.tls }),
     };
     const done = new Promise<RunResult>((resolve) => {
       this.finish = resolve;

@@ -9,6 +9,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { watchParent } from './parent-watch.js';
 import { isHttpServer, RequestTracker } from './requests.js';
+import { tlsTerminator } from './tls.js';
 
 /** A connection's libuv handle as it arrives over IPC. */
 interface RawHandle {
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
   let draining = false;
   let server: Server | undefined;
   const pendingHandles: RawHandle[] = [];
+  const terminateTls = config.tls === undefined ? undefined : tlsTerminator(config.tls, () => server as Server);
 
   const drain = () => {
     if (draining) return;
@@ -121,7 +123,8 @@ async function main(): Promise<void> {
     // path, and without it a response written in two pieces waits ~40 ms for Nagle's algorithm.
     socket.setNoDelay(true);
     tracker.addSocket(socket);
-    target.emit('connection', socket);
+    if (terminateTls === undefined) target.emit('connection', socket);
+    else terminateTls(socket);
   };
 
   // The app sees the process.argv that `node app.js ARGS...` would give it.

@@ -146,7 +146,7 @@ export async function startWarden(t: TestContext, args: string[], options: { env
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const match = await waitFor('the startup line', () => {
     if (child.exitCode !== null) throw new Error(`warden exited early (${child.exitCode}):\n${output}`);
-    return /on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined;
+    return /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined;
   }, 15_000).catch((error: Error) => {
     throw new Error(`${error.message}\noutput so far:\n${output}`);
   });
