@@ -2,24 +2,19 @@
 // calls process.exit: every failure below becomes "warden: <what failed>" (+ a hint) on stderr and
 // a non-zero exit code chosen from the error's stable code.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { systemClock } from '../clock.js';
-import { detectCpuCount } from '../config/cpus.js';
+import { prepare, resolveApp, VERSION, type Prepared } from '../api/launch.js';
+import { start } from '../api/serve.js';
 import { SERVE_OPTIONS, takesValue, type OptionSpec } from '../config/options.js';
-import { resolveServeOptions } from '../config/resolve.js';
+import { formatResolved } from '../config/show.js';
 import { EXIT_CODES, WardenError, isWardenError, type WardenErrorCode } from '../errors.js';
 import { LOG_EVENTS } from '../log/events.js';
 import { createLogger } from '../log/logger.js';
-import { primaryTitle } from '../process-title.js';
 import { installSignalHandlers } from '../primary/signals.js';
-import { Supervisor } from '../primary/supervisor.js';
+import { primaryTitle } from '../process-title.js';
 import { registerCheckCommand } from './check-command.js';
 import { registerControlCommands } from './control-command.js';
 import { registerStatusCommand } from './status-command.js';
-
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function exitCodeFor(code: WardenErrorCode): number {
   switch (code) {
@@ -52,31 +47,6 @@ function fail(error: unknown): never {
   process.exit(EXIT_CODES.failure);
 }
 
-/** "app.js:handler" -> { path: "app.js", exportName: "handler" }; a bare path has no export name. */
-export function parseModuleSpec(spec: string): { path: string; exportName: string | undefined } {
-  const match = /^(.*[^:]):([A-Za-z_$][\w$]*)$/.exec(spec);
-  if (match !== null && !existsSync(spec)) return { path: match[1] as string, exportName: match[2] };
-  return { path: spec, exportName: undefined };
-}
-
-function resolveModule(spec: string): { modulePath: string; exportName: string | undefined } {
-  const { path, exportName } = parseModuleSpec(spec);
-  const modulePath = resolve(process.cwd(), path);
-  if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
-    throw new WardenError('WARDEN_APP_LOAD', `cannot load app "${spec}": no such file ${modulePath}`, {
-      hint: 'give the path of your app module, e.g. `warden serve ./app.js` or `warden serve ./server.mjs:app`',
-    });
-  }
-  return { modulePath, exportName };
-}
-
-/** The module as messages name it: relative to the working directory when it lies below it. */
-function moduleLabel(modulePath: string, spec: string): string {
-  const path = relative(process.cwd(), modulePath);
-  if (path === '') return spec;
-  return path.startsWith('..') ? modulePath : path;
-}
-
 function addServeOption(command: Command, spec: OptionSpec): void {
   const env = spec.env.length > 0 ? ` [env: ${spec.env.join(', ')}]` : '';
   const defaultText = spec.defaultValue === undefined || !takesValue(spec) ? '' : ` (default: ${spec.defaultValue})`;
@@ -85,34 +55,69 @@ function addServeOption(command: Command, spec: OptionSpec): void {
   command.addOption(option);
 }
 
-async function serve(moduleSpec: string, flags: Record<string, string | boolean | string[] | undefined>): Promise<void> {
-  const options = resolveServeOptions(flags, process.env, () => detectCpuCount());
-  const { modulePath, exportName } = resolveModule(moduleSpec);
+type Flags = Record<string, string | boolean | string[] | undefined>;
+
+/** The app's arguments are the operands after `--`; other extra operands are a mistake. */
+function appArgsFrom(extra: string[], argv: readonly string[]): string[] {
+  if (extra.length > 0 && !argv.includes('--')) {
+    throw new WardenError('WARDEN_USAGE', `too many arguments: ${extra.map((arg) => `"${arg}"`).join(' ')}`, {
+      hint: "put the app's own arguments after --, e.g. `warden serve app.js --workers 2 -- --db db.json`",
+    });
+  }
+  return extra;
+}
+
+async function prepareFromCli(given: string | undefined, operands: string[], flags: Flags, argv: readonly string[]): Promise<Prepared> {
+  const { config, ...optionFlags } = flags;
+  // `warden serve -- ARGS` with the app in the config file: commander takes the first of ARGS for the module.
+  const dashes = argv.indexOf('--');
+  const afterDashes = given !== undefined && dashes >= 0 && !argv.slice(0, dashes).includes(given);
+  const moduleSpec = afterDashes ? undefined : given;
+  const extra = afterDashes ? [given, ...operands] : operands;
+  return prepare({
+    flags: optionFlags,
+    env: process.env,
+    ...(typeof config === 'string' ? { configPath: config } : {}),
+    discover: true,
+    ...(moduleSpec === undefined ? {} : { moduleSpec }),
+    appArgs: appArgsFrom(extra, argv),
+  });
+}
+
+async function serve(moduleSpec: string | undefined, extra: string[], flags: Flags, argv: readonly string[]): Promise<void> {
+  const prepared = await prepareFromCli(moduleSpec, extra, flags, argv);
+  const app = resolveApp(prepared.moduleSpec, prepared.cwd);
+  const { options } = prepared;
   const log = createLogger(options.logFormat);
-  const supervisor = new Supervisor(
-    { options, modulePath, exportName, moduleLabel: moduleLabel(modulePath, moduleSpec), version: VERSION },
-    systemClock,
-    log,
-  );
-  const removeHandlers = installSignalHandlers((event) => supervisor.dispatch(event));
-  // Whatever ends the primary, its workers end with it.
-  process.on('exit', () => supervisor.killAll());
-  const started = await supervisor.start();
-  process.title = primaryTitle(moduleSpec, started.listen.port);
-  const url = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const server = await start(prepared, app, log);
+  const removeHandlers = installSignalHandlers((event) => server.dispatch(event));
+  const shown = prepared.moduleSpec as string;
+  process.title = primaryTitle(shown, server.listen.port);
+  const url = (host: string, port: number, protocol = 'http') => `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.log('info', LOG_EVENTS.started,
-    `warden ${VERSION} serving ${moduleSpec} with ${options.workers} worker${options.workers === 1 ? '' : 's'} on ${url(started.listen.host, started.listen.port)} (admin ${url(started.admin.host, started.admin.port)}, control ${started.control}, pid ${process.pid})`,
-    { version: VERSION, module: moduleSpec, workers: options.workers, listen: started.listen, admin: started.admin, control: started.control });
-  const result = await started.done;
-  removeHandlers();
+    `warden ${VERSION} serving ${shown} with ${options.workers} worker${options.workers === 1 ? '' : 's'} on ${url(server.listen.host, server.listen.port, server.protocol)} (admin ${url(server.admin.host, server.admin.port)}, control ${server.control}, pid ${process.pid})`,
+    { version: VERSION, module: shown, workers: options.workers, listen: server.listen, admin: server.admin, control: server.control, ...(prepared.file === undefined ? {} : { config: prepared.file.path }) });
+  const result = await server.done;
   await log.flush(2000);
+  removeHandlers();
   if (result.halt !== undefined) {
     printError(result.halt.message, result.halt.hint);
   }
   process.exit(result.code);
 }
 
-export function buildProgram(): Command {
+async function showConfig(moduleSpec: string | undefined, extra: string[], flags: Flags, argv: readonly string[]): Promise<void> {
+  const { json, ...rest } = flags;
+  const prepared = await prepareFromCli(moduleSpec, extra, rest, argv);
+  process.stdout.write(formatResolved(prepared, json === true ? 'json' : 'text'));
+}
+
+function addSettingsOptions(command: Command): void {
+  command.addOption(new Option('--config <path>', 'read settings from this file instead of warden.config.{js,mjs,cjs,ts,json} in the working directory [env: WARDEN_CONFIG]'));
+  for (const spec of SERVE_OPTIONS as readonly OptionSpec[]) addServeOption(command, spec);
+}
+
+export function buildProgram(argv: readonly string[] = process.argv): Command {
   const program = new Command('warden')
     .description('Process manager for Node.js HTTP servers in which no worker fails silently')
     .version(VERSION, '-V, --version')
@@ -122,12 +127,26 @@ export function buildProgram(): Command {
   const serveCommand = program
     .command('serve')
     .description('serve an app on several worker processes sharing one port')
-    .argument('<module>', 'app module, optionally with an export: ./app.js, ./app.mjs:handler, ./server.ts')
+    .argument('[module]', 'app module, optionally with an export: ./app.js, ./app.mjs:handler, ./server.ts ("app" in the config file otherwise)')
+    .argument('[args...]', "the app's own arguments, after --: each worker sees process.argv as `node <module> args...` would")
+    .usage('[module] [options] [-- args...]')
     .exitOverride()
-    .action(async (moduleSpec: string, flags: Record<string, string | boolean | string[] | undefined>) => {
-      await serve(moduleSpec, flags);
+    .action(async (moduleSpec: string | undefined, extra: string[], flags: Flags) => {
+      await serve(moduleSpec, extra, flags, argv);
     });
-  for (const spec of SERVE_OPTIONS as readonly OptionSpec[]) addServeOption(serveCommand, spec);
+  addSettingsOptions(serveCommand);
+  const configCommand = program
+    .command('config')
+    .description('print the settings `warden serve` would use, and where each one comes from')
+    .argument('[module]', 'app module, as for `warden serve`')
+    .argument('[args...]', "the app's own arguments, after --")
+    .usage('[module] [options] [-- args...]')
+    .option('--json', 'print one JSON object instead of a table')
+    .exitOverride()
+    .action(async (moduleSpec: string | undefined, extra: string[], flags: Flags) => {
+      await showConfig(moduleSpec, extra, flags, argv);
+    });
+  addSettingsOptions(configCommand);
   registerCheckCommand(program);
   registerControlCommands(program);
   registerStatusCommand(program);
@@ -149,7 +168,7 @@ function ignoreClosedOutput(stream: NodeJS.WriteStream): void {
 export async function main(argv: string[]): Promise<void> {
   ignoreClosedOutput(process.stdout);
   ignoreClosedOutput(process.stderr);
-  const program = buildProgram();
+  const program = buildProgram(argv);
   program.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   for (const command of program.commands) command.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   try {

@@ -39,6 +39,13 @@ export interface ServeOptions {
   reloadInclude: string[];
   reloadExclude: string[];
   accessLog: AccessLog;
+  // Where and how workers run (issue 15).
+  cwd: string | undefined;
+  envFile: string | undefined;
+  nodeArgs: string[];
+  sslKeyfile: string | undefined;
+  sslCertfile: string | undefined;
+  sslCa: string | undefined;
 }
 
 export interface ParseContext {
@@ -178,6 +185,54 @@ function parseAccessLog(raw: string, context: ParseContext): AccessLog {
   throw usage(context, '"off", "on" or "query" (on, with the query string)', raw);
 }
 
+function parsePath(rule: string) {
+  return (raw: string, context: ParseContext): string | undefined => {
+    const text = raw.trim();
+    if (text === '') return undefined;
+    if (text.includes('\0')) throw usage(context, rule, raw);
+    return text;
+  };
+}
+
+/**
+ * Node options as a shell would split them: whitespace separates, quotes group ("--title='a b'"),
+ * a backslash escapes the next character. Exported for tests.
+ */
+export function splitNodeArgs(text: string): string[] | undefined {
+  const args: string[] = [];
+  let current: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i] as string;
+    if (quote !== undefined) {
+      if (char === quote) quote = undefined;
+      else if (char === '\\' && quote === '"' && i + 1 < text.length) current = (current ?? '') + text[++i];
+      else current = (current ?? '') + char;
+    } else if (char === '"' || char === "'") {
+      quote = char;
+      current = current ?? '';
+    } else if (char === '\\' && i + 1 < text.length) {
+      current = (current ?? '') + text[++i];
+    } else if (/\s/.test(char)) {
+      if (current !== undefined) args.push(current);
+      current = undefined;
+    } else {
+      current = (current ?? '') + char;
+    }
+  }
+  if (quote !== undefined) return undefined;
+  if (current !== undefined) args.push(current);
+  return args;
+}
+
+function parseNodeArgs(raw: string, context: ParseContext): string[] {
+  const args = splitNodeArgs(raw);
+  if (args === undefined) throw usage(context, 'Node options with balanced quotes', raw);
+  const bad = args.find((arg) => !arg.startsWith('-'));
+  if (bad !== undefined) throw usage(context, `Node options, each starting with "-" such as --max-old-space-size=512 ("${bad}" is not one)`, raw);
+  return args;
+}
+
 function option<K extends keyof ServeOptions>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -241,6 +296,19 @@ export const SERVE_OPTIONS = [
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
   option({ key: 'accessLog', flag: '--access-log <off|on|query>', env: ['WARDEN_ACCESS_LOG'], defaultValue: 'off',
     help: 'one log line per request: slot, method, path, status, duration ("query" keeps the query string)', parse: parseAccessLog }),
+  // Where and how workers run (issue 15): keep these together, after the options above.
+  option({ key: 'cwd', flag: '--cwd <dir>', env: ['WARDEN_CWD'], defaultValue: undefined,
+    help: 'directory warden works in: the config file, the app path and --env-file are found from it, and workers start in it', parse: parsePath('a directory path') }),
+  option({ key: 'envFile', flag: '--env-file <path>', env: ['WARDEN_ENV_FILE'], defaultValue: undefined,
+    help: "load this file (Node's .env format) into every worker's environment; variables already set win", parse: parsePath('a file path') }),
+  option({ key: 'nodeArgs', flag: '--node-args <args>', env: ['WARDEN_NODE_ARGS'], defaultValue: '',
+    help: 'options for the Node of each worker, e.g. "--max-old-space-size=512 --enable-source-maps"', parse: parseNodeArgs }),
+  option({ key: 'sslKeyfile', flag: '--ssl-keyfile <path>', env: ['WARDEN_SSL_KEYFILE'], defaultValue: undefined,
+    help: 'serve HTTPS: the private key (PEM); needs --ssl-certfile', parse: parsePath('a file path') }),
+  option({ key: 'sslCertfile', flag: '--ssl-certfile <path>', env: ['WARDEN_SSL_CERTFILE'], defaultValue: undefined,
+    help: 'serve HTTPS: the certificate chain (PEM); needs --ssl-keyfile', parse: parsePath('a file path') }),
+  option({ key: 'sslCa', flag: '--ssl-ca <path>', env: ['WARDEN_SSL_CA'], defaultValue: undefined,
+    help: 'with HTTPS: CA certificates (PEM) added to the chain', parse: parsePath('a file path') }),
 ] as const satisfies readonly OptionSpec[];
 
 /** "--graceful-timeout <s>" -> "graceful-timeout". */

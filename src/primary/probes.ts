@@ -2,7 +2,8 @@
 // the user's app. The primary connects to a private loopback listener of its own and hands the
 // server side of that connection straight to the worker, bypassing rotation.
 
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { acceptRawHandles, remotePort, type ConnectionHandle } from './raw-accept.js';
 
@@ -18,7 +19,11 @@ export class Prober {
   private readonly waiting = new Map<number, (handle: ConnectionHandle) => void>();
   private readonly arrived = new Map<number, ConnectionHandle>();
 
-  constructor(private readonly handTo: (workerId: number, handle: ConnectionHandle) => boolean) {}
+  constructor(
+    private readonly handTo: (workerId: number, handle: ConnectionHandle) => boolean,
+    /** The workers serve HTTPS: probe through TLS too (the certificate is the operator's, not checked here). */
+    private readonly tls = false,
+  ) {}
 
   async start(): Promise<void> {
     const server = createServer();
@@ -45,7 +50,8 @@ export class Prober {
         clearTimeout(timer);
         resolve(result);
       };
-      const req = request({ host: '127.0.0.1', port: this.port, path, method: 'GET', agent: false, headers: { 'user-agent': 'warden-probe', connection: 'close' } });
+      const target = { host: '127.0.0.1', port: this.port, path, method: 'GET', agent: false as const, headers: { 'user-agent': 'warden-probe', connection: 'close' } };
+      const req = this.tls ? httpsRequest({ ...target, rejectUnauthorized: false }) : httpRequest(target);
       const timer = setTimeout(() => {
         req.destroy();
         finish({ ok: false, reason: `no answer within ${timeoutMs}ms` });

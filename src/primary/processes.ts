@@ -19,6 +19,7 @@ export interface WorkerSpawnSpec {
   execArgv: string[];
   /** The longest line of output held in memory (see log/line-splitter.ts). */
   maxLineBytes: number;
+  cwd?: string;
 }
 
 export interface WorkerCallbacks {
@@ -45,6 +46,7 @@ export class WorkerProcess {
         [WORKER_CONFIG_ENV]: JSON.stringify(spec.config),
       },
       execArgv: spec.execArgv,
+      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });

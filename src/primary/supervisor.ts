@@ -13,7 +13,7 @@ import { requiredReady } from '../config/resolve.js';
 import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
-import { LOG_EVENTS } from '../log/events.js';
+import { LOG_EVENTS, type LogEvent } from '../log/events.js';
 import { serializeError, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
@@ -39,7 +39,18 @@ export interface SupervisorSettings {
   /** The module as the user wrote it, for messages. */
   moduleLabel: string;
   version: string;
+  /** Arguments for the app: each worker's process.argv is [node, modulePath, ...appArgs]. */
+  appArgs?: readonly string[];
+  /** Environment of every worker (before warden's own variables); process.env when absent. */
+  workerEnv?: NodeJS.ProcessEnv;
+  /** Working directory of every worker; the primary's when absent. */
+  cwd?: string;
+  /** HTTPS: absolute paths of the PEM files, already checked (api/launch.ts). */
+  tls?: { keyfile: string; certfile: string; ca?: string };
 }
+
+/** Called with every log event the machine emits, after it is logged: the programmatic API's events. */
+export type SupervisorObserver = (event: LogEvent, fields: Readonly<Record<string, unknown>>, msg: string) => void;
 
 export interface RunResult {
   code: number;
@@ -91,6 +102,7 @@ export class Supervisor {
     private readonly settings: SupervisorSettings,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly observe?: SupervisorObserver,
   ) {
     const options = settings.options;
     this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
@@ -116,7 +128,7 @@ export class Supervisor {
       },
       appMetrics: () => [...this.appMetrics.values()],
     });
-    this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket));
+    this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket), settings.tls !== undefined);
     this.control = new ControlServer((request, progress) => this.onControlRequest(request, progress));
     this.evidence = new EvidenceCollector(
       { captureTimeoutMs: CAPTURE_TIMEOUT_MS, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
@@ -164,6 +176,8 @@ export class Supervisor {
       listenWaitMs: options.bootTimeoutMs,
       accessLog: options.accessLog,
       logFormat: options.logFormat,
+      args: [...(this.settings.appArgs ?? [])],
+      ...(this.settings.tls === undefined ? {} : { tls: this.settings.tls }),
     };
     const done = new Promise<RunResult>((resolve) => {
       this.finish = resolve;
@@ -294,6 +308,7 @@ export class Supervisor {
       case 'Log':
         this.log.log(effect.level, effect.event, effect.msg, effect.fields);
         this.remember(effect.level, effect.event, effect.msg, effect.fields);
+        this.observe?.(effect.event, effect.fields, effect.msg);
         return;
       case 'Exit':
         void this.shutdown({ code: effect.code, halt: effect.halt });
@@ -311,8 +326,10 @@ export class Supervisor {
     if (inspectPort !== undefined) this.evidence.assignInspectPort(id, inspectPort);
     const worker = new WorkerProcess(
       {
-        entry: WORKER_ENTRY, slot, generation, workerCount, config,
-        env: process.env, execArgv: inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`], maxLineBytes: MAX_LINE_BYTES,
+        entry: WORKER_ENTRY, slot, generation, workerCount, config, maxLineBytes: MAX_LINE_BYTES,
+        env: this.settings.workerEnv ?? process.env,
+        ...(this.settings.cwd === undefined ? {} : { cwd: this.settings.cwd }),
+        execArgv: [...this.settings.options.nodeArgs, ...(inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`])],
       },
       {
         onSpawn: (spawnedPid) => {

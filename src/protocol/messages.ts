@@ -244,6 +244,10 @@ export interface WorkerConfig {
   /** --access-log, and the format its lines are written in. */
   accessLog?: 'off' | 'on' | 'query';
   logFormat?: 'text' | 'json';
+  /** The app's arguments (after `--`): process.argv becomes [node, modulePath, ...args]. */
+  args: string[];
+  /** HTTPS: absolute paths of the PEM files; the worker reads them and terminates TLS itself. */
+  tls?: { keyfile: string; certfile: string; ca?: string };
 }
 
 export const WORKER_CONFIG_ENV = 'WARDEN_WORKER_CONFIG';

@@ -12,6 +12,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { watchParent } from './parent-watch.js';
 import { isHttpServer, RequestTracker } from './requests.js';
+import { tlsTerminator } from './tls.js';
 
 /** A connection's libuv handle as it arrives over IPC. */
 interface RawHandle {
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   let server: Server | undefined;
   let closeApp: (() => Promise<void>) | undefined;
   const pendingHandles: RawHandle[] = [];
+  const terminateTls = config.tls === undefined ? undefined : tlsTerminator(config.tls, () => server as Server);
 
   const drain = () => {
     if (draining) return;
@@ -137,9 +139,12 @@ async function main(): Promise<void> {
     // path, and without it a response written in two pieces waits ~40 ms for Nagle's algorithm.
     socket.setNoDelay(true);
     tracker.addSocket(socket);
-    target.emit('connection', socket);
+    if (terminateTls === undefined) target.emit('connection', socket);
+    else terminateTls(socket);
   };
 
+  // The app sees the process.argv that `node app.js ARGS...` would give it.
+  process.argv = [process.argv[0] as string, config.modulePath, ...(config.args ?? [])];
   const loaded = await loadApp({
     modulePath: config.modulePath,
     ...(config.exportName === undefined ? {} : { exportName: config.exportName }),

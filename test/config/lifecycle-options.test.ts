@@ -38,7 +38,7 @@ test('an unparsable --max-memory is a usage error naming the flag and the accept
     assert.equal(error.code, 'WARDEN_USAGE');
     assert.equal(error.message, `--max-memory must be a size such as 512M, 1.5G or 300K (a plain number is megabytes; 0 turns it off) (got "${raw}")`);
   }
-  assert.match(rejected({}, { WARDEN_MAX_MEMORY: '9Q' }).message, /^WARDEN_MAX_MEMORY must be a size/);
+  assert.match(rejected({}, { WARDEN_MAX_MEMORY: '9Q' }).message, /^--max-memory \(from WARDEN_MAX_MEMORY\) must be a size/);
 });
 
 test('--max-requests and --max-requests-jitter are whole numbers; jitter without a limit is refused', () => {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WardenError } from '../../src/errors.js';
-import { requiredReady, resolveServeOptions } from '../../src/config/resolve.js';
+import { closest, requiredReady, resolveServeOptions, resolveSettings } from '../../src/config/resolve.js';
+import { splitNodeArgs } from '../../src/config/options.js';
 
 const cpus = () => 3;
 
@@ -47,7 +48,7 @@ test('bad values are refused with the flag, the rule and the value', () => {
   assert.match(usageError({ workers: '1.5' }).message, /--workers .*got "1\.5"/);
   assert.match(usageError({ workers: '-2' }).message, /--workers .*got "-2"/);
   assert.equal(usageError({ port: '70000' }).message, '--port must be a port number from 0 to 65535 (got "70000")');
-  assert.match(usageError({}, { WARDEN_WORKERS: 'many' }).message, /^WARDEN_WORKERS must be/);
+  assert.match(usageError({}, { WARDEN_WORKERS: 'many' }).message, /^--workers \(from WARDEN_WORKERS\) must be/);
   assert.match(usageError({ gracefulTimeout: '-1' }).message, /--graceful-timeout must be a number of seconds above 0/);
   assert.match(usageError({ minReady: 'most' }).message, /--min-ready must be/);
   assert.equal(usageError({ minReady: '5', workers: '2' }).code, 'WARDEN_CONFIG');
@@ -63,4 +64,43 @@ test('--min-ready as all, a count or a percentage', () => {
   assert.equal(requiredReady(resolveServeOptions({ workers: '4', minReady: '3' }, {}, cpus), 4), 3);
   assert.equal(requiredReady(resolveServeOptions({ workers: '4', minReady: '50%' }, {}, cpus), 4), 2);
   assert.equal(requiredReady(resolveServeOptions({ workers: '3', minReady: '50%' }, {}, cpus), 3), 2);
+});
+
+const file = (values: Record<string, unknown>) => ({ label: 'warden.config.json', values });
+
+test('a config file sits between the environment and the defaults', () => {
+  const layer = file({ workers: 2, timeout: 3, gracefulTimeout: 4 });
+  const { options, sources } = resolveSettings({ flags: { workers: '5' }, env: { WARDEN_TIMEOUT: '6' }, file: layer, cpuCount: cpus });
+  assert.equal(options.workers, 5);
+  assert.equal(options.timeoutMs, 6000);
+  assert.equal(options.gracefulTimeoutMs, 4000);
+  assert.equal(options.bootTimeoutMs, 30_000);
+  assert.deepEqual([sources.workers.kind, sources.timeoutMs.kind, sources.gracefulTimeoutMs.kind, sources.bootTimeoutMs.kind], ['flag', 'env', 'file', 'default']);
+  assert.equal(sources.gracefulTimeoutMs.name, 'warden.config.json key "gracefulTimeout"');
+});
+
+test('file values may be numbers, booleans and lists, and are parsed by the same rules as flags', () => {
+  const options = resolveServeOptions({}, {}, cpus, file({ factory: true, workers: 'auto', nodeArgs: ['--max-old-space-size=64', '--title=a b'], minReady: '50%' }));
+  assert.equal(options.factory, true);
+  assert.equal(options.workers, 3);
+  assert.deepEqual(options.nodeArgs, ['--max-old-space-size=64', '--title=a b']);
+  assert.deepEqual(options.minReady, { kind: 'percent', percent: 50 });
+  assert.throws(() => resolveServeOptions({}, {}, cpus, file({ port: 70000 })), { message: '--port (from warden.config.json key "port") must be a port number from 0 to 65535 (got "70000")' });
+  assert.throws(() => resolveServeOptions({}, {}, cpus, file({ port: { n: 1 } })), /--port \(from warden\.config\.json key "port"\) must be a string, a number or a boolean/);
+});
+
+test('unknown keys are refused with the nearest known name', () => {
+  assert.throws(() => resolveServeOptions({}, {}, cpus, file({ wrokers: 2 })), { message: 'warden.config.json: unknown option "wrokers"; did you mean "workers"?' });
+  assert.throws(() => resolveServeOptions({}, {}, cpus, file({ 'graceful-timeout': 2 })), /did you mean "gracefulTimeout"\?/);
+  assert.throws(() => resolveServeOptions({}, {}, cpus, file({ colour: 'red' })), { message: 'warden.config.json: unknown option "colour"' });
+  assert.equal(closest('probe_path', ['probePath', 'port']), 'probePath');
+  assert.equal(closest('zzzzzz', ['port']), undefined);
+});
+
+test('--node-args splits like a shell and takes only options', () => {
+  assert.deepEqual(splitNodeArgs(`--max-old-space-size=512  --title="my app" '--x=a b' --y=c\\ d`), ['--max-old-space-size=512', '--title=my app', '--x=a b', '--y=c d']);
+  assert.equal(splitNodeArgs('--title="open'), undefined);
+  assert.deepEqual(resolveServeOptions({}, {}, cpus).nodeArgs, []);
+  assert.match(usageError({ nodeArgs: 'app.js' }).message, /--node-args must be Node options, each starting with "-"/);
+  assert.match(usageError({ nodeArgs: '--title="open' }).message, /balanced quotes/);
 });

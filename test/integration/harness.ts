@@ -122,7 +122,11 @@ export async function getJson<T>(port: number, path: string, timeoutMs = 5000): 
 
 /** Start `warden serve <args>` with port 0 for both servers; cleanup is registered on `t` at once. */
 export async function startWarden(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; waitReady?: boolean } = {}): Promise<RunningWarden> {
-  const child = spawn(process.execPath, [WARDEN, 'serve', ...args, '--port', '0', '--admin-port', '0'], {
+  // The port flags go before a `--`: what follows it belongs to the app.
+  const dashes = args.indexOf('--');
+  const ports = ['--port', '0', '--admin-port', '0'];
+  const full = dashes < 0 ? [...args, ...ports] : [...args.slice(0, dashes), ...ports, ...args.slice(dashes)];
+  const child = spawn(process.execPath, [WARDEN, 'serve', ...full], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,7 +148,7 @@ export async function startWarden(t: TestContext, args: string[], options: { env
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const match = await waitFor('the startup line', () => {
     if (child.exitCode !== null) throw new Error(`warden exited early (${child.exitCode}):\n${output}`);
-    return /on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined;
+    return /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined;
   }, 15_000).catch((error: Error) => {
     throw new Error(`${error.message}\noutput so far:\n${output}`);
   });

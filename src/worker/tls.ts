@@ -1,0 +1,25 @@
+// HTTPS in a worker: connections arrive as plain TCP handles (the primary never sees TLS), so the
+// worker terminates TLS itself with a tls.Server that never listens, then hands each decrypted
+// socket to the app's server as node:https does. Works for every app shape, because every shape ends
+// up as an http.Server here.
+
+import { readFileSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
+import type { WorkerConfig } from '../protocol/messages.js';
+
+/** Wraps `target` so a plain socket given to the returned function reaches it after the TLS handshake. */
+export function tlsTerminator(tls: NonNullable<WorkerConfig['tls']>, target: () => Server): (socket: Socket) => void {
+  const server = createServer({
+    key: readFileSync(tls.keyfile),
+    cert: readFileSync(tls.certfile),
+    ...(tls.ca === undefined ? {} : { ca: readFileSync(tls.ca) }),
+    // node:http reads ALPN to tell HTTP/1.1 from HTTP/2; warden serves HTTP/1.1.
+    ALPNProtocols: ['http/1.1'],
+  });
+  server.on('secureConnection', (socket: TLSSocket) => target().emit('connection', socket));
+  // A client that fails the handshake (wrong CA, plain HTTP on the HTTPS port) is its own problem:
+  // the socket is destroyed, the worker carries on.
+  server.on('tlsClientError', (_error, socket) => socket.destroy());
+  return (socket) => server.emit('connection', socket);
+}

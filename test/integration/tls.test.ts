@@ -1,0 +1,85 @@
+// HTTPS with --ssl-keyfile/--ssl-certfile: a certificate made by openssl for this test, a real TLS
+// handshake from a client that trusts only that certificate, for each app shape that serves.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { TLSSocket } from 'node:tls';
+import { WARDEN, fixture, get, startWarden } from './harness.js';
+
+let dir = '';
+let cert: Buffer;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'warden-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    '-days', '1', '-subj', '/CN=warden-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore', timeout: 30_000 });
+  cert = readFileSync(join(dir, 'cert.pem'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** One HTTPS GET that trusts only the test's certificate; the peer certificate's CN comes back. */
+function httpsGet(port: number, path = '/'): Promise<{ status: number; body: string; cn: string; authorized: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, ca: cert, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        const socket = res.socket as TLSSocket;
+        resolve({ status: res.statusCode ?? 0, body, cn: String(socket.getPeerCertificate().subject?.CN), authorized: socket.authorized });
+      });
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('HTTPS GET took over 5 s')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const SHAPES: [string, string][] = [
+  ['a request listener', 'worker-env.mjs'],
+  ['a Fastify instance', 'shapes/fastify.cjs'],
+  ['a fetch handler (Hono)', 'shapes/hono.mjs'],
+  ['a script that calls listen(PORT) itself', 'shapes/self-listen.cjs'],
+];
+
+for (const [name, app] of SHAPES) {
+  test(`HTTPS for ${name}: a verified TLS handshake on the shared port`, async (t) => {
+    const warden = await startWarden(t, [fixture(app), '--workers', '2', '--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'cert.pem')]);
+    assert.match(warden.output(), /on https:\/\/127\.0\.0\.1:\d+/);
+    for (let i = 0; i < 2; i++) {
+      const answer = await httpsGet(warden.port);
+      assert.equal(answer.status, 200, answer.body);
+      assert.equal(answer.authorized, true);
+      assert.equal(answer.cn, 'warden-test');
+    }
+    await assert.rejects(get(warden.port, '/', 3000), 'plain HTTP on the HTTPS port gets no answer');
+    const { workers } = await warden.workers();
+    assert.ok(workers.every((worker) => worker.state === 'ready'), 'a failed handshake does not hurt a worker');
+  });
+}
+
+test('probes go through TLS too, and keep the workers healthy', async (t) => {
+  const warden = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1', '--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'cert.pem'),
+    '--probe-path', '/', '--probe-interval', '0.3', '--probe-timeout', '0.3', '--probe-failures', '2']);
+  const first = (await warden.workers()).workers[0]?.pid;
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const { workers } = await warden.workers();
+  assert.equal(workers[0]?.pid, first, 'the worker was not recycled for failed probes');
+  assert.doesNotMatch(warden.output(), /probe/i);
+});
+
+test('a key without a certificate, or a file that is not PEM, is refused before any worker starts', () => {
+  writeFileSync(join(dir, 'junk.pem'), 'not a certificate\n');
+  const run = (...args: string[]) => spawnSync(process.execPath, [WARDEN, 'serve', fixture('worker-env.mjs'), '--port', '0', '--admin-port', '0', ...args], { encoding: 'utf8', timeout: 20_000 });
+  const noCert = run('--ssl-keyfile', join(dir, 'key.pem'));
+  assert.equal(noCert.status, 2);
+  assert.match(noCert.stderr, /--ssl-keyfile is set but --ssl-certfile is not/);
+  const junk = run('--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'junk.pem'));
+  assert.equal(junk.status, 2);
+  assert.match(junk.stderr, /--ssl-keyfile\/--ssl-certfile: cannot use .*junk\.pem/);
+});
