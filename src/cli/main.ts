@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { systemClock } from '../clock.js';
-import { detectCpuCount } from '../config/cpus.js';
+import { autoWorkers, readSizingFacts, startupNotes, type SizingFacts } from '../config/worker-sizing.js';
 import { SERVE_OPTIONS, takesValue, type OptionSpec } from '../config/options.js';
 import { resolveServeOptions } from '../config/resolve.js';
 import { EXIT_CODES, WardenError, isWardenError, type WardenErrorCode } from '../errors.js';
@@ -80,9 +80,12 @@ function addServeOption(command: Command, spec: OptionSpec): void {
 }
 
 async function serve(moduleSpec: string, flags: Record<string, string | boolean | undefined>): Promise<void> {
-  const options = resolveServeOptions(flags, process.env, () => detectCpuCount());
+  const sizing: SizingFacts = readSizingFacts(process.env);
+  let auto: ReturnType<typeof autoWorkers> | undefined;
+  const options = resolveServeOptions(flags, process.env, () => (auto = autoWorkers(sizing)).workers);
   const { modulePath, exportName } = resolveModule(moduleSpec);
   const log = createLogger(options.logFormat);
+  for (const note of startupNotes(sizing, options.workers, auto)) log.log(note.level, note.event, note.msg, note.fields);
   const supervisor = new Supervisor(
     { options, modulePath, exportName, moduleLabel: moduleLabel(modulePath, moduleSpec), version: VERSION },
     systemClock,

@@ -26,6 +26,8 @@ export const LOG_EVENTS = {
   workerDiagnosis: 'worker.diagnosis',
   probeFailed: 'probe.failed',
   connectionsHeld: 'connections.held',
+  workersSized: 'workers.sized',
+  workersMemoryWarning: 'workers.memory_warning',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];
