@@ -15,6 +15,7 @@ import { createLogger } from '../log/logger.js';
 import { installSignalHandlers } from '../primary/signals.js';
 import { Supervisor } from '../primary/supervisor.js';
 import { registerCheckCommand } from './check-command.js';
+import { registerK8sCommand } from './k8s-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -124,6 +125,7 @@ export function buildProgram(): Command {
     });
   for (const spec of SERVE_OPTIONS as readonly OptionSpec[]) addServeOption(serveCommand, spec);
   registerCheckCommand(program);
+  registerK8sCommand(program);
   return program;
 }
 
