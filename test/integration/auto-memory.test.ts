@@ -11,12 +11,12 @@ import { fixture, startWarden } from './harness.js';
 
 const MiB = 1024 * 1024;
 
-/** A cgroup v2 tree with 2 CPUs of quota and the given memory.max, removed when the test ends. */
-function fakeCgroup(t: TestContext, memoryMax: string): string {
+/** A cgroup v2 tree with a CPU quota (2 CPUs unless given) and memory.max, removed when the test ends. */
+function fakeCgroup(t: TestContext, memoryMax: string, cpuMax = '200000 100000'): string {
   const root = mkdtempSync(join(tmpdir(), 'warden-cgroup-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   mkdirSync(root, { recursive: true });
-  writeFileSync(join(root, 'cpu.max'), '200000 100000\n');
+  writeFileSync(join(root, 'cpu.max'), `${cpuMax}\n`);
   writeFileSync(join(root, 'memory.max'), `${memoryMax}\n`);
   return root;
 }
@@ -29,8 +29,10 @@ test('auto under a 150 MiB memory limit runs 1 worker although 2 CPUs are usable
   assert.equal((await warden.workers()).workers.length, 1);
 });
 
-test('auto with memory.max "max" uses the CPU quota (2) and says nothing about memory', { skip: availableParallelism() < 2 ? 'needs 2 CPUs' : false }, async (t) => {
-  const root = fakeCgroup(t, 'max');
+test('auto with memory.max "max" uses the fake tree\'s CPU quota (1.5 CPUs -> 2 workers; 0.5 -> 1) and says nothing about memory', { skip: availableParallelism() < 2 ? 'needs 2 CPUs' : false }, async (t) => {
+  const half = await startWarden(t, [fixture('slow.mjs'), '--workers', 'auto'], { env: { WARDEN_CGROUP_ROOT: fakeCgroup(t, 'max', '50000 100000') } });
+  assert.match(half.output(), /with 1 worker on /);
+  const root = fakeCgroup(t, 'max', '150000 100000');
   const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', 'auto'], { env: { WARDEN_CGROUP_ROOT: root } });
   assert.match(warden.output(), /with 2 workers on /);
   assert.doesNotMatch(warden.output(), /set by memory/);

@@ -87,13 +87,15 @@ for (const [name, flags] of PRESETS) {
       const port = bound(portByName.get(String(namedPort)));
       assert.ok(port !== undefined, `${probeName} port "${String(namedPort)}" is a container port warden was told to listen on`);
       const deadline = Date.now() + 20_000;
-      let status = 0;
+      let answer = { status: 0, body: '' };
       while (Date.now() < deadline) {
-        status = (await get(port, probe?.httpGet?.path ?? '/')).status;
-        if (status === 200) break;
+        answer = await get(port, probe?.httpGet?.path ?? '/');
+        if (answer.status === 200) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      assert.equal(status, 200, `${probeName} GET ${probe?.httpGet?.path} on the admin port answers 200 once workers are ready`);
+      assert.equal(answer.status, 200, `${probeName} GET ${probe?.httpGet?.path} answers 200 once workers are ready`);
+      // The app answers any path too: the body shows the answer came from warden's primary, not the app.
+      assert.ok('phase' in (JSON.parse(answer.body) as object), `${probeName} is answered by warden's health endpoint: ${answer.body}`);
     }
     for (const servicePort of service.spec?.ports ?? []) {
       const port = bound(portByName.get(String(servicePort.targetPort)));

@@ -103,6 +103,7 @@ test('single-worker preset: one worker, replicas carry the scale, no --min-ready
   assert.equal(argValue(args, '--min-ready'), undefined);
   assert.equal(find(objects, 'Deployment')?.spec?.replicas, 2);
   assert.equal(find(objects, 'HorizontalPodAutoscaler'), undefined);
+  assert.deepEqual(containerOf(objects).resources, { requests: { cpu: '250m', memory: '320Mi' }, limits: { memory: '320Mi' } }, '(64Mi + 192Mi) / 0.8');
 });
 
 test('multi-worker preset: 4 workers, --min-ready 50%, memory sized per worker: (64Mi + 4 × 192Mi) / 0.8 = 1040Mi, CPU 4 × 250m', () => {
