@@ -7,7 +7,8 @@ import { relative, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseEnv } from 'node:util';
 import { systemClock } from '../clock.js';
-import { detectCpuCount } from '../config/cpus.js';
+import { autoWorkers, readSizingFacts, type SizingFacts } from '../config/worker-sizing.js';
+import type { Fit } from '../config/memory.js';
 import { findConfigFile, loadConfigFile, type LoadedConfigFile } from '../config/file.js';
 import type { ServeOptions } from '../config/options.js';
 import { resolveSettings, type ConfigLayer, type Env, type RawFlags, type Resolved } from '../config/resolve.js';
@@ -34,6 +35,10 @@ export interface PrepareInput {
 
 export interface Prepared extends Resolved {
   file: LoadedConfigFile | undefined;
+  /** The machine's CPU and memory limits and the primary's RSS, read once for --workers auto. */
+  sizing: SizingFacts;
+  /** How --workers auto chose the count; undefined when a number was given. */
+  autoFit: Fit | undefined;
   /** Absolute working directory of warden and its workers. */
   cwd: string;
   moduleSpec: string | undefined;
@@ -55,12 +60,14 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
   const configPath = input.configPath ?? (input.env.WARDEN_CONFIG === '' ? undefined : input.env.WARDEN_CONFIG);
   const path = configPath !== undefined || input.discover ? findConfigFile(searchDir, configPath) : undefined;
   const file = path === undefined ? undefined : await loadConfigFile(path, start);
+  const sizing = readSizingFacts(input.env);
+  let autoFit: Fit | undefined;
   const resolved = resolveSettings({
     ...(input.flags === undefined ? {} : { flags: input.flags }),
     ...(input.flagLayer === undefined ? {} : { flagLayer: input.flagLayer }),
     env: input.env,
     ...(file === undefined ? {} : { file }),
-    cpuCount: () => detectCpuCount(),
+    cpuCount: () => (autoFit = autoWorkers(sizing)).workers,
   });
   const cwd = resolve(start, resolved.options.cwd ?? '.');
   if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
@@ -68,7 +75,7 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
   }
   const moduleSpec = input.moduleSpec ?? stringKey(file, 'app');
   const appArgs = input.appArgs !== undefined && input.appArgs.length > 0 ? [...input.appArgs] : (stringList(file, 'args') ?? [...(input.appArgs ?? [])]);
-  return { ...resolved, file, cwd, moduleSpec, appArgs };
+  return { ...resolved, file, cwd, moduleSpec, appArgs, sizing, autoFit };
 }
 
 function stringKey(file: LoadedConfigFile | undefined, key: string): string | undefined {
@@ -159,6 +166,7 @@ export function createSupervisor(prepared: Prepared, app: App, log: Logger, obse
     {
       options, modulePath: app.modulePath, exportName: app.exportName, moduleLabel: app.moduleLabel, version: VERSION,
       appArgs: prepared.appArgs, workerEnv: workerEnvironment(options, prepared.cwd, process.env), cwd: prepared.cwd,
+      ...(prepared.autoFit !== undefined && prepared.sizing.limitBytes !== undefined ? { memorySizing: prepared.sizing } : {}),
       ...(tls === undefined ? {} : { tls }),
     },
     systemClock,

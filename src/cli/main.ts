@@ -15,6 +15,8 @@ import { primaryTitle } from '../process-title.js';
 import { registerCheckCommand } from './check-command.js';
 import { registerControlCommands } from './control-command.js';
 import { registerStatusCommand } from './status-command.js';
+import { registerK8sCommand } from './k8s-command.js';
+import { startupNotes } from '../config/worker-sizing.js';
 
 function exitCodeFor(code: WardenErrorCode): number {
   switch (code) {
@@ -89,6 +91,7 @@ async function serve(moduleSpec: string | undefined, extra: string[], flags: Fla
   const app = resolveApp(prepared.moduleSpec, prepared.cwd);
   const { options } = prepared;
   const log = createLogger(options.logFormat);
+  for (const note of startupNotes(prepared.sizing, options.workers, prepared.autoFit)) log.log(note.level, note.event, note.msg, note.fields);
   const server = await start(prepared, app, log);
   const removeHandlers = installSignalHandlers((event) => server.dispatch(event));
   const shown = prepared.moduleSpec as string;
@@ -150,6 +153,7 @@ export function buildProgram(argv: readonly string[] = process.argv): Command {
   registerCheckCommand(program);
   registerControlCommands(program);
   registerStatusCommand(program);
+  registerK8sCommand(program);
   return program;
 }
 

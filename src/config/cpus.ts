@@ -85,6 +85,15 @@ export function readTextFile(path: string): string | undefined {
   }
 }
 
+/**
+ * Where the cgroup filesystem is mounted: /sys/fs/cgroup, or WARDEN_CGROUP_ROOT, which points warden
+ * at another tree (a test's fake cgroup, or a container runtime that mounts it elsewhere).
+ */
+export function cgroupRoot(env: Readonly<Record<string, string | undefined>>): string {
+  const root = env.WARDEN_CGROUP_ROOT;
+  return root === undefined || root === '' ? '/sys/fs/cgroup' : root;
+}
+
 export function detectCpuCount(read: ReadText = readTextFile, root?: string): number {
   return usableCpuCount(availableParallelism(), cgroupCpuQuota(read, root));
 }

@@ -40,6 +40,8 @@ export const LOG_EVENTS = {
   logDropped: 'log.dropped',
   adminError: 'admin.error',
   httpAccess: 'http.access',
+  workersSized: 'workers.sized',
+  workersMemoryWarning: 'workers.memory_warning',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

@@ -10,6 +10,8 @@ import { defaultControlPath, type ControlRequest } from '../control/protocol.js'
 import { ControlServer } from '../control/server.js';
 import type { ServeOptions } from '../config/options.js';
 import { requiredReady } from '../config/resolve.js';
+import { workersThatFit } from '../config/memory.js';
+import { WORKER_RSS_ESTIMATE_BYTES, type SizingFacts } from '../config/worker-sizing.js';
 import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
@@ -41,6 +43,11 @@ export interface SupervisorSettings {
   version: string;
   /** Arguments for the app: each worker's process.argv is [node, modulePath, ...appArgs]. */
   appArgs?: readonly string[];
+  /**
+   * --workers auto under a cgroup memory limit: the facts the count was first set from, with an
+   * estimated worker RSS. Once the first worker is ready its real RSS replaces the estimate.
+   */
+  memorySizing?: SizingFacts;
   /** Environment of every worker (before warden's own variables); process.env when absent. */
   workerEnv?: NodeJS.ProcessEnv;
   /** Working directory of every worker; the primary's when absent. */
@@ -91,6 +98,7 @@ export class Supervisor {
   /** Control requests waiting for Notify effects, by request id (0 is reserved for "nobody waits"). */
   private readonly waiting = new Map<number, { progress: (message: string) => void; done: (outcome: LifecycleOutcome) => void }>();
   private nextRequestId = 1;
+  private isSizedForMemory = false;
   /** The app's own metrics last pushed by each live worker, by worker id. */
   private readonly appMetrics = new Map<number, AppMetricsSample>();
   /** The latest supervisor events, for the dashboard's timeline (GET /events). */
@@ -368,6 +376,7 @@ export class Supervisor {
       case 'heartbeat':
         this.evidence.onHeartbeat(id, message.stats);
         this.dispatch({ type: 'HeartbeatReceived', id, stats: message.stats });
+        this.resizeForMemory(id, message.stats.rssBytes);
         return;
       case 'heapSnapshot':
       case 'report':
@@ -397,6 +406,20 @@ export class Supervisor {
     const pid = typeof fields.pid === 'number' ? fields.pid : null;
     this.timeline.push({ seq: ++this.timelineSeq, at: new Date(this.clock.now()).toISOString(), level, event, slot, pid, msg });
     if (this.timeline.length > TIMELINE_LENGTH) this.timeline.splice(0, this.timeline.length - TIMELINE_LENGTH);
+  }
+
+  /** Once: fit --workers auto to the memory limit with the first ready worker's measured RSS. */
+  private resizeForMemory(id: number, rssBytes: number): void {
+    const facts = this.settings.memorySizing;
+    if (facts === undefined || this.isSizedForMemory) return;
+    if (this.state.workers.find((worker) => worker.id === id)?.state !== 'ready' || !(rssBytes > 0)) return;
+    this.isSizedForMemory = true;
+    const fit = workersThatFit({ ...facts, primaryRssBytes: process.memoryUsage.rss(), workerRssBytes: Math.max(rssBytes, WORKER_RSS_ESTIMATE_BYTES) });
+    if (fit.workers === this.state.targetWorkers) return;
+    this.log.log('info', LOG_EVENTS.workersSized, `--workers auto: ${fit.workers} worker${fit.workers === 1 ? '' : 's'} with the first worker's measured RSS, set by ${fit.limitedBy}: ${fit.reason}`, {
+      workers: fit.workers, limitedBy: fit.limitedBy, workerRssBytes: rssBytes,
+    });
+    this.dispatch({ type: 'ScaleRequested', requestId: 0, source: '--workers auto (memory)', workers: fit.workers });
   }
 
   private probeAll(): void {
