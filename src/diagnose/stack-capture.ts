@@ -27,7 +27,8 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import WebSocket from 'ws';
+// ws is loaded on first use: a healthy primary never needs it (it costs ~8 MB of RSS).
+import type WebSocketClass from 'ws';
 
 import { httpGet } from '../check/http-get.js';
 import { readStat } from '../check/proc.js';
@@ -151,7 +152,8 @@ function parseTargets(address: string, status: number, body: string): { url: str
  * Connects, sends Debugger.enable and Debugger.pause, and reads the call frames of Debugger.paused.
  * Closing the socket ends the session, which resumes the target (it is about to be killed anyway).
  */
-function readPausedStack(debuggerUrl: string, signal: AbortSignal): Promise<SessionResult> {
+async function readPausedStack(debuggerUrl: string, signal: AbortSignal): Promise<SessionResult> {
+  const WebSocket: typeof WebSocketClass = (await import('ws')).default;
   return new Promise((resolve) => {
     // Which request is outstanding: named in the reason when the deadline passes.
     let step: 'connect' | 'enable' | 'pause' = 'connect';
