@@ -26,6 +26,8 @@ export const LOG_EVENTS = {
   workerDiagnosis: 'worker.diagnosis',
   probeFailed: 'probe.failed',
   connectionsHeld: 'connections.held',
+  adminExposed: 'admin.exposed',
+  adminRouteFailed: 'admin.route_failed',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

@@ -1,31 +1,81 @@
 // The primary's own HTTP server (never a worker's): /livez, /readyz and /workers, answered from the
-// supervisor's in-memory state, so they stay fast while any worker is frozen.
+// supervisor's in-memory state, so they stay fast while any worker is frozen. It is read-only and
+// faces whoever can reach its port: every request is bounded (header size and time, no bodies, idle
+// connections closed), unknown paths get 404, and no answer ever carries a stack trace.
 
-import { createServer, type Server } from 'node:http';
+import { isIP } from 'node:net';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthAnswer } from '../health/report.js';
 import { listenOn } from './connections.js';
 
 export type AdminRoutes = Record<string, () => HealthAnswer>;
 
+/** The bounds on what a client may send; a probe's request is a few hundred bytes, sent at once. */
+export const ADMIN_LIMITS = {
+  maxHeaderBytes: 8 * 1024,
+  /** A client must finish its request headers within this (slow-loris clients are cut off). */
+  headersTimeoutMs: 5000,
+  requestTimeoutMs: 10_000,
+  /** How often node:http checks the two deadlines above (its default is 30 s). */
+  checkIntervalMs: 500,
+  keepAliveTimeoutMs: 1000,
+  /** A connection with no traffic at all (it connected and said nothing) is closed after this. */
+  idleTimeoutMs: 10_000,
+  maxPathChars: 200,
+} as const;
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export class AdminServer {
   private readonly server: Server;
 
-  constructor(routes: AdminRoutes) {
-    this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0] as string;
-      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+  /** `onError` hears about a route that threw; the client gets a bare 500. */
+  constructor(routes: AdminRoutes, onError: (error: unknown) => void = () => undefined) {
+    this.server = createServer({
+      maxHeaderSize: ADMIN_LIMITS.maxHeaderBytes,
+      headersTimeout: ADMIN_LIMITS.headersTimeoutMs,
+      requestTimeout: ADMIN_LIMITS.requestTimeoutMs,
+      connectionsCheckingInterval: ADMIN_LIMITS.checkIntervalMs,
+      keepAliveTimeout: ADMIN_LIMITS.keepAliveTimeoutMs,
+    }, (req, res) => {
+      const reply = (status: number, body: unknown, extra: Record<string, string> = {}) => {
+        res.writeHead(status, { ...JSON_HEADERS, ...extra });
+        res.end(req.method === 'HEAD' ? undefined : `${JSON.stringify(body, null, 2)}\n`);
+      };
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}\n');
+        reply(405, { error: 'method not allowed' }, { allow: 'GET, HEAD', connection: 'close' });
         return;
       }
-      const answer: HealthAnswer = route ? route() : { status: 404, body: { error: `no route ${path}`, routes: Object.keys(routes) } };
-      const text = `${JSON.stringify(answer.body, null, 2)}\n`;
-      res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : text);
+      // Read-only: a body is never read, and the connection is not reused after one.
+      if (hasBody(req)) {
+        reply(413, { error: 'request bodies are not accepted' }, { connection: 'close' });
+        return;
+      }
+      const path = (req.url ?? '/').split('?')[0] as string;
+      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+      if (route === undefined) {
+        reply(404, { error: `no route ${path.slice(0, ADMIN_LIMITS.maxPathChars)}`, routes: Object.keys(routes) });
+        return;
+      }
+      let answer: HealthAnswer;
+      try {
+        answer = route();
+      } catch (error) {
+        onError(error);
+        reply(500, { error: 'internal error' });
+        return;
+      }
+      reply(answer.status, answer.body);
     });
-    // The admin server must never keep the primary alive on its own, nor hold a stop back.
-    this.server.keepAliveTimeout = 1000;
+    // Node answers malformed requests (400), oversized headers (431) and late headers (408) itself,
+    // without a stack; the socket timeout closes connections that send nothing at all.
+    this.server.setTimeout(ADMIN_LIMITS.idleTimeoutMs, (socket) => socket.destroy());
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -37,4 +87,13 @@ export class AdminServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost' || bare === '::1') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
+  return mapped !== null && (mapped[1] as string).startsWith('127.');
 }

@@ -12,7 +12,8 @@ import type { Logger } from '../log/logger.js';
 import type { WorkerConfig, WorkerMessage } from '../protocol/messages.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
-import { AdminServer } from './admin-server.js';
+import { AdminServer, isLoopbackHost } from './admin-server.js';
+import { LOG_EVENTS } from '../log/events.js';
 import { ConnectionDispatcher } from './connections.js';
 import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine.js';
 import { DEFAULT_BACKOFF } from './policy.js';
@@ -75,7 +76,7 @@ export class Supervisor {
       '/readyz': () => readyz(this.state, this.requiredReady()),
       '/workers': () => ({ status: 200, body: this.workersBody() }),
       '/incidents': () => ({ status: 200, body: { incidents: this.evidence.incidents.all() } }),
-    });
+    }, (error) => this.log.log('error', LOG_EVENTS.adminRouteFailed, `admin server: a route failed: ${error instanceof Error ? error.message : String(error)}`, { error }));
     this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket));
     this.evidence = new EvidenceCollector(
       { captureTimeoutMs: CAPTURE_TIMEOUT_MS, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
@@ -97,6 +98,11 @@ export class Supervisor {
     } catch (error) {
       await this.dispatcher.close();
       throw error;
+    }
+    if (!isLoopbackHost(options.adminHost)) {
+      this.log.log('warn', LOG_EVENTS.adminExposed,
+        `the admin server listens on ${options.adminHost}, reachable from other machines: it shows worker pids, file paths and incidents with stacks; keep it private (--admin-host 127.0.0.1, a firewall, or a network policy that admits only the probes)`,
+        { host: options.adminHost, port: admin.port });
     }
     if (options.probePath !== undefined) await this.prober.start();
     this.info = {
