@@ -27,8 +27,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-// ws is loaded on first use: a healthy primary never needs it (it costs ~8 MB of RSS).
-import type WebSocketClass from 'ws';
+import WebSocket from 'ws';
 
 import { httpGet } from '../check/http-get.js';
 import { readStat } from '../check/proc.js';
@@ -152,8 +151,7 @@ function parseTargets(address: string, status: number, body: string): { url: str
  * Connects, sends Debugger.enable and Debugger.pause, and reads the call frames of Debugger.paused.
  * Closing the socket ends the session, which resumes the target (it is about to be killed anyway).
  */
-async function readPausedStack(debuggerUrl: string, signal: AbortSignal): Promise<SessionResult> {
-  const WebSocket: typeof WebSocketClass = (await import('ws')).default;
+function readPausedStack(debuggerUrl: string, signal: AbortSignal): Promise<SessionResult> {
   return new Promise((resolve) => {
     // Which request is outstanding: named in the reason when the deadline passes.
     let step: 'connect' | 'enable' | 'pause' = 'connect';

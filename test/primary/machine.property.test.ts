@@ -69,6 +69,8 @@ class World {
   private readonly pendingExits: { id: number; code: number | null; signal: string | null }[] = [];
   private readonly pendingEvents: MachineEvent[] = [];
   readonly log: string[] = [];
+  /** When set, every booting worker that is not frozen reports ready at the next tick. */
+  autoReady = false;
 
   constructor(readonly config: MachineConfig) {
     this.state = initialState(config, 0);
@@ -144,6 +146,11 @@ class World {
     while (this.now + 50 <= until && !this.exited) {
       this.now += 50;
       this.deliverExits();
+      if (this.autoReady) {
+        for (const worker of this.state.workers) {
+          if (worker.state === 'booting' && this.alive.has(worker.id) && !this.frozen.has(worker.id)) this.send({ type: 'WorkerReady', id: worker.id });
+        }
+      }
       if (this.now % 250 === 0) {
         for (const worker of this.state.workers) {
           if (!this.alive.has(worker.id) || this.frozen.has(worker.id)) continue;
@@ -277,7 +284,8 @@ test('under a crash storm (workers dying again and again) the backoff stays unde
     world.run({ kind: 'ready', pick: 0 }); // once ever ready, a failing worker is restarted, not a boot error
     for (const next of commands) world.run(next);
     if (world.state.phase !== 'running') return;
-    // Whatever the storm left behind, within the cap every slot has a worker again.
+    // Whatever the storm left behind, within the cap every slot has a worker again (the app boots).
+    world.autoReady = true;
     world.advance(CONFIG.backoff.maxMs + 200);
     for (const slot of world.state.slots) {
       assert.ok(world.state.workers.some((worker) => worker.slot === slot.slot && isActive(worker)), `slot ${slot.slot} restarted within the backoff cap`);
