@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- balance|freeze]`: runs bench/balance.js and bench/freeze.js (or the ones named)
+// `npm run bench [-- balance|freeze|memory]`: runs bench/balance.js, bench/freeze.js and bench/memory.js (or the ones named)
 // one after the other in this process, then prints a short summary and one BENCH_JSON line per bench.
 // Parameters come from env vars; see bench/README.md.
 
@@ -8,9 +8,10 @@ import { killAllTracked } from './lib/processes.js';
 import { printJson } from './lib/report.js';
 import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
+import { runMemory } from './memory.js';
 import { runReload } from './reload.js';
 
-const BENCHES = { balance: runBalance, freeze: runFreeze, reload: runReload };
+const BENCHES = { balance: runBalance, freeze: runFreeze, reload: runReload, memory: runMemory };
 
 function summarize(results) {
   const lines = ['== summary'];
@@ -37,6 +38,9 @@ function summarize(results) {
   if (reload !== undefined) {
     const parts = reload.results.map((r) => `${r.contender} ${r.keepaliveFailed.median}+${r.newconnFailed.median} failed`);
     lines.push(`   reload (keep-alive + new connection failed, median): ${parts.join(', ')}`);
+  }
+  for (const row of results.memory?.summary ?? []) {
+    lines.push(`   memory, ${row.contender}: startup ${row.startupMs} ms, supervisor ${row.idlePrimaryMb} MB, worker ${row.idleWorkerMb} MB idle (${row.idleWorkerOverPlainMb ?? '-'} MB over plain node)`);
   }
   return lines.join('\n');
 }

@@ -9,7 +9,8 @@
 // (measured on Node 20.20 and 24.21). Run from the event loop, it is a busy loop like any other: the
 // stack reads "at wardenCheckBusyLoop (warden-check-busy-loop.js:1:…) / at processImmediate".
 // Closing our session does not stop it: nothing is left to resume, only a process to kill.
-import WebSocket from 'ws';
+// ws is loaded on first use: a healthy primary never needs it (it costs ~8 MB of RSS).
+import type WebSocketClass from 'ws';
 
 import { findDebuggerUrl } from '../diagnose/stack-capture.js';
 import { errnoCode } from '../errors.js';
@@ -56,7 +57,8 @@ interface EvaluateReply {
 }
 
 /** Sends the expression, waits for its reply (the loop starts on the next turn of the event loop), disconnects. */
-function evaluate(debuggerUrl: string, signal: AbortSignal, timeoutMs: number): Promise<BusyLoopStart> {
+async function evaluate(debuggerUrl: string, signal: AbortSignal, timeoutMs: number): Promise<BusyLoopStart> {
+  const WebSocket: typeof WebSocketClass = (await import('ws')).default;
   return new Promise((resolve) => {
     let isSent = false;
     let isSettled = false;

@@ -95,8 +95,10 @@ function seconds(options: { allowZero: boolean }) {
   return (raw: string, context: ParseContext): number => {
     const text = raw.trim();
     const value = Number(text);
-    const ok = text !== '' && Number.isFinite(value) && (options.allowZero ? value >= 0 : value > 0);
-    if (!ok) throw usage(context, options.allowZero ? 'a number of seconds, 0 or more' : 'a number of seconds above 0', raw);
+    // A positive duration must stay positive in milliseconds: 0.0001 s would round to 0, which means
+    // "off" or "at once" to the code that reads it.
+    const ok = text !== '' && Number.isFinite(value) && (options.allowZero ? value >= 0 : value > 0 && Math.round(value * 1000) >= 1);
+    if (!ok) throw usage(context, options.allowZero ? 'a number of seconds, 0 or more' : 'a number of seconds above 0 (at least 0.001)', raw);
     return Math.round(value * 1000);
   };
 }

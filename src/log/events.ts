@@ -42,6 +42,8 @@ export const LOG_EVENTS = {
   httpAccess: 'http.access',
   workersSized: 'workers.sized',
   workersMemoryWarning: 'workers.memory_warning',
+  adminExposed: 'admin.exposed',
+  adminRouteFailed: 'admin.route_failed',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

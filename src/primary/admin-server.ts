@@ -1,7 +1,10 @@
-// The primary's own HTTP server (never a worker's): /livez, /readyz and /workers, answered from the
-// supervisor's in-memory state, so they stay fast while any worker is frozen.
+// The primary's own HTTP server (never a worker's): /livez, /readyz, /workers, /metrics and the
+// dashboard, answered from the supervisor's in-memory state, so they stay fast while any worker is frozen. It is read-only and
+// faces whoever can reach its port: every request is bounded (header size and time, no bodies, idle
+// connections closed), unknown paths get 404, and no answer ever carries a stack trace.
 
-import { createServer, type Server } from 'node:http';
+import { isIP } from 'node:net';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthAnswer } from '../health/report.js';
 import { listenOn } from './connections.js';
@@ -19,35 +22,84 @@ function isText(answer: HealthAnswer | TextAnswer): answer is TextAnswer {
   return typeof (answer as TextAnswer).text === 'string';
 }
 
+/** The bounds on what a client may send; a probe's request is a few hundred bytes, sent at once. */
+export const ADMIN_LIMITS = {
+  maxHeaderBytes: 8 * 1024,
+  /** A client must finish its request headers within this (slow-loris clients are cut off). */
+  headersTimeoutMs: 5000,
+  requestTimeoutMs: 10_000,
+  /** How often node:http checks the two deadlines above (its default is 30 s). */
+  checkIntervalMs: 500,
+  keepAliveTimeoutMs: 1000,
+  /** A connection with no traffic at all (it connected and said nothing) is closed after this. */
+  idleTimeoutMs: 10_000,
+  maxPathChars: 200,
+} as const;
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export class AdminServer {
   private readonly server: Server;
 
-  constructor(routes: AdminRoutes, private readonly onError?: (path: string, error: unknown) => void) {
-    this.server = createServer((req, res) => {
+  /** `onError` hears about a route that threw or rejected; the client gets a bare 500. */
+  constructor(routes: AdminRoutes, onError: (path: string, error: unknown) => void = () => undefined) {
+    this.server = createServer({
+      maxHeaderSize: ADMIN_LIMITS.maxHeaderBytes,
+      headersTimeout: ADMIN_LIMITS.headersTimeoutMs,
+      requestTimeout: ADMIN_LIMITS.requestTimeoutMs,
+      connectionsCheckingInterval: ADMIN_LIMITS.checkIntervalMs,
+      keepAliveTimeout: ADMIN_LIMITS.keepAliveTimeoutMs,
+    }, (req, res) => {
+      const reply = (status: number, body: unknown, extra: Record<string, string> = {}) => {
+        res.writeHead(status, { ...JSON_HEADERS, ...extra });
+        res.end(req.method === 'HEAD' ? undefined : `${JSON.stringify(body, null, 2)}\n`);
+      };
+      const answerWith = (answer: HealthAnswer | TextAnswer) => {
+        if (!isText(answer)) {
+          reply(answer.status, answer.body);
+          return;
+        }
+        res.writeHead(answer.status, { ...JSON_HEADERS, 'content-type': answer.contentType });
+        res.end(req.method === 'HEAD' ? undefined : answer.text);
+      };
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        reply(405, { error: 'method not allowed' }, { allow: 'GET, HEAD', connection: 'close' });
+        return;
+      }
+      // Read-only: a body is never read, and the connection is not reused after one.
+      if (hasBody(req)) {
+        reply(413, { error: 'request bodies are not accepted' }, { connection: 'close' });
+        return;
+      }
       const path = (req.url ?? '/').split('?')[0] as string;
       const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}\n');
+      if (route === undefined) {
+        reply(404, { error: `no route ${path.slice(0, ADMIN_LIMITS.maxPathChars)}`, routes: Object.keys(routes) });
         return;
       }
-      const reply = (answer: HealthAnswer | TextAnswer) => {
-        const text = isText(answer) ? answer.text : `${JSON.stringify(answer.body, null, 2)}\n`;
-        res.writeHead(answer.status, { 'content-type': isText(answer) ? answer.contentType : 'application/json', 'cache-control': 'no-store' });
-        res.end(req.method === 'HEAD' ? undefined : text);
-      };
-      const answer = route ? route() : { status: 404, body: { error: `no route ${path}`, routes: Object.keys(routes) } };
-      if (!(answer instanceof Promise)) {
-        reply(answer);
-        return;
-      }
-      answer.then(reply, (error: unknown) => {
+      const failed = (error: unknown) => {
         // The error stays in the primary's log; the client only learns that the route failed.
-        reply({ status: 500, body: { error: `${path} failed` } });
-        this.onError?.(path, error);
-      });
+        onError(path, error);
+        reply(500, { error: 'internal error' });
+      };
+      let answer: ReturnType<typeof route>;
+      try {
+        answer = route();
+      } catch (error) {
+        failed(error);
+        return;
+      }
+      if (answer instanceof Promise) answer.then(answerWith, failed);
+      else answerWith(answer);
     });
-    // The admin server must never keep the primary alive on its own, nor hold a stop back.
-    this.server.keepAliveTimeout = 1000;
+    // Node answers malformed requests (400), oversized headers (431) and late headers (408) itself,
+    // without a stack; the socket timeout closes connections that send nothing at all.
+    this.server.setTimeout(ADMIN_LIMITS.idleTimeoutMs, (socket) => socket.destroy());
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -59,4 +111,13 @@ export class AdminServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost' || bare === '::1') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
+  return mapped !== null && (mapped[1] as string).startsWith('127.');
 }

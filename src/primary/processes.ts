@@ -2,12 +2,17 @@
 // child: it forwards validated IPC messages, splits stdout/stderr into whole lines, and reports the
 // exit once. It decides nothing; supervisor.ts turns what it reports into machine events.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { SendHandle } from 'node:child_process';
 import { errnoCode } from '../errors.js';
 import { LineSplitter } from '../log/line-splitter.js';
 import type { ConnectionHandle } from './raw-accept.js';
-import { parseWorkerMessage, serializeError, WORKER_CONFIG_ENV, type PrimaryMessage, type WorkerConfig, type WorkerMessage, type SerializedError } from '../protocol/messages.js';
+import {
+  parseWorkerMessage, serializeError, PARENT_DEATH_ENV, PRIMARY_PID_ENV, WORKER_CONFIG_ENV,
+  type PrimaryMessage, type WorkerConfig, type WorkerMessage, type SerializedError,
+} from '../protocol/messages.js';
 
 export interface WorkerSpawnSpec {
   entry: string;
@@ -36,7 +41,12 @@ export class WorkerProcess {
   private exited = false;
 
   constructor(spec: WorkerSpawnSpec, callbacks: WorkerCallbacks) {
-    this.child = fork(spec.entry, [], {
+    // Where setpriv can set it, the kernel SIGKILLs the worker the moment the primary dies, even a
+    // worker that is stopped (SIGSTOP) or spinning. setpriv calls prctl(PR_SET_PDEATHSIG) and then
+    // executes node in the same process, so the pid, the pipes and the IPC channel are the worker's.
+    const launcher = parentDeathLauncher();
+    const nodeArgs = [...spec.execArgv, spec.entry];
+    this.child = spawn(launcher ?? process.execPath, launcher === null ? nodeArgs : ['--pdeathsig', 'KILL', '--', process.execPath, ...nodeArgs], {
       env: {
         ...spec.env,
         PORT: String(spec.config.port),
@@ -44,8 +54,9 @@ export class WorkerProcess {
         WARDEN_WORKER_COUNT: String(spec.workerCount),
         WARDEN_WORKER_GENERATION: String(spec.generation),
         [WORKER_CONFIG_ENV]: JSON.stringify(spec.config),
+        [PRIMARY_PID_ENV]: String(process.pid),
+        [PARENT_DEATH_ENV]: launcher === null ? 'watch' : 'kernel',
       },
-      execArgv: spec.execArgv,
       ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
@@ -116,6 +127,33 @@ export class WorkerProcess {
     if (handle === undefined) this.child.send(message, done);
     else this.child.send(message, handle as unknown as SendHandle, done);
   }
+}
+
+let launcher: string | null | undefined;
+
+/**
+ * util-linux's setpriv, if it is on PATH and can set a parent-death signal (Linux only; older
+ * versions lack --pdeathsig), else null: workers then fall back to watching their parent pid.
+ * Looked up once per primary.
+ */
+export function parentDeathLauncher(): string | null {
+  if (launcher !== undefined) return launcher;
+  launcher = null;
+  if (process.platform !== 'linux') return launcher;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, 'setpriv');
+    try {
+      accessSync(candidate, constants.X_OK);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'EACCES' || errnoCode(error) === 'ENOTDIR') continue;
+      throw error;
+    }
+    const trial = spawnSync(candidate, ['--pdeathsig', 'KILL', '--', process.execPath, '--version'], { stdio: 'ignore', timeout: 5000 });
+    if (trial.status === 0) launcher = candidate;
+    break;
+  }
+  return launcher;
 }
 
 /** Send a signal by pid; a process that is already gone (ESRCH) is not an error. */

@@ -21,7 +21,7 @@ import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { dashboardPage } from '../dashboard/page.js';
 import { WardenMetrics, type AppMetricsSample } from '../metrics/metrics.js';
-import { AdminServer } from './admin-server.js';
+import { AdminServer, isLoopbackHost } from './admin-server.js';
 import { ConnectionDispatcher } from './connections.js';
 import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine/index.js';
 import { DEFAULT_BACKOFF } from './policy.js';
@@ -167,6 +167,11 @@ export class Supervisor {
       throw error;
     }
     this.controlPath = controlPath;
+    if (!isLoopbackHost(options.adminHost)) {
+      this.log.log('warn', LOG_EVENTS.adminExposed,
+        `the admin server listens on ${options.adminHost}, reachable from other machines: it shows worker pids, file paths and incidents with stacks; keep it private (--admin-host 127.0.0.1, a firewall, or a network policy that admits only the probes)`,
+        { host: options.adminHost, port: admin.port });
+    }
     if (options.probePath !== undefined) await this.prober.start();
     this.info = {
       pid: process.pid, version: this.settings.version, module: this.settings.moduleLabel,

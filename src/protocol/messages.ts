@@ -251,3 +251,7 @@ export interface WorkerConfig {
 }
 
 export const WORKER_CONFIG_ENV = 'WARDEN_WORKER_CONFIG';
+/** The primary's pid: a worker whose parent is another process at startup was orphaned before it ran. */
+export const PRIMARY_PID_ENV = 'WARDEN_PRIMARY_PID';
+/** "kernel" when the worker was started with a parent-death signal; anything else: watch the parent. */
+export const PARENT_DEATH_ENV = 'WARDEN_PARENT_DEATH';

@@ -4,13 +4,13 @@
 
 import { Socket, type Server } from 'node:net';
 import { loadApp } from '../app/load.js';
-import { monotonicMs, parsePrimaryMessage, serializeError, WORKER_CONFIG_ENV, type AppMetric, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { monotonicMs, parsePrimaryMessage, serializeError, PARENT_DEATH_ENV, PRIMARY_PID_ENV, WORKER_CONFIG_ENV, type AppMetric, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
 import { workerTitle } from '../process-title.js';
 import { accessLogWriter } from './access-log.js';
 import { startAppMetrics } from './app-metrics.js';
 import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
-import { watchParent } from './parent-watch.js';
+import { isOrphaned, watchParent } from './parent-watch.js';
 import { isHttpServer, RequestTracker } from './requests.js';
 import { tlsTerminator } from './tls.js';
 
@@ -61,7 +61,10 @@ async function main(): Promise<void> {
   // Ctrl-C in a terminal sends SIGINT to the whole process group; the primary decides how workers stop.
   process.on('SIGINT', () => undefined);
   process.on('uncaughtException', onFatal);
-  watchParent();
+  const primaryPid = Number(process.env[PRIMARY_PID_ENV]);
+  // Nobody is left to hand this worker a connection or to stop it.
+  if (isOrphaned(primaryPid)) process.exit(0);
+  if (process.env[PARENT_DEATH_ENV] !== 'kernel') watchParent(primaryPid);
 
   const tracker = new RequestTracker(config.requestTimeoutMs, accessLogWriter(config.accessLog ?? 'off', config.logFormat ?? 'text'));
   let draining = false;

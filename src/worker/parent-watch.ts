@@ -1,7 +1,8 @@
-// No worker outlives its primary. The IPC 'disconnect' event covers a healthy worker; this thread
-// covers one whose main thread is blocked (busy loop, Atomics.wait) when the primary dies, e.g. of
-// SIGKILL: it sees the parent pid change and kills its own process. A process stopped with SIGSTOP
-// runs no thread at all; see docs/operations.md (orphans).
+// No worker outlives its primary. Started under setpriv (Linux), a worker gets SIGKILL from the
+// kernel when its parent dies, whatever it is doing, stopped or not. Without it this thread is the
+// fallback for a worker whose main thread is blocked (busy loop, Atomics.wait) when the primary dies:
+// it sees the parent pid change and kills its own process. A stopped process runs no thread at all;
+// see docs/operations.md (orphans).
 
 import { Worker } from 'node:worker_threads';
 
@@ -13,11 +14,20 @@ setInterval(() => {
 }, workerData.intervalMs);
 `;
 
-export function watchParent(intervalMs = 500): void {
+/**
+ * True when this process's parent is not the primary that started it: the primary died between
+ * forking and this line (before the parent-death signal was set, or before any watch could start).
+ */
+export function isOrphaned(primaryPid: number): boolean {
+  return process.ppid !== primaryPid;
+}
+
+/** The fallback: a tiny thread (its own V8 isolate, ~8 MB) that polls the parent pid. */
+export function watchParent(primaryPid: number, intervalMs = 500): void {
   const thread = new Worker(WATCH_SOURCE, {
     eval: true,
-    workerData: { parent: process.ppid, intervalMs },
-    // A watchdog must stay tiny: it only polls one number.
+    // The pid the primary announced, not process.ppid now: that may already be init's.
+    workerData: { parent: primaryPid, intervalMs },
     resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
     stdout: false,
     stderr: false,
