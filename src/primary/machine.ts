@@ -317,7 +317,7 @@ class Step {
     this.log('error', LOG_EVENTS.workerExited, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how}${worker.readyAt === undefined ? ' before it was ready' : ''}`, fields);
     if (slot !== undefined) slot.replacements.crashed += 1;
     if (!this.state.everReady && worker.readyAt === undefined) {
-      this.haltBoot(worker, how);
+      this.haltBoot(worker, `${how} before it was ready`);
       return;
     }
     this.countFailure(worker, worker.bootError ? `failed to boot: ${worker.bootError.message}` : reason);
@@ -581,7 +581,8 @@ class Step {
     });
   }
 
-  private haltBoot(worker: WorkerRecord, how: string): void {
+  /** `what` ends the sentence "worker N ...": how it exited before it was ready, or why it was killed. */
+  private haltBoot(worker: WorkerRecord, what: string): void {
     const error = worker.bootError;
     const app = `app "${this.state.config.appLabel}"`;
     if (error?.code === 'WARDEN_APP_LOAD') {
@@ -593,7 +594,7 @@ class Step {
     this.haltWith({
       code: EXIT_CODES.boot,
       errorCode: 'WARDEN_BOOT',
-      message: error ? `cannot start ${app}: ${error.name}: ${error.message}` : `cannot start ${app}: worker ${worker.slot} ${how} before it was ready`,
+      message: error ? `cannot start ${app}: ${error.name}: ${error.message}` : `cannot start ${app}: worker ${worker.slot} ${what}`,
       hint: portClash
         ? 'the app binds a port of its own; make it listen on process.env.PORT, which warden serves on its shared port'
         : `see the worker output above, or run \`node ${this.state.config.appLabel}\` to see the app start on its own`,
