@@ -250,7 +250,7 @@ describe('request progress', () => {
     assert.ok(of(kill, 'Signal').some((s) => s.id === stuck && s.signal === 'SIGKILL'), 'killed at the graceful timeout');
   });
 
-  test('workers that all hold long requests (long polls) are not stuck', () => {
+  test('a worker holding long polls the fleet is known to take (30 s) is not stuck after 12 s, though its peer answers', () => {
     const h = new Harness();
     const [a, b] = h.boot() as [number, number];
     h.send({ type: 'HeartbeatReceived', id: a, stats: stats({ waiting: 3, oldestWaitingMs: 25_000, lastFinishedAgoMs: 12_000, unansweredCount: 3, unansweredForMs: 12_000, slowestRecentMs: 30_000 }) }, 40_000);
@@ -258,6 +258,26 @@ describe('request progress', () => {
     h.send({ type: 'Tick' }, 40_050);
     assert.equal(h.worker(a).condition, 'ok');
     assert.equal(h.worker(b).condition, 'ok');
+  });
+
+  test('the peer rule: when every worker is waiting (a shared cause) none is stuck; once a peer answers, the silent one is', () => {
+    // The same silent worker twice: 40 requests unanswered for 12 s, no slow answers in its history.
+    const silent = stats({ waiting: 40, inFlight: 40, oldestWaitingMs: 12_000, lastFinishedAgoMs: 12_100, unansweredCount: 40, unansweredForMs: 12_000 });
+    const shared = new Harness();
+    const [a, b] = shared.boot() as [number, number];
+    shared.send({ type: 'HeartbeatReceived', id: b, stats: stats({ waiting: 40, inFlight: 40, oldestWaitingMs: 12_000, lastFinishedAgoMs: 15_000, unansweredCount: 40, unansweredForMs: 12_000 }) }, 40_000);
+    shared.send({ type: 'HeartbeatReceived', id: a, stats: silent }, 40_000);
+    shared.send({ type: 'Tick' }, 40_050);
+    assert.equal(shared.worker(a).condition, 'ok', 'its peer answered nothing either: not recycled');
+    assert.equal(shared.worker(b).condition, 'ok');
+
+    const alone = new Harness();
+    const [c, d] = alone.boot() as [number, number];
+    alone.send({ type: 'HeartbeatReceived', id: d, stats: stats({ lastFinishedAgoMs: 5, served: 900 }) }, 40_000);
+    alone.send({ type: 'HeartbeatReceived', id: c, stats: silent }, 40_000);
+    alone.send({ type: 'Tick' }, 40_050);
+    assert.equal(alone.worker(c).condition, 'stuck', 'its peer answered 5 ms ago: the cause is its own');
+    assert.equal(alone.worker(d).condition, 'ok');
   });
 
   test('a worker whose last requests all hit --request-timeout is recycled', () => {
@@ -279,6 +299,20 @@ describe('request progress', () => {
     assert.equal(h.worker(bad).condition, 'unhealthy');
     assert.equal(h.worker(good).condition, 'ok');
   });
+
+  test('a probe that succeeds in between resets the count: failures must be in a row', () => {
+    const h = new Harness();
+    const [flaky] = h.boot() as [number, number];
+    const fail = (at: number) => h.send({ type: 'ProbeFailed', id: flaky, reason: 'answered 500' }, at);
+    fail(1000);
+    fail(2000);
+    h.send({ type: 'ProbeSucceeded', id: flaky }, 3000);
+    fail(4000);
+    fail(5000);
+    assert.equal(h.worker(flaky).condition, 'ok', '2 failures, a success, 2 failures: never 3 in a row');
+    fail(6000);
+    assert.equal(h.worker(flaky).condition, 'unhealthy', 'the third in a row recycles it');
+  });
 });
 
 describe('stopping', () => {
@@ -294,12 +328,13 @@ describe('stopping', () => {
     assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [0]);
   });
 
-  test('workers still busy at the graceful timeout are killed', () => {
+  test('workers still busy at the graceful timeout are killed, not before', () => {
     const h = new Harness({ gracefulTimeoutMs: 2000 });
     const [a] = h.boot() as [number, number];
     h.send({ type: 'SignalReceived', signal: 'SIGTERM' }, 1000);
-    const kills = of(h.tickUntil(3100), 'Signal');
-    assert.ok(kills.some((k) => k.id === a && k.signal === 'SIGKILL'));
+    assert.deepEqual(of(h.tickUntil(2950), 'Signal'), [], 'no kill while the graceful timeout runs');
+    const kills = of(h.tickUntil(3000), 'Signal');
+    assert.ok(kills.some((k) => k.id === a && k.signal === 'SIGKILL'), 'killed at SIGTERM + --graceful-timeout');
   });
 
   test('a second SIGINT forces: every worker is killed and warden exits at once', () => {
@@ -343,9 +378,10 @@ describe('evidence before the kill', () => {
   test('a capture that never reports back does not keep the stalled worker alive', () => {
     const h = new Harness({ captureStacks: true, captureTimeoutMs: 1500 });
     const [frozen] = h.boot() as [number, number];
-    h.tickUntil(5000, [frozen]);
-    const later = h.tickUntil(6600, [frozen]);
-    assert.ok(of(later, 'Signal').some((s) => s.id === frozen && s.signal === 'SIGKILL'), 'killed at the capture deadline');
+    assert.equal(of(h.tickUntil(5000, [frozen]), 'CaptureStack').length, 1, 'stalled at 5 s, capture asked for');
+    assert.deepEqual(of(h.tickUntil(6450, [frozen]), 'Signal').filter((s) => s.id === frozen), [], 'no kill while the capture may still report');
+    const later = h.tickUntil(6500, [frozen]);
+    assert.ok(of(later, 'Signal').some((s) => s.id === frozen && s.signal === 'SIGKILL'), 'killed at the capture deadline (5 s + 1.5 s)');
   });
 
   test('a stuck worker is asked for its requests in flight when it is recycled', () => {
