@@ -360,7 +360,7 @@ class Step {
     this.state.stopSignals += 1;
     const force = signal === 'SIGQUIT' || this.state.stopSignals > 1;
     if (force) {
-      this.log('warn', LOG_EVENTS.forced, undefined, `received ${signal} again; killing workers without waiting`, { signal });
+      this.log('warn', LOG_EVENTS.forced, undefined, `received ${signal}${signal === 'SIGQUIT' ? '' : ' again'}; killing workers without waiting`, { signal });
       for (const worker of this.state.workers) if (worker.pid !== undefined) this.kill(worker, 'SIGKILL');
       this.state.phase = 'exited';
       this.effects.push({ type: 'Exit', code: EXIT_CODES.forced, halt: this.state.halt });
