@@ -4,6 +4,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listChildren, readStat } from '../../src/check/proc.js';
@@ -232,6 +234,33 @@ export async function runCli(t: TestContext, args: string[], options: { env?: No
     throw new Error(`${error.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
   });
   return { ...exit, stdout, stderr, ms: Date.now() - started };
+}
+
+/** One keep-alive GET written on a raw socket; resolves with the response head and body once the whole body is in. */
+export function rawRequest(socket: Socket, path: string): Promise<{ head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const headEnd = text.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const length = Number(/content-length: (\d+)/i.exec(text.slice(0, headEnd))?.[1] ?? 0);
+      if (text.length < headEnd + 4 + length) return;
+      socket.off('data', onData);
+      socket.off('error', reject);
+      resolve({ head: text.slice(0, headEnd), body: text.slice(headEnd + 4, headEnd + 4 + length) });
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`);
+  });
+}
+
+/** A TCP connection to 127.0.0.1:port, connected. */
+export async function openConnection(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await withDeadline(once(socket, 'connect'), 5000, 'a connection to the service');
+  return socket;
 }
 
 export interface HttpAnswer {

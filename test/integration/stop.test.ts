@@ -2,9 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { descendants, fixture, get, isAlive, startWarden, waitFor, withDeadline } from './harness.js';
+import { descendants, fixture, get, isAlive, openConnection, rawRequest, startWarden, waitFor, withDeadline } from './harness.js';
 
 test('SIGTERM during a slow request: the request completes with 200, then warden exits 0 and no worker is left', async (t) => {
   const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', '2']);
@@ -41,32 +40,6 @@ test('a primary killed with SIGKILL while a worker busy-loops leaves no worker b
   await warden.processes.expectAllGone('after the primary was killed with SIGKILL', 5000);
 });
 
-/** One keep-alive request on a raw socket; resolves with the response head once the whole body is in. */
-function rawRequest(socket: Socket, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString('latin1');
-      const headEnd = text.indexOf('\r\n\r\n');
-      if (headEnd < 0) return;
-      const length = Number(/content-length: (\d+)/i.exec(text.slice(0, headEnd))?.[1] ?? 0);
-      if (text.length < headEnd + 4 + length) return;
-      socket.off('data', onData);
-      socket.off('error', reject);
-      resolve(text.slice(0, headEnd));
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`);
-  });
-}
-
-async function openConnection(port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  await withDeadline(once(socket, 'connect'), 5000, 'a connection to the service');
-  return socket;
-}
-
 test('SIGTERM closes an idle keep-alive connection at once, while a slow request on another one still runs and ends with Connection: close', async (t) => {
   const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', '1', '--graceful-timeout', '30']);
   // Two connections: one left idle after a request, one busy with a 4 s request.
@@ -76,9 +49,9 @@ test('SIGTERM closes an idle keep-alive connection at once, while a slow request
     idle.destroy();
     busy.destroy();
   });
-  assert.match(await withDeadline(rawRequest(idle, '/'), 5000, 'the first answer'), /^HTTP\/1\.1 200/);
+  assert.match((await withDeadline(rawRequest(idle, '/'), 5000, 'the first answer')).head, /^HTTP\/1\.1 200/);
   const idleClosed = once(idle, 'close').then(() => Date.now());
-  const slow = rawRequest(busy, '/slow?ms=4000').then((head) => ({ head, at: Date.now() }));
+  const slow = rawRequest(busy, '/slow?ms=4000').then(({ head }) => ({ head, at: Date.now() }));
   await waitFor('the slow request to be in flight', async () => ((await warden.workers()).workers[0] as unknown as { inFlight: number }).inFlight > 0 || undefined);
   const stoppedAt = Date.now();
   process.kill(warden.pid, 'SIGTERM');
