@@ -312,12 +312,14 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     stderr += chunk;
   });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const match = await waitFor('the startup line', () => {
-    if (child.exitCode !== null) throw new Error(`warden exited early (${child.exitCode}):\n${output}`);
-    return /on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined;
-  }, 15_000).catch((error: Error) => {
+  const startup = waitFor('the startup line', () => /on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined, 15_000);
+  const exitedEarly = exited.then(({ code, signal }) => {
+    throw new Error(`warden exited (${code ?? signal}) before its startup line`);
+  });
+  const match = await Promise.race([startup, exitedEarly]).catch((error: Error) => {
     throw new Error(`${error.message}\noutput so far:\n${output}`);
   });
+  exitedEarly.catch(() => undefined);
   const running: RunningWarden = {
     child, pid, processes, port: Number(match[1]), adminPort: Number(match[2]), output: () => output, stdout: () => stdout, stderr: () => stderr, exited,
     exit: (timeoutMs = 30_000) => withDeadline(exited, timeoutMs, `warden (pid ${pid}) to exit`).catch((error: Error) => {
