@@ -78,3 +78,13 @@ test('a port already in use: the error names host:port and warden exits non-zero
   assert.match(outcome.stderr, new RegExp(`warden: cannot listen on 127\\.0\\.0\\.1:${port} for the service: EADDRINUSE`));
   assert.match(outcome.stderr, /hint: another process is using/);
 });
+
+// 192.0.2.1 (TEST-NET-1) is no address of this machine: binding it fails, and no traffic leaves.
+for (const [flag, what] of [['--host', 'service'], ['--admin-host', 'admin server']] as const) {
+  test(`${flag} is the address the ${what} binds: one that is not local fails naming it`, async (t) => {
+    const outcome = await runCli(t, ['serve', fixture('slow.mjs'), '--port', '0', '--admin-port', '0', flag, '192.0.2.1']);
+    assert.equal(outcome.code, 1, outcome.stderr);
+    assert.match(outcome.stderr, new RegExp(`warden: cannot listen on 192\\.0\\.2\\.1:0 for the ${what}: EADDRNOTAVAIL`));
+    assert.match(outcome.stderr, /hint: 192\.0\.2\.1 is not an address of this machine/);
+  });
+}
