@@ -7,14 +7,15 @@ import { join } from 'node:path';
 import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import type { HeapSnapshotResult } from '../protocol/messages.js';
 
-export function takeHeapSnapshot(dir: string, maxHeapBytes: number): HeapSnapshotResult {
+/** `statfs` is replaceable so the free-space rule can be tested without filling a disk. */
+export function takeHeapSnapshot(dir: string, maxHeapBytes: number, statfs: (path: string) => { bavail: number; bsize: number } = statfsSync): HeapSnapshotResult {
   const heapUsed = getHeapStatistics().used_heap_size;
   if (heapUsed > maxHeapBytes) {
     return { skipped: `heap of ${mb(heapUsed)} is over the ${mb(maxHeapBytes)} limit for snapshots` };
   }
   let freeBytes: number;
   try {
-    const stats = statfsSync(dir);
+    const stats = statfs(dir);
     freeBytes = stats.bavail * stats.bsize;
   } catch (error) {
     return { skipped: `cannot use ${dir}: ${(error as Error).message}` };

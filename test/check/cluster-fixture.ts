@@ -1,13 +1,14 @@
-// Test helper: starts test/fixtures/cluster-primary.cjs and registers its cleanup right away, so
-// the primary and every worker (stopped or not) is killed by pid even when a test fails.
+// Test helper: starts test/fixtures/cluster-primary.cjs with its processes owned by the test
+// (test/integration/harness.ts ownProcesses), so the primary and every worker it ever forked,
+// stopped or not, is killed by pid even when a test fails.
 // Also waits by polling to a deadline, never by a fixed sleep.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { listChildren, readStat } from '../../src/check/proc.js';
-import { errnoCode } from '../../src/errors.js';
+import { listChildren } from '../../src/check/proc.js';
+import { ownProcesses } from '../integration/harness.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/cluster-primary.cjs', import.meta.url));
 
@@ -28,7 +29,7 @@ export async function startClusterPrimary(
   });
   const pid = child.pid;
   assert.ok(pid !== undefined, 'the fixture started');
-  t.after(() => killTree(pid));
+  ownProcesses(t).own(pid, 'cluster-primary.cjs');
 
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
@@ -50,26 +51,6 @@ export async function startClusterPrimary(
     });
   });
   return { pid, port, workers: () => listChildren(pid).map((stat) => stat.pid) };
-}
-
-/**
- * Stops the primary first so it cannot fork while we look, then SIGKILLs it and each child:
- * SIGKILL also ends a stopped process, and workers orphaned by the primary's death could no
- * longer be found through their parent.
- */
-export async function killTree(pid: number): Promise<void> {
-  signal(pid, 'SIGSTOP');
-  await pollUntil(() => readStat(pid)?.state, (state) => state === undefined || state === 'T', 2_000);
-  for (const child of listChildren(pid)) signal(child.pid, 'SIGKILL');
-  signal(pid, 'SIGKILL');
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch (error) {
-    if (errnoCode(error) !== 'ESRCH') throw error;
-  }
 }
 
 /** Polls `read` until `isDone` holds or the deadline passes; answers the last value read. */

@@ -10,6 +10,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { hasProcFs, readStat } from '../../src/check/proc.js';
 import { type CheckOptions, type CheckReport, formatCheckReport, runCheck } from '../../src/check/run-check.js';
 import { isWardenError } from '../../src/errors.js';
+import { ownProcesses } from '../integration/harness.js';
 import { abortOnceFrozen, type ClusterServer, pollUntil, startClusterPrimary } from './cluster-fixture.js';
 
 // With the default round-robin policy Node's primary hands a stopped worker one more connection
@@ -129,7 +130,7 @@ describe('runCheck against a pid', { skip: hasProcFs() ? false : 'needs Linux /p
 
   test('refuses a pid without children, or no process at all, before freezing anything', async (t) => {
     const lonely = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    t.after(() => lonely.kill('SIGKILL'));
+    ownProcesses(t).own(lonely.pid, 'a process without children');
     const options = (pid: number): CheckOptions => ({
       target: { kind: 'pid', pid, healthUrl: 'http://127.0.0.1:1/health', serviceUrl: 'http://127.0.0.1:1/' },
       durationMs: 1_000,

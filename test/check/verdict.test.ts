@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { type CheckTimeline, type HealthSample, isSettled, judge, type RequestSample, summarize } from '../../src/check/verdict.js';
+import { type CheckTimeline, type HealthSample, isGreenStatus, isSettled, judge, type RequestSample, summarize } from '../../src/check/verdict.js';
 
 function healthEvery(fromMs: number, toMs: number, stepMs: number, status: number | null): HealthSample[] {
   const samples: HealthSample[] = [];
   for (let atMs = fromMs; atMs < toMs; atMs += stepMs) {
-    samples.push({ atMs, status, isGreen: status !== null && status >= 200 && status < 400 });
+    samples.push({ atMs, status, isGreen: isGreenStatus(status) });
   }
   return samples;
 }
@@ -108,9 +108,11 @@ describe('judge', () => {
     assert.deepEqual(ordered.health, { polls: 30, failed: 10 });
   });
 
-  test('3xx counts as green, like a kubelet probe', () => {
-    const health = [{ atMs: 0, status: 302, isGreen: true }];
-    assert.equal(summarize(timeline({ health })).healthFirstRedAtMs, null);
+  test('200-399 is green, like a kubelet probe; anything else, or no answer, is red', () => {
+    for (const status of [200, 204, 302, 399]) assert.equal(isGreenStatus(status), true, `${status} is green`);
+    for (const status of [null, 100, 199, 400, 404, 500, 503]) assert.equal(isGreenStatus(status), false, `${status} is red`);
+    const health = [...healthEvery(0, 500, 100, 302), ...healthEvery(500, 1_000, 100, 400)];
+    assert.equal(summarize(timeline({ elapsedMs: 1_000, health })).healthFirstRedAtMs, 500, 'a 302 is not a failure, a 400 is');
   });
 });
 

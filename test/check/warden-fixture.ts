@@ -1,11 +1,12 @@
 // Test helper: starts a real `warden serve` (bin/warden.js) on 127.0.0.1 with port 0 for the service
-// and admin servers, reads both ports from its startup line on stdout, and registers the cleanup at
-// once, so the primary and every worker (stopped, spinning or not) is killed by pid even when a test fails.
+// and admin servers, reads both ports from its startup line on stdout, and hands its processes to
+// ownProcesses at once, so the primary and every worker it ever had (stopped, spinning or not) is
+// killed by pid even when a test fails.
 import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { killTree } from './cluster-fixture.js';
+import { ownProcesses } from '../integration/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WARDEN = fileURLToPath(new URL('../../../bin/warden.js', import.meta.url));
@@ -31,7 +32,7 @@ export async function startWarden(t: TestContext, args: string[]): Promise<Warde
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error('warden did not start');
-  t.after(() => killTree(pid));
+  ownProcesses(t).own(pid, 'warden primary');
 
   let stdout = '';
   let output = '';

@@ -35,7 +35,18 @@ test('a flag wins over WARDEN_WORKERS, which wins over WORKERS', () => {
   assert.equal(resolveServeOptions({ workers: '4' }, { WARDEN_WORKERS: '2', WORKERS: '7' }, cpus).workers, 4);
   assert.equal(resolveServeOptions({}, { WARDEN_WORKERS: '2', WORKERS: '7' }, cpus).workers, 2);
   assert.equal(resolveServeOptions({}, { WORKERS: '7' }, cpus).workers, 7);
-  assert.equal(resolveServeOptions({}, { PORT: '3000', HOST: '0.0.0.0' }, cpus).port, 3000);
+});
+
+test('PORT and HOST come from the environment; --port and --host win over them', () => {
+  const fromEnv = resolveServeOptions({}, { PORT: '3000', HOST: '0.0.0.0' }, cpus);
+  assert.equal(fromEnv.port, 3000);
+  assert.equal(fromEnv.host, '0.0.0.0');
+  const fromFlags = resolveServeOptions({ port: '4000', host: '127.0.0.2' }, { PORT: '3000', HOST: '0.0.0.0' }, cpus);
+  assert.equal(fromFlags.port, 4000);
+  assert.equal(fromFlags.host, '127.0.0.2');
+  const admin = resolveServeOptions({ adminHost: '127.0.0.3' }, { WARDEN_ADMIN_HOST: '0.0.0.0' }, cpus);
+  assert.equal(admin.adminHost, '127.0.0.3');
+  assert.equal(resolveServeOptions({}, { WARDEN_ADMIN_HOST: '0.0.0.0' }, cpus).adminHost, '0.0.0.0');
 });
 
 test('"auto" and 0 mean the usable CPU count', () => {

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fixture, getJson, killQuietly, runWarden, startWarden } from './harness.js';
+import { fixture, getJson, killQuietly, runCli, startWarden } from './harness.js';
 
 function talk(path: string, payload: string, waitMs = 8000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -62,11 +62,11 @@ test('warden reload with no primary fails clearly, naming the path it tried and 
   const dir = mkdtempSync(join(tmpdir(), 'warden-control-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const missing = join(dir, 'none.sock');
-  const result = await runWarden(t, ['reload', '--control', missing], { timeoutMs: 20_000 });
+  const result = await runCli(t, ['reload', '--control', missing], { timeoutMs: 20_000 });
   assert.equal(result.code, 1);
   assert.match(result.stderr, new RegExp(`cannot reach a running warden at ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such socket`));
   assert.match(result.stderr, /--control PATH/);
-  const byPort = await runWarden(t, ['scale', '+1', '--port', '1'], { timeoutMs: 20_000 });
+  const byPort = await runCli(t, ['scale', '+1', '--port', '1'], { timeoutMs: 20_000 });
   assert.equal(byPort.code, 1);
   assert.match(byPort.stderr, /control-1\.sock/, 'the default path for --port is named');
 });
@@ -76,7 +76,7 @@ test('a second warden on the same control path is refused while the first lives,
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'ctl.sock');
   const first = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1', '--control', path]);
-  const second = await runWarden(t, ['serve', fixture('worker-env.mjs'), '--port', '0', '--admin-port', '0', '--control', path], { timeoutMs: 30_000 });
+  const second = await runCli(t, ['serve', fixture('worker-env.mjs'), '--port', '0', '--admin-port', '0', '--control', path], { timeoutMs: 30_000 });
   assert.equal(second.code, 1);
   assert.match(second.stderr, new RegExp(`another warden is already running with the control socket ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   assert.equal((await getJson(first.adminPort, '/livez')).status, 200, 'the first one is untouched');
@@ -85,7 +85,7 @@ test('a second warden on the same control path is refused while the first lives,
   await first.exited;
   assert.ok(statSync(path).isSocket(), 'the dead primary left its socket file behind');
   const third = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1', '--control', path]);
-  const reload = await runWarden(t, ['reload', '--control', path], { timeoutMs: 60_000 });
+  const reload = await runCli(t, ['reload', '--control', path], { timeoutMs: 60_000 });
   assert.equal(reload.code, 0, `the new warden owns the path: ${reload.stdout}${reload.stderr}`);
   assert.equal(third.child.exitCode, null);
 });

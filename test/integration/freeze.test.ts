@@ -21,12 +21,15 @@ async function watchRecovery(warden: RunningWarden, slot: number, frozenPid: num
     if (replacedAt === undefined && current && current.pid !== frozenPid) replacedAt = now;
     if (replacedAt !== undefined && ready.status === 200) readyAgainAt = now;
     return readyAgainAt !== undefined;
-  }, 20_000, 50);
+  }, 40_000, 50);
   return { redAfterMs: (redAt as number) - frozenAt, replacedAfterMs: (replacedAt as number) - frozenAt, readyAfterMs: (readyAgainAt as number) - frozenAt };
 }
 
 test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in its slot, and the service never stops answering', async (t) => {
-  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', String(TIMEOUT_S)]);
+  // --timeout 5 (the default): leaving rotation (after the 1 s heartbeat window) and the kill are far
+  // enough apart that "503 before the kill" holds on a busy machine too.
+  const timeoutS = 5;
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', String(timeoutS)]);
   const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 15_000 });
   t.after(() => load.stop());
   await waitFor('load to flow', () => load.samples.filter((s) => s.ok).length > 20 || undefined);
@@ -40,19 +43,20 @@ test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in i
   await waitFor('more load after recovery', () => load.samples.filter((s) => s.at > afterRecovery && s.ok).length > 20 || undefined);
   const samples = await load.stop();
   t.diagnostic(`SIGSTOP: /readyz 503 after ${timings.redAfterMs} ms, replaced after ${timings.replacedAfterMs} ms, green after ${timings.readyAfterMs} ms, ${samples.length} requests`);
-  assert.ok(timings.redAfterMs < TIMEOUT_S * 1000, `/readyz turned 503 before the timeout (after ${timings.redAfterMs} ms)`);
-  assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 5000, `replaced within timeout + margin (after ${timings.replacedAfterMs} ms)`);
+  assert.ok(timings.redAfterMs < timeoutS * 1000, `/readyz turned 503 before the timeout (after ${timings.redAfterMs} ms)`);
+  assert.ok(timings.replacedAfterMs < timeoutS * 1000 + 10_000, `replaced within timeout + margin (after ${timings.replacedAfterMs} ms)`);
   // Only the requests the worker had already taken when it froze can be lost (at most one per
   // client loop); connections handed to it afterwards are held and given to another worker.
   const failed = samples.filter((s) => !s.ok);
   assert.ok(failed.length <= 4, `at most the requests in flight on the frozen worker failed (${failed.length} of ${samples.length})`);
   for (const sample of failed) assert.ok(sample.at <= frozenAt, `a failed request was sent ${sample.at - frozenAt} ms after the freeze (${sample.error ?? sample.status})`);
   // After the verdict no new connection reaches the frozen worker: had one, it would have waited
-  // for the hand-off deadline (1 s) or failed; every request sent from then on is answered quickly.
+  // at least the reclaim deadline (1 s) before another worker got it, or failed. So every request
+  // sent from then on is answered in under a second: that bound is the claim, not a speed goal.
   const afterVerdict = samples.filter((s) => s.at > frozenAt + timings.redAfterMs + 50);
   assert.ok(afterVerdict.length > 10, 'requests were sent after the verdict');
   const slowest = Math.max(...afterVerdict.map((s) => s.ms));
-  assert.ok(afterVerdict.every((s) => s.ok) && slowest < 900, `every request after the verdict answered at once (slowest ${slowest} ms)`);
+  assert.ok(afterVerdict.every((s) => s.ok) && slowest < 1000, `every request after the verdict answered without waiting for a reclaim (slowest ${slowest} ms)`);
   for (let from = frozenAt; from < frozenAt + timings.readyAfterMs; from += 1000) {
     assert.ok(samples.some((s) => s.ok && s.at + s.ms >= from && s.at + s.ms < from + 1000), `the service answered in the second from ${from - frozenAt} ms after the freeze`);
   }
@@ -76,13 +80,13 @@ for (const [name, route] of [['a busy loop', '/spin'], ['an Atomics.wait deadloc
     for (let i = 0; i < 5; i++) assert.equal((await get(warden.port, '/', 5000)).status, 200, 'the service keeps answering');
     const timings = await watchRecovery(warden, frozen.slot, frozenPid, frozenAt);
     t.diagnostic(`${name}: /readyz 503 after ${timings.redAfterMs} ms, replaced after ${timings.replacedAfterMs} ms`);
-    assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 5000, `replaced after ${timings.replacedAfterMs} ms`);
+    assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 10_000, `replaced after ${timings.replacedAfterMs} ms`);
     const slot = (await warden.workers()).workers.find((w) => w.slot === frozen.slot);
     assert.match(slot?.lastExit?.reason ?? '', /no heartbeat/);
   });
 }
 
-test('/livez, /readyz and /workers answer in well under 100 ms while a worker is frozen', async (t) => {
+test('/livez, /readyz and /workers answer at once while a worker is frozen (they never wait on a worker)', async (t) => {
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '30']);
   const { workers } = await warden.workers();
   process.kill(workers[0]?.pid as number, 'SIGSTOP');
@@ -95,7 +99,10 @@ test('/livez, /readyz and /workers answer in well under 100 ms while a worker is
       times.push(performance.now() - started);
     }
     times.sort((a, b) => a - b);
-    assert.ok((times[4] as number) < 100, `${path}: median ${times[4]?.toFixed(1)} ms`);
+    // Waiting on the frozen worker would take seconds; the median tells that apart from a busy
+    // machine's scheduling delays. Measured figures belong to bench/.
+    t.diagnostic(`${path}: median ${times[4]?.toFixed(1)} ms`);
+    assert.ok((times[4] as number) < 500, `${path}: median ${times[4]?.toFixed(1)} ms`);
   }
   const live = await getJson<{ live: boolean }>(warden.adminPort, '/livez');
   assert.equal(live.status, 200, 'the supervisor can still keep workers serving');

@@ -4,6 +4,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listChildren, readStat } from '../../src/check/proc.js';
@@ -26,6 +28,10 @@ export interface RunningWarden {
   stdout: () => string;
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: string | null }>;
+  /** Wait for warden to exit on its own, at most `timeoutMs`. */
+  exit: (timeoutMs?: number) => Promise<{ code: number | null; signal: string | null }>;
+  /** Every process of this warden the test saw: killed by pid when the test ends. */
+  processes: OwnedProcesses;
   workers: () => Promise<WorkersBody>;
   /** The control socket path printed in the startup line. */
   control: string;
@@ -78,12 +84,17 @@ export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): vo
   }
 }
 
+/**
+ * Poll `probe` until it gives a value (not undefined/false) or `timeoutMs` passes. Each probe call
+ * is itself bounded by the time left, so a probe that never settles cannot outlive the deadline.
+ * To wait for one promise (a process exit), use withDeadline instead.
+ */
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
-      const value = await probe();
+      const value = await withDeadline(Promise.resolve(probe()), Math.max(1, deadline - Date.now()), what);
       if (value !== undefined && value !== false) return value;
     } catch (error) {
       lastError = error;
@@ -91,6 +102,167 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+}
+
+/** `promise`, or a rejection naming `what` once `timeoutMs` has passed without it settling. */
+export function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/** A process a test saw; its start time tells it apart from a later process that reuses the pid. */
+export interface SeenProcess {
+  pid: number;
+  startTime: number;
+  what: string;
+}
+
+/**
+ * The one owner of a test's processes. Every pid handed to `own` is recorded with its start time,
+ * and while the test runs /proc is polled for the children of every recorded process (workers,
+ * their replacements, anything they fork), so a process orphaned when its parent exits is still
+ * known. `killAll` (run by `after` through ownProcesses) SIGKILLs each one still alive by pid, and
+ * fails the test if any survives.
+ */
+export class OwnedProcesses {
+  private readonly seen = new Map<string, SeenProcess>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(everyMs = 100) {
+    this.timer = setInterval(() => this.scan(), everyMs);
+    this.timer.unref();
+  }
+
+  /** Record `pid` (and, from now on, everything it forks). */
+  own(pid: number | undefined, what: string): void {
+    if (pid === undefined) return;
+    this.record(pid, what);
+    this.scan();
+  }
+
+  /** Every process recorded so far, dead or alive. */
+  all(): SeenProcess[] {
+    return [...this.seen.values()];
+  }
+
+  /** Recorded processes that still run (zombies count as gone). */
+  alive(): SeenProcess[] {
+    return this.all().filter((seen) => isSame(seen));
+  }
+
+  /** Record the children of every recorded live process, until no new one turns up. */
+  scan(): void {
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const parent of this.alive()) {
+        for (const child of listChildren(parent.pid)) {
+          if (this.record(child.pid, `child of ${parent.pid} (${parent.what})`, child.startTime)) grew = true;
+        }
+      }
+    }
+  }
+
+  /** Wait until every recorded process is gone; fail naming the survivors. */
+  async expectAllGone(why: string, timeoutMs = 5000): Promise<void> {
+    this.scan();
+    const deadline = Date.now() + timeoutMs;
+    while (this.alive().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    const left = this.alive();
+    if (left.length > 0) {
+      throw new Error(`${left.length} process(es) still alive ${why}: ${left.map((p) => `${p.pid} (${p.what}, state ${processState(p.pid)})`).join(', ')}`);
+    }
+  }
+
+  /** Stop every live process (so none forks while we look), then SIGKILL each by pid; fail if one survives. */
+  async killAll(): Promise<void> {
+    clearInterval(this.timer);
+    this.scan();
+    for (const seen of this.alive()) killQuietly(seen.pid, 'SIGSTOP');
+    this.scan();
+    for (const seen of this.alive()) {
+      killQuietly(seen.pid, 'SIGKILL');
+      killQuietly(seen.pid, 'SIGCONT');
+    }
+    await this.expectAllGone('after SIGKILL at the end of the test');
+  }
+
+  private record(pid: number, what: string, startTime?: number): boolean {
+    const start = startTime ?? readStat(pid)?.startTime;
+    if (start === undefined) return false;
+    const key = `${pid}:${start}`;
+    if (this.seen.has(key)) return false;
+    this.seen.set(key, { pid, startTime: start, what });
+    return true;
+  }
+}
+
+function isSame(seen: SeenProcess): boolean {
+  const stat = readStat(seen.pid);
+  return stat !== null && stat.startTime === seen.startTime && stat.state !== 'Z';
+}
+
+/** An OwnedProcesses whose killAll runs when the test ends, passed or failed. */
+export function ownProcesses(t: TestContext): OwnedProcesses {
+  const owned = new OwnedProcesses();
+  t.after(() => owned.killAll());
+  return owned;
+}
+
+export interface CliOutcome {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Run the warden CLI to completion (SIGKILLed after `timeoutMs`), with no stdin, its processes owned by the test. */
+export async function runCli(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; owned?: OwnedProcesses } = {}): Promise<CliOutcome> {
+  const owned = options.owned ?? ownProcesses(t);
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const started = Date.now();
+  const child = spawn(process.execPath, [WARDEN, ...args], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  owned.own(child.pid, `warden ${args[0] ?? ''}`);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exit = await withDeadline(exited, timeoutMs, `warden ${args.join(' ')} to exit`).catch((error: Error) => {
+    throw new Error(`${error.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  });
+  return { ...exit, stdout, stderr, ms: Date.now() - started };
+}
+
+/** One keep-alive GET written on a raw socket; resolves with the response head and body once the whole body is in. */
+export function rawRequest(socket: Socket, path: string): Promise<{ head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const headEnd = text.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const length = Number(/content-length: (\d+)/i.exec(text.slice(0, headEnd))?.[1] ?? 0);
+      if (text.length < headEnd + 4 + length) return;
+      socket.off('data', onData);
+      socket.off('error', reject);
+      resolve({ head: text.slice(0, headEnd), body: text.slice(headEnd + 4, headEnd + 4 + length) });
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`);
+  });
+}
+
+/** A TCP connection to 127.0.0.1:port, connected. */
+export async function openConnection(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await withDeadline(once(socket, 'connect'), 5000, 'a connection to the service');
+  return socket;
 }
 
 export interface HttpAnswer {
@@ -132,8 +304,8 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pid = child.pid as number;
-  const seen = new Set<number>();
-  t.after(() => cleanup(pid, seen));
+  const processes = ownProcesses(t);
+  processes.own(pid, 'warden primary');
   let output = '';
   let stdout = '';
   let stderr = '';
@@ -146,18 +318,23 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     stderr += chunk;
   });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const match = await waitFor('the startup line', () => {
-    if (child.exitCode !== null) throw new Error(`warden exited early (${child.exitCode}):\n${output}`);
-    return /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined;
-  }, 15_000).catch((error: Error) => {
+  const startup = waitFor('the startup line', () => /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined, 15_000);
+  const exitedEarly = exited.then(({ code, signal }) => {
+    throw new Error(`warden exited (${code ?? signal}) before its startup line`);
+  });
+  const match = await Promise.race([startup, exitedEarly]).catch((error: Error) => {
     throw new Error(`${error.message}\noutput so far:\n${output}`);
   });
+  exitedEarly.catch(() => undefined);
   const running: RunningWarden = {
-    child, pid, port: Number(match[1]), adminPort: Number(match[2]), output: () => output, stdout: () => stdout, stderr: () => stderr, exited,
+    child, pid, processes, port: Number(match[1]), adminPort: Number(match[2]), output: () => output, stdout: () => stdout, stderr: () => stderr, exited,
+    exit: (timeoutMs = 30_000) => withDeadline(exited, timeoutMs, `warden (pid ${pid}) to exit`).catch((error: Error) => {
+      throw new Error(`${error.message}\noutput so far:\n${output}`);
+    }),
     control: /control (\S+), pid/.exec(output)?.[1] ?? '',
     workers: async () => {
       const body = (await getJson<WorkersBody>(running.adminPort, '/workers')).body;
-      for (const worker of body.workers) if (worker.pid !== null) seen.add(worker.pid);
+      for (const worker of body.workers) if (worker.pid !== null) processes.own(worker.pid, `worker ${worker.slot}`);
       return body;
     },
   };
@@ -166,47 +343,6 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     await running.workers();
   }
   return running;
-}
-
-export interface CommandResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run a `warden <args>` command (reload, scale, check…) to completion, killed if it outlives `timeoutMs`. */
-export function runWarden(t: TestContext, args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CommandResult> {
-  const child = spawn(process.execPath, [WARDEN, ...args], {
-    cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) killQuietly(child.pid as number, 'SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      killQuietly(child.pid as number, 'SIGKILL');
-      reject(new Error(`warden ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Kill the primary and every worker it ever reported, also stopped ones. */
-function cleanup(pid: number, seen: Set<number>): void {
-  const pids = new Set([...seen, ...(isAlive(pid) ? descendants(pid) : [])]);
-  killQuietly(pid, 'SIGKILL');
-  for (const worker of pids) {
-    killQuietly(worker, 'SIGKILL');
-    killQuietly(worker, 'SIGCONT');
-  }
 }
 
 /** Distinct worker pids seen answering `count` requests that report their pid in JSON. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Incident } from '../../src/diagnose/incidents.js';
-import { fixture, get, getJson, startLoad, startWarden, waitFor } from './harness.js';
+import { fixture, get, getJson, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
 
 /** An incident as /incidents serves it (the record type, serialized). */
 type IncidentView = Incident;
@@ -19,25 +19,25 @@ async function incidentFor(adminPort: number, pid: number, kind: string): Promis
   }, 20_000);
 }
 
+/** The pid that wrote "<route> pid N" (faults.mjs does, right before it freezes). */
+async function frozenBy(warden: RunningWarden, route: string): Promise<number> {
+  const match = await waitFor(`the worker to report ${route}`, () => new RegExp(`^\\[w\\d \\d+\\] ${route} pid (\\d+)$`, 'm').exec(warden.output()) ?? undefined, 10_000);
+  return Number(match[1]);
+}
+
 test('a busy loop: the stack names the spinning function and its file, logged before the worker is killed', async (t) => {
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '2']);
-  const spinner = JSON.parse((await get(warden.port, '/')).body) as { pid: number };
-  // The next connection goes to the other worker (round-robin); send two so one lands on each.
   get(warden.port, '/spin', 20_000).catch(() => undefined);
-  get(warden.port, '/', 5000).catch(() => undefined);
-  const { workers } = await warden.workers();
-  const incident = await waitFor('a stalled incident', async () => {
-    const { body } = await getJson<{ incidents: IncidentView[] }>(warden.adminPort, '/incidents');
-    return body.incidents.find((i) => i.kind === 'stalled');
-  }, 20_000);
-  assert.ok(workers.some((w) => w.pid === incident.pid), 'the incident names a worker that was running');
+  const spinner = await frozenBy(warden, '/spin');
+  const incident = await incidentFor(warden.adminPort, spinner, 'stalled');
   assert.match(incident.stack ?? '', /at spinForever \(.*test\/fixtures\/faults\.mjs:\d+:\d+\)/);
   const output = await waitFor('the kill to be logged', () => (warden.output().includes(`(pid ${incident.pid}) was killed by SIGKILL`) ? warden.output() : undefined));
   const stackAt = output.indexOf('at spinForever');
   const killedAt = output.indexOf(`(pid ${incident.pid}) was killed by SIGKILL`);
   assert.ok(stackAt > 0 && killedAt > stackAt, `the stack is logged before the kill:\n${output}`);
   assert.match(output, new RegExp(`worker ${incident.slot} \\(pid ${incident.pid}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); its main thread was here:`));
-  assert.ok(spinner.pid > 0);
+  const { body } = await getJson<{ incidents: IncidentView[] }>(warden.adminPort, '/incidents');
+  assert.deepEqual(body.incidents.filter((i) => i.kind === 'stalled').map((i) => i.pid), [spinner], 'only the worker that got /spin stalled');
 });
 
 test('SIGSTOP: no stack can be taken, and the record says so instead of staying silent', async (t) => {
@@ -51,15 +51,27 @@ test('SIGSTOP: no stack can be taken, and the record says so instead of staying 
   assert.match(warden.output(), new RegExp(`\\(pid ${pid}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); no stack: `));
 });
 
-test('Atomics.wait: the record holds a stack or says why there is none', async (t) => {
+test('Atomics.wait: the record holds the stack of the waiting function (V8 wakes the thread for the inspector)', async (t) => {
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '2']);
   get(warden.port, '/atomics', 20_000).catch(() => undefined);
-  const incident = await waitFor('a stalled incident', async () => {
-    const { body } = await getJson<{ incidents: IncidentView[] }>(warden.adminPort, '/incidents');
-    return body.incidents.find((i) => i.kind === 'stalled');
-  }, 20_000);
-  if (incident.stack !== undefined) assert.match(incident.stack, /at faults \(.*faults\.mjs:\d+:\d+\)/, 'the waiting function');
-  else assert.match(incident.noStack ?? '', /^no stack: /);
+  const waiter = await frozenBy(warden, '/atomics');
+  const incident = await incidentFor(warden.adminPort, waiter, 'stalled');
+  assert.equal(incident.noStack, undefined, `a stack, not: ${incident.noStack ?? ''}`);
+  assert.match(incident.stack ?? '', /^ +at faults \(.*test\/fixtures\/faults\.mjs:\d+:\d+\)/, 'the waiting function, on top');
+});
+
+test('an app with its own SIGUSR1 handler: the inspector cannot open, and the record says "no stack" and why', async (t) => {
+  const warden = await startWarden(t, [fixture('own-sigusr1.mjs'), '--workers', '2', '--timeout', '1']);
+  get(warden.port, '/spin', 20_000).catch(() => undefined);
+  const spinner = await frozenBy(warden, '/spin');
+  const incident = await incidentFor(warden.adminPort, spinner, 'stalled');
+  assert.equal(incident.stack, undefined);
+  assert.match(incident.noStack ?? '', /^no stack: inspector did not open on 127\.0\.0\.1:\d+ within \d+ ms/);
+  assert.match(warden.output(), new RegExp(`\\(pid ${spinner}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); no stack: `));
+  await waitFor('the stalled worker to be replaced', async () => {
+    const slot = (await warden.workers()).workers.find((w) => w.slot === incident.slot);
+    return slot !== undefined && slot.pid !== spinner && slot.state === 'ready';
+  }, 15_000);
 });
 
 test('a stuck worker: its requests in flight are listed (method, path without query, age)', async (t) => {

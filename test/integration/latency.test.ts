@@ -6,23 +6,30 @@ import { Agent, request } from 'node:http';
 import { test } from 'node:test';
 import { fixture, startWarden } from './harness.js';
 
-test('a response written in two pieces on a keep-alive connection is not delayed by Nagle', async (t) => {
+test('a keep-alive connection handed to a worker has TCP_NODELAY on, so a response in two pieces is not delayed by Nagle', async (t) => {
   const warden = await startWarden(t, [fixture('two-writes.mjs'), '--workers', '2']);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   t.after(() => agent.destroy());
-  const get = () => new Promise<void>((resolve, reject) => {
+  const get = () => new Promise<string>((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: warden.port, path: '/', agent }, (res) => {
-      res.resume();
-      res.on('end', resolve);
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
     });
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', reject);
     req.end();
   });
-  await get();
-  const count = 20;
-  const started = performance.now();
-  for (let i = 0; i < count; i++) await get();
-  const perRequest = (performance.now() - started) / count;
-  t.diagnostic(`${perRequest.toFixed(1)} ms per request`);
-  assert.ok(perRequest < 25, `${perRequest.toFixed(1)} ms per request (Nagle would make it ~40 ms)`);
+  const bodies: string[] = [];
+  const times: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const started = performance.now();
+    bodies.push(await get());
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  // How fast is a figure for bench/ (a shared machine makes it noisy); the cause is checked here.
+  t.diagnostic(`fastest ${times[0]?.toFixed(1)} ms, median ${times[10]?.toFixed(1)} ms per request`);
+  for (const body of bodies) assert.match(body, /^hello from \d+ nodelay=true\n$/, 'the worker\'s socket has TCP_NODELAY, as node:http sets on its own accept');
 });

@@ -39,3 +39,24 @@ test('each worker sees WARDEN_WORKER_ID (its slot) and WARDEN_WORKER_COUNT', asy
   }
   assert.deepEqual([...seen.entries()].sort(), [['1', '2'], ['2', '2']]);
 });
+
+test('WARDEN_WORKER_ID stays with the slot when its worker is replaced, and PORT is the port warden serves', async (t) => {
+  const warden = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '2']);
+  type Env = { id: string; count: string; pid: number; port: string };
+  const ask = async () => JSON.parse((await get(warden.port, '/')).body) as Env;
+  const first = await ask();
+  assert.equal(first.port, String(warden.port), 'PORT is the service port, as a self-listening app needs');
+  const slot = Number(first.id);
+  process.kill(first.pid, 'SIGKILL');
+  const replacement = await waitFor('a new worker in the same slot', async () => {
+    const worker = (await warden.workers()).workers.find((w) => w.slot === slot);
+    return worker !== undefined && worker.pid !== first.pid && worker.state === 'ready' ? worker : undefined;
+  }, 20_000);
+  const seen = await waitFor('an answer from the replacement', async () => {
+    const body = await ask();
+    return body.pid === replacement.pid ? body : undefined;
+  }, 10_000);
+  assert.equal(seen.id, String(slot), 'the replacement has the id of its slot');
+  assert.equal(seen.count, '2');
+  assert.equal(seen.port, String(warden.port));
+});

@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fixture, get, getJson, runWarden, startLoad, startWarden, waitFor, type LoadSample, type RunningWarden } from './harness.js';
+import { fixture, get, getJson, runCli, startLoad, startWarden, waitFor, type LoadSample, type RunningWarden } from './harness.js';
 
 interface PrimaryView {
   primary: { generation: number; workersTarget: number; reload: { running: unknown; queued: boolean; last: { outcome: string; generation: number; error?: string } | null; counts: Record<string, number> } };
@@ -63,7 +63,7 @@ test('a rolling reload under keep-alive and new-connection load fails no request
   await new Promise((resolve) => setTimeout(resolve, 500));
 
   copy.setVersion('v2');
-  const reload = await runWarden(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
   assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
   assert.match(reload.stdout, /reload: slot 1 now runs generation 2[\s\S]*reload: slot 2 now runs generation 2[\s\S]*completed/, 'progress streams slot by slot');
   const afterFirst = await waitFor('old workers gone', async () => {
@@ -103,7 +103,7 @@ test('a reload to broken code fails at the first slot: old workers keep serving 
   await new Promise((resolve) => setTimeout(resolve, 500));
 
   copy.write("export default (req, res) => { res.end('broken' \n");
-  const broken = await runWarden(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const broken = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
   assert.equal(broken.code, 1, `warden reload failed\n${broken.stdout}${broken.stderr}`);
   assert.match(broken.stderr, /failed at slot 1: cannot load app ".*app\.mjs": SyntaxError/, 'the app\'s own error is printed');
   assert.match(broken.stderr, /the old workers keep serving/);
@@ -116,7 +116,7 @@ test('a reload to broken code fails at the first slot: old workers keep serving 
   assert.equal((await view(warden)).workers.length, 2, 'nothing retried in a loop');
 
   copy.setVersion('v2');
-  const fixed = await runWarden(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const fixed = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
   assert.equal(fixed.code, 0, `${fixed.stdout}${fixed.stderr}`);
   const result = await load.stop();
   assert.equal(result.samples.filter((s) => !s.ok).length, 0, failures(result.samples));
@@ -125,9 +125,9 @@ test('a reload to broken code fails at the first slot: old workers keep serving 
 
 test('a reload asked while one runs is queued, said so, and runs after it, never interleaved', async (t) => {
   const warden = await startWarden(t, [fixture('lifecycle/slow-boot.mjs'), '--workers', '2']);
-  const first = runWarden(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const first = runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
   await waitFor('the first reload running', async () => (await view(warden)).primary.reload.running !== null || undefined, 10_000);
-  const second = await runWarden(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const second = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
   const firstResult = await first;
   assert.equal(firstResult.code, 0, firstResult.stderr);
   assert.equal(second.code, 0, second.stderr);

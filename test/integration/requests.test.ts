@@ -2,6 +2,7 @@
 // requests all hang; --probe-path recycles only the worker whose probe fails.
 
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { test } from 'node:test';
 import { fixture, get, startWarden, waitFor } from './harness.js';
 
@@ -46,4 +47,51 @@ test('a worker failing its --probe-path is recycled, the other untouched', async
   const after = (await warden.workers()).workers.find((w) => w.slot === other?.slot);
   assert.equal(after?.pid, other?.pid, 'the worker that passes its probes keeps running');
   assert.equal(after?.restarts, 0);
+});
+
+test('--request-timeout cuts the connection of a response whose headers were already sent', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--request-timeout', '1']);
+  const started = Date.now();
+  const outcome = await new Promise<{ status: number; body: string; complete: boolean; ms: number }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: warden.port, path: '/headers-then-hang', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      // 'close' without 'end': the server cut the connection mid-body.
+      res.on('error', () => undefined);
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete, ms: Date.now() - started }));
+    });
+    req.setTimeout(15_000, () => req.destroy(new Error('the connection was never cut')));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(outcome.status, 200, 'the headers the app sent stand: no 504 can follow them');
+  assert.equal(outcome.body, 'first chunk\n');
+  assert.equal(outcome.complete, false, 'the response was cut, not ended');
+  assert.ok(outcome.ms >= 900 && outcome.ms < 10_000, `cut after ${outcome.ms} ms`);
+  assert.equal((await get(warden.port, '/')).status, 200, 'the worker still serves');
+});
+
+test('--probe-timeout: a probe answered after 1 s fails with a 0.5 s timeout, and the slow worker is recycled', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--probe-path', '/probe', '--probe-interval', '0.6', '--probe-timeout', '0.5', '--probe-failures', '2', '--graceful-timeout', '2']);
+  const { workers } = await warden.workers();
+  const slowed = JSON.parse((await get(warden.port, '/slow-probe')).body) as { pid: number };
+  const slot = workers.find((w) => w.pid === slowed.pid)?.slot as number;
+  const other = workers.find((w) => w.pid !== slowed.pid);
+  await waitFor('the slow-probing worker to be replaced', async () => {
+    const current = (await warden.workers()).workers.find((w) => w.slot === slot && w.state === 'ready');
+    return current !== undefined && current.pid !== slowed.pid;
+  }, 20_000);
+  assert.match(warden.output(), new RegExp(`probe of worker ${slot} failed \\(2/2\\): no answer within 500ms`));
+  assert.equal((await warden.workers()).workers.find((w) => w.slot === other?.slot)?.pid, other?.pid, 'the other worker is untouched');
+});
+
+test('the default --probe-timeout (2 s) lets the same 1 s probe pass', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '1', '--probe-path', '/probe', '--probe-interval', '2', '--probe-failures', '2']);
+  const { workers } = await warden.workers();
+  await get(warden.port, '/slow-probe');
+  // Long enough for 2 probes (every 2 s) after the switch: each answers after 1 s, within 2 s.
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  assert.doesNotMatch(warden.output(), /probe of worker 1 failed/);
+  assert.equal((await warden.workers()).workers[0]?.pid, workers[0]?.pid, 'not recycled');
 });

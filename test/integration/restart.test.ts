@@ -27,8 +27,11 @@ test('a worker killed with SIGKILL is replaced in the same slot while the servic
 
 test('a worker that keeps crashing after having served makes warden exit non-zero', async (t) => {
   const warden = await startWarden(t, [fixture('crash-after-ready.mjs'), '--workers', '1', '--max-restarts', '2'], { waitReady: false });
-  const { code } = await waitFor('warden to give up', () => warden.exited, 30_000);
+  const { code } = await warden.exit(30_000);
   assert.equal(code, 4, `exit code 4 (crash loop); output:\n${warden.output()}`);
+  // Every worker it ever started (recorded from /proc while it ran) went with it.
+  await warden.processes.expectAllGone('after warden exited 4');
+  assert.ok(warden.processes.all().length >= 2, `the primary and its workers were seen (${warden.processes.all().length})`);
   assert.match(warden.output(), /worker 1 failed 3 times in a row/);
   assert.match(warden.output(), /the database went away/, 'the crash error reaches the log');
 });

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fixture, getJson, runWarden, startLoad, startWarden, waitFor, type LoadSample, type RunningWarden } from './harness.js';
+import { fixture, getJson, runCli, startLoad, startWarden, waitFor, type LoadSample, type RunningWarden } from './harness.js';
 
 interface View {
   primary: { workersTarget: number; requiredReady: number };
@@ -35,7 +35,7 @@ test('warden scale 3, then scale -1, then SIGTTOU: the count follows, /readyz st
   const warden = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '2']);
   const load = startLoad(warden.port, { concurrency: 4, keepAlive: false, timeoutMs: 5000, maxMs: 90_000 });
 
-  const up = await runWarden(t, ['scale', '3', '--control', warden.control], { timeoutMs: 60_000 });
+  const up = await runCli(t, ['scale', '3', '--control', warden.control], { timeoutMs: 60_000 });
   assert.equal(up.code, 0, `${up.stdout}${up.stderr}`);
   assert.match(up.stdout, /now serving with 3 workers/);
   let current = await view(warden);
@@ -52,7 +52,7 @@ test('warden scale 3, then scale -1, then SIGTTOU: the count follows, /readyz st
   }, 20_000);
   assert.equal(env.count, '3', 'the new worker is told the new count');
 
-  const down = await runWarden(t, ['scale', '-1', '--control', warden.control], { timeoutMs: 60_000 });
+  const down = await runCli(t, ['scale', '-1', '--control', warden.control], { timeoutMs: 60_000 });
   assert.equal(down.code, 0, `${down.stdout}${down.stderr}`);
   current = await view(warden);
   assert.equal(current.primary.workersTarget, 2);
@@ -66,10 +66,10 @@ test('warden scale 3, then scale -1, then SIGTTOU: the count follows, /readyz st
   assert.equal((await getJson(warden.adminPort, '/readyz')).status, 200);
   assert.match(warden.output(), /scaling from 2 to 1 worker \(asked by SIGTTOU\)/);
 
-  const refused = await runWarden(t, ['scale', '-1', '--control', warden.control], { timeoutMs: 30_000 });
+  const refused = await runCli(t, ['scale', '-1', '--control', warden.control], { timeoutMs: 30_000 });
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /cannot scale to 0 workers: at least 1 is needed/);
-  const tooMany = await runWarden(t, ['scale', '2000', '--control', warden.control], { timeoutMs: 30_000 });
+  const tooMany = await runCli(t, ['scale', '2000', '--control', warden.control], { timeoutMs: 30_000 });
   assert.equal(tooMany.code, 2, 'refused before it reaches the primary');
   assert.match(tooMany.stderr, /at most 1024 workers \(got "2000"\)/);
 

@@ -16,6 +16,8 @@ const SHAPES: [string, string, string[]][] = [
   ['a script that calls listen() after a delay', 'shapes/self-listen-late.mjs', []],
   ['a named export (module:export)', 'shapes/named-export.mjs:app', []],
   ['a TypeScript module', 'shapes/typed.ts', []],
+  ['an ES module in TypeScript (.mts)', 'shapes/typed.mts', []],
+  ['a CommonJS module in TypeScript (.cts)', 'shapes/typed-cjs.cts', []],
   ['a TypeScript module with an enum (tsx where Node cannot strip it)', 'shapes/typed-enum.ts', []],
 ];
 

@@ -58,8 +58,16 @@ test('a worker slow to acknowledge is passed over, and its hand-offs are taken b
   for (const name of ['b', 'c', 'd']) dispatcher.accept(new FakeHandle(name));
   assert.deepEqual(sent.slice(1).map((s) => s.worker), [2, 2, 2], 'worker 1 has a hand-off unacknowledged for 300 ms');
   for (const s of sent.slice(1)) dispatcher.acknowledge(2, s.id);
-  at(1100);
+  // Not before reclaimAfterMs (1000): the worker may take it until its accept window (500) ends, and
+  // a copy given to another worker meanwhile would be served twice.
+  at(999);
   dispatcher.sweep();
+  assert.equal(sent.length, 4, 'not taken back before the deadline');
+  assert.equal(dispatcher.stats.reclaimed, 0);
+  assert.equal(dispatcher.pendingCount(1), 1);
+  at(1000);
+  dispatcher.sweep();
+  assert.equal(sent.length, 5, 'taken back once the deadline is reached');
   const resent = sent[sent.length - 1];
   assert.equal(resent?.handle.name, 'to-frozen', 'the frozen worker\'s connection goes to another worker');
   assert.equal(resent?.worker, 2);

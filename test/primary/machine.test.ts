@@ -3,86 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EXIT_CODES } from '../../src/errors.js';
-import { initialState, isInRotation, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
+import { isInRotation, type Effect } from '../../src/primary/machine/index.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/policy.js';
-import type { HeartbeatStats } from '../../src/protocol/messages.js';
+import { CONFIG, Harness, of, stats } from './machine-harness.js';
 
-const CONFIG: MachineConfig = {
-  appLabel: 'app.js',
-  workers: 2, bootTimeoutMs: 30_000, timeoutMs: 5000, lateMs: 1000, gracefulTimeoutMs: 30_000, stuckAfterMs: 10_000,
-  probeFailures: 3, maxRestarts: 3, backoff: DEFAULT_BACKOFF, killAfterMs: 2000, captureStacks: false, captureTimeoutMs: 1500,
-  maxMemoryBytes: 0, heapSnapshotOnRecycle: false, probeEnabled: false, maxRequests: 0, maxRequestsJitter: 0,
-};
-
-/** Drives the machine like supervisor.ts does, keeping every effect for assertions. */
-class Harness {
-  state: MachineState;
-  effects: Effect[] = [];
-  now = 0;
-  private nextPid = 100;
-
-  constructor(config: Partial<MachineConfig> = {}) {
-    this.state = initialState({ ...CONFIG, ...config }, 0);
-  }
-
-  send(event: MachineEvent, at = this.now): Effect[] {
-    this.now = at;
-    const result = step(this.state, event, at);
-    this.state = result.state;
-    this.effects.push(...result.effects);
-    return result.effects;
-  }
-
-  /** Carry out Spawn effects: report a pid for each. */
-  spawnAll(effects: Effect[]): number[] {
-    const ids: number[] = [];
-    for (const effect of effects) {
-      if (effect.type !== 'Spawn') continue;
-      ids.push(effect.id);
-      this.send({ type: 'WorkerSpawned', id: effect.id, pid: this.nextPid++ });
-    }
-    return ids;
-  }
-
-  /** Start every slot and make every worker ready. */
-  boot(): number[] {
-    const ids = this.spawnAll(this.send({ type: 'Tick' }));
-    for (const id of ids) this.send({ type: 'WorkerReady', id });
-    return ids;
-  }
-
-  worker(id: number) {
-    const worker = this.state.workers.find((candidate) => candidate.id === id);
-    assert.ok(worker, `worker ${id} exists`);
-    return worker;
-  }
-
-  /** Tick every 50 ms up to `at`; live workers beat every 250 ms unless listed as silent. */
-  tickUntil(at: number, silent: readonly number[] = []): Effect[] {
-    const collected: Effect[] = [];
-    for (let t = this.now + 50; t <= at; t += 50) {
-      if (t % 250 === 0) {
-        for (const worker of this.state.workers) {
-          if ((worker.state === 'ready' || worker.state === 'draining') && !silent.includes(worker.id)) {
-            collected.push(...this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats() }, t));
-          }
-        }
-      }
-      collected.push(...this.send({ type: 'Tick' }, t));
-    }
-    return collected;
-  }
-}
-
-function stats(overrides: Partial<HeartbeatStats> = {}): HeartbeatStats {
-  return {
-    loopDelayMs: 1, inFlight: 0, oldestWaitingMs: 0, waiting: 0, served: 0, lastFinishedAgoMs: -1, unansweredCount: 0, unansweredForMs: 0, slowestRecentMs: 5,
-    answeredRecent: 0, loopPausedAgoMs: -1,
-    timedOut: 0, consecutiveTimeouts: 0, connections: 0, rssBytes: 1, heapUsedBytes: 1, ...overrides,
-  };
-}
-
-const of = <T extends Effect['type']>(effects: Effect[], type: T) => effects.filter((effect): effect is Extract<Effect, { type: T }> => effect.type === type);
 
 describe('starting', () => {
   test('the first tick spawns one worker per slot, numbered 1..N', () => {
@@ -251,7 +175,7 @@ describe('request progress', () => {
     assert.ok(of(kill, 'Signal').some((s) => s.id === stuck && s.signal === 'SIGKILL'), 'killed at the graceful timeout');
   });
 
-  test('workers that all hold long requests (long polls) are not stuck', () => {
+  test('a worker holding long polls the fleet is known to take (30 s) is not stuck after 12 s, though its peer answers', () => {
     const h = new Harness();
     const [a, b] = h.boot() as [number, number];
     h.send({ type: 'HeartbeatReceived', id: a, stats: stats({ waiting: 3, oldestWaitingMs: 25_000, lastFinishedAgoMs: 12_000, unansweredCount: 3, unansweredForMs: 12_000, slowestRecentMs: 30_000 }) }, 40_000);
@@ -259,6 +183,26 @@ describe('request progress', () => {
     h.send({ type: 'Tick' }, 40_050);
     assert.equal(h.worker(a).condition, 'ok');
     assert.equal(h.worker(b).condition, 'ok');
+  });
+
+  test('the peer rule: when every worker is waiting (a shared cause) none is stuck; once a peer answers, the silent one is', () => {
+    // The same silent worker twice: 40 requests unanswered for 12 s, no slow answers in its history.
+    const silent = stats({ waiting: 40, inFlight: 40, oldestWaitingMs: 12_000, lastFinishedAgoMs: 12_100, unansweredCount: 40, unansweredForMs: 12_000 });
+    const shared = new Harness();
+    const [a, b] = shared.boot() as [number, number];
+    shared.send({ type: 'HeartbeatReceived', id: b, stats: stats({ waiting: 40, inFlight: 40, oldestWaitingMs: 12_000, lastFinishedAgoMs: 15_000, unansweredCount: 40, unansweredForMs: 12_000 }) }, 40_000);
+    shared.send({ type: 'HeartbeatReceived', id: a, stats: silent }, 40_000);
+    shared.send({ type: 'Tick' }, 40_050);
+    assert.equal(shared.worker(a).condition, 'ok', 'its peer answered nothing either: not recycled');
+    assert.equal(shared.worker(b).condition, 'ok');
+
+    const alone = new Harness();
+    const [c, d] = alone.boot() as [number, number];
+    alone.send({ type: 'HeartbeatReceived', id: d, stats: stats({ lastFinishedAgoMs: 5, served: 900 }) }, 40_000);
+    alone.send({ type: 'HeartbeatReceived', id: c, stats: silent }, 40_000);
+    alone.send({ type: 'Tick' }, 40_050);
+    assert.equal(alone.worker(c).condition, 'stuck', 'its peer answered 5 ms ago: the cause is its own');
+    assert.equal(alone.worker(d).condition, 'ok');
   });
 
   test('a worker whose last requests all hit --request-timeout is recycled', () => {
@@ -280,6 +224,20 @@ describe('request progress', () => {
     assert.equal(h.worker(bad).condition, 'unhealthy');
     assert.equal(h.worker(good).condition, 'ok');
   });
+
+  test('a probe that succeeds in between resets the count: failures must be in a row', () => {
+    const h = new Harness();
+    const [flaky] = h.boot() as [number, number];
+    const fail = (at: number) => h.send({ type: 'ProbeFailed', id: flaky, reason: 'answered 500' }, at);
+    fail(1000);
+    fail(2000);
+    h.send({ type: 'ProbeSucceeded', id: flaky }, 3000);
+    fail(4000);
+    fail(5000);
+    assert.equal(h.worker(flaky).condition, 'ok', '2 failures, a success, 2 failures: never 3 in a row');
+    fail(6000);
+    assert.equal(h.worker(flaky).condition, 'unhealthy', 'the third in a row recycles it');
+  });
 });
 
 describe('stopping', () => {
@@ -295,12 +253,13 @@ describe('stopping', () => {
     assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [0]);
   });
 
-  test('workers still busy at the graceful timeout are killed', () => {
+  test('workers still busy at the graceful timeout are killed, not before', () => {
     const h = new Harness({ gracefulTimeoutMs: 2000 });
     const [a] = h.boot() as [number, number];
     h.send({ type: 'SignalReceived', signal: 'SIGTERM' }, 1000);
-    const kills = of(h.tickUntil(3100), 'Signal');
-    assert.ok(kills.some((k) => k.id === a && k.signal === 'SIGKILL'));
+    assert.deepEqual(of(h.tickUntil(2950), 'Signal'), [], 'no kill while the graceful timeout runs');
+    const kills = of(h.tickUntil(3000), 'Signal');
+    assert.ok(kills.some((k) => k.id === a && k.signal === 'SIGKILL'), 'killed at SIGTERM + --graceful-timeout');
   });
 
   test('a second SIGINT forces: every worker is killed and warden exits at once', () => {
@@ -352,9 +311,10 @@ describe('evidence before the kill', () => {
   test('a capture that never reports back does not keep the stalled worker alive', () => {
     const h = new Harness({ captureStacks: true, captureTimeoutMs: 1500 });
     const [frozen] = h.boot() as [number, number];
-    h.tickUntil(5000, [frozen]);
-    const later = h.tickUntil(6600, [frozen]);
-    assert.ok(of(later, 'Signal').some((s) => s.id === frozen && s.signal === 'SIGKILL'), 'killed at the capture deadline');
+    assert.equal(of(h.tickUntil(5000, [frozen]), 'CaptureStack').length, 1, 'stalled at 5 s, capture asked for');
+    assert.deepEqual(of(h.tickUntil(6450, [frozen]), 'Signal').filter((s) => s.id === frozen), [], 'no kill while the capture may still report');
+    const later = h.tickUntil(6500, [frozen]);
+    assert.ok(of(later, 'Signal').some((s) => s.id === frozen && s.signal === 'SIGKILL'), 'killed at the capture deadline (5 s + 1.5 s)');
   });
 
   test('a stuck worker is asked for its requests in flight when it is recycled', () => {

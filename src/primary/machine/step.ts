@@ -183,7 +183,7 @@ export class Step {
     }
     if (slot !== undefined) slot.replacements.crashed += 1;
     if (!this.state.everReady && worker.readyAt === undefined) {
-      this.haltBoot(worker, how);
+      this.haltBoot(worker, `${how} before it was ready`);
       return;
     }
     if (worker.readyAt === undefined) scaleWorkerFailed(this, worker, worker.bootError ? worker.bootError.message : how);
@@ -240,7 +240,7 @@ export class Step {
     this.state.stopSignals += 1;
     const force = signal === 'SIGQUIT' || this.state.stopSignals > 1;
     if (force) {
-      this.log('warn', LOG_EVENTS.forced, undefined, `received ${signal} again; killing workers without waiting`, { signal });
+      this.log('warn', LOG_EVENTS.forced, undefined, `received ${signal}${signal === 'SIGQUIT' ? '' : ' again'}; killing workers without waiting`, { signal });
       abortRollouts(this, `warden received ${signal} and is stopping`);
       for (const worker of this.state.workers) if (worker.pid !== undefined) this.kill(worker, 'SIGKILL');
       this.state.phase = 'exited';
@@ -496,7 +496,8 @@ export class Step {
     });
   }
 
-  private haltBoot(worker: WorkerRecord, how: string): void {
+  /** `what` ends the sentence "worker N ...": how it exited before it was ready, or why it was killed. */
+  private haltBoot(worker: WorkerRecord, what: string): void {
     const error = worker.bootError;
     const app = `app "${this.state.config.appLabel}"`;
     if (error?.code === 'WARDEN_APP_LOAD') {
@@ -508,7 +509,7 @@ export class Step {
     this.haltWith({
       code: EXIT_CODES.boot,
       errorCode: 'WARDEN_BOOT',
-      message: error ? `cannot start ${app}: ${error.name}: ${error.message}` : `cannot start ${app}: worker ${worker.slot} ${how} before it was ready`,
+      message: error ? `cannot start ${app}: ${error.name}: ${error.message}` : `cannot start ${app}: worker ${worker.slot} ${what}`,
       hint: portClash
         ? 'the app binds a port of its own; make it listen on process.env.PORT, which warden serves on its shared port'
         : `see the worker output above, or run \`node ${this.state.config.appLabel}\` to see the app start on its own`,
