@@ -11,7 +11,7 @@ import { errnoCode, WardenError } from '../errors.js';
 import { startBusyLoop } from './busy-loop.js';
 import { describeFault, describePlace, describeRestore, formatCheckReport } from './format.js';
 import { describeOutcome, type GetOutcome, httpGet } from './http-get.js';
-import { hasProcFs, listChildren, readStat } from './proc.js';
+import { hasProcFs, listChildren, readStat } from '../os/proc.js';
 import {
   type CheckJudgement,
   type CheckTimeline,

@@ -1,72 +1,9 @@
 // How many CPUs this process may really use: the smaller of Node's availableParallelism() and the
 // cgroup CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), rounded up, at least 1.
-// Pure apart from `readCgroupFiles`, which takes the file reader so tests can use fixture trees.
+// The cgroup facts come from os/cgroup.ts.
 
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { errnoCode } from '../errors.js';
-
-export type ReadText = (path: string) => string | undefined;
-
-/** The quota as a (possibly fractional) number of CPUs, or undefined when there is no limit. */
-export function parseCgroupV2CpuMax(text: string): number | undefined {
-  const [quota, period] = text.trim().split(/\s+/);
-  if (quota === undefined || quota === 'max') return undefined;
-  return ratio(Number(quota), period === undefined ? 100_000 : Number(period));
-}
-
-export function parseCgroupV1Quota(quotaText: string, periodText: string): number | undefined {
-  // cfs_quota_us is -1 when unlimited.
-  return ratio(Number(quotaText.trim()), Number(periodText.trim()));
-}
-
-function ratio(quota: number, period: number): number | undefined {
-  if (!Number.isFinite(quota) || !Number.isFinite(period) || quota <= 0 || period <= 0) return undefined;
-  return quota / period;
-}
-
-/**
- * The cgroup paths of this process from /proc/self/cgroup: the v2 path ("0::/a/b") and the v1 path of
- * the cpu controller ("4:cpu,cpuacct:/a/b"). Inside a container both are usually "/".
- */
-export function parseProcCgroup(text: string): { v2?: string; v1cpu?: string } {
-  const paths: { v2?: string; v1cpu?: string } = {};
-  for (const line of text.split('\n')) {
-    const [id, controllers, path] = line.split(':', 3) as [string, string | undefined, string | undefined];
-    if (path === undefined || controllers === undefined) continue;
-    if (id === '0' && controllers === '') paths.v2 = path;
-    else if (controllers.split(',').includes('cpu')) paths.v1cpu = path;
-  }
-  return paths;
-}
-
-/**
- * The CPU quota in CPUs for this process, or undefined when no cgroup limits it. Looks at the
- * process's own cgroup and then the mount root, because a container often sees its own cgroup as "/".
- */
-export function cgroupCpuQuota(read: ReadText, root = '/sys/fs/cgroup'): number | undefined {
-  const procCgroup = read('/proc/self/cgroup');
-  const paths = procCgroup === undefined ? {} : parseProcCgroup(procCgroup);
-  const quotas: number[] = [];
-  for (const dir of unique([paths.v2, '/'])) {
-    if (dir === undefined) continue;
-    const text = read(join(root, dir, 'cpu.max'));
-    const quota = text === undefined ? undefined : parseCgroupV2CpuMax(text);
-    if (quota !== undefined) quotas.push(quota);
-  }
-  for (const base of ['cpu', 'cpu,cpuacct', 'cpuacct,cpu']) {
-    for (const dir of unique([paths.v1cpu, '/'])) {
-      if (dir === undefined) continue;
-      const quotaText = read(join(root, base, dir, 'cpu.cfs_quota_us'));
-      const periodText = read(join(root, base, dir, 'cpu.cfs_period_us'));
-      if (quotaText === undefined || periodText === undefined) continue;
-      const quota = parseCgroupV1Quota(quotaText, periodText);
-      if (quota !== undefined) quotas.push(quota);
-    }
-  }
-  return quotas.length === 0 ? undefined : Math.min(...quotas);
-}
+import { cgroupCpuQuota, readTextFile, type ReadText } from '../os/cgroup.js';
 
 /** `--workers auto`: min(availableParallelism, cgroup quota rounded up), at least 1. */
 export function usableCpuCount(parallelism: number, quota: number | undefined): number {
@@ -74,30 +11,6 @@ export function usableCpuCount(parallelism: number, quota: number | undefined): 
   return Math.max(1, limit);
 }
 
-export function readTextFile(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = errnoCode(error);
-    // Missing controller files are normal: no cgroup, other cgroup version, or not Linux.
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES') return undefined;
-    throw error;
-  }
-}
-
-/**
- * Where the cgroup filesystem is mounted: /sys/fs/cgroup, or WARDEN_CGROUP_ROOT, which points warden
- * at another tree (a test's fake cgroup, or a container runtime that mounts it elsewhere).
- */
-export function cgroupRoot(env: Readonly<Record<string, string | undefined>>): string {
-  const root = env.WARDEN_CGROUP_ROOT;
-  return root === undefined || root === '' ? '/sys/fs/cgroup' : root;
-}
-
 export function detectCpuCount(read: ReadText = readTextFile, root?: string): number {
   return usableCpuCount(availableParallelism(), cgroupCpuQuota(read, root));
-}
-
-function unique<T>(items: T[]): T[] {
-  return [...new Set(items)];
 }

@@ -1,70 +1,10 @@
-// The memory side of `--workers auto`: the cgroup memory limit (v2 memory.max, v1
-// memory.limit_in_bytes) and the pure rule for how many workers fit in it. Pure apart from the
-// injected file reader, like cpus.ts; the runtime step (measure the first worker, then scale) is
-// the supervisor's, which calls `workersThatFit` with the measured RSS.
+// The memory side of `--workers auto`: the pure rule for how many workers fit in the cgroup memory
+// limit (read by os/cgroup.ts). The runtime step (measure the first worker, then scale) is the
+// supervisor's, which calls `workersThatFit` with the measured RSS.
 
-import { join } from 'node:path';
-import { parseProcCgroup, type ReadText } from './cpus.js';
 
 /** Share of the memory limit warden plans to use; the rest is headroom for spikes, GC and buffers. */
 export const MEMORY_HEADROOM = 0.8;
-
-/**
- * v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages rounded down: 9223372036854771712
- * on 4 KiB pages); anything at or above 2^60 bytes (1 EiB) is treated as no limit.
- */
-const V1_UNLIMITED_BYTES = 2 ** 60;
-
-/** cgroup v2 memory.max: "max" or a byte count. */
-export function parseCgroupV2MemoryMax(text: string): number | undefined {
-  const value = text.trim();
-  if (value === 'max' || !/^\d+$/.test(value)) return undefined;
-  const bytes = Number(value);
-  return bytes > 0 ? bytes : undefined;
-}
-
-/** cgroup v1 memory.limit_in_bytes: a byte count, where "unlimited" is a number near 2^63. */
-export function parseCgroupV1MemoryLimit(text: string): number | undefined {
-  const value = text.trim();
-  if (!/^\d+$/.test(value)) return undefined;
-  const bytes = Number(value);
-  return bytes > 0 && bytes < V1_UNLIMITED_BYTES ? bytes : undefined;
-}
-
-/** The v1 path of the memory controller from /proc/self/cgroup ("12:memory:/a/b"). */
-export function parseProcCgroupV1Memory(text: string): string | undefined {
-  for (const line of text.split('\n')) {
-    const [id, controllers, path] = line.split(':', 3) as [string, string | undefined, string | undefined];
-    if (path === undefined || controllers === undefined || id === '0') continue;
-    if (controllers.split(',').includes('memory')) return path;
-  }
-  return undefined;
-}
-
-/**
- * The memory limit in bytes of this process's cgroup, or undefined when none is set. Like the CPU
- * quota, it looks at the process's own cgroup and at the mount root (a container often sees its own
- * cgroup as "/"), and takes the smallest limit found.
- */
-export function cgroupMemoryLimit(read: ReadText, root = '/sys/fs/cgroup'): number | undefined {
-  const procCgroup = read('/proc/self/cgroup');
-  const v2Path = procCgroup === undefined ? undefined : parseProcCgroup(procCgroup).v2;
-  const v1Path = procCgroup === undefined ? undefined : parseProcCgroupV1Memory(procCgroup);
-  const limits: number[] = [];
-  for (const dir of new Set([v2Path, '/'])) {
-    if (dir === undefined) continue;
-    const text = read(join(root, dir, 'memory.max'));
-    const limit = text === undefined ? undefined : parseCgroupV2MemoryMax(text);
-    if (limit !== undefined) limits.push(limit);
-  }
-  for (const dir of new Set([v1Path, '/'])) {
-    if (dir === undefined) continue;
-    const text = read(join(root, 'memory', dir, 'memory.limit_in_bytes'));
-    const limit = text === undefined ? undefined : parseCgroupV1MemoryLimit(text);
-    if (limit !== undefined) limits.push(limit);
-  }
-  return limits.length === 0 ? undefined : Math.min(...limits);
-}
 
 export interface FitInput {
   /** Workers the CPUs allow (`usableCpuCount`): memory can only lower this. */

@@ -3,8 +3,9 @@
 // RSS is an estimate; once the first worker is ready the supervisor measures it and calls
 // `workersThatFit` again with the real figure (see docs/kubernetes.md, "auto in a container").
 
-import { cgroupRoot, detectCpuCount, readTextFile, type ReadText } from './cpus.js';
-import { cgroupMemoryLimit, explicitWorkersWarning, workersThatFit, type Fit } from './memory.js';
+import { cgroupMemoryLimit, cgroupRoot, readTextFile, type ReadText } from '../os/cgroup.js';
+import { detectCpuCount } from './cpus.js';
+import { explicitWorkersWarning, workersThatFit, type Fit } from './memory.js';
 import { LOG_EVENTS, type LogEvent } from '../log/events.js';
 
 /**

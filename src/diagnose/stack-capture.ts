@@ -24,14 +24,10 @@
 //   After a capture the inspector stays open on that port until the process exits, and the worker
 //   prints "Debugger listening on ..." to its stderr: meant for right before SIGKILL.
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-
-import WebSocket from 'ws';
-
-import { httpGet } from '../check/http-get.js';
-import { readStat } from '../check/proc.js';
 import { errnoCode } from '../errors.js';
+import { readStat } from '../os/proc.js';
+import { converse, findDebuggerUrl, signalInspector, type CdpMessage } from './inspector.js';
 
 /** 1-based line and column, like an Error stack; url is a file path when the script is a file. */
 export interface StackFrame {
@@ -52,20 +48,10 @@ export interface CaptureOptions {
   host?: string;
 }
 
-/** How often /json/list is asked while the inspector is opening (it takes a few ms after SIGUSR1). */
-const POLL_INTERVAL_MS = 10;
-
 interface CdpCallFrame {
   functionName: string;
   url?: string;
   location: { scriptId: string; lineNumber: number; columnNumber?: number };
-}
-
-interface CdpMessage {
-  id?: number;
-  method?: string;
-  params?: { scriptId?: string; url?: string; callFrames?: CdpCallFrame[] };
-  error?: { message: string };
 }
 
 type SessionResult = { frames: StackFrame[] } | { reason: string };
@@ -80,14 +66,9 @@ export async function captureStack(pid: number, inspectPort: number, options: Ca
   const host = options.host ?? '127.0.0.1';
   const address = `${net.isIPv6(host) ? `[${host}]` : host}:${inspectPort}`;
 
-  try {
-    process.kill(pid, 'SIGUSR1');
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ESRCH') return { ok: false, reason: 'process is gone', tookMs: tookMs() };
-    if (code === 'EPERM') return { ok: false, reason: `not allowed to signal pid ${pid} (EPERM)`, tookMs: tookMs() };
-    throw error;
-  }
+  const signalled = signalInspector(pid);
+  if (signalled === 'gone') return { ok: false, reason: 'process is gone', tookMs: tookMs() };
+  if (signalled === 'not allowed') return { ok: false, reason: `not allowed to signal pid ${pid} (EPERM)`, tookMs: tookMs() };
 
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), options.timeoutMs);
@@ -103,26 +84,6 @@ export async function captureStack(pid: number, inspectPort: number, options: Ca
   }
 }
 
-/**
- * Polls /json/list until the inspector answers with a target, or the deadline passes ('not open').
- * Shared with `warden check --fault spin`, which opens a worker's inspector the same way.
- */
-export async function findDebuggerUrl(address: string, timeoutMs: number, signal: AbortSignal): Promise<{ url: string } | { reason: string } | 'not open'> {
-  for (;;) {
-    const outcome = await httpGet(new URL(`http://${address}/json/list`), { timeoutMs, signal, maxBodyBytes: 1 << 16 });
-    if (outcome.kind === 'aborted' || outcome.kind === 'timeout') return 'not open';
-    if (outcome.kind === 'response') return parseTargets(address, outcome.status, outcome.body);
-    // ECONNREFUSED: the inspector is not listening yet; every other error means something else is there.
-    if (outcome.code !== 'ECONNREFUSED') return { reason: `inspector on ${address} could not be asked for targets (${outcome.code})` };
-    try {
-      await sleep(POLL_INTERVAL_MS, undefined, { signal });
-    } catch (error) {
-      if (errnoCode(error) === 'ABORT_ERR') return 'not open';
-      throw error;
-    }
-  }
-}
-
 function notOpenReason(pid: number, address: string, timeoutMs: number): string {
   const state = readStat(pid)?.state;
   const why =
@@ -132,80 +93,46 @@ function notOpenReason(pid: number, address: string, timeoutMs: number): string 
   return `inspector did not open on ${address} within ${timeoutMs} ms: ${why}`;
 }
 
-function parseTargets(address: string, status: number, body: string): { url: string } | { reason: string } {
-  const notInspector = { reason: `${address} is not a Node inspector (/json/list answered HTTP ${status})` };
-  if (status !== 200) return notInspector;
-  let targets: unknown;
-  try {
-    targets = JSON.parse(body);
-  } catch (error) {
-    if (error instanceof SyntaxError) return notInspector;
-    throw error;
-  }
-  const first: unknown = Array.isArray(targets) ? targets[0] : undefined;
-  const url = typeof first === 'object' && first !== null ? (first as { webSocketDebuggerUrl?: unknown }).webSocketDebuggerUrl : undefined;
-  return typeof url === 'string' ? { url } : notInspector;
-}
-
 /**
  * Connects, sends Debugger.enable and Debugger.pause, and reads the call frames of Debugger.paused.
  * Closing the socket ends the session, which resumes the target (it is about to be killed anyway).
  */
 function readPausedStack(debuggerUrl: string, signal: AbortSignal): Promise<SessionResult> {
-  return new Promise((resolve) => {
-    // Which request is outstanding: named in the reason when the deadline passes.
-    let step: 'connect' | 'enable' | 'pause' = 'connect';
-    const scriptUrls = new Map<string, string>();
-    const socket = new WebSocket(debuggerUrl, { perMessageDeflate: false });
-
-    let isSettled = false;
-    const settle = (result: SessionResult): void => {
-      if (isSettled) return;
-      isSettled = true;
-      signal.removeEventListener('abort', onDeadline);
-      // terminate() drops the TCP connection without a closing handshake (and without ws's 30 s close
-      // timer); while still connecting it emits 'error', which the listener below takes and ignores.
-      socket.terminate();
-      resolve(result);
-    };
-    const onDeadline = (): void => {
-      const reasons = {
-        connect: 'inspector did not accept the WebSocket connection in time',
-        enable: 'did not pause: Debugger.enable not answered (main thread not running JavaScript: a long native call?)',
-        pause: 'did not pause: main thread not running JavaScript (a long native call?)',
-      };
-      settle({ reason: reasons[step] });
-    };
-    if (signal.aborted) onDeadline();
-    signal.addEventListener('abort', onDeadline, { once: true });
-
-    socket.on('open', () => {
+  // Which request is outstanding: named in the reason when the deadline passes.
+  let step: 'connect' | 'enable' | 'pause' = 'connect';
+  const scriptUrls = new Map<string, string>();
+  return converse<SessionResult>(debuggerUrl, signal, {
+    onOpen(send) {
       step = 'enable';
-      socket.send(JSON.stringify({ id: 1, method: 'Debugger.enable' }));
-      socket.send(JSON.stringify({ id: 2, method: 'Debugger.pause' }));
-    });
-    socket.on('message', (data) => {
-      let message: CdpMessage;
-      try {
-        message = JSON.parse(data.toString()) as CdpMessage;
-      } catch (error) {
-        if (!(error instanceof SyntaxError)) throw error;
-        settle({ reason: 'inspector sent a message that is not JSON' });
-        return;
+      send(1, 'Debugger.enable');
+      send(2, 'Debugger.pause');
+    },
+    onMessage(message: CdpMessage) {
+      const params = message.params as { scriptId?: string; url?: string; callFrames?: CdpCallFrame[] } | undefined;
+      if (message.error !== undefined) return { reason: `inspector refused request ${message.id}: ${message.error.message}` };
+      if (message.id === 1) step = 'pause';
+      else if (message.method === 'Debugger.scriptParsed' && params?.scriptId !== undefined) scriptUrls.set(params.scriptId, params.url ?? '');
+      else if (message.method === 'Debugger.paused') return { frames: (params?.callFrames ?? []).map((frame) => toStackFrame(frame, scriptUrls)) };
+      return undefined;
+    },
+    onFailure(failure) {
+      switch (failure.kind) {
+        case 'deadline':
+          return {
+            reason: {
+              connect: 'inspector did not accept the WebSocket connection in time',
+              enable: 'did not pause: Debugger.enable not answered (main thread not running JavaScript: a long native call?)',
+              pause: 'did not pause: main thread not running JavaScript (a long native call?)',
+            }[step],
+          };
+        case 'not json':
+          return { reason: 'inspector sent a message that is not JSON' };
+        case 'connection failed':
+          return { reason: `inspector connection failed during ${step}: ${failure.detail}` };
+        case 'closed':
+          return { reason: `inspector closed the connection during ${step}` };
       }
-      if (message.error !== undefined) {
-        settle({ reason: `inspector refused request ${message.id}: ${message.error.message}` });
-      } else if (message.id === 1) {
-        step = 'pause';
-      } else if (message.method === 'Debugger.scriptParsed' && message.params?.scriptId !== undefined) {
-        scriptUrls.set(message.params.scriptId, message.params.url ?? '');
-      } else if (message.method === 'Debugger.paused') {
-        const callFrames = message.params?.callFrames ?? [];
-        settle({ frames: callFrames.map((frame) => toStackFrame(frame, scriptUrls)) });
-      }
-    });
-    socket.on('error', (error) => settle({ reason: `inspector connection failed during ${step}: ${errnoCode(error) ?? error.message}` }));
-    socket.on('close', () => settle({ reason: `inspector closed the connection during ${step}` }));
+    },
   });
 }
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { listChildren } from '../../src/check/proc.js';
+import { listChildren } from '../../src/os/proc.js';
 import { ownProcesses } from '../integration/harness.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/cluster-primary.cjs', import.meta.url));

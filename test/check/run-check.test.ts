@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 
-import { hasProcFs, readStat } from '../../src/check/proc.js';
+import { hasProcFs, readStat } from '../../src/os/proc.js';
 import { type CheckOptions, type CheckReport, formatCheckReport, runCheck } from '../../src/check/run-check.js';
 import { isWardenError } from '../../src/errors.js';
 import { ownProcesses } from '../integration/harness.js';

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { cgroupCpuQuota, parseCgroupV1Quota, parseCgroupV2CpuMax, readTextFile, usableCpuCount } from '../../src/config/cpus.js';
+import { usableCpuCount } from '../../src/config/cpus.js';
+import { cgroupCpuQuota, parseCgroupV1Quota, parseCgroupV2CpuMax, readTextFile } from '../../src/os/cgroup.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/cgroup/', import.meta.url));
 

@@ -5,10 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readTextFile } from '../../src/config/cpus.js';
-import {
-  cgroupMemoryLimit, explicitWorkersWarning, parseCgroupV1MemoryLimit, parseCgroupV2MemoryMax, workersThatFit,
-} from '../../src/config/memory.js';
+import { explicitWorkersWarning, workersThatFit } from '../../src/config/memory.js';
+import { cgroupMemoryLimit, parseCgroupV1MemoryLimit, parseCgroupV2MemoryMax, readTextFile } from '../../src/os/cgroup.js';
 import { startupNotes, type SizingFacts } from '../../src/config/worker-sizing.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/cgroup/', import.meta.url));

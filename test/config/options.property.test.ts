@@ -55,7 +55,7 @@ test('the same value from the environment: the message names the variable instea
     const result = attempt({}, { [variable]: raw });
     if (result.ok || result.error.code === 'WARDEN_CONFIG') return;
     assert.equal(result.error.code, 'WARDEN_USAGE');
-    assert.ok(result.error.message.startsWith(`${variable} must be `), result.error.message);
+    assert.ok(result.error.message.startsWith(`--${spec.flag.replace(/^--/, '').split(' ')[0]} (from ${variable}) must be `), result.error.message);
   }), { numRuns: RUNS });
 });
 

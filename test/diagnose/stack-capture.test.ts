@@ -12,7 +12,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { hasProcFs, readStat } from '../../src/check/proc.js';
+import { hasProcFs, readStat } from '../../src/os/proc.js';
 import { captureStack, formatStack, freeInspectPort } from '../../src/diagnose/stack-capture.js';
 import { errnoCode } from '../../src/errors.js';
 

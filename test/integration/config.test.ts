@@ -101,7 +101,7 @@ test('bad settings in a config file: the option, the file and key, the rule; unk
   rmSync(join(dir, 'warden.config.json'));
   const envBad = await run(['config'], dir, { WARDEN_TIMEOUT: 'soon' });
   assert.equal(envBad.code, 2);
-  assert.equal(envBad.stderr.split('\n')[0], 'warden: --timeout (from WARDEN_TIMEOUT) must be a number of seconds above 0 (got "soon")');
+  assert.equal(envBad.stderr.split('\n')[0], 'warden: --timeout (from WARDEN_TIMEOUT) must be a number of seconds above 0 (at least 0.001) (got "soon")');
 
   const missing = await run(['config', '--config', 'nope.json'], dir);
   assert.equal(missing.code, 2);

@@ -16,7 +16,6 @@ const ARTIFACTS = join(ROOT, 'test-artifacts');
 test('the dashboard shows both workers, a SIGSTOPped one red within a second, then its replacement', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)` }, async (t) => {
   const warden = await startWarden(t, [fixture('app-metrics.mjs'), '--workers', '2', '--timeout', '3']);
   const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
-  t.after(() => rmSync(profile, { recursive: true, force: true }));
   // A fresh profile directory each run (playwright passes it as --user-data-dir).
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -25,7 +24,11 @@ test('the dashboard shows both workers, a SIGSTOPped one red within a second, th
     viewport: { width: 1000, height: 800 },
     timeout: 30_000,
   });
-  t.after(() => browser.close());
+  // Close the browser first: Chromium writes into its profile until it has exited.
+  t.after(async () => {
+    await browser.close();
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  });
   const page = await browser.newPage();
   const external: string[] = [];
   page.on('request', (request) => {

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { listChildren, readStat } from '../../src/check/proc.js';
+import { listChildren, readStat } from '../../src/os/proc.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const WARDEN = fileURLToPath(new URL('../../../bin/warden.js', import.meta.url));

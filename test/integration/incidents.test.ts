@@ -48,7 +48,9 @@ test('SIGSTOP: no stack can be taken, and the record says so instead of staying 
   const incident = await incidentFor(warden.adminPort, pid, 'stalled');
   assert.equal(incident.stack, undefined);
   assert.match(incident.noStack ?? '', /^no stack: .*inspector did not open/);
-  assert.match(warden.output(), new RegExp(`\\(pid ${pid}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); no stack: `));
+  // The log line is written when the record is; the primary's output reaches the pipe a moment later.
+  const logged = new RegExp(`\\(pid ${pid}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); no stack: `);
+  await waitFor('the incident in the log', () => logged.test(warden.output()) || undefined, 10_000);
 });
 
 test('Atomics.wait: the record holds the stack of the waiting function (V8 wakes the thread for the inspector)', async (t) => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { listChildren, readStat } from '../../src/check/proc.js';
+import { listChildren, readStat } from '../../src/os/proc.js';
 import { ROOT, WARDEN, descendants, fixture, get, killQuietly, waitFor } from './harness.js';
 
 function canUnshare(): boolean {

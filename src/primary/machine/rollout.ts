@@ -171,7 +171,8 @@ export function surgeReady(run: Step, worker: WorkerRecord): void {
   }
   if (old === undefined || old.retiring) return;
   const upkeep = old.upkeep ?? 'max-requests';
-  run.retireGracefully(old, upkeep, `${old.reason ?? upkeep}; replaced by pid ${worker.pid ?? '?'}`);
+  run.log('info', LOG_EVENTS.workerRecycled, old, `worker ${old.slot} (pid ${old.pid ?? '?'}) drains: its replacement (pid ${worker.pid ?? '?'}) is ready`, { replacement: worker.pid });
+  run.retireGracefully(old, upkeep, old.reason ?? upkeep);
 }
 
 /** A surge worker could not start or failed its first probe: the worker it was to replace keeps serving. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 
-import { hasProcFs, listChildren, parseStat, readStat } from '../../src/check/proc.js';
+import { hasProcFs, listChildren, parseStat, readStat } from '../../src/os/proc.js';
 
 describe('parseStat', () => {
   test('reads state, ppid and start time after a command name holding spaces and parentheses', () => {
