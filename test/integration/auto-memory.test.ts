@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fixture, startWarden } from './harness.js';
+import { fixture, getJson, startWarden, waitFor } from './harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,4 +44,17 @@ test('--workers 3 under a 120 MiB limit gets a startup warning and still runs 3 
   assert.match(warden.stderr(), /\[warden\] warn: --workers 3 may not fit in the memory limit: 80% of the 120 MiB memory limit/);
   assert.match(warden.output(), /with 3 workers on /);
   assert.equal((await warden.workers()).workers.length, 3);
+});
+
+test('auto re-measures once the first worker is ready: a worker far above the estimate scales the fleet down to what fits', { skip: availableParallelism() < 2 ? 'needs 2 CPUs' : false }, async (t) => {
+  // 80% of 500 MiB, less the primary, holds 2 workers of the 50 MiB estimate but only 1 of ~200 MB.
+  const root = fakeCgroup(t, String(500 * MiB));
+  const warden = await startWarden(t, [fixture('lifecycle/big-boot.mjs'), '--workers', 'auto'], { env: { WARDEN_CGROUP_ROOT: root }, waitReady: false });
+  assert.match(warden.output(), /with 2 workers on /, 'the estimate allows 2');
+  await waitFor('the fleet fitted to the measured RSS', async () => {
+    const { primary, workers } = await getJson<{ primary: { workersTarget: number }; workers: { state: string }[] }>(warden.adminPort, '/workers').then((answer) => answer.body);
+    return primary.workersTarget === 1 && workers.length === 1 && workers[0]?.state === 'ready' ? true : undefined;
+  }, 30_000);
+  await waitFor('the reason logged', () => /--workers auto: 1 worker with the first worker's measured RSS, set by memory/.test(warden.output()) || undefined, 10_000);
+  assert.match(warden.output(), /scaling from 2 to 1 worker \(asked by --workers auto \(memory\)\)/);
 });

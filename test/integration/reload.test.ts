@@ -63,8 +63,21 @@ test('a rolling reload under keep-alive and new-connection load fails no request
   await new Promise((resolve) => setTimeout(resolve, 500));
 
   copy.setVersion('v2');
+  // /readyz is polled all through the reload: with --min-ready all it must never leave 200.
+  const readiness: number[] = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      readiness.push((await getJson(warden.adminPort, '/readyz').catch(() => ({ status: 0 }))).status);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
   const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  polling = false;
+  await poller;
   assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
+  assert.ok(readiness.length > 5, `readiness was polled (${readiness.length} times)`);
+  assert.deepEqual(readiness.filter((status) => status !== 200), [], `/readyz stayed 200 through the reload (${readiness.length} polls)`);
   assert.match(reload.stdout, /reload: slot 1 now runs generation 2[\s\S]*reload: slot 2 now runs generation 2[\s\S]*completed/, 'progress streams slot by slot');
   const afterFirst = await waitFor('old workers gone', async () => {
     const pids = await servingPids(warden);

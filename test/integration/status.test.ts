@@ -43,3 +43,12 @@ test('warden status with no primary running: a clear error and a non-zero exit',
   assert.match(result.stderr, new RegExp(`^warden: no warden primary answers at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)\\n  hint: start one with`));
   assert.equal(result.stdout, '');
 });
+
+test('warden status finds the primary through its control socket: by --port (its service port) or --control, with no --admin', async (t) => {
+  const warden = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1']);
+  for (const args of [['--port', String(warden.port)], ['--control', warden.control]]) {
+    const table = status([...args, '--json']);
+    assert.equal(table.status, 0, `${args.join(' ')}: ${table.stderr}`);
+    assert.equal((JSON.parse(table.stdout) as { primary: { pid: number } }).primary.pid, warden.pid, `${args.join(' ')} reached this warden, whose admin port is ${warden.adminPort}`);
+  }
+});
