@@ -6,6 +6,7 @@ import { WardenError } from '../errors.js';
 
 export type MinReady = { kind: 'all' } | { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
 export type LogFormat = 'text' | 'json';
+export type BalanceMode = 'shared' | 'handoff';
 
 export interface ServeOptions {
   workers: number;
@@ -29,6 +30,7 @@ export interface ServeOptions {
   captureStacks: boolean;
   maxMemoryBytes: number;
   heapSnapshotDir: string | undefined;
+  balance: BalanceMode;
 }
 
 export interface ParseContext {
@@ -130,6 +132,12 @@ function parseLogFormat(raw: string, context: ParseContext): LogFormat {
   throw usage(context, '"text" or "json"', raw);
 }
 
+function parseBalance(raw: string, context: ParseContext): BalanceMode {
+  const text = raw.trim().toLowerCase();
+  if (text === 'shared' || text === 'handoff') return text;
+  throw usage(context, '"shared" (workers accept from one shared socket) or "handoff" (the primary accepts and hands each connection over)', raw);
+}
+
 function option<K extends keyof ServeOptions>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -175,6 +183,8 @@ export const SERVE_OPTIONS = [
     help: 'recycle a worker gracefully when its RSS goes above this many megabytes (0: off)', parse: parseMegabytes }),
   option({ key: 'heapSnapshotDir', flag: '--heap-snapshot-on-recycle <dir>', env: ['WARDEN_HEAP_SNAPSHOT_DIR'], defaultValue: undefined,
     help: 'before a memory recycle, the worker writes a heap snapshot into this directory (skipped when the heap or the disk makes it unsafe)', parse: parseDirectory }),
+  option({ key: 'balance', flag: '--balance <mode>', env: ['WARDEN_BALANCE'], defaultValue: 'shared',
+    help: 'how connections reach workers: "shared" (workers in rotation accept from one socket) or "handoff" (the primary accepts and picks the least loaded worker)', parse: parseBalance }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
 ] as const satisfies readonly OptionSpec[];

@@ -85,6 +85,10 @@ export class RequestTracker {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
   get inFlightCount(): number {
     return this.inFlight.size;
   }
