@@ -46,6 +46,8 @@ export function suiteParams(quick) {
     apps: envList('APPS', APPS.map((app) => app.replace('.js', '')), APPS.map((app) => app.replace('.js', ''))).map((app) => `${app}.js`),
     loads,
     contenders: envList('CONTENDERS', Object.keys(CONTENDERS), Object.keys(CONTENDERS)),
+    // The quick run starts the contenders of an app at once (its startup figures are then rough).
+    parallelStart: quick,
   };
 }
 

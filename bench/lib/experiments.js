@@ -29,7 +29,7 @@ function perWorkerDelta(before, after) {
 async function measureOnce(contender, load, params) {
   const before = readStats(contender.statsDir);
   const result = await runLoad(load, contender.url, params);
-  await sleep(250); // app processes write their counters every 100 ms
+  await sleep(150); // app processes write their counters every 100 ms
   const perWorker = perWorkerDelta(before, readStats(contender.statsDir));
   const served = Object.values(perWorker).reduce((sum, entry) => sum + entry.requests, 0);
   const connections = Object.values(perWorker).reduce((sum, entry) => sum + entry.connections, 0);
@@ -107,7 +107,7 @@ export function summarizeThroughput(runs, contenders, loads) {
 
 export async function runThroughput({ app, loads, keys, params, log }) {
   log(`== throughput: app ${app}, loads ${loads.join(', ')}, ${params.rounds} rounds x ${params.durationS}s, ${params.connections} connections`);
-  const contenders = await startAll(keys, { app, workers: params.workers });
+  const contenders = await startAll(keys, { app, workers: params.workers, parallel: params.parallelStart });
   const startup = Object.fromEntries(contenders.map((c) => [c.key, c.startupMs]));
   try {
     const runs = await interleave(contenders, loads, params, log, app.replace(/\.js$/, ''));
@@ -124,7 +124,7 @@ export async function runThroughput({ app, loads, keys, params, log }) {
 export async function runMixed({ keys, params, log }) {
   const mixedParams = { ...params, durationS: params.mixedDurationS, connections: params.mixedLoops, warmupS: 0 };
   log(`== mixed load: ${mixedParams.connections} loops, a new connection per request, 1 request in 1,000 blocks 100 ms; ${params.rounds} rounds x ${mixedParams.durationS}s`);
-  const contenders = await startAll(keys, { app: 'mixed.js', workers: params.workers });
+  const contenders = await startAll(keys, { app: 'mixed.js', workers: params.workers, parallel: params.parallelStart });
   const startup = Object.fromEntries(contenders.map((c) => [c.key, c.startupMs]));
   try {
     const runs = await interleave(contenders, ['newconn'], mixedParams, log, 'mixed');
