@@ -40,10 +40,11 @@ export function suiteParams(quick) {
     rounds: envNumber('ROUNDS', quick ? 1 : 3, { min: 1, integer: true }),
     durationS: envNumber('DURATION', quick ? 1 : 5, { min: 1 }),
     connections: envNumber('CONNECTIONS', 50, { min: 1, integer: true }),
-    warmupS: envNumber('WARMUP', quick ? 0.5 : 1, { min: 0 }),
+    warmupS: envNumber('WARMUP', quick ? 0.25 : 1, { min: 0 }),
     mixedDurationS: envNumber('MIXED_DURATION', quick ? 2 : 8, { min: 1 }),
     mixedLoops: envNumber('MIXED_LOOPS', 16, { min: 1, integer: true }),
-    apps: envList('APPS', APPS.map((app) => app.replace('.js', '')), APPS.map((app) => app.replace('.js', ''))).map((app) => `${app}.js`),
+    // The quick run leaves out the Express app (its contenders take the longest to start).
+    apps: envList('APPS', (quick ? APPS.slice(0, 2) : APPS).map((app) => app.replace('.js', '')), APPS.map((app) => app.replace('.js', ''))).map((app) => `${app}.js`),
     loads,
     contenders: envList('CONTENDERS', Object.keys(CONTENDERS), Object.keys(CONTENDERS)),
     // The quick run starts the contenders of an app at once (its startup figures are then rough).
@@ -97,26 +98,35 @@ async function suite(options) {
   const result = {
     bench: 'suite', date, quick, machine: info, params, wrk: wrkBin() !== undefined, contenders: params.contenders,
     labels: Object.fromEntries(params.contenders.map((key) => [key, CONTENDERS[key].label])),
-    throughput: [], command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    throughput: [], sectionsS: {}, command: `npm run bench${quick ? ' -- --quick' : ''}`,
   };
   const startups = Object.fromEntries(params.contenders.map((key) => [key, []]));
   const addStartup = (startup) => {
     for (const [key, ms] of Object.entries(startup)) startups[key]?.push(ms);
+  };
+  let sectionStart = performance.now();
+  const section = (name) => {
+    result.sectionsS[name] = Math.round((performance.now() - sectionStart) / 1000);
+    sectionStart = performance.now();
   };
   if (!skip.has('throughput')) {
     for (const app of params.apps) {
       const block = await runThroughput({ app, loads: params.loads, keys: params.contenders, params, log });
       addStartup(block.startup);
       result.throughput.push(block);
+      section(`throughput ${app}`);
     }
   }
   if (!skip.has('mixed')) {
     result.mixed = await runMixed({ keys: params.contenders, params, log });
     addStartup(result.mixed.startup);
+    section('mixed');
   }
   result.startup = Object.fromEntries(Object.entries(startups).map(([key, values]) => [key, spread(values)]));
   if (!skip.has('freeze')) result.freeze = await runFreezeSuite(quick);
+  section('freeze');
   if (!skip.has('memory')) result.memory = await runMemoryIfPresent(quick);
+  section('memory');
   result.reload = skip.has('reload') ? { ran: false, reason: 'skipped (`--skip reload`)' } : await runReload({ quick, log });
   result.totalS = Math.round((performance.now() - started) / 1000);
   result.loadAvgEnd = loadavg()[0];

@@ -33,7 +33,7 @@ export function markdownReport(result, { chartFile }) {
   out.push(`- Node ${m.node}; ${result.params.workers} workers per contender; wrk ${result.wrk ? 'installed' : 'not installed (its loads are skipped)'}`);
   out.push(`- rounds: ${result.params.rounds}, interleaved (the contender order rotates each round), ${result.params.durationS} s per run, ${result.params.connections} connections, ${result.params.warmupS} s warm-up per contender not recorded`);
   out.push(`- figures are medians over the rounds, with the range (min–max) in parentheses; ratios are taken per round against the better node:cluster policy *of the same round*, then the median of those`);
-  out.push(`- total run time ${result.totalS} s; reproduce with \`${result.command}\``);
+  out.push(`- total run time ${result.totalS} s (${Object.entries(result.sectionsS ?? {}).map(([name, seconds]) => `${name} ${seconds} s`).join(', ')}); reproduce with \`${result.command}\``);
   if (result.contention) out.push(`- **taken under contention**: ${result.contention}`);
   out.push('');
   out.push('## Targets');
