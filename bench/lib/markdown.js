@@ -23,6 +23,24 @@ function genericTable(rows) {
   return mdTable(header, rows.map((row) => header.map((key) => (typeof row[key] === 'object' ? JSON.stringify(row[key]) : row[key]))));
 }
 
+/**
+ * The summary: one row per app and load, req/s per contender (medians), and warden's ratio to the
+ * better node:cluster policy per mode. The README quotes it.
+ */
+export function summaryTable(result) {
+  const keys = result.contenders;
+  const header = ['app, load', ...keys.map((key) => result.labels[key]), ...keys.filter((key) => key.startsWith('warden')).map((key) => `${result.labels[key].replace('warden --balance ', 'warden ')} / best node:cluster`)];
+  const rows = [];
+  for (const block of result.throughput) {
+    for (const load of block.loads) {
+      const of = (key) => block.rows.find((r) => r.load === load && r.contender === key);
+      rows.push([`${block.app.replace('.js', '')}, ${LOADS[load].label}`, ...keys.map((key) => fmt(of(key)?.reqPerSec.median)),
+        ...keys.filter((key) => key.startsWith('warden')).map((key) => `**${fmt(of(key)?.vsBestCluster.median, 2)}**`)]);
+    }
+  }
+  return mdTable(header, rows);
+}
+
 export function markdownReport(result, { chartFile }) {
   const m = result.machine;
   const out = [];
@@ -35,6 +53,10 @@ export function markdownReport(result, { chartFile }) {
   out.push(`- figures are medians over the rounds, with the range (min–max) in parentheses; ratios are taken per round against the better node:cluster policy *of the same round*, then the median of those`);
   out.push(`- total run time ${result.totalS} s (${Object.entries(result.sectionsS ?? {}).map(([name, seconds]) => `${name} ${seconds} s`).join(', ')}); reproduce with \`${result.command}\``);
   if (result.contention) out.push(`- **taken under contention**: ${result.contention}`);
+  out.push('');
+  out.push('## Summary: req/s (median of the rounds)');
+  out.push('');
+  out.push(summaryTable(result));
   out.push('');
   out.push('## Targets');
   out.push('');
@@ -116,7 +138,7 @@ export function ratioChart(result) {
   const width = 760;
   const scaleMax = Math.max(1.6, ...groups.flatMap((g) => g.rows.map((r) => r.vsBestCluster.max ?? 0))) * 1.05;
   const x = (ratio) => left + ((width - left - 60) * ratio) / scaleMax;
-  let y = 40;
+  let y = 48;
   const parts = [];
   for (const group of groups) {
     parts.push(`<text x="8" y="${y + 10}" font-weight="bold">${escapeXml(group.title)}</text>`);
@@ -133,12 +155,13 @@ export function ratioChart(result) {
     }
     y += 10;
   }
-  const top = 30;
+  const top = 36;
   const guides = [0.97, 1].map((ratio) => `<line x1="${x(ratio).toFixed(1)}" x2="${x(ratio).toFixed(1)}" y1="${top}" y2="${y}" stroke="${ratio === 1 ? '#000' : '#c62828'}" stroke-dasharray="${ratio === 1 ? '' : '4 3'}" stroke-width="1"/>`
-    + `<text x="${x(ratio).toFixed(1)}" y="${top - 4}" text-anchor="middle">${ratio === 1 ? '1.00' : '0.97'}</text>`);
+    + `<text x="${(x(ratio) + (ratio === 1 ? 3 : -3)).toFixed(1)}" y="${top + 8}" text-anchor="${ratio === 1 ? 'start' : 'end'}">${ratio === 1 ? '1.00' : '0.97'}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 24}" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="8" y="16" font-size="13" font-weight="bold">req/s as a multiple of the better node:cluster policy (median of rounds; line: range). ${escapeXml(result.machine.node)}, ${result.machine.cores} cores, ${escapeXml(result.date.slice(0, 10))}${result.contention ? ', under contention' : ''}</text>
+<text x="8" y="14" font-size="13" font-weight="bold">req/s as a multiple of the better node:cluster policy (RR or SCHED_NONE), same round</text>
+<text x="8" y="28">median of ${result.params.rounds} round(s), black line: range. Node ${escapeXml(result.machine.node)}, ${result.machine.cores} cores, ${escapeXml(result.date.slice(0, 10))}${result.contention ? ', taken under contention' : ''}</text>
 ${guides.join('\n')}
 ${parts.join('\n')}
 </svg>
