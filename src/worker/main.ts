@@ -147,9 +147,10 @@ async function main(): Promise<void> {
     }
     const target = server;
     if (target === undefined || draining || listening !== undefined) {
-      // Not ready, on its way out, or accepting already (a repeated message): keep nothing.
+      // Not ready, on its way out (the primary takes it out of rotation next), or accepting already
+      // (a repeated message): keep nothing.
       copy.close();
-      if (target === undefined || draining) send({ warden: 1, act: 'listening', error: draining ? 'draining' : 'the app is not loaded yet' });
+      if (target === undefined) send({ warden: 1, act: 'listening', error: 'the app is not loaded yet' });
       return;
     }
     // A non-zero status is a failed accept (EMFILE and the like); libuv retries on the next event.
