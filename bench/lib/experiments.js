@@ -6,7 +6,7 @@
 import { readStats } from './contenders.js';
 import { CLUSTER_KEYS, startAll, stopAll } from './contender-set.js';
 import { LOADS, runLoad } from './loads.js';
-import { sleep } from './processes.js';
+import { sleep, treeCpuMs } from './processes.js';
 import { median, round } from './report.js';
 
 /** { median, min, max } of the defined values, rounded. */
@@ -28,12 +28,15 @@ function perWorkerDelta(before, after) {
 
 async function measureOnce(contender, load, params) {
   const before = readStats(contender.statsDir);
+  const cpuBefore = treeCpuMs(contender.primaryPid);
   const result = await runLoad(load, contender.url, params);
+  // CPU the contender's processes spent on this run, whatever else ran on the machine.
+  const cpuMs = treeCpuMs(contender.primaryPid) - cpuBefore;
   await sleep(150); // app processes write their counters every 100 ms
   const perWorker = perWorkerDelta(before, readStats(contender.statsDir));
   const served = Object.values(perWorker).reduce((sum, entry) => sum + entry.requests, 0);
   const connections = Object.values(perWorker).reduce((sum, entry) => sum + entry.connections, 0);
-  return { ...result, served, connPerReq: served > 0 ? connections / served : undefined, perWorker };
+  return { ...result, served, cpuUsPerRequest: served > 0 ? (1000 * cpuMs) / served : undefined, connPerReq: served > 0 ? connections / served : undefined, perWorker };
 }
 
 /** Requests per worker, busiest first, as percentages of the total: [52, 48]. */
@@ -80,11 +83,14 @@ export function summarizeThroughput(runs, contenders, loads) {
       const mine = runs.filter((r) => r.load === load && r.contender === contender.key && !r.failed);
       const ratiosBest = [];
       const ratiosPlain = [];
+      const cpuRatios = [];
       for (const run of mine) {
         const best = Math.max(...CLUSTER_KEYS.map((key) => ofRound(key, run.round)?.reqPerSec ?? 0));
         if (best > 0) ratiosBest.push(run.reqPerSec / best);
         const plain = ofRound('plain', run.round)?.reqPerSec;
         if (plain > 0) ratiosPlain.push(run.reqPerSec / plain);
+        const bestCpu = Math.min(...CLUSTER_KEYS.map((key) => ofRound(key, run.round)?.cpuUsPerRequest ?? Infinity));
+        if (Number.isFinite(bestCpu) && run.cpuUsPerRequest !== undefined) cpuRatios.push(run.cpuUsPerRequest / bestCpu);
       }
       const perWorker = {};
       for (const run of mine) {
@@ -96,6 +102,7 @@ export function summarizeThroughput(runs, contenders, loads) {
         reqPerSec: spread(mine.map((r) => r.reqPerSec)),
         p50Ms: spread(mine.map((r) => r.p50Ms), 2), p99Ms: spread(mine.map((r) => r.p99Ms), 2),
         vsBestCluster: spread(ratiosBest, 3), vsPlain: spread(ratiosPlain, 3),
+        cpuUsPerRequest: spread(mine.map((r) => r.cpuUsPerRequest), 1), cpuVsBestCluster: spread(cpuRatios, 3),
         errors: mine.reduce((sum, r) => sum + (r.errors ?? 0) + (r.non2xx ?? 0), 0),
         connPerReq: spread(mine.map((r) => r.connPerReq), 2),
         shares: shares(perWorker),

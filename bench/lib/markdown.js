@@ -77,12 +77,14 @@ export function markdownReport(result, { chartFile }) {
       out.push(`### ${block.app.replace('.js', '')}, ${LOADS[load].label}`);
       out.push('');
       const rows = block.rows.filter((r) => r.load === load);
-      out.push(mdTable(['contender', 'req/s', '× best node:cluster', '× single node', 'p50 ms', 'p99 ms', 'errors', 'conn/req', 'served per worker %'],
-        rows.map((r) => [r.label, withSpread(r.reqPerSec), withSpread(r.vsBestCluster, 2), withSpread(r.vsPlain, 2), withSpread(r.p50Ms, 1), withSpread(r.p99Ms, 1),
+      out.push(mdTable(['contender', 'req/s', '× best node:cluster', '× single node', 'CPU µs/request', 'CPU × leanest node:cluster', 'p50 ms', 'p99 ms', 'errors', 'conn/req', 'served per worker %'],
+        rows.map((r) => [r.label, withSpread(r.reqPerSec), withSpread(r.vsBestCluster, 2), withSpread(r.vsPlain, 2), withSpread(r.cpuUsPerRequest), withSpread(r.cpuVsBestCluster, 2), withSpread(r.p50Ms, 1), withSpread(r.p99Ms, 1),
           r.failedRuns > 0 ? `${r.errors} (${r.failedRuns} runs failed)` : r.errors, withSpread(r.connPerReq, 2), r.shares.map((s) => Math.round(s)).join(' / ')])));
       out.push('');
     }
   }
+  out.push('`CPU µs/request`: user + system CPU time of all the contender\'s processes (supervisor, workers) during the run, divided by the requests its app processes served; unlike req/s it hardly depends on what else runs on the machine. `CPU × leanest node:cluster` compares it per round with the node:cluster policy that spent less.');
+  out.push('');
   out.push('`conn/req` is counted by the app itself (1.00: a new TCP connection per request; ~0: keep-alive). `served per worker` is the fairness figure: requests per worker over all rounds, busiest first.');
   out.push('');
   if (result.mixed !== undefined) {

@@ -4,7 +4,7 @@
 
 /** What a worker measures on its event loop and reports a few times a second. */
 export interface HeartbeatStats {
-  /** Event-loop delay (p99 over the last interval), ms. */
+  /** Event-loop delay (p99 of 50 ms samples over the last interval), ms. */
   loopDelayMs: number;
   /** Requests received and not yet finished. */
   inFlight: number;
