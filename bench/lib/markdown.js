@@ -47,7 +47,7 @@ export function markdownReport(result, { chartFile }) {
   out.push(`# warden benchmark report${result.quick ? ' (quick run)' : ''}`);
   out.push('');
   out.push(`- date: ${result.date}`);
-  out.push(`- machine: ${m.cores} cores (${m.cpu}), load average ${m.loadavg1m} at start, ${fmt(result.loadAvgEnd, 2)} at the end`);
+  out.push(`- machine: ${m.cores} cores (${m.cpu}); load average ${m.loadavg1m} at the start, ${fmt(result.loadAvgEnd, 2)} at the end, median ${fmt(result.loadAvg?.median, 2)} and max ${fmt(result.loadAvg?.max, 2)} sampled every 10 s`);
   out.push(`- Node ${m.node}; ${result.params.workers} workers per contender; wrk ${result.wrk ? 'installed' : 'not installed (its loads are skipped)'}`);
   out.push(`- rounds: ${result.params.rounds}, interleaved (the contender order rotates each round), ${result.params.durationS} s per run, ${result.params.connections} connections, ${result.params.warmupS} s warm-up per contender not recorded`);
   out.push(`- figures are medians over the rounds, with the range (min–max) in parentheses; ratios are taken per round against the better node:cluster policy *of the same round*, then the median of those`);
