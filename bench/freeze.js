@@ -12,10 +12,10 @@ import { httpGet } from './lib/http.js';
 import { childPids, isAlive, killAllTracked, processState, sendSignal, sleep } from './lib/processes.js';
 import { envList, envNumber, machine, machineLine, printJson, round, table } from './lib/report.js';
 
-const ALL_CONTENDERS = ['warden', 'cluster', 'pm2'];
+const ALL_CONTENDERS = ['warden', 'warden-handoff', 'cluster', 'pm2'];
 const ALL_FAULTS = ['stop', 'spin', 'poison'];
 const FAULT_LABELS = { stop: 'SIGSTOP', spin: 'busy loop (/spin)', poison: 'poisoned (/poison)' };
-const LABELS = { warden: 'warden', cluster: 'node:cluster RR', pm2: 'PM2 cluster mode' };
+const LABELS = { warden: 'warden', 'warden-handoff': 'warden --balance handoff', cluster: 'node:cluster RR', pm2: 'PM2 cluster mode' };
 const MODES = ['keepalive', 'newconn'];
 /** Health counts as red once this many polls in a row fail: the kubelet's default failureThreshold. */
 const FAILURE_THRESHOLD = 3;
@@ -46,6 +46,11 @@ function start(key, params) {
         flags: ['--timeout', String(params.wardenTimeoutS),
           ...(params.wardenStuckAfterS === undefined ? [] : ['--stuck-after', String(params.wardenStuckAfterS)])],
       });
+    case 'warden-handoff':
+      return startWarden({
+        workers: params.workers,
+        flags: ['--timeout', String(params.wardenTimeoutS), '--stuck-after', String(params.wardenStuckAfterS), '--balance', 'handoff'],
+      }).then((started) => ({ ...started, key: 'warden-handoff', label: LABELS['warden-handoff'] }));
     case 'cluster':
       return startCluster({ workers: params.workers, sched: 'rr' });
     case 'pm2':
@@ -157,7 +162,7 @@ function watchReplacement(contender, victim, initialPids, initialReport) {
   const tick = async () => {
     const now = performance.now();
     if (seen.killedAt === undefined && !isAlive(victim.pid)) seen.killedAt = now;
-    if (contender.key === 'warden') {
+    if (contender.key.startsWith('warden')) {
       const report = await contender.workersReport();
       if (report === undefined) return;
       const old = report.workers.find((worker) => worker.pid === victim.pid);
@@ -257,7 +262,7 @@ async function runOne(key, fault, params, log) {
   let victim;
   try {
     const initialPids = await contender.workerPids();
-    const initialReport = key === 'warden' ? await contender.workersReport() : undefined;
+    const initialReport = key.startsWith('warden') ? await contender.workersReport() : undefined;
     load = startLoad(contender.url, params);
     health = startHealthPolls(contender.healthUrl, params);
     await sleep(params.beforeS * 1000);
@@ -320,7 +325,7 @@ export async function runFreeze(log = (line) => process.stdout.write(`${line}\n`
   log(table(
     ['fault', 'contender', 'green for s', 'green again s', 'green polls %', 'out of rotation s', 'victim killed s', 'replaced s', 'victim at end'],
     results.map((r) => [FAULT_LABELS[r.fault], r.label, s(r.falseGreenS), r.falseGreenS === undefined ? '-' : s(r.greenAgainS), r.greenPct,
-      r.contender === 'warden' ? s(r.outOfRotationS) : 'n/a', s(r.victimKilledS), s(r.replacedS), victimAtEnd(r)]),
+      r.contender.startsWith('warden') ? s(r.outOfRotationS) : 'n/a', s(r.victimKilledS), s(r.replacedS), victimAtEnd(r)]),
   ));
   for (const r of results.filter((result) => result.wardenVerdicts?.length > 0)) {
     log(`   warden on the ${FAULT_LABELS[r.fault]} victim: ${r.wardenVerdicts.join(' -> ')}`);

@@ -1,6 +1,7 @@
-// Start and stop each contender on 127.0.0.1 with the same app (bench/apps/hello.js), and find its
-// worker pids. Each start returns { key, label, url, healthUrl, primaryPid, statsDir, workerPids(),
-// stop() }. warden is started from the compiled CLI (bin/warden.js -> dist/), so build it first.
+// Start and stop each contender on 127.0.0.1 with the same app (bench/apps/<app>, hello.js unless
+// named), and find its worker pids. Each start returns { key, label, url, healthUrl, primaryPid,
+// statsDir, startupMs, workerPids(), stop() }; startupMs is the time from spawn to every worker
+// answering. warden is started from the compiled CLI (bin/warden.js -> dist/), so build it first.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -67,17 +68,34 @@ async function waitForStatsFiles(statsDir, count, label) {
   throw new Error(`${label}: ${count} app processes did not start within ${START_TIMEOUT_MS} ms`);
 }
 
-function appEnv(port, statsDir, extra = {}) {
-  return { ...process.env, PORT: String(port), BENCH_STATS_DIR: statsDir, ...extra };
+function appEnv(port, statsDir, app, extra = {}) {
+  return { ...process.env, PORT: String(port), BENCH_STATS_DIR: statsDir, BENCH_APP: app, ...extra };
+}
+
+/**
+ * New connections until `workers` distinct pids have answered (x-pid): every worker serves. With a
+ * shared socket the kernel may favour one worker, so this asks up to 400 times.
+ */
+async function waitForEveryWorker(url, workers, what) {
+  const seen = new Set();
+  const deadline = performance.now() + START_TIMEOUT_MS;
+  for (let i = 0; performance.now() < deadline; i++) {
+    const answers = await Promise.all([0, 1, 2, 3].map(() => httpGet(url, { timeoutMs: 2000 })));
+    for (const answer of answers) if (answer.status === 200 && answer.pid !== undefined) seen.add(answer.pid);
+    if (seen.size >= workers) return;
+    if (i > 100) await sleep(20);
+  }
+  throw new Error(`${what}: only ${seen.size} of ${workers} workers answered within ${START_TIMEOUT_MS} ms`);
 }
 
 /** warden serve hello.js; `flags` are extra CLI flags such as ['--timeout', '3']. */
-export async function startWarden({ workers, flags = [] }) {
+export async function startWarden({ workers, flags = [], app = 'hello.js' }) {
   assertWardenBuilt();
   const statsDir = makeTempDir('warden');
   const env = { ...process.env, BENCH_STATS_DIR: statsDir };
+  const startedAt = performance.now();
   const proc = startProcess(process.execPath, [
-    WARDEN_BIN, 'serve', join(APPS, 'hello.js'), '--workers', String(workers), '--port', '0', '--admin-port', '0', ...flags,
+    WARDEN_BIN, 'serve', join(APPS, app), '--workers', String(workers), '--port', '0', '--admin-port', '0', ...flags,
   ], { label: 'warden', env, cwd: ROOT });
   await proc.spawned;
   const match = await proc.waitForLine(/ on http:\/\/([\w.:[\]-]+):(\d+) \(admin http:\/\/([\w.:[\]-]+):(\d+), control (\S+), pid (\d+)\)/, START_TIMEOUT_MS);
@@ -85,8 +103,10 @@ export async function startWarden({ workers, flags = [] }) {
   const adminUrl = `http://127.0.0.1:${match[4]}`;
   await pollUntil(`${adminUrl}/readyz`, (r) => r.status === 200, { timeoutMs: START_TIMEOUT_MS, what: 'warden /readyz' });
   await waitForStatsFiles(statsDir, workers, 'warden');
+  await waitForEveryWorker(url, workers, 'warden');
+  const startupMs = performance.now() - startedAt;
   return {
-    key: 'warden', label: 'warden', url, healthUrl: `${adminUrl}/readyz`, adminUrl, primaryPid: proc.pid, statsDir, proc, control: match[5],
+    key: 'warden', label: 'warden', url, startupMs, healthUrl: `${adminUrl}/readyz`, adminUrl, primaryPid: proc.pid, statsDir, proc, control: match[5],
     /** `warden reload` through the control socket; resolves with its exit code once the reload ended. */
     async reload() {
       const cli = startProcess(process.execPath, [WARDEN_BIN, 'reload', '--control', match[5]], { label: 'warden reload', cwd: ROOT });
@@ -111,20 +131,23 @@ export async function startWarden({ workers, flags = [] }) {
 }
 
 /** A node:cluster primary (bench/apps/cluster.js); sched is 'rr' or 'none'. */
-export async function startCluster({ workers, sched }) {
+export async function startCluster({ workers, sched, app = 'hello.js' }) {
   const key = sched === 'none' ? 'cluster-none' : 'cluster-rr';
   const port = await freePort();
   const statsDir = makeTempDir(key);
+  const startedAt = performance.now();
   const proc = startProcess(process.execPath, [join(APPS, 'cluster.js')], {
-    label: `node:cluster ${sched}`, env: appEnv(port, statsDir, { BENCH_WORKERS: String(workers), BENCH_SCHED: sched }),
+    label: `node:cluster ${sched}`, env: appEnv(port, statsDir, app, { BENCH_WORKERS: String(workers), BENCH_SCHED: sched }),
   });
   await proc.spawned;
   await proc.waitForLine(/^cluster ready/, START_TIMEOUT_MS);
   await waitForStatsFiles(statsDir, workers, key);
   const url = `http://127.0.0.1:${port}/`;
   await pollUntil(url, (r) => r.status === 200, { timeoutMs: START_TIMEOUT_MS, what: key });
+  await waitForEveryWorker(url, workers, key);
+  const startupMs = performance.now() - startedAt;
   return {
-    key, label: sched === 'none' ? 'node:cluster SCHED_NONE' : 'node:cluster RR', url, healthUrl: `${url}health`,
+    key, label: sched === 'none' ? 'node:cluster SCHED_NONE' : 'node:cluster RR', url, healthUrl: `${url}health`, startupMs,
     primaryPid: proc.pid, statsDir, proc,
     async workerPids() {
       return childPids(proc.pid);
@@ -137,15 +160,18 @@ export async function startCluster({ workers, sched }) {
 }
 
 /** One plain node process: no primary, no workers. */
-export async function startPlain() {
+export async function startPlain({ app = 'hello.js' } = {}) {
   const port = await freePort();
   const statsDir = makeTempDir('plain');
-  const proc = startProcess(process.execPath, [join(APPS, 'server.js')], { label: 'plain node', env: appEnv(port, statsDir) });
+  const startedAt = performance.now();
+  const proc = startProcess(process.execPath, [join(APPS, 'server.js')], { label: 'plain node', env: appEnv(port, statsDir, app) });
   await proc.spawned;
   await proc.waitForLine(/^listening on/, START_TIMEOUT_MS);
   const url = `http://127.0.0.1:${port}/`;
+  await waitForEveryWorker(url, 1, 'plain');
+  const startupMs = performance.now() - startedAt;
   return {
-    key: 'plain', label: 'plain node (1 process)', url, healthUrl: `${url}health`, primaryPid: proc.pid, statsDir, proc,
+    key: 'plain', label: 'plain node (1 process)', url, startupMs, healthUrl: `${url}health`, primaryPid: proc.pid, statsDir, proc,
     async workerPids() {
       return [proc.pid];
     },
@@ -157,13 +183,14 @@ export async function startPlain() {
 }
 
 /** PM2 cluster mode (`pm2 start server.js -i N`) with a private PM2_HOME; undefined if pm2 is missing. */
-export async function startPm2({ workers }) {
+export async function startPm2({ workers, app = 'hello.js' }) {
   const bin = pm2Bin();
   if (bin === undefined) return undefined;
   const port = await freePort();
   const home = makeTempDir('pm2-home');
   const statsDir = makeTempDir('pm2');
-  const env = appEnv(port, statsDir, { PM2_HOME: join(home, 'pm2') });
+  const startedAt = performance.now();
+  const env = appEnv(port, statsDir, app, { PM2_HOME: join(home, 'pm2') });
   const pm2 = async (args, label) => {
     const proc = startProcess(process.execPath, [bin, ...args], { label, env });
     await proc.spawned;
@@ -196,8 +223,10 @@ export async function startPm2({ workers }) {
     await waitForStatsFiles(statsDir, workers, 'pm2');
     const url = `http://127.0.0.1:${port}/`;
     await pollUntil(url, (r) => r.status === 200, { timeoutMs: START_TIMEOUT_MS, what: 'pm2' });
+    await waitForEveryWorker(url, workers, 'pm2');
+    const startupMs = performance.now() - startedAt;
     return {
-      key: 'pm2', label: 'PM2 cluster mode', url, healthUrl: `${url}health`, primaryPid: daemonPid, statsDir,
+      key: 'pm2', label: 'PM2 cluster mode', url, startupMs, healthUrl: `${url}health`, primaryPid: daemonPid, statsDir,
       /** `pm2 reload`: PM2's zero-downtime reload of cluster mode. */
       async reload() {
         await pm2(['reload', 'warden-bench-hello'], 'pm2 reload');

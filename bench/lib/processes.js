@@ -4,7 +4,7 @@
 // (a SIGSTOPped worker must not stay stopped) and SIGKILL, and the temporary directories go.
 // Nothing is ever killed by name.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,6 +148,23 @@ function descendantPids(pid) {
     }
   }
   return found;
+}
+
+let clockTicks;
+/**
+ * CPU time (user + system, ms) used so far by `pid` and every live descendant: what a contender's
+ * processes spent, whoever else shares the cores. Linux only (/proc/<pid>/stat, CLK_TCK).
+ */
+export function treeCpuMs(pid) {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  let ticks = 0;
+  for (const each of [pid, ...descendantPids(pid)]) {
+    const stat = readProc(`/proc/${each}/stat`);
+    if (stat === undefined) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / clockTicks;
 }
 
 /**

@@ -8,6 +8,7 @@ export type MinReady = { kind: 'all' } | { kind: 'count'; count: number } | { ki
 export type LogFormat = 'text' | 'json';
 /** off; on: one line per request, path without its query string; query: with the query string. */
 export type AccessLog = 'off' | 'on' | 'query';
+export type BalanceMode = 'shared' | 'handoff';
 
 export interface ServeOptions {
   workers: number;
@@ -46,6 +47,7 @@ export interface ServeOptions {
   sslKeyfile: string | undefined;
   sslCertfile: string | undefined;
   sslCa: string | undefined;
+  balance: BalanceMode;
 }
 
 export interface ParseContext {
@@ -235,6 +237,12 @@ function parseNodeArgs(raw: string, context: ParseContext): string[] {
   return args;
 }
 
+function parseBalance(raw: string, context: ParseContext): BalanceMode {
+  const text = raw.trim().toLowerCase();
+  if (text === 'shared' || text === 'handoff') return text;
+  throw usage(context, '"shared" (workers accept from one shared socket) or "handoff" (the primary accepts and hands each connection over)', raw);
+}
+
 function option<K extends keyof ServeOptions>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -294,6 +302,8 @@ export const SERVE_OPTIONS = [
     help: 'with --reload: files whose change reloads, repeatable', parse: list('glob patterns'), repeatable: true }),
   option({ key: 'reloadExclude', flag: '--reload-exclude <glob>', env: ['WARDEN_RELOAD_EXCLUDE'], defaultValue: '**/node_modules/**,**/.*/**,**/.*',
     help: 'with --reload: files whose change is ignored, repeatable', parse: list('glob patterns'), repeatable: true }),
+  option({ key: 'balance', flag: '--balance <mode>', env: ['WARDEN_BALANCE'], defaultValue: 'shared',
+    help: 'how connections reach workers: "shared" (workers in rotation accept from one socket) or "handoff" (the primary accepts and picks the least loaded worker)', parse: parseBalance }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),
   option({ key: 'accessLog', flag: '--access-log <off|on|query>', env: ['WARDEN_ACCESS_LOG'], defaultValue: 'off',

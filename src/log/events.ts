@@ -24,6 +24,7 @@ export const LOG_EVENTS = {
   workerBackoff: 'worker.backoff',
   workerOutput: 'worker.output',
   workerDiagnosis: 'worker.diagnosis',
+  workerAcceptFailed: 'worker.accept_failed',
   probeFailed: 'probe.failed',
   connectionsHeld: 'connections.held',
   reloadStarted: 'reload.started',

@@ -1,12 +1,28 @@
-// Pure choice of the worker that gets the next connection: round-robin over the workers in rotation,
-// passing over any whose oldest unacknowledged hand-off is older than `slowAckMs` (its event loop is
-// not reading its IPC channel: frozen, or busy for that long). If every worker is slow, the one with
-// the fewest unacknowledged connections gets it.
+// Pure choices of the connection path, no I/O, no clock of their own.
+//
+// `--balance handoff`: which worker gets the next connection the primary accepted. Least loaded
+// first: a worker with no hand-off waiting for its acknowledgement beats one with a hand-off in
+// flight (its loop may be blocked: never queue a connection behind it while another worker is free),
+// then the fewest open connections as the worker last reported them, then round-robin from the
+// cursor among equals. A worker whose oldest unacknowledged hand-off is older than `slowAckMs` is
+// passed over (frozen, or busy for that long); if every worker is slow, the one with the fewest
+// unacknowledged hand-offs gets it.
+//
+// `--balance shared`: which workers to tell to start or stop accepting from the shared listening
+// socket when the rotation changes.
 
 export interface Candidate {
   id: number;
+  /** Hand-offs sent and not yet acknowledged. */
   pending: number;
   oldestPendingMs: number;
+  /** Open connections the worker reported with its last acknowledgement (0 before the first). */
+  connections: number;
+}
+
+function lessLoaded(a: Candidate, b: Candidate): boolean {
+  if (a.pending !== b.pending) return a.pending < b.pending;
+  return a.connections < b.connections;
 }
 
 export function chooseWorker(
@@ -16,12 +32,28 @@ export function chooseWorker(
 ): { id: number; nextCursor: number } | undefined {
   const count = candidates.length;
   if (count === 0) return undefined;
+  let bestIndex = -1;
   for (let offset = 0; offset < count; offset++) {
     const index = (cursor + offset) % count;
     const candidate = candidates[index] as Candidate;
-    if (candidate.oldestPendingMs < slowAckMs) return { id: candidate.id, nextCursor: (index + 1) % count };
+    if (candidate.oldestPendingMs >= slowAckMs) continue;
+    // Strictly better only: among equals the first from the cursor wins (round-robin).
+    if (bestIndex === -1 || lessLoaded(candidate, candidates[bestIndex] as Candidate)) bestIndex = index;
   }
+  if (bestIndex !== -1) return { id: (candidates[bestIndex] as Candidate).id, nextCursor: (bestIndex + 1) % count };
   let best = candidates[0] as Candidate;
   for (const candidate of candidates) if (candidate.pending < best.pending) best = candidate;
   return { id: best.id, nextCursor: (cursor + 1) % count };
+}
+
+/**
+ * Shared mode: given the workers accepting now and the workers in rotation, who must start and who
+ * must stop. Only workers still alive are in `accepting`; the dead ones' copies closed with them.
+ */
+export function acceptorChanges(accepting: ReadonlySet<number>, rotation: readonly number[]): { start: number[]; stop: number[] } {
+  const wanted = new Set(rotation);
+  return {
+    start: rotation.filter((id) => !accepting.has(id)),
+    stop: [...accepting].filter((id) => !wanted.has(id)),
+  };
 }

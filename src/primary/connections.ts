@@ -1,19 +1,35 @@
-// The service listener and the hand-off of accepted connections to workers. The primary accepts
-// (without reading) and passes each connection's handle over IPC to a worker in rotation, as
-// node:cluster's round-robin does, but the primary chooses: a worker out of rotation (booting, late, stalled, stuck,
-// draining) gets no new connection. A handle stays open here until the worker acknowledges it, so one
-// sent to a worker that dies, freezes or answers too late is handed to another worker instead of
-// being lost: each hand-off carries a deadline after which the worker must refuse it, and once that
-// deadline has safely passed the primary gives the connection to someone else.
+// The service listener and how connections reach workers, in one of two modes (docs/balancing.md).
+//
+// `handoff`: the primary accepts (without reading) and passes each connection's handle over IPC to a
+// worker in rotation, as node:cluster's round-robin does, but the primary chooses (balance.ts): a
+// worker out of rotation (booting, late, stalled, stuck, draining) gets no new connection. A handle
+// stays open here until the worker acknowledges it, so one sent to a worker that dies, freezes or
+// answers too late is handed to another worker instead of being lost: each hand-off carries a deadline
+// after which the worker must refuse it, and once that deadline has safely passed the primary gives
+// the connection to someone else.
+//
+// `shared`: the workers in rotation accept from the one listening socket themselves, as node:cluster's
+// SCHED_NONE and gunicorn do: the kernel's accept queue is shared, and a worker whose loop does not
+// run (frozen, busy, blocked on a slow request) takes nothing from it. A worker that leaves rotation is
+// told to stop accepting and closes its copy; one that enters gets a copy. The primary keeps a copy
+// that it does not accept from (its own polling copy is closed once a worker has sent one back), so
+// connections wait in the kernel's queue while no worker accepts, and survive every worker's death.
+// Connections the primary accepted itself before that (at startup) and probes go the hand-off way.
 
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { WardenError, errnoCode } from '../errors.js';
 import { monotonicMs } from '../protocol/messages.js';
-import { chooseWorker, type Candidate } from './balance.js';
-import { acceptRawHandles, type ConnectionHandle } from './raw-accept.js';
+import { acceptorChanges, chooseWorker, type Candidate } from './balance.js';
+import { acceptRawHandles, listeningHandle, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
+
+import type { BalanceMode } from '../config/options.js';
 
 export interface HandoffTarget {
   send(connectionId: number, expiresAt: number, handle: ConnectionHandle, onSent: (error: Error | null) => void): void;
+  /** Shared mode: start accepting from this listening handle (send back a copy if asked). */
+  share?(listening: ListeningHandle, returnCopy: boolean): void;
+  /** Shared mode: stop accepting. */
+  unshare?(): void;
 }
 
 interface Pending {
@@ -29,6 +45,8 @@ export interface ConnectionStats {
   reclaimed: number;
   dropped: number;
   held: number;
+  /** Shared mode: workers accepting from the shared socket right now. */
+  acceptors: number;
 }
 
 export class ConnectionDispatcher {
@@ -43,7 +61,13 @@ export class ConnectionDispatcher {
   private cursor = 0;
   /** When each worker last let a hand-off expire: it is passed over for a while after. */
   private readonly lastExpiry = new Map<number, number>();
-  readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, reclaimed: 0, dropped: 0, held: 0 };
+  /** Open connections each worker reported with its last acknowledgement. */
+  private readonly reportedConnections = new Map<number, number>();
+  /** Shared mode: workers told to accept (and not told to stop since). */
+  private readonly accepting = new Set<number>();
+  /** Shared mode: the primary's copy of the listening socket that nobody polls here. */
+  private keeper: ListeningHandle | undefined;
+  readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, reclaimed: 0, dropped: 0, held: 0, acceptors: 0 };
 
   constructor(
     private readonly options: {
@@ -55,6 +79,7 @@ export class ConnectionDispatcher {
       acceptWindowMs: number;
       /** The primary takes back a hand-off unacknowledged this long (twice the window: no race). */
       reclaimAfterMs: number;
+      mode?: BalanceMode;
       now?: () => number;
     },
   ) {}
@@ -77,14 +102,60 @@ export class ConnectionDispatcher {
     this.pendingByWorker.set(workerId, new Set());
   }
 
+  get mode(): BalanceMode {
+    return this.options.mode ?? 'handoff';
+  }
+
   /** Workers that may receive new connections, in slot order. */
   setRotation(workerIds: number[]): void {
     this.rotation = workerIds.filter((id) => this.targets.has(id));
+    if (this.mode === 'shared') this.updateAcceptors();
     if (this.rotation.length > 0) this.flushHeld();
   }
 
+  /** Shared mode: tell workers that entered rotation to accept, and those that left to stop. */
+  private updateAcceptors(): void {
+    const listening = this.keeper ?? (this.server === undefined ? undefined : listeningHandle(this.server));
+    if (listening === undefined) return;
+    const { start, stop } = acceptorChanges(this.accepting, this.rotation);
+    for (const id of stop) {
+      this.accepting.delete(id);
+      this.targets.get(id)?.unshare?.();
+    }
+    for (const id of start) {
+      const target = this.targets.get(id);
+      if (target?.share === undefined) continue;
+      this.accepting.add(id);
+      target.share(listening, this.keeper === undefined);
+    }
+    this.stats.acceptors = this.accepting.size;
+  }
+
+  /**
+   * Shared mode: a worker answered 'listen'. With its copy of the listening socket, the primary keeps
+   * that copy and closes the one it polls, so from now on only workers accept. Without (an error),
+   * the worker counts as not accepting; it is asked again when it next enters rotation.
+   */
+  listening(workerId: number, copy: ListeningHandle | undefined, error: string | undefined): void {
+    if (error !== undefined) {
+      this.accepting.delete(workerId);
+      this.stats.acceptors = this.accepting.size;
+      return;
+    }
+    if (copy === undefined) return;
+    if (this.keeper !== undefined || this.server === undefined) {
+      copy.close();
+      return;
+    }
+    this.keeper = copy;
+    const server = this.server;
+    // Closing the polling copy closes one descriptor; the socket, its queue and the workers' copies stay.
+    server.close();
+  }
+
   /** The worker took connection `connectionId`: drop the primary's copy (close, not shutdown). */
-  acknowledge(workerId: number, connectionId: number): void {
+  acknowledge(workerId: number, connectionId: number, connections?: number): void {
+    if (connections !== undefined) this.reportedConnections.set(workerId, connections);
     const entry = this.pending.get(connectionId);
     if (entry === undefined || entry.workerId !== workerId) return;
     this.pending.delete(connectionId);
@@ -104,6 +175,10 @@ export class ConnectionDispatcher {
   removeWorker(workerId: number): void {
     this.targets.delete(workerId);
     this.rotation = this.rotation.filter((id) => id !== workerId);
+    this.reportedConnections.delete(workerId);
+    this.lastExpiry.delete(workerId);
+    this.accepting.delete(workerId);
+    this.stats.acceptors = this.accepting.size;
     const ids = this.pendingByWorker.get(workerId) ?? new Set<number>();
     this.pendingByWorker.delete(workerId);
     for (const connectionId of ids) {
@@ -148,6 +223,11 @@ export class ConnectionDispatcher {
     for (const entry of this.held) entry.handle.close();
     this.stats.dropped += this.held.length;
     this.held = [];
+    for (const id of this.accepting) this.targets.get(id)?.unshare?.();
+    this.accepting.clear();
+    this.stats.acceptors = 0;
+    this.keeper?.close();
+    this.keeper = undefined;
     const server = this.server;
     this.server = undefined;
     if (server === undefined || !server.listening) return;
@@ -160,6 +240,8 @@ export class ConnectionDispatcher {
     this.pending.clear();
     for (const entry of this.held) entry.handle.close();
     this.held = [];
+    this.keeper?.close();
+    this.keeper = undefined;
   }
 
   private takeBack(connectionId: number, entry: Pending): void {
@@ -201,7 +283,7 @@ export class ConnectionDispatcher {
         const entry = this.pending.get(connectionId);
         if (entry !== undefined) oldest = Math.max(oldest, now - entry.sentAt);
       }
-      return { id, pending: ids?.size ?? 0, oldestPendingMs: oldest };
+      return { id, pending: ids?.size ?? 0, oldestPendingMs: oldest, connections: this.reportedConnections.get(id) ?? 0 };
     });
     const choice = chooseWorker(candidates, this.cursor, this.options.slowAckMs);
     if (choice === undefined) return undefined;

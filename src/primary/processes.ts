@@ -8,7 +8,7 @@ import { delimiter, join } from 'node:path';
 import type { SendHandle } from 'node:child_process';
 import { errnoCode } from '../errors.js';
 import { LineSplitter } from '../log/line-splitter.js';
-import type { ConnectionHandle } from './raw-accept.js';
+import type { ConnectionHandle, ListeningHandle } from './raw-accept.js';
 import {
   parseWorkerMessage, serializeError, PARENT_DEATH_ENV, PRIMARY_PID_ENV, WORKER_CONFIG_ENV,
   type PrimaryMessage, type WorkerConfig, type WorkerMessage, type SerializedError,
@@ -30,7 +30,8 @@ export interface WorkerSpawnSpec {
 export interface WorkerCallbacks {
   onSpawn(pid: number): void;
   onSpawnError(error: SerializedError): void;
-  onMessage(message: WorkerMessage): void;
+  /** `handle`: a handle that rode along (the listening socket's copy, answering 'listen'). */
+  onMessage(message: WorkerMessage, handle: unknown): void;
   /** A whole line, or a piece of one longer than `maxLineBytes` (`partial`). */
   onLine(stream: 'stdout' | 'stderr', line: string, partial: boolean): void;
   onExit(code: number | null, signal: string | null): void;
@@ -66,9 +67,10 @@ export class WorkerProcess {
       // 'error' means the fork failed, or a signal or message could not be delivered.
       if (this.child.pid === undefined) callbacks.onSpawnError(serializeError(error));
     });
-    this.child.on('message', (raw: unknown) => {
+    this.child.on('message', (raw: unknown, handle: unknown) => {
       const message = parseWorkerMessage(raw);
-      if (message !== undefined) callbacks.onMessage(message);
+      if (message !== undefined) callbacks.onMessage(message, handle);
+      else (handle as { close?: () => void } | undefined)?.close?.();
     });
     // 'close' (not 'exit') so the last lines of output are read before the exit is reported.
     let outputOpen = 2;
@@ -118,7 +120,7 @@ export class WorkerProcess {
    * copy of a raw handle open after sending it; the dispatcher closes it once the worker
    * acknowledges, so an unacknowledged connection can still go to another worker.
    */
-  send(message: PrimaryMessage, handle?: ConnectionHandle, onSent?: (error: Error | null) => void): void {
+  send(message: PrimaryMessage, handle?: ConnectionHandle | ListeningHandle, onSent?: (error: Error | null) => void): void {
     if (!this.child.connected) {
       onSent?.(new Error('IPC channel closed'));
       return;

@@ -11,14 +11,21 @@ export interface ConnectionHandle {
   getpeername(out: { address?: string; port?: number }): number;
 }
 
-interface ListeningHandle {
+/** The libuv TCP handle of the listening socket; it can be sent to a worker (`--balance shared`). */
+export interface ListeningHandle {
   onconnection: (status: number, handle: ConnectionHandle | undefined) => void;
+  close(callback?: () => void): void;
+}
+
+/** The listening handle of a listening server, or undefined once it is closed. */
+export function listeningHandle(server: Server): ListeningHandle | undefined {
+  return (server as unknown as { _handle: ListeningHandle | null })._handle ?? undefined;
 }
 
 /** After `server.listen()`: every accepted connection goes to `onHandle`, never to 'connection'. */
 export function acceptRawHandles(server: Server, onHandle: (handle: ConnectionHandle) => void): void {
-  const listening = (server as unknown as { _handle: ListeningHandle | null })._handle;
-  if (listening === null) throw new Error('acceptRawHandles: the server is not listening');
+  const listening = listeningHandle(server);
+  if (listening === undefined) throw new Error('acceptRawHandles: the server is not listening');
   // A non-zero status is a failed accept (EMFILE and the like); libuv retries on the next event.
   listening.onconnection = (status, handle) => {
     if (status === 0 && handle !== undefined) onHandle(handle);

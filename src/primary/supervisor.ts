@@ -23,6 +23,7 @@ import { dashboardPage } from '../dashboard/page.js';
 import { WardenMetrics, type AppMetricsSample } from '../metrics/metrics.js';
 import { AdminServer, isLoopbackHost } from './admin-server.js';
 import { ConnectionDispatcher } from './connections.js';
+import type { ListeningHandle } from './raw-accept.js';
 import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineConfig, type MachineEvent, type MachineState } from './machine/index.js';
 import { DEFAULT_BACKOFF } from './policy.js';
 import { Prober } from './probes.js';
@@ -115,7 +116,7 @@ export class Supervisor {
     const options = settings.options;
     this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
     this.dispatcher = new ConnectionDispatcher({
-      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000,
+      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance,
     });
     this.admin = new AdminServer({
       '/livez': () => livez(this.state),
@@ -350,7 +351,7 @@ export class Supervisor {
           this.dispatch({ type: 'WorkerSpawned', id, pid: spawnedPid });
         },
         onSpawnError: (error) => this.dispatch({ type: 'WorkerSpawnFailed', id, error }),
-        onMessage: (message) => this.onWorkerMessage(id, message),
+        onMessage: (message, handle) => this.onWorkerMessage(id, message, handle),
         onLine: (stream, line, partial) => this.log.workerLine({ slot, pid, generation, partial }, pid, stream, line),
         onExit: (code, signal) => {
           this.workers.delete(id);
@@ -364,13 +365,23 @@ export class Supervisor {
     this.workers.set(id, worker);
     this.dispatcher.addWorker(id, {
       send: (connectionId, expiresAt, handle, onSent) => worker.send({ warden: 1, act: 'conn', id: connectionId, expiresAt }, handle, onSent),
+      share: (listening, returnCopy) => worker.send({ warden: 1, act: 'listen', returnCopy }, listening),
+      unshare: () => worker.send({ warden: 1, act: 'unlisten' }),
     });
   }
 
-  private onWorkerMessage(id: number, message: WorkerMessage): void {
+  private onWorkerMessage(id: number, message: WorkerMessage, handle: unknown): void {
     switch (message.act) {
       case 'accepted':
-        this.dispatcher.acknowledge(id, message.id);
+        this.dispatcher.acknowledge(id, message.id, message.connections);
+        return;
+      case 'listening':
+        if (message.error !== undefined) {
+          const worker = this.state.workers.find((w) => w.id === id);
+          this.log.log('error', LOG_EVENTS.workerAcceptFailed, `worker ${worker?.slot ?? '?'} (pid ${worker?.pid ?? '?'}) cannot accept from the shared socket: ${message.error}`,
+            { slot: worker?.slot, pid: worker?.pid, error: message.error });
+        }
+        this.dispatcher.listening(id, handle as ListeningHandle | undefined, message.error);
         return;
       case 'rejected':
         this.dispatcher.reclaim(id, message.id);

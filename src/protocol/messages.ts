@@ -4,7 +4,7 @@
 
 /** What a worker measures on its event loop and reports a few times a second. */
 export interface HeartbeatStats {
-  /** Event-loop delay (p99 over the last interval), ms. */
+  /** Event-loop delay (p99 of 50 ms samples over the last interval), ms. */
   loopDelayMs: number;
   /** Requests received and not yet finished. */
   inFlight: number;
@@ -66,6 +66,13 @@ export interface SerializedError {
 export type PrimaryMessage =
   /** A connection (the handle rides along); the worker must not take it after `expiresAt`. */
   | { warden: 1; act: 'conn'; id: number; expiresAt: number }
+  /**
+   * `--balance shared`: the service's listening handle rides along; accept from it until told to
+   * stop. With `returnCopy` the worker sends its copy back (the primary then stops accepting itself).
+   */
+  | { warden: 1; act: 'listen'; returnCopy: boolean }
+  /** Stop accepting from the shared listening handle (out of rotation): close this process's copy. */
+  | { warden: 1; act: 'unlisten' }
   | { warden: 1; act: 'drain'; reason: string }
   /** Asks for the requests in flight, for the incident record of a stuck or unhealthy worker. */
   | { warden: 1; act: 'report' }
@@ -76,7 +83,10 @@ export type PrimaryMessage =
 export type WorkerMessage =
   | { warden: 1; act: 'ready'; shape: string }
   | { warden: 1; act: 'bootError'; error: SerializedError }
-  | { warden: 1; act: 'accepted'; id: number }
+  /** `connections`: the worker's open connections, the new one included (for the least-loaded choice). */
+  | { warden: 1; act: 'accepted'; id: number; connections: number }
+  /** Answer to 'listen': accepting, or why not; with returnCopy, the listening handle rides along. */
+  | { warden: 1; act: 'listening'; error?: string }
   | { warden: 1; act: 'rejected'; id: number }
   | { warden: 1; act: 'heartbeat'; stats: HeartbeatStats }
   | { warden: 1; act: 'crash'; error: SerializedError }
@@ -175,8 +185,12 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
     case 'crash':
       return isError(value.error) ? { warden: 1, act: value.act, error: value.error } : undefined;
     case 'accepted':
+      if (typeof value.id !== 'number') return undefined;
+      return { warden: 1, act: 'accepted', id: value.id, connections: typeof value.connections === 'number' && Number.isFinite(value.connections) ? value.connections : 0 };
     case 'rejected':
       return typeof value.id === 'number' ? { warden: 1, act: value.act, id: value.id } : undefined;
+    case 'listening':
+      return typeof value.error === 'string' ? { warden: 1, act: 'listening', error: value.error } : { warden: 1, act: 'listening' };
     case 'heartbeat':
       return isStats(value.stats) ? { warden: 1, act: 'heartbeat', stats: value.stats } : undefined;
     case 'report':
@@ -200,6 +214,8 @@ export function parsePrimaryMessage(value: unknown): PrimaryMessage | undefined 
   if (value.act === 'conn' && typeof value.id === 'number' && typeof value.expiresAt === 'number') {
     return { warden: 1, act: 'conn', id: value.id, expiresAt: value.expiresAt };
   }
+  if (value.act === 'listen') return { warden: 1, act: 'listen', returnCopy: value.returnCopy === true };
+  if (value.act === 'unlisten') return { warden: 1, act: 'unlisten' };
   if (value.act === 'drain' && typeof value.reason === 'string') return { warden: 1, act: 'drain', reason: value.reason };
   if (value.act === 'report') return { warden: 1, act: 'report' };
   if (value.act === 'heapSnapshot' && typeof value.dir === 'string' && typeof value.maxHeapBytes === 'number') {

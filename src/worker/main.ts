@@ -1,5 +1,6 @@
 // Entry point of every worker process: load the app, say ready, take the connections the primary
-// hands over, beat, drain on request, and report a boot error or a crash before exiting. It binds no
+// hands over (or, with `--balance shared`, accept from the shared listening socket while the primary
+// says so), beat, drain on request, and report a boot error or a crash before exiting. It binds no
 // port: the primary owns the listener. It decides nothing about its own health.
 
 import { Socket, type Server } from 'node:net';
@@ -18,6 +19,16 @@ import { tlsTerminator } from './tls.js';
 interface RawHandle {
   close(): void;
 }
+
+/** The shared listening socket's libuv handle (node's TCPWrap), as it arrives over IPC. */
+interface ListeningHandle {
+  onconnection: (status: number, handle: RawHandle | undefined) => void;
+  listen(backlog: number): number;
+  close(): void;
+}
+
+/** node's own default backlog for server.listen(). */
+const BACKLOG = 511;
 
 function send(message: WorkerMessage, then?: () => void): void {
   if (!process.connected || process.send === undefined) {
@@ -72,10 +83,17 @@ async function main(): Promise<void> {
   let closeApp: (() => Promise<void>) | undefined;
   const pendingHandles: RawHandle[] = [];
   const terminateTls = config.tls === undefined ? undefined : tlsTerminator(config.tls, () => server as Server);
+  /** Shared mode: this process's copy of the listening socket while it accepts. */
+  let listening: ListeningHandle | undefined;
+  const stopAccepting = () => {
+    listening?.close();
+    listening = undefined;
+  };
 
   const drain = () => {
     if (draining) return;
     draining = true;
+    stopAccepting();
     tracker.startDraining();
     // Done when every connection has closed: the last responses went out with `Connection: close`
     // and the quiet connections were closed (requests.ts says why "quiet" and not just "idle").
@@ -112,6 +130,14 @@ async function main(): Promise<void> {
       drain();
       return;
     }
+    if (message.act === 'listen') {
+      startAccepting(handle as ListeningHandle | undefined, message.returnCopy);
+      return;
+    }
+    if (message.act === 'unlisten') {
+      stopAccepting();
+      return;
+    }
     if (message.act === 'report') {
       send({ warden: 1, act: 'report', report: tracker.report() });
       return;
@@ -128,11 +154,42 @@ async function main(): Promise<void> {
       send({ warden: 1, act: 'rejected', id: message.id });
       return;
     }
-    send({ warden: 1, act: 'accepted', id: message.id });
+    send({ warden: 1, act: 'accepted', id: message.id, connections: tracker.connectionCount + 1 });
     if (raw === undefined) return;
     if (server === undefined) pendingHandles.push(raw);
     else hand(server, raw);
   });
+
+  /** Shared mode: accept from the listening socket; every accepted connection goes to the app's server. */
+  const startAccepting = (copy: ListeningHandle | undefined, returnCopy: boolean) => {
+    if (copy === undefined) {
+      send({ warden: 1, act: 'listening', error: 'no listening handle came with the message' });
+      return;
+    }
+    const target = server;
+    if (target === undefined || draining || listening !== undefined) {
+      // Not ready, on its way out (the primary takes it out of rotation next), or accepting already
+      // (a repeated message): keep nothing.
+      copy.close();
+      if (target === undefined) send({ warden: 1, act: 'listening', error: 'the app is not loaded yet' });
+      return;
+    }
+    // A non-zero status is a failed accept (EMFILE and the like); libuv retries on the next event.
+    copy.onconnection = (status, raw) => {
+      if (status === 0 && raw !== undefined) hand(target, raw);
+    };
+    // listen(2) on a socket that is listening already only sets the backlog, then libuv polls it.
+    const code = copy.listen(BACKLOG);
+    if (code !== 0) {
+      copy.close();
+      send({ warden: 1, act: 'listening', error: `listen failed (libuv error ${code})` });
+      return;
+    }
+    listening = copy;
+    if (!returnCopy) return;
+    if (!process.connected || process.send === undefined) return;
+    process.send({ warden: 1, act: 'listening' }, copy as unknown as Parameters<typeof process.send>[1]);
+  };
 
   /** Wrap the raw handle as node:net would on its own accept, and give it to the app's server. */
   const hand = (target: Server, raw: RawHandle) => {

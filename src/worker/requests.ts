@@ -130,6 +130,10 @@ export class RequestTracker {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
   get inFlightCount(): number {
     return this.inFlight.size;
   }
@@ -254,7 +258,8 @@ export class RequestTracker {
       const sentAt = (res as TimedResponse)[headersAt];
       if (!entry.timedOut && sentAt !== undefined) this.answered(entry, sentAt);
     };
-    res.once('finish', done);
+    // node:http emits 'close' on every response: after 'finish' (next tick), or when the connection
+    // is cut first. One listener per request is cheaper than two.
     res.once('close', done);
   }
 
@@ -274,6 +279,14 @@ export class RequestTracker {
   private answered(entry: Tracked, sentAt: number): void {
     if (this.lastAnsweredAt === undefined || sentAt > this.lastAnsweredAt) {
       this.lastAnsweredAt = sentAt;
+      if (this.inFlight.size === 0) {
+        // The common case under load with quick answers: nothing else is waiting.
+        this.firstUnansweredAt = undefined;
+        this.unansweredCount = 0;
+        this.consecutiveTimeouts = 0;
+        this.recent.add(sentAt - entry.start, sentAt);
+        return;
+      }
       // Requests that arrived before this answer no longer count as a streak without answers.
       let first: number | undefined;
       let count = 0;

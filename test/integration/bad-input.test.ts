@@ -12,6 +12,7 @@ const USAGE: [string, string[], RegExp][] = [
   ['--workers abc', serve(fixture('slow.mjs'), '--workers', 'abc'), /--workers must be a positive integer \(at most 1024\) or "auto" \(got "abc"\)/],
   ['--workers 1.5', serve(fixture('slow.mjs'), '--workers', '1.5'), /--workers must be .*\(got "1\.5"\)/],
   ['--port 70000', ['serve', fixture('slow.mjs'), '--port', '70000'], /--port must be a port number from 0 to 65535 \(got "70000"\)/],
+  ['--balance random', serve(fixture('slow.mjs'), '--balance', 'random'), /--balance must be "shared" .* or "handoff" .*\(got "random"\)/],
   ['a missing module argument', ['serve'], /no app to serve\n  hint: give the path of your app module/],
   ['WARDEN_WORKERS=lots', serve(fixture('slow.mjs')), /--workers \(from WARDEN_WORKERS\) must be/],
 ];

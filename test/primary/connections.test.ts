@@ -111,3 +111,84 @@ test('with no worker in rotation connections are held, up to a limit and a time,
   assert.equal(late.closed, true, 'held longer than the hold time: dropped');
   assert.equal(dispatcher.stats.dropped, 2);
 });
+
+test('a hand-off never waits behind an unacknowledged one while another worker has none', () => {
+  const { dispatcher, sent, at } = setup();
+  dispatcher.setRotation([1, 2]);
+  dispatcher.accept(new FakeHandle('a'));
+  dispatcher.accept(new FakeHandle('b'));
+  assert.deepEqual(sent.map((s) => s.worker), [1, 2]);
+  // Worker 2 takes its connection at once; worker 1 is blocked on a slow request (5 ms and counting).
+  dispatcher.acknowledge(2, sent[1]?.id as number, 1);
+  at(5);
+  for (const name of ['c', 'd', 'e']) {
+    dispatcher.accept(new FakeHandle(name));
+    const last = sent[sent.length - 1];
+    assert.equal(last?.worker, 2, `${name} goes to the free worker`);
+    dispatcher.acknowledge(2, last?.id as number, 1);
+  }
+  dispatcher.acknowledge(1, sent[0]?.id as number, 1);
+  dispatcher.accept(new FakeHandle('f'));
+  assert.equal(sent[sent.length - 1]?.worker, 1, 'once worker 1 has caught up it is back in turn');
+});
+
+test('with no hand-off pending, the worker that reported fewer open connections gets the next one', () => {
+  const { dispatcher, sent } = setup();
+  dispatcher.setRotation([1, 2]);
+  dispatcher.accept(new FakeHandle('a'));
+  dispatcher.accept(new FakeHandle('b'));
+  dispatcher.acknowledge(1, sent[0]?.id as number, 7);
+  dispatcher.acknowledge(2, sent[1]?.id as number, 2);
+  for (const name of ['c', 'd']) {
+    dispatcher.accept(new FakeHandle(name));
+    dispatcher.acknowledge(2, sent[sent.length - 1]?.id as number, 3);
+  }
+  assert.deepEqual(sent.slice(2).map((s) => s.worker), [2, 2]);
+});
+
+test('shared mode: workers in rotation get the listening socket, leavers are told to stop, and the primary stops accepting once it holds a copy', async () => {
+  const dispatcher = new ConnectionDispatcher({ holdLimit: 2, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: 'shared' });
+  const calls: string[] = [];
+  const shared: { worker: number; handle: unknown; returnCopy: boolean }[] = [];
+  for (const worker of [1, 2, 3]) {
+    dispatcher.addWorker(worker, {
+      send: () => calls.push(`send ${worker}`),
+      share: (handle, returnCopy) => {
+        calls.push(`share ${worker}`);
+        shared.push({ worker, handle, returnCopy });
+      },
+      unshare: () => calls.push(`unshare ${worker}`),
+    });
+  }
+  try {
+    await dispatcher.listen('127.0.0.1', 0, 'service');
+    dispatcher.setRotation([1]);
+    assert.deepEqual(calls, ['share 1']);
+    assert.equal(shared[0]?.returnCopy, true, 'asked for a copy while the primary polls its own');
+    let keeperClosed = false;
+    const copy = { onconnection: () => undefined, close: () => (keeperClosed = true) };
+    dispatcher.listening(1, copy, undefined);
+    dispatcher.setRotation([1, 2]);
+    assert.deepEqual(calls, ['share 1', 'share 2']);
+    assert.equal(shared[1]?.handle, copy, 'later workers get the kept copy');
+    assert.equal(shared[1]?.returnCopy, false);
+    dispatcher.setRotation([1, 2]);
+    assert.equal(calls.length, 2, 'no message when nothing changes');
+    dispatcher.setRotation([2]);
+    assert.deepEqual(calls.slice(2), ['unshare 1'], 'a worker out of rotation is told to stop accepting');
+    dispatcher.removeWorker(2);
+    assert.equal(calls.length, 3, 'a dead worker is not told anything');
+    assert.equal(dispatcher.stats.acceptors, 0);
+    dispatcher.setRotation([3, 1]);
+    assert.deepEqual(calls.slice(3), ['share 3', 'share 1']);
+    dispatcher.listening(3, undefined, 'listen failed');
+    assert.equal(dispatcher.stats.acceptors, 1, 'a worker that could not listen does not count');
+    assert.equal(keeperClosed, false);
+    await dispatcher.close();
+    assert.equal(keeperClosed, true, 'close() closes the kept copy');
+    assert.equal(calls.filter((c) => c === 'unshare 1').length, 2, 'close() tells the accepting worker to stop');
+    assert.ok(!calls.some((c) => c.startsWith('send')), 'no connection was handed over');
+  } finally {
+    await dispatcher.close();
+  }
+});
