@@ -156,6 +156,12 @@ function writeReport(result, outDir) {
   return join(outDir, `${base}.md`);
 }
 
+/** `npm run bench -- reload`: bench/reload.js on its own, with its own table. */
+async function runReloadAlone() {
+  const { runReload: runReloadBench } = await import('./reload.js');
+  return runReloadBench();
+}
+
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -163,7 +169,7 @@ async function main() {
   });
   assertWardenBuilt();
   if (positionals.length > 0) {
-    const singles = { balance: runBalance, freeze: runFreeze };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }
