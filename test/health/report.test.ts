@@ -4,28 +4,25 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { livez, readyz } from '../../src/health/report.js';
-import { initialState, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
-import { CONFIG as BASE_CONFIG, stats } from '../primary/machine-harness.js';
+import type { Effect, MachineConfig, MachineEvent } from '../../src/primary/machine/index.js';
+import { CONFIG as BASE_CONFIG, Harness, stats } from '../primary/machine-harness.js';
 
 const CONFIG: MachineConfig = { ...BASE_CONFIG, maxRestarts: 10 };
 
-class Fleet {
-  state: MachineState;
-  now = 0;
-  private nextPid = 100;
+/** The machine harness, with every Spawn carried out at once (a pid reported in the same step). */
+class Fleet extends Harness {
+  private nextFleetPid = 100;
 
   constructor(config: Partial<MachineConfig> = {}) {
-    this.state = initialState({ ...CONFIG, ...config }, 0);
+    super({ ...CONFIG, ...config });
   }
 
-  send(event: MachineEvent, at = this.now): Effect[] {
-    this.now = at;
-    const result = step(this.state, event, at);
-    this.state = result.state;
-    for (const effect of result.effects) {
-      if (effect.type === 'Spawn') this.send({ type: 'WorkerSpawned', id: effect.id, pid: this.nextPid++ }, at);
+  override send(event: MachineEvent, at = this.now): Effect[] {
+    const effects = super.send(event, at);
+    for (const effect of effects) {
+      if (effect.type === 'Spawn') this.send({ type: 'WorkerSpawned', id: effect.id, pid: this.nextFleetPid++ }, at);
     }
-    return result.effects;
+    return effects;
   }
 
   /** The live worker of `slot`, booting or ready. */
