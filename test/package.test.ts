@@ -54,7 +54,7 @@ test('the packed tarball installs into an empty project and serves with `npx war
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const match = await waitFor('the startup line', () => {
     for (const pid of descendants(child.pid as number)) seen.add(pid);
-    return /warden \d+\.\d+\.\d+ serving app\.mjs with 2 workers on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+), pid (\d+)\)/.exec(output) ?? undefined;
+    return /warden \d+\.\d+\.\d+ serving app\.mjs with 2 workers on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+), control \S+, pid (\d+)\)/.exec(output) ?? undefined;
   }, 30_000).catch((error: Error) => assert.fail(`${error.message}\n${output}`));
   await waitFor('ready', async () => (await get(Number(match[2]), '/readyz')).status === 200, 20_000);
   for (const pid of descendants(child.pid as number)) seen.add(pid);
