@@ -38,18 +38,22 @@ export function freezeParams() {
   };
 }
 
+/** --stuck-after only when WARDEN_STUCK_AFTER is set; otherwise warden judges as it would in production. */
+function stuckAfterFlag(params) {
+  return params.wardenStuckAfterS === undefined ? [] : ['--stuck-after', String(params.wardenStuckAfterS)];
+}
+
 function start(key, params) {
   switch (key) {
     case 'warden':
       return startWarden({
         workers: params.workers,
-        flags: ['--timeout', String(params.wardenTimeoutS),
-          ...(params.wardenStuckAfterS === undefined ? [] : ['--stuck-after', String(params.wardenStuckAfterS)])],
+        flags: ['--timeout', String(params.wardenTimeoutS), ...stuckAfterFlag(params), '--balance', 'shared'],
       });
     case 'warden-handoff':
       return startWarden({
         workers: params.workers,
-        flags: ['--timeout', String(params.wardenTimeoutS), '--stuck-after', String(params.wardenStuckAfterS), '--balance', 'handoff'],
+        flags: ['--timeout', String(params.wardenTimeoutS), ...stuckAfterFlag(params), '--balance', 'handoff'],
       }).then((started) => ({ ...started, key: 'warden-handoff', label: LABELS['warden-handoff'] }));
     case 'cluster':
       return startCluster({ workers: params.workers, sched: 'rr' });
