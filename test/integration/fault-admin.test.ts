@@ -172,7 +172,8 @@ test('an admin server bound beyond loopback warns at startup that it exposes wor
   const open = run('0.0.0.0');
   const loopback = run('127.0.0.1');
   await waitFor('both to start', () => (/serving/.test(open.output()) && /serving/.test(loopback.output())) || undefined, 15_000);
-  assert.match(open.output(), /warn: the admin server listens on 0\.0\.0\.0, reachable from other machines: it shows worker pids, file paths and incidents/);
+  // The warning goes to stderr, the startup line to stdout: either pipe can be read first.
+  await waitFor('the warning about a public admin server', () => /warn: the admin server listens on 0\.0\.0\.0, reachable from other machines: it shows worker pids, file paths and incidents/.test(open.output()) || undefined, 10_000);
   assert.doesNotMatch(loopback.output(), /reachable from other machines/);
   for (const pid of [open.pid, loopback.pid]) killQuietly(pid, 'SIGTERM');
 });

@@ -62,7 +62,7 @@ test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in i
   }
   const { workers: after } = await warden.workers();
   assert.equal(after.find((w) => w.slot === 2)?.pid, workers.find((w) => w.slot === 2)?.pid, 'the healthy worker was not touched');
-  assert.match(warden.output(), /worker 1 \(pid \d+\) sent no heartbeat for/);
+  await warden.expectOutput(/worker 1 \(pid \d+\) sent no heartbeat for/);
 });
 
 for (const [name, route] of [['a busy loop', '/spin'], ['an Atomics.wait deadlock', '/atomics']] as const) {

@@ -2,6 +2,7 @@
 // read its bound ports from the startup line, make real HTTP requests, wait by polling to deadlines,
 // and kill the primary and every worker by PID when the test ends, passed or failed.
 
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { once } from 'node:events';
@@ -33,6 +34,12 @@ export interface RunningWarden {
   /** Every process of this warden the test saw: killed by pid when the test ends. */
   processes: OwnedProcesses;
   workers: () => Promise<WorkersBody>;
+  /**
+   * Wait until the output matches `pattern` (at most `timeoutMs`) and return it; fail naming the
+   * pattern and showing the output otherwise. warden writes its log asynchronously and through a
+   * pipe, so a line can arrive after the admin answer or event that the test saw first.
+   */
+  expectOutput: (pattern: RegExp, message?: string, timeoutMs?: number) => Promise<string>;
   /** The control socket path printed in the startup line. */
   control: string;
 }
@@ -317,7 +324,15 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     output += chunk;
     stderr += chunk;
   });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  // Exited means the process is gone *and* what it wrote has been read (both pipes ended), so that a
+  // test reading the output after the exit sees all of it; a pipe still held by an orphan does not
+  // hold the exit up for more than 2 s.
+  const drained = (stream: NodeJS.ReadableStream | null) => new Promise<void>((resolve) => (stream === null ? resolve() : stream.once('end', resolve).once('close', resolve)));
+  const pipesEnded = Promise.all([drained(child.stdout), drained(child.stderr)]);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => {
+    const status = { code, signal };
+    void withDeadline(pipesEnded, 2000, 'the output pipes to end').catch(() => undefined).then(() => resolve(status));
+  }));
   const startup = waitFor('the startup line', () => /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined, 15_000);
   const exitedEarly = exited.then(({ code, signal }) => {
     throw new Error(`warden exited (${code ?? signal}) before its startup line`);
@@ -332,6 +347,13 @@ export async function startWarden(t: TestContext, args: string[], options: { env
       throw new Error(`${error.message}\noutput so far:\n${output}`);
     }),
     control: /control (\S+), pid/.exec(output)?.[1] ?? '',
+    expectOutput: async (pattern, message, timeoutMs = 10_000) => {
+      try {
+        return await waitFor(`output matching ${pattern}`, () => (pattern.test(output) ? output : undefined), timeoutMs, 25);
+      } catch {
+        throw new assert.AssertionError({ message: `${message ? `${message}: ` : ''}no output line matched ${pattern} within ${timeoutMs} ms; output:\n${output}`, actual: output, expected: pattern, operator: 'match' });
+      }
+    },
     workers: async () => {
       const body = (await getJson<WorkersBody>(running.adminPort, '/workers')).body;
       for (const worker of body.workers) if (worker.pid !== null) processes.own(worker.pid, `worker ${worker.slot}`);

@@ -69,7 +69,7 @@ test('an app with its own SIGUSR1 handler: the inspector cannot open, and the re
   const incident = await incidentFor(warden.adminPort, spinner, 'stalled');
   assert.equal(incident.stack, undefined);
   assert.match(incident.noStack ?? '', /^no stack: inspector did not open on 127\.0\.0\.1:\d+ within \d+ ms/);
-  assert.match(warden.output(), new RegExp(`\\(pid ${spinner}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); no stack: `));
+  await warden.expectOutput(new RegExp(`\\(pid ${spinner}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); no stack: `));
   await waitFor('the stalled worker to be replaced', async () => {
     const slot = (await warden.workers()).workers.find((w) => w.slot === incident.slot);
     return slot !== undefined && slot.pid !== spinner && slot.state === 'ready';
@@ -90,7 +90,7 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
     assert.equal(request.path, '/orders', 'the query string is dropped');
     assert.ok(request.ageMs >= 0);
   }
-  assert.match(warden.output(), /was stuck \(.*\); (its last answer was \d+\.\ds ago|it never answered a request); \d+ request\(s\) in flight:\n +GET \/orders +\d+\.\ds/);
+  await warden.expectOutput(/was stuck \(.*\); (its last answer was \d+\.\ds ago|it never answered a request); \d+ request\(s\) in flight:\n +GET \/orders +\d+\.\ds/);
 });
 
 test('a crash: the uncaught error and its stack are recorded for the slot that crashed', async (t) => {
@@ -100,7 +100,7 @@ test('a crash: the uncaught error and its stack are recorded for the slot that c
   assert.equal(incident.slot, Number(crashed.worker), 'attributed to the right slot');
   assert.equal(incident.error?.message, 'fixture crash on purpose');
   assert.match(incident.error?.stack ?? '', /faults\.mjs:\d+:\d+/);
-  assert.match(warden.output(), new RegExp(`worker ${crashed.worker} \\(pid ${crashed.pid}\\) crashed: Error: fixture crash on purpose`));
+  await warden.expectOutput(new RegExp(`worker ${crashed.worker} \\(pid ${crashed.pid}\\) crashed: Error: fixture crash on purpose`));
   const { workers } = await warden.workers();
   assert.ok(workers.find((w) => w.slot === incident.slot)?.incidents.some((i) => i.kind === 'crashed'), '/workers shows the incident on its slot');
 });
@@ -128,5 +128,5 @@ test('--max-memory: a worker over the limit is recycled gracefully, with its mem
     return current !== undefined && current.pid !== incident.pid;
   }, 20_000);
   assert.doesNotMatch(warden.output(), /restarting worker \d in/, 'a memory recycle is not a failure: no backoff');
-  assert.match(warden.output(), /was recycled \(RSS \d+ MB is above --max-memory 150 MB\); memory before the recycle:\n +-?\d+s +rss/);
+  await warden.expectOutput(/was recycled \(RSS \d+ MB is above --max-memory 150 MB\); memory before the recycle:\n +-?\d+s +rss/);
 });

@@ -62,7 +62,7 @@ for (const keepAlive of [false, true]) {
       `out of rotation ${(outOfRotationAt ?? NaN) - poisonedAt} ms after the poison (bound ${OUT_OF_ROTATION_WITHIN_MS} ms)`);
     assert.ok(replacedAt - poisonedAt < REPLACED_WITHIN_MS, `replaced ${replacedAt - poisonedAt} ms after the poison (bound ${REPLACED_WITHIN_MS} ms)`);
     // A hello app answers in a millisecond: twice its slowest answer is below the floor, so the floor decides.
-    assert.match(warden.output(), new RegExp(`worker ${slot} \\(pid ${poisoned.pid}\\) is stuck: \\d+ request\\(s\\) in \\d+\\.\\ds and not one answered .*while other workers kept answering; threshold 1\\.5s \\(floor\\)`));
+    await warden.expectOutput(new RegExp(`worker ${slot} \\(pid ${poisoned.pid}\\) is stuck: \\d+ request\\(s\\) in \\d+\\.\\ds and not one answered .*while other workers kept answering; threshold 1\\.5s \\(floor\\)`));
     assert.ok(readyStatuses.includes(503), `/readyz was 503 while the worker was stuck (saw ${[...new Set(readyStatuses)].join(', ')})`);
     assert.ok(after >= 0.9 * before, `throughput came back: ${after.toFixed(0)} req/s after vs ${before.toFixed(0)} before`);
     // No connection reached the stuck worker after the verdict. New connections did reach it while it

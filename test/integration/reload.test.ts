@@ -124,7 +124,7 @@ test('a reload to broken code fails at the first slot: old workers keep serving 
   assert.equal(failed.primary.reload.last?.outcome, 'failed');
   assert.match(failed.primary.reload.last?.error ?? '', /SyntaxError/, '/workers shows the last reload and its error');
   assert.deepEqual(await servingPids(warden), before, 'the old workers still serve');
-  assert.match(warden.output(), /reload to generation 2 failed at slot 1/, 'the failure is in the log');
+  await warden.expectOutput(/reload to generation 2 failed at slot 1/, 'the failure is in the log');
   await new Promise((resolve) => setTimeout(resolve, 2000));
   assert.equal((await view(warden)).workers.length, 2, 'nothing retried in a loop');
 

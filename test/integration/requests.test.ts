@@ -29,7 +29,7 @@ test('a worker whose requests all hang past --request-timeout is recycled; the o
     const current = (await warden.workers()).workers.find((w) => w.slot === slot && w.state === 'ready');
     return current !== undefined && current.pid !== poisoned.pid;
   }, 15_000);
-  assert.match(warden.output(), /is unhealthy: its last \d+ requests all timed out/);
+  await warden.expectOutput(/is unhealthy: its last \d+ requests all timed out/);
   assert.equal((await warden.workers()).workers.find((w) => w.slot === healthy?.slot)?.pid, healthy?.pid);
 });
 
@@ -43,7 +43,7 @@ test('a worker failing its --probe-path is recycled, the other untouched', async
     const current = (await warden.workers()).workers.find((w) => w.slot === failingSlot && w.state === 'ready');
     return current !== undefined && current.pid !== failing.pid;
   }, 15_000);
-  assert.match(warden.output(), /probe of worker \d failed \(2\/2\): answered 500/);
+  await warden.expectOutput(/probe of worker \d failed \(2\/2\): answered 500/);
   const after = (await warden.workers()).workers.find((w) => w.slot === other?.slot);
   assert.equal(after?.pid, other?.pid, 'the worker that passes its probes keeps running');
   assert.equal(after?.restarts, 0);
@@ -82,7 +82,7 @@ test('--probe-timeout: a probe answered after 1 s fails with a 0.5 s timeout, an
     const current = (await warden.workers()).workers.find((w) => w.slot === slot && w.state === 'ready');
     return current !== undefined && current.pid !== slowed.pid;
   }, 20_000);
-  assert.match(warden.output(), new RegExp(`probe of worker ${slot} failed \\(2/2\\): no answer within 500ms`));
+  await warden.expectOutput(new RegExp(`probe of worker ${slot} failed \\(2/2\\): no answer within 500ms`));
   assert.equal((await warden.workers()).workers.find((w) => w.slot === other?.slot)?.pid, other?.pid, 'the other worker is untouched');
 });
 

@@ -22,7 +22,7 @@ test('a worker killed with SIGKILL is replaced in the same slot while the servic
   assert.match(slot2?.lastExit?.reason ?? '', /SIGKILL/);
   assert.equal(after.workers.find((w) => w.slot === 1)?.pid, before.workers.find((w) => w.slot === 1)?.pid, 'slot 1 untouched');
   assert.equal((await answeringPids(warden.port, 6)).size, 2);
-  assert.match(warden.output(), new RegExp(`worker 2 \\(pid ${victim.pid}\\) was sent SIGKILL`), 'the exit is logged with slot, pid and signal');
+  await warden.expectOutput(new RegExp(`worker 2 \\(pid ${victim.pid}\\) was sent SIGKILL`), 'the exit is logged with slot, pid and signal');
 });
 
 test('a worker that keeps crashing after having served makes warden exit non-zero', async (t) => {
@@ -32,8 +32,8 @@ test('a worker that keeps crashing after having served makes warden exit non-zer
   // Every worker it ever started (recorded from /proc while it ran) went with it.
   await warden.processes.expectAllGone('after warden exited 4');
   assert.ok(warden.processes.all().length >= 2, `the primary and its workers were seen (${warden.processes.all().length})`);
-  assert.match(warden.output(), /worker 1 failed 3 times in a row/);
-  assert.match(warden.output(), /the database went away/, 'the crash error reaches the log');
+  await warden.expectOutput(/worker 1 failed 3 times in a row/);
+  await warden.expectOutput(/the database went away/, 'the crash error reaches the log');
 });
 
 test('worker output lines are passed on whole and attributed to their worker', async (t) => {

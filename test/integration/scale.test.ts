@@ -64,7 +64,7 @@ test('warden scale 3, then scale -1, then SIGTTOU: the count follows, /readyz st
     return now.primary.workersTarget === 1 && now.workers.length === 1 && now.workers[0]?.state === 'ready' ? now : undefined;
   }, 30_000);
   assert.equal((await getJson(warden.adminPort, '/readyz')).status, 200);
-  assert.match(warden.output(), /scaling from 2 to 1 worker \(asked by SIGTTOU\)/);
+  await warden.expectOutput(/scaling from 2 to 1 worker \(asked by SIGTTOU\)/);
 
   const refused = await runCli(t, ['scale', '-1', '--control', warden.control], { timeoutMs: 30_000 });
   assert.equal(refused.code, 1);

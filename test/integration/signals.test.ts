@@ -36,7 +36,7 @@ for (const [name, send] of [
     const took = Date.now() - sentAt;
     assert.deepEqual(exit, { code: 130, signal: null }, `exit 130; output:\n${warden.output()}`);
     assert.ok(took < 15_000, `exited ${took} ms after the signal, not after the 60 s graceful timeout`);
-    assert.match(warden.output(), name === 'SIGQUIT' ? /received SIGQUIT; killing workers without waiting/ : /received SIGTERM again; killing workers without waiting/);
+    await warden.expectOutput(name === 'SIGQUIT' ? /received SIGQUIT; killing workers without waiting/ : /received SIGTERM again; killing workers without waiting/);
     await warden.processes.expectAllGone('after a forced stop');
   });
 }

@@ -50,7 +50,7 @@ const SHAPES: [string, string][] = [
 for (const [name, app] of SHAPES) {
   test(`HTTPS for ${name}: a verified TLS handshake on the shared port`, async (t) => {
     const warden = await startWarden(t, [fixture(app), '--workers', '2', '--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'cert.pem')]);
-    assert.match(warden.output(), /on https:\/\/127\.0\.0\.1:\d+/);
+    await warden.expectOutput(/on https:\/\/127\.0\.0\.1:\d+/);
     for (let i = 0; i < 2; i++) {
       const answer = await httpsGet(warden.port);
       assert.equal(answer.status, 200, answer.body);
