@@ -302,7 +302,7 @@ export const SERVE_OPTIONS = [
     help: 'with --reload: files whose change reloads, repeatable', parse: list('glob patterns'), repeatable: true }),
   option({ key: 'reloadExclude', flag: '--reload-exclude <glob>', env: ['WARDEN_RELOAD_EXCLUDE'], defaultValue: '**/node_modules/**,**/.*/**,**/.*',
     help: 'with --reload: files whose change is ignored, repeatable', parse: list('glob patterns'), repeatable: true }),
-  option({ key: 'balance', flag: '--balance <mode>', env: ['WARDEN_BALANCE'], defaultValue: 'handoff',
+  option({ key: 'balance', flag: '--balance <mode>', env: ['WARDEN_BALANCE'], defaultValue: 'shared',
     help: 'how connections reach workers: "shared" (workers in rotation accept from one socket) or "handoff" (the primary accepts and picks the least loaded worker)', parse: parseBalance }),
   option({ key: 'logFormat', flag: '--log-format <format>', env: ['WARDEN_LOG_FORMAT'], defaultValue: 'text',
     help: 'log lines as "text" or "json" (one pino JSON object per line)', parse: parseLogFormat }),

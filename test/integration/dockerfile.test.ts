@@ -115,7 +115,7 @@ test("the image's CMD, run directly with the flags it passes, serves the app and
   const warden = await startWarden(t, args, { env, cwd: ROOT });
   const answer = await get(warden.port, '/');
   assert.equal(answer.status, 200);
-  assert.match(answer.body, /^hello from worker 1 of \d+/);
+  assert.match(answer.body, /^hello from worker \d+ of \d+/);
   await waitFor('/readyz 200', async () => (await getJson(warden.adminPort, '/readyz')).status === 200);
   assert.equal((await get(warden.adminPort, '/livez')).status, 200);
 });

@@ -64,7 +64,11 @@ for (const keepAlive of [false, true]) {
     // A hello app answers in a millisecond: twice its slowest answer is below the floor, so the floor decides.
     await warden.expectOutput(new RegExp(`worker ${slot} \\(pid ${poisoned.pid}\\) is stuck: \\d+ request\\(s\\) in \\d+\\.\\ds and not one answered .*while other workers kept answering; threshold 1\\.5s \\(floor\\)`));
     assert.ok(readyStatuses.includes(503), `/readyz was 503 while the worker was stuck (saw ${[...new Set(readyStatuses)].join(', ')})`);
-    assert.ok(after >= 0.9 * before, `throughput came back: ${after.toFixed(0)} req/s after vs ${before.toFixed(0)} before`);
+    // Once the replacement serves, every request succeeds again; the rate is the paced load's, which a
+    // busy machine can hold back on both sides, so it gets a margin.
+    const failedLate = samples.filter((sample) => sample.at >= settled && !sample.ok);
+    assert.deepEqual(failedLate.map((sample) => sample.error ?? sample.status), [], 'no request sent after the replacement failed');
+    assert.ok(after >= 0.75 * before, `throughput came back: ${after.toFixed(0)} req/s after vs ${before.toFixed(0)} before`);
     // No connection reached the stuck worker after the verdict. New connections did reach it while it
     // was poisoned and not yet judged (so its watch works); with keep-alive its clients only come back
     // after their 2 s time-out, after the verdict, and must all go to the other workers.

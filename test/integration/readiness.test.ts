@@ -15,7 +15,11 @@ interface Readyz {
 for (const [flags, status] of [[['--min-ready', '1'], 200], [[], 503]] as const) {
   test(`one of two workers frozen, ${flags.length > 0 ? flags.join(' ') : 'default --min-ready (all)'}: /readyz ${status}, naming the missing worker`, async (t) => {
     const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '60', ...flags]);
-    const { workers } = await warden.workers();
+    // With --min-ready 1, /readyz is 200 (and startWarden returns) once one worker is ready: wait for both.
+    const workers = await waitFor('both workers in rotation', async () => {
+      const seen = (await warden.workers()).workers;
+      return seen.length === 2 && seen.every((w) => w.inRotation) ? seen : undefined;
+    }, 20_000);
     const frozen = workers[0];
     process.kill(frozen?.pid as number, 'SIGSTOP');
     // On a busy machine the other worker may miss its heartbeat window for a moment too; wait for
