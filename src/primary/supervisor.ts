@@ -188,6 +188,7 @@ export class Supervisor {
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
       requestTimeoutMs: options.requestTimeoutMs,
       listenWaitMs: options.bootTimeoutMs,
+      gracefulTimeoutMs: options.gracefulTimeoutMs,
       accessLog: options.accessLog,
       logFormat: options.logFormat,
       args: [...(this.settings.appArgs ?? [])],

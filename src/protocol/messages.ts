@@ -37,6 +37,8 @@ export interface HeartbeatStats {
   consecutiveTimeouts: number;
   /** Open client connections. */
   connections: number;
+  /** Of those, connections taken over by an upgrade (WebSockets); absent from older workers. */
+  upgraded?: number;
   rssBytes: number;
   heapUsedBytes: number;
   /** Finished requests since the worker started, for /metrics; absent from older workers. */
@@ -257,6 +259,8 @@ export interface WorkerConfig {
   heartbeatIntervalMs: number;
   requestTimeoutMs: number;
   listenWaitMs: number;
+  /** --graceful-timeout: on drain, upgraded connections are closed just before it runs out. */
+  gracefulTimeoutMs?: number;
   /** --access-log, and the format its lines are written in. */
   accessLog?: 'off' | 'on' | 'query';
   logFormat?: 'text' | 'json';
