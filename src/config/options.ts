@@ -48,6 +48,7 @@ export interface ServeOptions {
   sslCertfile: string | undefined;
   sslCa: string | undefined;
   balance: BalanceMode;
+  sticky: boolean;
 }
 
 export interface ParseContext {
@@ -321,6 +322,8 @@ export const SERVE_OPTIONS = [
     help: 'serve HTTPS: the certificate chain (PEM); needs --ssl-keyfile', parse: parsePath('a file path') }),
   option({ key: 'sslCa', flag: '--ssl-ca <path>', env: ['WARDEN_SSL_CA'], defaultValue: undefined,
     help: 'with HTTPS: CA certificates (PEM) added to the chain', parse: parsePath('a file path') }),
+  option({ key: 'sticky', flag: '--sticky', env: ['WARDEN_STICKY'], defaultValue: 'false',
+    help: 'the same client address reaches the same worker while that worker is in rotation (socket.io long-polling); --balance handoff only', parse: parseBoolean }),
 ] as const satisfies readonly OptionSpec[];
 
 /** "--graceful-timeout <s>" -> "graceful-timeout". */

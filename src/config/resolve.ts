@@ -165,6 +165,11 @@ function checkConsistency(options: ServeOptions): void {
   if (options.sslCa !== undefined && options.sslKeyfile === undefined) {
     throw new WardenError('WARDEN_CONFIG', '--ssl-ca is set without --ssl-keyfile and --ssl-certfile', { hint: 'give the key and certificate to serve HTTPS' });
   }
+  if (options.sticky && options.balance === 'shared') {
+    throw new WardenError('WARDEN_CONFIG', '--sticky cannot work with --balance shared: there the kernel, not warden, picks the worker for each connection', {
+      hint: 'drop --balance shared (the default, handoff, lets the primary pick the worker by client address)',
+    });
+  }
   if (options.probePath !== undefined && options.probeTimeoutMs > options.probeIntervalMs) {
     throw new WardenError('WARDEN_CONFIG', '--probe-timeout is longer than --probe-interval', {
       hint: 'a probe must finish before the next one starts',

@@ -19,8 +19,8 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { WardenError, errnoCode } from '../errors.js';
 import { monotonicMs } from '../protocol/messages.js';
-import { acceptorChanges, chooseWorker, type Candidate } from './balance.js';
-import { acceptRawHandles, listeningHandle, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
+import { acceptorChanges, chooseWorker, stickyWorker, type Candidate } from './balance.js';
+import { acceptRawHandles, listeningHandle, remoteAddress, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
 
 import type { BalanceMode } from '../config/options.js';
 
@@ -52,6 +52,7 @@ export interface ConnectionStats {
 export class ConnectionDispatcher {
   private server: Server | undefined;
   private readonly targets = new Map<number, HandoffTarget>();
+  private readonly slots = new Map<number, number>();
   private rotation: number[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly pendingByWorker = new Map<number, Set<number>>();
@@ -80,6 +81,8 @@ export class ConnectionDispatcher {
       /** The primary takes back a hand-off unacknowledged this long (twice the window: no race). */
       reclaimAfterMs: number;
       mode?: BalanceMode;
+      /** `--sticky`: the same client address goes to the same worker while it is in rotation. */
+      sticky?: boolean;
       now?: () => number;
     },
   ) {}
@@ -97,8 +100,10 @@ export class ConnectionDispatcher {
     return address;
   }
 
-  addWorker(workerId: number, target: HandoffTarget): void {
+  /** `slot` keys the --sticky choice: a replacement in the same slot gets that slot's clients. */
+  addWorker(workerId: number, target: HandoffTarget, slot = workerId): void {
     this.targets.set(workerId, target);
+    this.slots.set(workerId, slot);
     this.pendingByWorker.set(workerId, new Set());
   }
 
@@ -174,6 +179,7 @@ export class ConnectionDispatcher {
   /** A worker exited: hand its unacknowledged connections to others. */
   removeWorker(workerId: number): void {
     this.targets.delete(workerId);
+    this.slots.delete(workerId);
     this.rotation = this.rotation.filter((id) => id !== workerId);
     this.reportedConnections.delete(workerId);
     this.lastExpiry.delete(workerId);
@@ -258,7 +264,7 @@ export class ConnectionDispatcher {
   }
 
   private dispatch(handle: ConnectionHandle): void {
-    const workerId = this.pick();
+    const workerId = this.options.sticky === true ? this.pickSticky(handle) : this.pick();
     if (workerId === undefined) {
       if (this.held.length >= this.options.holdLimit) {
         this.stats.dropped += 1;
@@ -270,6 +276,16 @@ export class ConnectionDispatcher {
       return;
     }
     this.sendTo(workerId, handle);
+  }
+
+  /** A handle whose peer is unknown (it already closed) goes to the least-loaded worker. */
+  private pickSticky(handle: ConnectionHandle): number | undefined {
+    const address = remoteAddress(handle);
+    if (address === undefined) return this.pick();
+    const now = this.now();
+    const avoid = new Set<number>();
+    for (const [id, at] of this.lastExpiry) if (now - at < 3000) avoid.add(id);
+    return stickyWorker(address, this.rotation.map((id) => ({ id, slot: this.slots.get(id) ?? id })), avoid);
   }
 
   private pick(): number | undefined {

@@ -116,7 +116,7 @@ export class Supervisor {
     const options = settings.options;
     this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
     this.dispatcher = new ConnectionDispatcher({
-      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance,
+      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance, sticky: options.sticky,
     });
     this.admin = new AdminServer({
       '/livez': () => livez(this.state),
@@ -368,7 +368,7 @@ export class Supervisor {
       send: (connectionId, expiresAt, handle, onSent) => worker.send({ warden: 1, act: 'conn', id: connectionId, expiresAt }, handle, onSent),
       share: (listening, returnCopy) => worker.send({ warden: 1, act: 'listen', returnCopy }, listening),
       unshare: () => worker.send({ warden: 1, act: 'unlisten' }),
-    });
+    }, slot);
   }
 
   private onWorkerMessage(id: number, message: WorkerMessage, handle: unknown): void {
