@@ -12,7 +12,7 @@ export interface PrimaryInfo {
   control?: string | null;
   version: string;
   module: string;
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; path?: string };
   admin: { host: string; port: number };
   startedAt: number;
   requiredReady: number;

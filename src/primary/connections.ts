@@ -20,6 +20,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { WardenError, errnoCode } from '../errors.js';
 import { monotonicMs } from '../protocol/messages.js';
 import { acceptorChanges, chooseWorker, stickyWorker, type Candidate } from './balance.js';
+import { listenUnix, type BoundSocket } from './unix-socket.js';
 import { acceptRawHandles, listeningHandle, remoteAddress, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
 
 import type { BalanceMode } from '../config/options.js';
@@ -68,6 +69,7 @@ export class ConnectionDispatcher {
   private readonly accepting = new Set<number>();
   /** Shared mode: the primary's copy of the listening socket that nobody polls here. */
   private keeper: ListeningHandle | undefined;
+  private unixSocket: BoundSocket | undefined;
   readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, reclaimed: 0, dropped: 0, held: 0, acceptors: 0 };
 
   constructor(
@@ -101,6 +103,16 @@ export class ConnectionDispatcher {
   }
 
   /** `slot` keys the --sticky choice: a replacement in the same slot gets that slot's clients. */
+  /** `--uds`: bind the unix socket `path` (a stale file is replaced, a live one refused). */
+  async listenUnix(path: string, mode: number, what: string): Promise<BoundSocket> {
+    const server = createServer();
+    this.server = server;
+    const bound = await listenUnix(server, path, mode, what);
+    this.unixSocket = bound;
+    acceptRawHandles(server, (handle) => this.accept(handle));
+    return bound;
+  }
+
   addWorker(workerId: number, target: HandoffTarget, slot = workerId): void {
     this.targets.set(workerId, target);
     this.slots.set(workerId, slot);
@@ -236,6 +248,9 @@ export class ConnectionDispatcher {
     this.keeper = undefined;
     const server = this.server;
     this.server = undefined;
+    // The socket file goes with the listener (connections workers still finish do not need the name).
+    this.unixSocket?.remove();
+    this.unixSocket = undefined;
     if (server === undefined || !server.listening) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -248,6 +263,8 @@ export class ConnectionDispatcher {
     this.held = [];
     this.keeper?.close();
     this.keeper = undefined;
+    this.unixSocket?.remove();
+    this.unixSocket = undefined;
   }
 
   private takeBack(connectionId: number, entry: Pending): void {

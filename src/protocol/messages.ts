@@ -254,8 +254,11 @@ export interface WorkerConfig {
   modulePath: string;
   exportName?: string;
   factory: boolean;
+  /** 0 with --uds. */
   port: number;
-  address: { address: string; family: string; port: number };
+  address: { address: string; family: string; port: number } | string;
+  /** --uds: the socket's path; PORT is set to it, and a listen() on it is the app's own. */
+  socketPath?: string;
   heartbeatIntervalMs: number;
   requestTimeoutMs: number;
   listenWaitMs: number;
