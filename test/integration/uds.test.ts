@@ -141,7 +141,7 @@ test('--uds on a socket another process serves: refused with a clear error, and 
   await new Promise<void>((resolve) => other.listen(socketPath, resolve));
   t.after(() => other.close());
   const outcome = await runCli(t, ['serve', fixture('faults.mjs'), '--uds', socketPath, '--admin-port', '0', '--control', join(dir, 'control.sock')]);
-  assert.notEqual(outcome.code, 0);
+  assert.equal(outcome.code, 1, outcome.stderr);
   assert.match(outcome.stderr, new RegExp(`cannot listen on ${socketPath} for the service: another process is serving on`));
   assert.ok(lstatSync(socketPath).isSocket(), 'the live socket file is still there');
   const reply = await withDeadline(new Promise<string>((resolve, reject) => {
