@@ -15,8 +15,9 @@ function appName(module: string): string {
   return name.length > MAX_APP_CHARS ? `${name.slice(0, MAX_APP_CHARS - 1)}…` : name;
 }
 
-export function primaryTitle(module: string, port: number): string {
-  return `warden: primary ${appName(module)} :${port}`;
+/** `port` is the service port, or the --uds path. */
+export function primaryTitle(module: string, port: number | string): string {
+  return `warden: primary ${appName(module)} ${typeof port === 'string' ? port : `:${port}`}`;
 }
 
 export function workerTitle(slot: number, generation: number, module: string): string {

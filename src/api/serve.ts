@@ -46,6 +46,11 @@ export interface WardenOptions {
   reloadInclude?: string | string[];
   reloadExclude?: string | string[];
   accessLog?: 'off' | 'on' | 'query';
+  /** Serve on this unix domain socket instead of host:port. */
+  uds?: string;
+  /** File mode of the --uds socket, octal: "660". */
+  udsMode?: string;
+  sticky?: boolean;
 }
 
 export interface ServeInput extends WardenOptions {
@@ -64,6 +69,8 @@ export interface ServeInput extends WardenOptions {
 export interface Address {
   host: string;
   port: number;
+  /** --uds: the unix socket's path (host is '' and port 0 then). */
+  path?: string;
 }
 
 export interface WorkerEvent {
@@ -153,7 +160,9 @@ export class WardenServer extends EventEmitter<WardenEvents> {
     this.supervisor?.dispatch(event);
   }
 
+  /** `unix:/path` with --uds. */
   get url(): string {
+    if (this.listen.path !== undefined) return `unix:${this.listen.path}`;
     return `${this.protocol}://${this.listen.host.includes(':') ? `[${this.listen.host}]` : this.listen.host}:${this.listen.port}`;
   }
 

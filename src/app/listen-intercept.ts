@@ -5,11 +5,8 @@
 
 import net from 'node:net';
 
-export interface ServiceAddress {
-  address: string;
-  family: string;
-  port: number;
-}
+/** What server.address() reports: host, family and port, or the socket's path with --uds. */
+export type ServiceAddress = { address: string; family: string; port: number } | string;
 
 export interface ListenIntercept {
   /** The first server that called listen() on warden's port, if any has. */
@@ -29,6 +26,16 @@ export function requestedPort(args: readonly unknown[]): number | undefined {
   return toPort(first);
 }
 
+/** The unix socket path a listen() call asks for, if any. Pure. */
+export function requestedPath(args: readonly unknown[]): string | undefined {
+  const first = args[0];
+  if (typeof first === 'object' && first !== null) {
+    const path = (first as { path?: unknown }).path;
+    return typeof path === 'string' ? path : undefined;
+  }
+  return typeof first === 'string' && !/^\d+$/.test(first) ? first : undefined;
+}
+
 function toPort(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isInteger(value)) return value;
   // process.env.PORT is a string, and listen('8000') means port 8000 to Node too.
@@ -39,7 +46,7 @@ function toPort(value: unknown): number | undefined {
 /** Makes server.address() report the address warden serves on, although the server holds no socket. */
 export function presentAddress(server: net.Server, address: ServiceAddress): void {
   Object.defineProperty(server, 'address', {
-    value: () => ({ ...address }),
+    value: () => (typeof address === 'string' ? address : { ...address }),
     configurable: true,
     writable: true,
   });
@@ -60,8 +67,11 @@ export function installListenIntercept(port: number, address: ServiceAddress): L
     onListened = resolve;
   });
 
+  // With --uds the service is the socket path (PORT holds it), not a port.
+  const isService = (args: readonly unknown[]) => (typeof address === 'string' ? requestedPath(args) === address : requestedPort(args) === port);
+
   function listen(this: net.Server, ...args: unknown[]): net.Server {
-    if (!isActive || requestedPort(args) !== port) return Reflect.apply(originalListen, this, args) as net.Server;
+    if (!isActive || !isService(args)) return Reflect.apply(originalListen, this, args) as net.Server;
     const callback = args.at(-1);
     if (typeof callback === 'function') this.once('listening', callback as () => void);
     presentAddress(this, address);

@@ -95,10 +95,10 @@ async function serve(moduleSpec: string | undefined, extra: string[], flags: Fla
   const server = await start(prepared, app, log);
   const removeHandlers = installSignalHandlers((event) => server.dispatch(event));
   const shown = prepared.moduleSpec as string;
-  process.title = primaryTitle(shown, server.listen.port);
+  process.title = primaryTitle(shown, server.listen.path ?? server.listen.port);
   const url = (host: string, port: number, protocol = 'http') => `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.log('info', LOG_EVENTS.started,
-    `warden ${VERSION} serving ${shown} with ${options.workers} worker${options.workers === 1 ? '' : 's'} on ${url(server.listen.host, server.listen.port, server.protocol)} (admin ${url(server.admin.host, server.admin.port)}, control ${server.control}, pid ${process.pid})`,
+    `warden ${VERSION} serving ${shown} with ${options.workers} worker${options.workers === 1 ? '' : 's'} on ${server.listen.path === undefined ? url(server.listen.host, server.listen.port, server.protocol) : server.url} (admin ${url(server.admin.host, server.admin.port)}, control ${server.control}, pid ${process.pid})`,
     { version: VERSION, module: shown, workers: options.workers, listen: server.listen, admin: server.admin, control: server.control, ...(prepared.file === undefined ? {} : { config: prepared.file.path }) });
   const result = await server.done;
   await log.flush(2000);

@@ -48,6 +48,9 @@ export interface ServeOptions {
   sslCertfile: string | undefined;
   sslCa: string | undefined;
   balance: BalanceMode;
+  sticky: boolean;
+  uds: string | undefined;
+  udsMode: number;
 }
 
 export interface ParseContext {
@@ -148,6 +151,21 @@ function nonNegativeInteger(raw: string, context: ParseContext): number {
   const text = raw.trim();
   if (!/^\d+$/.test(text)) throw usage(context, 'a whole number, 0 or more', raw);
   return Number(text);
+}
+
+/** The socket is bound under PATH plus a short suffix first (unix-socket.ts), hence 100, not 107. */
+function parseUdsPath(raw: string, context: ParseContext): string | undefined {
+  const text = raw.trim();
+  if (text === '') return undefined;
+  if (text.includes('\0') || text.endsWith('/')) throw usage(context, 'a file path for a unix socket', raw);
+  if (Buffer.byteLength(text) > 100) throw usage(context, 'a unix socket path of at most 100 bytes', raw);
+  return text;
+}
+
+function parseFileMode(raw: string, context: ParseContext): number {
+  const text = raw.trim();
+  if (!/^0?[0-7]{3}$/.test(text)) throw usage(context, 'an octal file mode such as 660 or 666', raw);
+  return parseInt(text, 8);
 }
 
 function parseSocketPath(raw: string, context: ParseContext): string | undefined {
@@ -321,6 +339,12 @@ export const SERVE_OPTIONS = [
     help: 'serve HTTPS: the certificate chain (PEM); needs --ssl-keyfile', parse: parsePath('a file path') }),
   option({ key: 'sslCa', flag: '--ssl-ca <path>', env: ['WARDEN_SSL_CA'], defaultValue: undefined,
     help: 'with HTTPS: CA certificates (PEM) added to the chain', parse: parsePath('a file path') }),
+  option({ key: 'uds', flag: '--uds <path>', env: ['WARDEN_UDS'], defaultValue: undefined,
+    help: 'serve on this unix domain socket instead of --host/--port (behind a proxy on the same host); a stale socket file is replaced, a live one is not', parse: parseUdsPath }),
+  option({ key: 'udsMode', flag: '--uds-mode <mode>', env: ['WARDEN_UDS_MODE'], defaultValue: '666',
+    help: 'with --uds: file mode of the socket, in octal (666: any local user may connect; 660: owner and group)', parse: parseFileMode }),
+  option({ key: 'sticky', flag: '--sticky', env: ['WARDEN_STICKY'], defaultValue: 'false',
+    help: 'the same client address reaches the same worker while that worker is in rotation (socket.io long-polling); --balance handoff only', parse: parseBoolean }),
 ] as const satisfies readonly OptionSpec[];
 
 /** "--graceful-timeout <s>" -> "graceful-timeout". */

@@ -62,7 +62,13 @@ export function resolveSettings(input: ResolveInput): Resolved {
     resolved[spec.key] = source.raw === undefined ? unset : spec.parse(source.raw, { source: label, cpuCount: input.cpuCount });
   }
   const options = resolved as unknown as ServeOptions;
-  checkConsistency(options);
+  // --sticky needs the primary to pick the worker for each connection: it chooses handoff unless a
+  // balance mode was asked for (an explicit shared is refused below).
+  if (options.sticky && sources.balance?.kind === 'default') {
+    options.balance = 'handoff';
+    sources.balance = { kind: 'default', name: 'default with --sticky', raw: 'handoff' };
+  }
+  checkConsistency(options, sources as Record<keyof ServeOptions, ValueSource>);
   return { options, sources: sources as Record<keyof ServeOptions, ValueSource> };
 }
 
@@ -139,7 +145,21 @@ function levenshtein(a: string, b: string): number {
   return previous[b.length] as number;
 }
 
-function checkConsistency(options: ServeOptions): void {
+function checkConsistency(options: ServeOptions, sources?: Record<keyof ServeOptions, ValueSource>): void {
+  if (options.uds !== undefined) {
+    for (const key of ['port', 'host'] as const) {
+      const source = sources?.[key];
+      if (source === undefined || source.kind === 'default') continue;
+      throw new WardenError('WARDEN_CONFIG', `--uds and --${key} are both set (--${key} from ${source.name})`, {
+        hint: `warden serves on one of them: drop --${key} to serve on the unix socket, or --uds to serve on TCP`,
+      });
+    }
+    if (options.sticky) {
+      throw new WardenError('WARDEN_CONFIG', '--sticky cannot work with --uds: unix socket clients have no address to tell them apart', {
+        hint: 'drop --sticky, or let the proxy in front choose the worker',
+      });
+    }
+  }
   if (options.minReady.kind === 'count' && options.minReady.count > options.workers) {
     throw new WardenError('WARDEN_CONFIG', `--min-ready ${options.minReady.count} is more than --workers ${options.workers}`, {
       hint: 'lower --min-ready or raise --workers',
@@ -164,6 +184,11 @@ function checkConsistency(options: ServeOptions): void {
   }
   if (options.sslCa !== undefined && options.sslKeyfile === undefined) {
     throw new WardenError('WARDEN_CONFIG', '--ssl-ca is set without --ssl-keyfile and --ssl-certfile', { hint: 'give the key and certificate to serve HTTPS' });
+  }
+  if (options.sticky && options.balance === 'shared') {
+    throw new WardenError('WARDEN_CONFIG', '--sticky cannot work with --balance shared: there the kernel, not warden, picks the worker for each connection', {
+      hint: 'drop --balance shared: with --sticky warden uses --balance handoff, where the primary picks the worker by client address',
+    });
   }
   if (options.probePath !== undefined && options.probeTimeoutMs > options.probeIntervalMs) {
     throw new WardenError('WARDEN_CONFIG', '--probe-timeout is longer than --probe-interval', {

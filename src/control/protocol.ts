@@ -2,6 +2,8 @@
 // lines that ends with `done`. Shared by the primary's control server and the CLI's client.
 // Pure: parsing and validation only.
 
+import { createHash } from 'node:crypto';
+
 export type ControlRequest =
   | { cmd: 'reload' }
   | { cmd: 'scale'; workers: number }
@@ -60,7 +62,9 @@ export function parseControlReply(line: string): ControlReply | undefined {
  * Where the control socket of the warden serving `port` lives when --control is not given: one file
  * per service port, so two wardens on one machine never share it, inside a per-user directory.
  */
-export function defaultControlPath(port: number, env: Readonly<Record<string, string | undefined>>, uid: number, tmpdir: string): string {
+/** `port` is the service port, or the --uds path (named by a short hash of it). */
+export function defaultControlPath(port: number | string, env: Readonly<Record<string, string | undefined>>, uid: number, tmpdir: string): string {
   const base = env.XDG_RUNTIME_DIR !== undefined && env.XDG_RUNTIME_DIR !== '' ? env.XDG_RUNTIME_DIR : tmpdir;
-  return `${base.replace(/\/+$/, '')}/warden-${uid}/control-${port}.sock`;
+  const name = typeof port === 'number' ? String(port) : `uds-${createHash('sha256').update(port).digest('hex').slice(0, 12)}`;
+  return `${base.replace(/\/+$/, '')}/warden-${uid}/control-${name}.sock`;
 }

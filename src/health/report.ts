@@ -12,7 +12,7 @@ export interface PrimaryInfo {
   control?: string | null;
   version: string;
   module: string;
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; path?: string };
   admin: { host: string; port: number };
   startedAt: number;
   requiredReady: number;
@@ -70,6 +70,7 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
     served: stats?.served ?? 0,
     timedOut: stats?.timedOut ?? 0,
     connections: stats?.connections ?? 0,
+    upgraded: stats?.upgraded ?? 0,
     pendingHandoffs: extra.pendingHandoffs,
     inspectPort: extra.inspectPort,
     rssBytes: stats?.rssBytes ?? null,
@@ -112,7 +113,7 @@ function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slo
     slot, generation: 0, pid: null, state: 'exited' as DisplayState, inRotation: false,
     reason: lastExit?.reason ?? 'not started', since: lastExit === undefined ? iso(now) : iso(lastExit.at),
     sinceMs: lastExit === undefined ? 0 : Math.round(now - lastExit.at), uptimeMs: 0, heartbeatAgeMs: null,
-    loopDelayMs: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, pendingHandoffs: 0, inspectPort: null,
+    loopDelayMs: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
     rssBytes: null, heapUsedBytes: null, restarts: Math.max(0, spawns - 1),
     lastExit: lastExit === undefined ? null : { ...lastExit, at: iso(lastExit.at) },
   };

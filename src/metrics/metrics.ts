@@ -27,6 +27,7 @@ export const METRIC = {
   workerHeap: 'warden_worker_heap_used_bytes',
   workerHeartbeatAge: 'warden_worker_heartbeat_age_seconds',
   workerConnections: 'warden_worker_connections',
+  workerUpgraded: 'warden_worker_upgraded_connections',
   workerRestarts: 'warden_worker_restarts_total',
   replacements: 'warden_worker_replacements_total',
   workers: 'warden_workers',
@@ -137,6 +138,7 @@ export class WardenMetrics {
     this.perWorkerGauge(METRIC.workerRss, 'Resident memory of a live worker', (worker) => worker.stats?.rssBytes);
     this.perWorkerGauge(METRIC.workerHeap, 'V8 heap used by a live worker', (worker) => worker.stats?.heapUsedBytes);
     this.perWorkerGauge(METRIC.workerConnections, 'Open client connections on a live worker', (worker) => worker.stats?.connections);
+    this.perWorkerGauge(METRIC.workerUpgraded, 'Upgraded connections (WebSockets) open on a live worker', (worker) => worker.stats?.upgraded);
     this.perWorkerGauge(METRIC.workerHeartbeatAge, 'Time since a live worker\'s last heartbeat', (worker, now) => worker.lastBeatAt === undefined ? undefined : Math.max(0, now - worker.lastBeatAt) / 1000);
     const appMetrics = () => this.source.appMetrics();
     const now = () => this.source.now();

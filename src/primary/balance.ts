@@ -8,6 +8,10 @@
 // passed over (frozen, or busy for that long); if every worker is slow, the one with the fewest
 // unacknowledged hand-offs gets it.
 //
+// `--sticky` (handoff only): the worker for a client address, by rendezvous hashing over the slots
+// of the workers in rotation: stable while that set is unchanged, and when a worker leaves (sick,
+// draining, dead) only its own clients move, each to the next-highest score.
+//
 // `--balance shared`: which workers to tell to start or stop accepting from the shared listening
 // socket when the rotation changes.
 
@@ -56,4 +60,38 @@ export function acceptorChanges(accepting: ReadonlySet<number>, rotation: readon
     start: rotation.filter((id) => !accepting.has(id)),
     stop: [...accepting].filter((id) => !wanted.has(id)),
   };
+}
+
+/** FNV-1a, 32 bits: cheap, and spreads short strings such as addresses well enough. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  // A last avalanche step (murmur3's fmix32): the keys differ only in their last few characters.
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b) >>> 0;
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35) >>> 0;
+  return (hash ^ (hash >>> 16)) >>> 0;
+}
+
+/**
+ * `--sticky`: the worker in `rotation` for the client at `address`: the highest score of address and
+ * slot, so a worker that replaces another in its slot (crash, recycle, reload) gets that slot's
+ * clients back, and no other client moves. Two workers of one slot (during a reload): the newer.
+ * Workers in `avoid` (they let a hand-off expire lately) are passed over unless every worker is.
+ */
+export function stickyWorker(address: string, rotation: readonly { id: number; slot: number }[], avoid: ReadonlySet<number> = new Set()): number | undefined {
+  for (const pass of [true, false]) {
+    let best: { id: number; score: number } | undefined;
+    for (const { id, slot } of rotation) {
+      if (pass && avoid.has(id)) continue;
+      const score = fnv1a(`${address}|${slot}`);
+      if (best === undefined || score > best.score || (score === best.score && id > best.id)) best = { id, score };
+    }
+    if (best !== undefined) return best.id;
+  }
+  return undefined;
 }

@@ -19,8 +19,9 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { WardenError, errnoCode } from '../errors.js';
 import { monotonicMs } from '../protocol/messages.js';
-import { acceptorChanges, chooseWorker, type Candidate } from './balance.js';
-import { acceptRawHandles, listeningHandle, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
+import { acceptorChanges, chooseWorker, stickyWorker, type Candidate } from './balance.js';
+import { listenUnix, type BoundSocket } from './unix-socket.js';
+import { acceptRawHandles, listeningHandle, remoteAddress, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
 
 import type { BalanceMode } from '../config/options.js';
 
@@ -52,6 +53,7 @@ export interface ConnectionStats {
 export class ConnectionDispatcher {
   private server: Server | undefined;
   private readonly targets = new Map<number, HandoffTarget>();
+  private readonly slots = new Map<number, number>();
   private rotation: number[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly pendingByWorker = new Map<number, Set<number>>();
@@ -67,6 +69,7 @@ export class ConnectionDispatcher {
   private readonly accepting = new Set<number>();
   /** Shared mode: the primary's copy of the listening socket that nobody polls here. */
   private keeper: ListeningHandle | undefined;
+  private unixSocket: BoundSocket | undefined;
   readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, reclaimed: 0, dropped: 0, held: 0, acceptors: 0 };
 
   constructor(
@@ -80,6 +83,8 @@ export class ConnectionDispatcher {
       /** The primary takes back a hand-off unacknowledged this long (twice the window: no race). */
       reclaimAfterMs: number;
       mode?: BalanceMode;
+      /** `--sticky`: the same client address goes to the same worker while it is in rotation. */
+      sticky?: boolean;
       now?: () => number;
     },
   ) {}
@@ -97,8 +102,20 @@ export class ConnectionDispatcher {
     return address;
   }
 
-  addWorker(workerId: number, target: HandoffTarget): void {
+  /** `slot` keys the --sticky choice: a replacement in the same slot gets that slot's clients. */
+  /** `--uds`: bind the unix socket `path` (a stale file is replaced, a live one refused). */
+  async listenUnix(path: string, mode: number, what: string): Promise<BoundSocket> {
+    const server = createServer();
+    this.server = server;
+    const bound = await listenUnix(server, path, mode, what);
+    this.unixSocket = bound;
+    acceptRawHandles(server, (handle) => this.accept(handle));
+    return bound;
+  }
+
+  addWorker(workerId: number, target: HandoffTarget, slot = workerId): void {
     this.targets.set(workerId, target);
+    this.slots.set(workerId, slot);
     this.pendingByWorker.set(workerId, new Set());
   }
 
@@ -174,6 +191,7 @@ export class ConnectionDispatcher {
   /** A worker exited: hand its unacknowledged connections to others. */
   removeWorker(workerId: number): void {
     this.targets.delete(workerId);
+    this.slots.delete(workerId);
     this.rotation = this.rotation.filter((id) => id !== workerId);
     this.reportedConnections.delete(workerId);
     this.lastExpiry.delete(workerId);
@@ -230,6 +248,9 @@ export class ConnectionDispatcher {
     this.keeper = undefined;
     const server = this.server;
     this.server = undefined;
+    // The socket file goes with the listener (connections workers still finish do not need the name).
+    this.unixSocket?.remove();
+    this.unixSocket = undefined;
     if (server === undefined || !server.listening) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -242,6 +263,8 @@ export class ConnectionDispatcher {
     this.held = [];
     this.keeper?.close();
     this.keeper = undefined;
+    this.unixSocket?.remove();
+    this.unixSocket = undefined;
   }
 
   private takeBack(connectionId: number, entry: Pending): void {
@@ -258,7 +281,7 @@ export class ConnectionDispatcher {
   }
 
   private dispatch(handle: ConnectionHandle): void {
-    const workerId = this.pick();
+    const workerId = this.options.sticky === true ? this.pickSticky(handle) : this.pick();
     if (workerId === undefined) {
       if (this.held.length >= this.options.holdLimit) {
         this.stats.dropped += 1;
@@ -270,6 +293,16 @@ export class ConnectionDispatcher {
       return;
     }
     this.sendTo(workerId, handle);
+  }
+
+  /** A handle whose peer is unknown (it already closed) goes to the least-loaded worker. */
+  private pickSticky(handle: ConnectionHandle): number | undefined {
+    const address = remoteAddress(handle);
+    if (address === undefined) return this.pick();
+    const now = this.now();
+    const avoid = new Set<number>();
+    for (const [id, at] of this.lastExpiry) if (now - at < 3000) avoid.add(id);
+    return stickyWorker(address, this.rotation.map((id) => ({ id, slot: this.slots.get(id) ?? id })), avoid);
   }
 
   private pick(): number | undefined {

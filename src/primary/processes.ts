@@ -50,7 +50,7 @@ export class WorkerProcess {
     this.child = spawn(launcher ?? process.execPath, launcher === null ? nodeArgs : ['--pdeathsig', 'KILL', '--', process.execPath, ...nodeArgs], {
       env: {
         ...spec.env,
-        PORT: String(spec.config.port),
+        PORT: spec.config.socketPath ?? String(spec.config.port),
         WARDEN_WORKER_ID: String(spec.slot),
         WARDEN_WORKER_COUNT: String(spec.workerCount),
         WARDEN_WORKER_GENERATION: String(spec.generation),

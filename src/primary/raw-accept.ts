@@ -36,3 +36,8 @@ export function remotePort(handle: ConnectionHandle): number | undefined {
   const out: { port?: number } = {};
   return handle.getpeername(out) === 0 ? out.port : undefined;
 }
+
+export function remoteAddress(handle: ConnectionHandle): string | undefined {
+  const out: { address?: string } = {};
+  return handle.getpeername(out) === 0 ? out.address : undefined;
+}

@@ -72,7 +72,8 @@ export interface LifecycleOutcome {
 }
 
 export interface Started {
-  listen: { host: string; port: number };
+  /** With --uds: host '' and port 0, and the socket's path. */
+  listen: { host: string; port: number; path?: string };
   admin: { host: string; port: number };
   control: string;
   /** Resolves when the supervisor has stopped every worker and wants the process to exit. */
@@ -116,7 +117,7 @@ export class Supervisor {
     const options = settings.options;
     this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
     this.dispatcher = new ConnectionDispatcher({
-      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance,
+      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance, sticky: options.sticky,
     });
     this.admin = new AdminServer({
       '/livez': () => livez(this.state),
@@ -152,7 +153,10 @@ export class Supervisor {
   /** Bind the service and admin ports (failing fast with a clear error), then start the workers. */
   async start(): Promise<Started> {
     const options = this.settings.options;
-    const listen = await this.dispatcher.listen(options.host, options.port, 'service');
+    const listen = options.uds === undefined
+      ? await this.dispatcher.listen(options.host, options.port, 'service')
+      : { address: '', family: 'unix', port: 0, path: (await this.dispatcher.listenUnix(options.uds, options.udsMode, 'service')).path };
+    const socketPath = 'path' in listen ? listen.path : undefined;
     let admin;
     try {
       admin = await this.admin.listen(options.adminHost, options.adminPort);
@@ -160,7 +164,7 @@ export class Supervisor {
       await this.dispatcher.close();
       throw error;
     }
-    const controlPath = options.control ?? defaultControlPath(listen.port, process.env, process.getuid?.() ?? 0, tmpdir());
+    const controlPath = options.control ?? defaultControlPath(socketPath ?? listen.port, process.env, process.getuid?.() ?? 0, tmpdir());
     try {
       await this.control.listen(controlPath);
     } catch (error) {
@@ -176,7 +180,7 @@ export class Supervisor {
     if (options.probePath !== undefined) await this.prober.start();
     this.info = {
       pid: process.pid, version: this.settings.version, module: this.settings.moduleLabel,
-      listen: { host: options.host, port: listen.port }, admin: { host: options.adminHost, port: admin.port },
+      listen: socketPath === undefined ? { host: options.host, port: listen.port } : { host: '', port: 0, path: socketPath }, admin: { host: options.adminHost, port: admin.port },
       startedAt: this.clock.now(), requiredReady: this.requiredReady(),
     };
     this.workerConfig = {
@@ -184,10 +188,13 @@ export class Supervisor {
       ...(this.settings.exportName === undefined ? {} : { exportName: this.settings.exportName }),
       factory: options.factory,
       port: listen.port,
-      address: { address: listen.address, family: listen.family, port: listen.port },
+      // A unix socket's server.address() is its path, as node:net reports it.
+      address: socketPath ?? { address: listen.address, family: listen.family, port: listen.port },
+      ...(socketPath === undefined ? {} : { socketPath }),
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
       requestTimeoutMs: options.requestTimeoutMs,
       listenWaitMs: options.bootTimeoutMs,
+      gracefulTimeoutMs: options.gracefulTimeoutMs,
       accessLog: options.accessLog,
       logFormat: options.logFormat,
       args: [...(this.settings.appArgs ?? [])],
@@ -367,7 +374,7 @@ export class Supervisor {
       send: (connectionId, expiresAt, handle, onSent) => worker.send({ warden: 1, act: 'conn', id: connectionId, expiresAt }, handle, onSent),
       share: (listening, returnCopy) => worker.send({ warden: 1, act: 'listen', returnCopy }, listening),
       unshare: () => worker.send({ warden: 1, act: 'unlisten' }),
-    });
+    }, slot);
   }
 
   private onWorkerMessage(id: number, message: WorkerMessage, handle: unknown): void {

@@ -37,6 +37,8 @@ export interface HeartbeatStats {
   consecutiveTimeouts: number;
   /** Open client connections. */
   connections: number;
+  /** Of those, connections taken over by an upgrade (WebSockets); absent from older workers. */
+  upgraded?: number;
   rssBytes: number;
   heapUsedBytes: number;
   /** Finished requests since the worker started, for /metrics; absent from older workers. */
@@ -252,11 +254,16 @@ export interface WorkerConfig {
   modulePath: string;
   exportName?: string;
   factory: boolean;
+  /** 0 with --uds. */
   port: number;
-  address: { address: string; family: string; port: number };
+  address: { address: string; family: string; port: number } | string;
+  /** --uds: the socket's path; PORT is set to it, and a listen() on it is the app's own. */
+  socketPath?: string;
   heartbeatIntervalMs: number;
   requestTimeoutMs: number;
   listenWaitMs: number;
+  /** --graceful-timeout: on drain, upgraded connections are closed just before it runs out. */
+  gracefulTimeoutMs?: number;
   /** --access-log, and the format its lines are written in. */
   accessLog?: 'off' | 'on' | 'query';
   logFormat?: 'text' | 'json';

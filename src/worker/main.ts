@@ -12,7 +12,7 @@ import { startAppMetrics } from './app-metrics.js';
 import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { isOrphaned, watchParent } from './parent-watch.js';
-import { isHttpServer, RequestTracker } from './requests.js';
+import { isHttpServer, RequestTracker, upgradedCloseDelayMs } from './requests.js';
 import { tlsTerminator } from './tls.js';
 
 /** A connection's libuv handle as it arrives over IPC. */
@@ -95,6 +95,9 @@ async function main(): Promise<void> {
     draining = true;
     stopAccepting();
     tracker.startDraining();
+    // Upgraded connections (WebSockets) have no request to finish: they stay open until the graceful
+    // timeout, then get a close frame, just before the primary's kill at that same deadline.
+    if (config.gracefulTimeoutMs !== undefined) setTimeout(() => tracker.closeUpgraded(), upgradedCloseDelayMs(config.gracefulTimeoutMs)).unref();
     // Done when every connection has closed: the last responses went out with `Connection: close`
     // and the quiet connections were closed (requests.ts says why "quiet" and not just "idle").
     const poll = setInterval(() => {

@@ -92,6 +92,31 @@ interface SocketActivity {
   quietChecks: number;
   /** Taken over by an upgrade (WebSocket): not HTTP any more, left open until it closes. */
   upgraded: boolean;
+  /** The upgrade asked for `websocket` and the app answered `101`: warden may write a close frame. */
+  isWebSocket: boolean;
+}
+
+/**
+ * A WebSocket close frame as a server sends it (unmasked, RFC 6455 section 5.5.1): FIN + opcode 8,
+ * payload length 2, status code 1001 "going away" in network byte order.
+ */
+export const CLOSE_FRAME_GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
+
+/** After the close frame, how long the client gets to close its side before the socket is destroyed. */
+const UPGRADED_CLOSE_WAIT_MS = 500;
+
+/**
+ * When a draining worker closes its upgraded connections: at --graceful-timeout, less a margin so the
+ * close frames go out (and the worker exits) before the primary's kill at that same deadline.
+ */
+export function upgradedCloseDelayMs(gracefulTimeoutMs: number): number {
+  return Math.max(0, gracefulTimeoutMs - Math.min(1000, Math.round(gracefulTimeoutMs / 5)));
+}
+
+/** Is this the first chunk of a `101 Switching Protocols` response? */
+export function isSwitchingProtocols(chunk: unknown): boolean {
+  const head = typeof chunk === 'string' ? chunk.slice(0, 13) : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk.subarray(0, 13)).toString('latin1') : '';
+  return /^HTTP\/1\.[01] 101\b/.test(head);
 }
 
 export class RequestTracker {
@@ -118,15 +143,12 @@ export class RequestTracker {
   /** Follow a server's requests; listeners go first so the start time is the arrival time. */
   attach(server: HttpServer): void {
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
-    server.prependListener('upgrade', (_req: IncomingMessage, socket: Socket) => {
-      const activity = this.sockets.get(socket);
-      if (activity !== undefined) activity.upgraded = true;
-    });
+    server.prependListener('upgrade', (req: IncomingMessage, socket: Socket) => this.onUpgrade(req, socket));
   }
 
   /** Every connection handed to this worker, HTTP or not. */
   addSocket(socket: Socket, now = performance.now()): void {
-    this.sockets.set(socket, { bytesRead: 0, lastActiveAt: now, quietChecks: 0, upgraded: false });
+    this.sockets.set(socket, { bytesRead: 0, lastActiveAt: now, quietChecks: 0, upgraded: false, isWebSocket: false });
     socket.once('close', () => this.sockets.delete(socket));
   }
 
@@ -172,6 +194,27 @@ export class RequestTracker {
       }
       activity.quietChecks += 1;
       if (activity.quietChecks >= 3 && now - activity.lastActiveAt >= DRAIN_IDLE_MS) socket.destroy();
+    }
+  }
+
+  /** Upgraded connections open now (WebSockets and any other protocol taken over from HTTP). */
+  get upgradedCount(): number {
+    let count = 0;
+    for (const activity of this.sockets.values()) if (activity.upgraded) count += 1;
+    return count;
+  }
+
+  /**
+   * The graceful timeout came: end every upgraded connection. A WebSocket gets a close frame (1001,
+   * going away) first, so its client sees a clean close and may reconnect to another worker; other
+   * upgrades are just ended. A client that does not close its side in time is cut.
+   */
+  closeUpgraded(): void {
+    for (const [socket, activity] of this.sockets) {
+      if (!activity.upgraded) continue;
+      if (activity.isWebSocket && socket.writable) socket.write(CLOSE_FRAME_GOING_AWAY);
+      socket.end();
+      setTimeout(() => socket.destroy(), UPGRADED_CLOSE_WAIT_MS).unref();
     }
   }
 
@@ -224,6 +267,7 @@ export class RequestTracker {
       timedOut: this.timedOut,
       consecutiveTimeouts: this.consecutiveTimeouts,
       connections: this.sockets.size,
+      upgraded: this.upgradedCount,
       http: { byClass: [...this.http.byClass], durationBuckets: [...this.http.durationBuckets], durationSumS: this.http.durationSumS },
     };
   }
@@ -243,6 +287,21 @@ export class RequestTracker {
       lastAnsweredAgoMs: stats.lastFinishedAgoMs,
       unansweredCount: stats.unansweredCount,
     };
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket): void {
+    const activity = this.sockets.get(socket);
+    if (activity === undefined) return;
+    activity.upgraded = true;
+    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return;
+    // The app writes its handshake answer straight to the socket; only a 101 makes it a WebSocket
+    // (a 400 or 426 refusal does not). Watch the first write only, then step aside.
+    const write = socket.write;
+    socket.write = function firstWrite(this: Socket, ...args: unknown[]) {
+      socket.write = write;
+      if (isSwitchingProtocols(args[0])) activity.isWebSocket = true;
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof socket.write;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -115,3 +115,13 @@ test('--node-args splits like a shell and takes only options', () => {
   assert.match(usageError({ nodeArgs: 'app.js' }).message, /--node-args must be Node options, each starting with "-"/);
   assert.match(usageError({ nodeArgs: '--title="open' }).message, /balanced quotes/);
 });
+
+test('--balance defaults to shared; --sticky chooses handoff, and an explicit shared with --sticky is refused', () => {
+  assert.equal(resolveServeOptions({}, {}, cpus).balance, 'shared');
+  assert.equal(resolveServeOptions({ sticky: true }, {}, cpus).balance, 'handoff');
+  assert.equal(resolveServeOptions({}, { WARDEN_STICKY: 'true' }, cpus).balance, 'handoff');
+  assert.equal(resolveServeOptions({ sticky: true, balance: 'handoff' }, {}, cpus).balance, 'handoff');
+  assert.match(usageError({ sticky: true, balance: 'shared' }).message, /--sticky cannot work with --balance shared/);
+  assert.match(usageError({ sticky: true }, { WARDEN_BALANCE: 'shared' }).message, /--sticky cannot work with --balance shared/);
+  assert.equal(resolveSettings({ flags: { sticky: true }, env: {}, cpuCount: cpus }).sources.balance.name, 'default with --sticky');
+});

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { fixture, get, startWarden, waitFor, withDeadline } from './harness.js';
 
@@ -43,4 +43,82 @@ test('open WebSockets are not counted as requests in flight, and their worker is
   assert.doesNotMatch(warden.output(), /stuck|unhealthy/);
   assert.equal((await get(warden.port, '/')).status, 200);
   await waitFor('the plain request to be counted', async () => ((await warden.workers()).workers[0] as unknown as CountsView).served >= 1 || undefined, 5000);
+});
+
+interface UpgradedView {
+  pid: number;
+  state: string;
+  upgraded: number;
+}
+
+/** Connect, read the greeting, and record how and when the socket closes. */
+async function connect(t: TestContext, port: number) {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+  t.after(() => socket.terminate());
+  const closed = new Promise<{ code: number; at: number }>((resolve) => socket.once('close', (code) => resolve({ code, at: Date.now() })));
+  const [hello] = await withDeadline(once(socket, 'message'), 5000, 'the WebSocket greeting');
+  return { socket, closed, pid: (JSON.parse(String(hello)) as { pid: number }).pid };
+}
+
+async function echo(socket: WebSocket, text: string): Promise<string> {
+  socket.send(text);
+  const [data] = await withDeadline(once(socket, 'message'), 5000, `the echo of ${text}`);
+  return String(data);
+}
+
+for (const [shape, file] of [['server', 'websocket.mjs'], ['fastify', 'websocket-fastify.cjs'], ['self-listen', 'websocket-self-listen.cjs']] as const) {
+  test(`a ws server on the app's http server works through warden (${shape} shape) and shows in /workers as upgraded`, async (t) => {
+    const warden = await startWarden(t, [fixture(file), '--workers', '1']);
+    const client = await connect(t, warden.port);
+    assert.equal(await echo(client.socket, 'hello'), 'hello');
+    const view = await waitFor('/workers to count the upgraded connection', async () => {
+      const worker = (await warden.workers()).workers[0] as unknown as UpgradedView;
+      return worker.upgraded === 1 ? worker : undefined;
+    }, 5000);
+    assert.equal(view.pid, client.pid);
+    const metrics = await get(warden.adminPort, '/metrics');
+    assert.match(metrics.body, /^warden_worker_upgraded_connections\{[^}]*slot="1"[^}]*\} 1$/m, 'the metric counts it');
+    client.socket.close(1000);
+    assert.equal((await withDeadline(client.closed, 5000, 'the close')).code, 1000);
+    await waitFor('the count to drop to 0', async () => ((await warden.workers()).workers[0] as unknown as UpgradedView).upgraded === 0 || undefined, 5000);
+  });
+}
+
+test('a reload leaves an open WebSocket connected until --graceful-timeout, then closes it with 1001 going away', async (t) => {
+  const warden = await startWarden(t, [fixture('websocket.mjs'), '--workers', '1', '--graceful-timeout', '4']);
+  const client = await connect(t, warden.port);
+  const reloadAt = Date.now();
+  process.kill(warden.pid, 'SIGHUP');
+  const replaced = await waitFor('a new worker to serve', async () => {
+    const answer = JSON.parse((await get(warden.port, '/')).body) as { pid: number };
+    return answer.pid !== client.pid ? answer.pid : undefined;
+  }, 20_000);
+  assert.notEqual(replaced, client.pid);
+  // The old worker is draining and the new one serves: the WebSocket is still there and answers.
+  const draining = (await warden.workers()).workers as unknown as UpgradedView[];
+  assert.ok(draining.some((worker) => worker.pid === client.pid && worker.state === 'draining' && worker.upgraded === 1), `the old worker drains with its WebSocket: ${JSON.stringify(draining)}`);
+  assert.equal(await echo(client.socket, 'during the reload'), 'during the reload');
+  const closed = await withDeadline(client.closed, 15_000, 'the WebSocket to be closed');
+  assert.equal(closed.code, 1001, 'a close frame with 1001 going away');
+  assert.ok(closed.at - reloadAt >= 2500, `open until near the graceful timeout (closed after ${closed.at - reloadAt} ms)`);
+  await waitFor('the old worker to exit', async () => !(await warden.workers()).workers.some((worker) => worker.pid === client.pid) || undefined, 10_000);
+  assert.doesNotMatch(warden.output(), /did not finish draining/, 'the worker exited on its own, before the kill');
+  // Its client reconnects and reaches the new worker.
+  const again = await connect(t, warden.port);
+  assert.equal(again.pid, replaced);
+});
+
+test('SIGTERM stop closes an open WebSocket with 1001 at the graceful timeout, then warden exits 0', async (t) => {
+  const warden = await startWarden(t, [fixture('websocket.mjs'), '--workers', '1', '--graceful-timeout', '3']);
+  const client = await connect(t, warden.port);
+  const stopAt = Date.now();
+  process.kill(warden.pid, 'SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.equal(client.socket.readyState, WebSocket.OPEN, 'still open one second into the stop');
+  const closed = await withDeadline(client.closed, 10_000, 'the WebSocket to be closed');
+  assert.equal(closed.code, 1001);
+  assert.ok(closed.at - stopAt >= 1800, `closed near the graceful timeout (after ${closed.at - stopAt} ms)`);
+  assert.deepEqual(await warden.exit(10_000), { code: 0, signal: null }, `warden exits 0; output:\n${warden.output()}`);
+  assert.doesNotMatch(warden.output(), /did not finish draining|killing it/);
+  await warden.processes.expectAllGone('after the stop');
 });
