@@ -54,8 +54,16 @@ export function parseSoakArgs(argv) {
 
 const wallNow = () => performance.timeOrigin + performance.now();
 
+/** VmRSS in MB, or undefined once the process is gone. */
 function rssMb(pid) {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  let status;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch (error) {
+    if (error.code === 'ENOENT' || error.code === 'ESRCH') return undefined;
+    throw error;
+  }
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   return match === null ? undefined : round(Number(match[1]) / 1024, 1);
 }
 
@@ -155,7 +163,7 @@ async function runChaos(warden, params, random, endAt, log) {
     }, 50);
     fault.stopWatching = () => clearInterval(poll);
   };
-  while (performance.now() < endAt) {
+  while (performance.now() < endAt && warden.earlyExit === undefined) {
     await sleep(pauseMs(random, ...PAUSE_MS));
     if (performance.now() >= endAt) break;
     // Never fault the last healthy worker: wait (bounded) until two are in rotation.
@@ -236,6 +244,12 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
     workers: params.workers, app: 'soak.js', flags: [...WARDEN_FLAGS, '--balance', params.balance], env: { SOAK_BALANCE: params.balance },
   });
   const tree = watchTree(warden.primaryPid);
+  // warden must not exit before the soak stops it: keep how it ended and its last lines.
+  let isStopping = false;
+  const startedAt = performance.now();
+  warden.proc.exited.then((result) => {
+    if (!isStopping) warden.earlyExit = { ...result, at: round((performance.now() - startedAt) / 1000, 1), tail: warden.proc.tail(40) };
+  });
   let load;
   let chaos;
   try {
@@ -259,7 +273,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
     const endAt = performance.now() + params.minutes * 60_000;
     chaos = await runChaos(warden, params, random, endAt, log);
     const faultedPids = new Set(chaos.faults.filter((f) => f.pid !== undefined).map((f) => f.pid));
-    const workers = await waitAllReady(warden, faultedPids);
+    const workers = warden.earlyExit === undefined ? await waitAllReady(warden, faultedPids) : { allReady: false, ready: 0, target: '?' };
     await load.stop();
     const rssEnd = rssMb(warden.primaryPid);
     for (const fault of chaos.faults) fault.stopWatching?.();
@@ -270,6 +284,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
       if (name.endsWith('.conns')) logs[name.slice(0, -'.conns'.length)] = readFileSync(join(warden.statsDir, name), 'utf8');
     }
     const stoppedAt = performance.now();
+    isStopping = true;
     sendSignal(warden.primaryPid, 'SIGTERM');
     const exit = (await Promise.race([warden.proc.exited, sleep(30_000).then(() => undefined)])) ?? { code: 'no exit within 30 s' };
     const stopS = round((performance.now() - stoppedAt) / 1000, 1);
@@ -287,7 +302,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
       unexplainedRequests: unexplained.slice(0, 20).map((r) => ({ mode: r.mode, failure: r.failure, pid: r.pid ?? null, localPort: r.localPort, startedAt: new Date(r.start).toISOString(), ms: round(r.end - r.start) })),
       workers, faultsUnresolved, actionFailures: chaos.actionFailures,
       rssMb: { start: rssStart, end: rssEnd, maxGrowth: RSS_MAX_GROWTH_MB },
-      exit, stopS, processesSeen: tree.seen.size, orphans,
+      exit, stopS, processesSeen: tree.seen.size, orphans, earlyExit: warden.earlyExit,
     };
     summary.problems = problems(summary);
     report(summary, log);
@@ -319,6 +334,7 @@ function report(summary, log) {
     ['warden exit after SIGTERM', `${summary.exit.signal ?? summary.exit.code} after ${summary.stopS} s`],
     ['processes seen in the tree / left after stop', `${summary.processesSeen} / ${summary.orphans.length}`],
   ]));
+  if (summary.earlyExit !== undefined) log(`\nwarden exited ${summary.earlyExit.at} s into the soak (${summary.earlyExit.signal ?? summary.earlyExit.code}); its last lines:\n${summary.earlyExit.tail}`);
   log('');
   log(summary.problems.length === 0 ? `soak passed (seed ${summary.seed})` : `soak FAILED (seed ${summary.seed}):\n${summary.problems.map((p) => `  - ${p}`).join('\n')}`);
 }

@@ -115,12 +115,13 @@ export function attributeFailures(failures, faults, index) {
 /** What is wrong with a finished soak, one sentence each; an empty list means it passed. */
 export function problems(summary) {
   const found = [];
+  if (summary.earlyExit !== undefined) found.push(`warden exited ${summary.earlyExit.at} s into the soak (${summary.earlyExit.signal ?? summary.earlyExit.code}), before it was stopped`);
   if (summary.requests.unexplained > 0) found.push(`${summary.requests.unexplained} failed request(s) were not in flight on a faulted worker`);
   if (summary.requests.answered === 0) found.push('no request was answered');
   if (!summary.workers.allReady) found.push(`not every worker was ready at the end (${summary.workers.ready} of ${summary.workers.target})`);
   if (summary.faultsUnresolved > 0) found.push(`${summary.faultsUnresolved} faulted worker(s) were still alive at the end`);
   for (const failure of summary.actionFailures) found.push(failure);
-  if (summary.exit.code !== 0) found.push(`warden exited with ${summary.exit.signal ?? summary.exit.code} after SIGTERM (expected 0)`);
+  if (summary.earlyExit === undefined && summary.exit.code !== 0) found.push(`warden exited with ${summary.exit.signal ?? summary.exit.code} after SIGTERM (expected 0)`);
   if (summary.orphans.length > 0) found.push(`${summary.orphans.length} process(es) of warden's tree outlived it: ${summary.orphans.join(', ')}`);
   if (summary.rssMb.end !== undefined && summary.rssMb.start !== undefined && summary.rssMb.end - summary.rssMb.start > summary.rssMb.maxGrowth) {
     found.push(`the primary's RSS grew by ${(summary.rssMb.end - summary.rssMb.start).toFixed(1)} MB (bound ${summary.rssMb.maxGrowth} MB)`);
