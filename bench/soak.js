@@ -23,7 +23,10 @@ const LOAD_CONNECTIONS = 4;
 const REQUEST_TIMEOUT_MS = 30_000;
 const MAX_MEMORY_MB = 160;
 const LEAK_CALLS = 4; // 4 x 32 MB on top of a ~50 MB worker: over --max-memory
-const WARDEN_FLAGS = ['--timeout', '3', '--stuck-after', '3', '--graceful-timeout', '5', '--max-memory', String(MAX_MEMORY_MB)];
+// The chaos hits a worker every ~3 s, so a slot often fails again before its worker has been up
+// the 10 s that reset the crash-loop count: --max-restarts 10 would rightly halt warden as crash
+// looping (fault 6 tests that guard). The soak tests recovery, so the guard is set out of reach.
+const WARDEN_FLAGS = ['--timeout', '3', '--stuck-after', '3', '--graceful-timeout', '5', '--max-memory', String(MAX_MEMORY_MB), '--max-restarts', '100000'];
 const PAUSE_MS = [1500, 4000];
 const READY_DEADLINE_MS = 60_000;
 const RSS_MAX_GROWTH_MB = 64;
