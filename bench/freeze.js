@@ -8,6 +8,7 @@
 import { Agent } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { pm2Bin, readStats, startCluster, startPm2, startWarden } from './lib/contenders.js';
+import { MODES, startClosedLoop } from './lib/closed-loop.js';
 import { httpGet } from './lib/http.js';
 import { childPids, isAlive, killAllTracked, processState, sendSignal, sleep } from './lib/processes.js';
 import { envList, envNumber, machine, machineLine, printJson, round, table } from './lib/report.js';
@@ -16,7 +17,6 @@ const ALL_CONTENDERS = ['warden', 'warden-handoff', 'cluster', 'pm2'];
 const ALL_FAULTS = ['stop', 'spin', 'poison'];
 const FAULT_LABELS = { stop: 'SIGSTOP', spin: 'busy loop (/spin)', poison: 'poisoned (/poison)' };
 const LABELS = { warden: 'warden', 'warden-handoff': 'warden --balance handoff', cluster: 'node:cluster RR', pm2: 'PM2 cluster mode' };
-const MODES = ['keepalive', 'newconn'];
 /** Health counts as red once this many polls in a row fail: the kubelet's default failureThreshold. */
 const FAILURE_THRESHOLD = 3;
 
@@ -62,33 +62,6 @@ function start(key, params) {
     default:
       throw new Error(`freeze: unknown contender ${key}`);
   }
-}
-
-/** Closed-loop GETs: `loadConnections` keep-alive clients and as many with a new connection each. */
-function startLoad(url, params) {
-  const records = [];
-  let isRunning = true;
-  const agents = [];
-  const loop = async (mode) => {
-    // One agent with one socket per keep-alive client, like one autocannon connection.
-    const agent = mode === 'keepalive' ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
-    if (agent) agents.push(agent);
-    const headers = mode === 'newconn' ? { connection: 'close' } : {};
-    while (isRunning && records.length < params.maxRequests) {
-      const result = await httpGet(url, { timeoutMs: params.requestTimeoutMs, agent, headers });
-      const failure = result.error ?? (result.status === 200 ? undefined : `http ${result.status}`);
-      records.push({ mode, start: result.startedAt, end: result.startedAt + result.ms, failure });
-    }
-  };
-  const loops = MODES.flatMap((mode) => Array.from({ length: params.loadConnections }, () => loop(mode)));
-  return {
-    records,
-    async stop() {
-      isRunning = false;
-      await Promise.all(loops);
-      for (const agent of agents) agent.destroy();
-    },
-  };
 }
 
 /** A GET of the health URL every interval, each on a new connection, each with its own timeout. */
@@ -267,7 +240,7 @@ async function runOne(key, fault, params, log) {
   try {
     const initialPids = await contender.workerPids();
     const initialReport = key.startsWith('warden') ? await contender.workersReport() : undefined;
-    load = startLoad(contender.url, params);
+    load = startClosedLoop(contender.url, { connections: params.loadConnections, timeoutMs: params.requestTimeoutMs, maxRequests: params.maxRequests });
     health = startHealthPolls(contender.healthUrl, params);
     await sleep(params.beforeS * 1000);
     victim = await applyFault(fault, contender, initialPids);

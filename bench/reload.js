@@ -4,16 +4,14 @@
 // clients opening a new connection per request run at the same time, from BEFORE seconds before
 // the reload until AFTER seconds after it ended. node:cluster has no reload and is not measured.
 
-import { Agent } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { pm2Bin, startPm2, startWarden } from './lib/contenders.js';
-import { httpGet } from './lib/http.js';
+import { startClosedLoop } from './lib/closed-loop.js';
 import { killAllTracked, sleep } from './lib/processes.js';
 import { envList, envNumber, machine, machineLine, median, printJson, round, table } from './lib/report.js';
 
 const ALL_CONTENDERS = ['warden', 'pm2'];
 const LABELS = { warden: 'warden reload', pm2: 'pm2 reload' };
-const MODES = ['keepalive', 'newconn'];
 
 export function reloadParams() {
   return {
@@ -31,36 +29,11 @@ function start(key, params) {
   return key === 'warden' ? startWarden({ workers: params.workers }) : startPm2({ workers: params.workers });
 }
 
-/** Closed-loop GETs: `loadConnections` keep-alive clients and as many with a new connection each. */
-function startLoad(url, params) {
-  const records = [];
-  let isRunning = true;
-  const agents = [];
-  const loop = async (mode) => {
-    const agent = mode === 'keepalive' ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
-    if (agent) agents.push(agent);
-    const headers = mode === 'newconn' ? { connection: 'close' } : {};
-    while (isRunning) {
-      const result = await httpGet(url, { timeoutMs: params.requestTimeoutMs, agent, headers });
-      records.push({ mode, failure: result.error ?? (result.status === 200 ? undefined : `http ${result.status}`) });
-    }
-  };
-  const loops = MODES.flatMap((mode) => Array.from({ length: params.loadConnections }, () => loop(mode)));
-  return {
-    records,
-    async stop() {
-      isRunning = false;
-      await Promise.all(loops);
-      for (const agent of agents) agent.destroy();
-    },
-  };
-}
-
 async function runOnce(key, params) {
   const contender = await start(key, params);
   if (contender === undefined) return undefined;
   try {
-    const load = startLoad(contender.url, params);
+    const load = startClosedLoop(contender.url, { connections: params.loadConnections, timeoutMs: params.requestTimeoutMs });
     await sleep(params.beforeS * 1000);
     const began = performance.now();
     await contender.reload();

@@ -88,11 +88,11 @@ async function waitForEveryWorker(url, workers, what) {
   throw new Error(`${what}: only ${seen.size} of ${workers} workers answered within ${START_TIMEOUT_MS} ms`);
 }
 
-/** warden serve hello.js; `flags` are extra CLI flags such as ['--timeout', '3']. */
-export async function startWarden({ workers, flags = [], app = 'hello.js' }) {
+/** warden serve hello.js; `flags` are extra CLI flags such as ['--timeout', '3'], `env` extra variables. */
+export async function startWarden({ workers, flags = [], app = 'hello.js', env: extraEnv = {} }) {
   assertWardenBuilt();
   const statsDir = makeTempDir('warden');
-  const env = { ...process.env, BENCH_STATS_DIR: statsDir };
+  const env = { ...process.env, ...extraEnv, BENCH_STATS_DIR: statsDir };
   const startedAt = performance.now();
   const proc = startProcess(process.execPath, [
     WARDEN_BIN, 'serve', join(APPS, app), '--workers', String(workers), '--port', '0', '--admin-port', '0', ...flags,

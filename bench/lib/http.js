@@ -1,5 +1,6 @@
-// One small HTTP GET for health polls, fault triggers and the freeze load: never throws, always
-// settles within its timeout, and says how it ended ({ status } or { error: 'timeout' | code }).
+// One small HTTP GET for health polls, fault triggers and the closed-loop loads: never throws, always
+// settles within its timeout, and says how it ended ({ status } or { error: 'timeout' | code }) and on
+// which local port (the soak matches it with the connection log of the worker that got it).
 
 import { get } from 'node:http';
 
@@ -7,11 +8,12 @@ export function httpGet(url, { timeoutMs = 2000, agent = false, headers = {} } =
   const started = performance.now();
   return new Promise((resolve) => {
     let isDone = false;
+    let localPort;
     const finish = (result) => {
       if (isDone) return;
       isDone = true;
       clearTimeout(timer);
-      resolve({ ...result, startedAt: started, ms: performance.now() - started });
+      resolve({ ...result, startedAt: started, ms: performance.now() - started, localPort });
     };
     const request = get(url, { agent, headers }, (response) => {
       let body = '';
@@ -21,6 +23,11 @@ export function httpGet(url, { timeoutMs = 2000, agent = false, headers = {} } =
       response.on('error', (error) => finish({ error: error.code ?? error.message }));
     });
     request.on('error', (error) => finish({ error: error.code ?? error.message }));
+    request.on('socket', (socket) => {
+      // A reused keep-alive socket is connected already; a new one gets its port on 'connect'.
+      localPort = socket.localPort;
+      if (localPort === undefined) socket.once('connect', () => (localPort = socket.localPort));
+    });
     const timer = setTimeout(() => {
       finish({ error: 'timeout' });
       request.destroy();

@@ -70,6 +70,8 @@ export class ConnectionDispatcher {
   /** Shared mode: the primary's copy of the listening socket that nobody polls here. */
   private keeper: ListeningHandle | undefined;
   private unixSocket: BoundSocket | undefined;
+  /** While close() takes the last queued connections: the workers that were in rotation when it began. */
+  private closingRotation: number[] | undefined;
   readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, reclaimed: 0, dropped: 0, held: 0, acceptors: 0 };
 
   constructor(
@@ -82,6 +84,8 @@ export class ConnectionDispatcher {
       acceptWindowMs: number;
       /** The primary takes back a hand-off unacknowledged this long (twice the window: no race). */
       reclaimAfterMs: number;
+      /** On close, how long at most to keep taking connections the kernel had queued (default 250). */
+      maxAcceptDrainMs?: number;
       mode?: BalanceMode;
       /** `--sticky`: the same client address goes to the same worker while it is in rotation. */
       sticky?: boolean;
@@ -236,8 +240,26 @@ export class ConnectionDispatcher {
     this.stats.held = this.held.length;
   }
 
-  /** Stop accepting. Held connections have no worker to go to any more. */
+  /**
+   * Stop accepting. In hand-off mode the kernel may hold connections it completed but the primary has
+   * not accepted yet; closing the listener would reset them. So first keep accepting until one whole
+   * turn of the event loop (one poll of the listener) accepts nothing, bounded by `maxAcceptDrainMs`,
+   * handing what comes to the workers that were in rotation when close() began (they are told to
+   * drain in the same breath, and IPC keeps order: they answer the connection, then close it). What
+   * arrives between the last empty poll and close() is still reset: the kernel gives no way to stop
+   * completing handshakes while the queue is read (docs/faults.md, fault 10). Held connections have
+   * no worker to go to any more.
+   */
   async close(): Promise<void> {
+    const server = this.server;
+    if (this.mode === 'handoff' && server?.listening && this.closingRotation === undefined) {
+      this.closingRotation = [...this.rotation];
+      try {
+        await this.takeQueuedConnections();
+      } finally {
+        this.closingRotation = undefined;
+      }
+    }
     for (const entry of this.held) entry.handle.close();
     this.stats.dropped += this.held.length;
     this.held = [];
@@ -246,13 +268,25 @@ export class ConnectionDispatcher {
     this.stats.acceptors = 0;
     this.keeper?.close();
     this.keeper = undefined;
-    const server = this.server;
     this.server = undefined;
     // The socket file goes with the listener (connections workers still finish do not need the name).
     this.unixSocket?.remove();
     this.unixSocket = undefined;
     if (server === undefined || !server.listening) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Accept until a turn of the event loop brings no connection (or the bound passes). */
+  private async takeQueuedConnections(): Promise<void> {
+    const startedAt = this.now();
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    // The first immediate runs in this turn's check phase; the next one after the following poll phase.
+    await nextTurn();
+    for (;;) {
+      const before = this.stats.accepted;
+      await nextTurn();
+      if (this.stats.accepted === before || this.now() - startedAt >= (this.options.maxAcceptDrainMs ?? 250)) return;
+    }
   }
 
   /** Last resort when the primary exits: close every connection still in its hands. */
@@ -307,7 +341,9 @@ export class ConnectionDispatcher {
 
   private pick(): number | undefined {
     const now = this.now();
-    const candidates: Candidate[] = this.rotation.map((id) => {
+    const closing = this.closingRotation?.filter((id) => this.targets.has(id));
+    const rotation = closing !== undefined && this.rotation.length === 0 ? closing : this.rotation;
+    const candidates: Candidate[] = rotation.map((id) => {
       const ids = this.pendingByWorker.get(id);
       // A worker that just let a hand-off expire counts as slow for a few seconds.
       const expiredAt = this.lastExpiry.get(id);

@@ -43,9 +43,7 @@ test('under load: a worker SIGKILLed is replaced, and only requests in flight on
   for (const sample of failed) assert.ok(sample.at <= killedAt, `a request sent ${sample.at - killedAt} ms after the kill failed (${sample.error ?? sample.status})`);
 });
 
-// Found by this test, not fixed yet: with a new connection per request, a few requests sent in the
-// moment of SIGTERM get ECONNRESET instead of an answer or ECONNREFUSED (see docs/faults.md).
-test('SIGTERM under load loses no accepted request: each one is answered, later ones are refused', { todo: 'a few connections are reset at the moment the listener closes' }, async (t) => {
+test('SIGTERM under load loses no accepted request: each one is answered, later ones are refused', async (t) => {
   const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', '2']);
   const load = startLoad(warden.port, { concurrency: 6, timeoutMs: 10_000 });
   t.after(() => load.stop());

@@ -3,6 +3,7 @@
 // acknowledge (frozen) or that dies. No sockets: the listener is not started.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { ConnectionDispatcher } from '../../src/primary/connections.js';
 import type { ConnectionHandle } from '../../src/primary/raw-accept.js';
@@ -189,6 +190,33 @@ test('shared mode: workers in rotation get the listening socket, leavers are tol
     assert.equal(calls.filter((c) => c === 'unshare 1').length, 2, 'close() tells the accepting worker to stop');
     assert.ok(!calls.some((c) => c.startsWith('send')), 'no connection was handed over');
   } finally {
+    await dispatcher.close();
+  }
+});
+
+test('hand-off mode: close() first takes the connections the kernel has queued, for the workers that were in rotation', async () => {
+  const dispatcher = new ConnectionDispatcher({ holdLimit: 100, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000 });
+  const handedTo: number[] = [];
+  const handles: ConnectionHandle[] = [];
+  dispatcher.addWorker(1, { send: (_id, _expiresAt, handle) => {
+    handedTo.push(1);
+    handles.push(handle);
+  } });
+  try {
+    const { port } = await dispatcher.listen('127.0.0.1', 0, 'service');
+    dispatcher.setRotation([1]);
+    // Another process connects 5 times while this one's loop is blocked: the kernel completes the
+    // handshakes and queues the connections; nothing here has accepted them.
+    const client = `const net = require('node:net'); let n = 0; for (let i = 0; i < 5; i++) net.connect(${port}, '127.0.0.1', () => { if (++n === 5) process.exit(0); });`;
+    execFileSync(process.execPath, ['-e', client], { timeout: 10_000 });
+    assert.equal(dispatcher.stats.accepted, 0, 'nothing accepted while the loop was blocked');
+    const closing = dispatcher.close();
+    dispatcher.setRotation([]); // the workers leave rotation as they are told to drain
+    await closing;
+    assert.equal(dispatcher.stats.accepted, 5, 'every queued connection was accepted before the listener closed');
+    assert.deepEqual(handedTo, [1, 1, 1, 1, 1], 'and handed to the worker that was in rotation');
+  } finally {
+    for (const handle of handles) handle.close();
     await dispatcher.close();
   }
 });

@@ -1,0 +1,130 @@
+// Pure parts of the soak (bench/soak.js), no I/O and no clock: the seeded random source, which chaos
+// action comes next, which worker held a request (from the workers' connection logs), which failed
+// requests a fault explains, and the verdict. Times are milliseconds since the epoch.
+
+/** The kinds of chaos, how often each is picked, and whether a request it hits may fail. */
+export const ACTIONS = {
+  kill: { weight: 3, label: 'SIGKILL', mayFailRequests: true },
+  stop: { weight: 2, label: 'SIGSTOP', mayFailRequests: true },
+  spin: { weight: 2, label: 'busy loop (/spin)', mayFailRequests: true },
+  poison: { weight: 1, label: 'poisoned (/poison)', mayFailRequests: true },
+  leak: { weight: 1, label: 'memory leak (/leak, --max-memory)', mayFailRequests: false },
+  reload: { weight: 1, label: 'reload (warden reload)', mayFailRequests: false },
+  scale: { weight: 1, label: 'scale (warden scale +1/-1)', mayFailRequests: false },
+};
+
+/** Slack for comparing the soak's clock with a worker's Date.now() (same machine, separate reads). */
+const CLOCK_SLACK_MS = 50;
+
+/** mulberry32: a small seeded generator, so a run can be repeated with --seed. Returns [0, 1). */
+export function createRandom(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The next action: a kind by weight, then for a scale the step (+1 or -1 within [min, max]). A scale
+ * that would leave the bounds either way is never picked.
+ */
+export function chooseAction(random, { target, min, max }) {
+  const canGrow = target < max;
+  const canShrink = target > min;
+  const kinds = Object.keys(ACTIONS).filter((kind) => kind !== 'scale' || canGrow || canShrink);
+  const total = kinds.reduce((sum, kind) => sum + ACTIONS[kind].weight, 0);
+  let roll = random() * total;
+  let kind = kinds[kinds.length - 1];
+  for (const each of kinds) {
+    roll -= ACTIONS[each].weight;
+    if (roll < 0) {
+      kind = each;
+      break;
+    }
+  }
+  if (kind !== 'scale') return { kind };
+  const step = canGrow && canShrink ? (random() < 0.5 ? 1 : -1) : canGrow ? 1 : -1;
+  return { kind, step };
+}
+
+/** Milliseconds to wait before the next action: uniform in [minMs, maxMs). */
+export function pauseMs(random, minMs, maxMs) {
+  return minMs + random() * (maxMs - minMs);
+}
+
+/**
+ * Index the workers' connection logs: { pid -> "port ms\n" lines } -> port -> [{ at, pid }] by time.
+ * A port is reused over a long run, so a look-up also needs the time.
+ */
+export function indexConnections(logs) {
+  const byPort = new Map();
+  for (const [pid, text] of Object.entries(logs)) {
+    for (const line of text.split('\n')) {
+      const [port, at] = line.split(' ').map(Number);
+      if (!Number.isInteger(port) || !Number.isFinite(at)) continue;
+      if (!byPort.has(port)) byPort.set(port, []);
+      byPort.get(port).push({ at, pid: Number(pid) });
+    }
+  }
+  for (const entries of byPort.values()) entries.sort((a, b) => a.at - b.at);
+  return byPort;
+}
+
+/**
+ * The pid of the worker that held a request's connection, or undefined if no worker logged it: the
+ * last connection on its local port handed to a worker before the request ended. A new-connection
+ * request's connection was opened for it, so it must have been handed over after the request began.
+ */
+export function workerOf(index, request) {
+  const entries = index.get(request.localPort);
+  if (entries === undefined) return undefined;
+  let found;
+  for (const entry of entries) {
+    if (entry.at > request.end + CLOCK_SLACK_MS) break;
+    found = entry;
+  }
+  if (found === undefined) return undefined;
+  if (request.mode === 'newconn' && found.at < request.start - CLOCK_SLACK_MS) return undefined;
+  return found.pid;
+}
+
+/**
+ * Each failed request is explained when the worker that held it was faulted while it was in flight:
+ * a fault that may fail requests hit that pid, and the request's [start, end] overlaps the time from
+ * the fault to the victim's end ([at, goneAt]). Anything else is unexplained: a request lost by a
+ * reload, a scale, a graceful recycle, or on a healthy worker.
+ */
+export function attributeFailures(failures, faults, index) {
+  const explained = [];
+  const unexplained = [];
+  for (const request of failures) {
+    const pid = workerOf(index, request);
+    const fault = pid === undefined ? undefined : faults.find((each) =>
+      ACTIONS[each.kind].mayFailRequests && each.pid === pid &&
+      request.start <= (each.goneAt ?? Infinity) && request.end >= each.at);
+    if (fault === undefined) unexplained.push({ ...request, pid });
+    else explained.push({ ...request, pid, kind: fault.kind });
+  }
+  return { explained, unexplained };
+}
+
+/** What is wrong with a finished soak, one sentence each; an empty list means it passed. */
+export function problems(summary) {
+  const found = [];
+  if (summary.earlyExit !== undefined) found.push(`warden exited ${summary.earlyExit.at} s into the soak (${summary.earlyExit.signal ?? summary.earlyExit.code}), before it was stopped`);
+  if (summary.requests.unexplained > 0) found.push(`${summary.requests.unexplained} failed request(s) were not in flight on a faulted worker`);
+  if (summary.requests.answered === 0) found.push('no request was answered');
+  if (!summary.workers.allReady) found.push(`not every worker was ready at the end (${summary.workers.ready} of ${summary.workers.target})`);
+  if (summary.faultsUnresolved > 0) found.push(`${summary.faultsUnresolved} faulted worker(s) were still alive at the end`);
+  for (const failure of summary.actionFailures) found.push(failure);
+  if (summary.earlyExit === undefined && summary.exit.code !== 0) found.push(`warden exited with ${summary.exit.signal ?? summary.exit.code} after SIGTERM (expected 0)`);
+  if (summary.orphans.length > 0) found.push(`${summary.orphans.length} process(es) of warden's tree outlived it: ${summary.orphans.join(', ')}`);
+  if (summary.rssMb.end !== undefined && summary.rssMb.start !== undefined && summary.rssMb.end - summary.rssMb.start > summary.rssMb.maxGrowth) {
+    found.push(`the primary's RSS grew by ${(summary.rssMb.end - summary.rssMb.start).toFixed(1)} MB (bound ${summary.rssMb.maxGrowth} MB)`);
+  }
+  return found;
+}

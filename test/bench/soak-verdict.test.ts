@@ -1,0 +1,61 @@
+// The soak's decisions (bench/lib/soak-verdict.js): a failed request is explained only by a fault on
+// the worker that held it while it was in flight; the chaos loop is repeatable from its seed and
+// keeps scaling within bounds.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+interface Request { mode: 'keepalive' | 'newconn'; start: number; end: number; localPort: number; failure?: string }
+interface Fault { kind: string; pid?: number; at: number; goneAt?: number }
+interface VerdictModule {
+  createRandom(seed: number): () => number;
+  chooseAction(random: () => number, bounds: { target: number; min: number; max: number }): { kind: string; step?: number };
+  indexConnections(logs: Record<string, string>): Map<number, { at: number; pid: number }[]>;
+  workerOf(index: Map<number, { at: number; pid: number }[]>, request: Request): number | undefined;
+  attributeFailures(failures: Request[], faults: Fault[], index: Map<number, { at: number; pid: number }[]>): { explained: (Request & { kind: string })[]; unexplained: Request[] };
+}
+
+// bench/ is plain JavaScript outside the TypeScript build: load it from the source tree.
+const verdict = (await import(new URL('../../../bench/lib/soak-verdict.js', import.meta.url).href)) as VerdictModule;
+
+const T = 1_700_000_000_000;
+// Worker 11 got port 40000 at T and (a later connection on the same port) worker 22 at T+60 s.
+const index = verdict.indexConnections({ 11: `40000 ${T}\n40001 ${T + 5}\n`, 22: `40000 ${T + 60_000}\n` });
+
+test('a request is matched to the worker that got its connection, by port and time', () => {
+  assert.equal(verdict.workerOf(index, { mode: 'keepalive', start: T + 1000, end: T + 1010, localPort: 40000 }), 11);
+  assert.equal(verdict.workerOf(index, { mode: 'keepalive', start: T + 61_000, end: T + 61_010, localPort: 40000 }), 22, 'a reused port belongs to its latest connection');
+  assert.equal(verdict.workerOf(index, { mode: 'newconn', start: T + 30_000, end: T + 30_010, localPort: 40001 }), undefined, 'a new connection logged long before the request is not this one');
+  assert.equal(verdict.workerOf(index, { mode: 'newconn', start: T - 2, end: T + 8, localPort: 40001 }), 11);
+  assert.equal(verdict.workerOf(index, { mode: 'newconn', start: T, end: T + 8, localPort: 49999 }), undefined, 'an unlogged port has no worker');
+});
+
+test('a failed request is explained only by a fault on its worker while it was in flight', () => {
+  const failures: Request[] = [
+    { mode: 'keepalive', start: T + 900, end: T + 1100, localPort: 40000, failure: 'ECONNRESET' }, // on 11 across the kill
+    { mode: 'keepalive', start: T + 1200, end: T + 1300, localPort: 40000, failure: 'ECONNRESET' }, // on 11 after it was gone
+    { mode: 'keepalive', start: T + 61_000, end: T + 61_100, localPort: 40000, failure: 'ECONNRESET' }, // on 22, which was never faulted
+    { mode: 'newconn', start: T + 2, end: T + 800, localPort: 40001, failure: 'http 504' }, // on 11, before its kill, during a reload
+    { mode: 'newconn', start: T + 2, end: T + 3000, localPort: 49999, failure: 'ECONNRESET' }, // no worker logged it
+  ];
+  const faults: Fault[] = [{ kind: 'kill', pid: 11, at: T + 1000, goneAt: T + 1150 }, { kind: 'reload', at: T + 500 }, { kind: 'leak', pid: 22, at: T + 60_500, goneAt: T + 62_000 }, { kind: 'kill', pid: 33, at: T + 61_050, goneAt: T + 61_060 }];
+  const { explained, unexplained } = verdict.attributeFailures(failures, faults, index);
+  assert.deepEqual(explained.map((r) => [r.start - T, r.kind]), [[900, 'kill']]);
+  assert.deepEqual(unexplained.map((r) => r.start - T), [1200, 61_000, 2, 2], 'after the victim was gone, a graceful recycle (and a kill of another worker), a reload, an unknown worker');
+  const stillFaulted = verdict.attributeFailures(failures.slice(1, 2), [{ kind: 'stop', pid: 11, at: T + 1000 }], index);
+  assert.equal(stillFaulted.explained.length, 1, 'a victim not gone yet is faulted until the end');
+});
+
+test('the chaos loop repeats from its seed and scales only within its bounds', () => {
+  const run = (seed: number, bounds: { target: number; min: number; max: number }) => {
+    const random = verdict.createRandom(seed);
+    return Array.from({ length: 200 }, () => verdict.chooseAction(random, bounds));
+  };
+  assert.deepEqual(run(7, { target: 3, min: 2, max: 4 }), run(7, { target: 3, min: 2, max: 4 }), 'same seed, same actions');
+  assert.notDeepEqual(run(7, { target: 3, min: 2, max: 4 }), run(8, { target: 3, min: 2, max: 4 }), 'another seed, other actions');
+  const kinds = new Set(run(7, { target: 3, min: 2, max: 4 }).map((a) => a.kind));
+  assert.deepEqual([...kinds].sort(), ['kill', 'leak', 'poison', 'reload', 'scale', 'spin', 'stop'], 'every kind comes up');
+  for (const action of run(9, { target: 4, min: 2, max: 4 })) if (action.kind === 'scale') assert.equal(action.step, -1, 'at the maximum it only shrinks');
+  for (const action of run(9, { target: 2, min: 2, max: 4 })) if (action.kind === 'scale') assert.equal(action.step, 1, 'at the minimum it only grows');
+  assert.ok(run(9, { target: 2, min: 2, max: 2 }).every((a) => a.kind !== 'scale'), 'no room: no scale');
+});
