@@ -21,7 +21,7 @@ import { WardenError, errnoCode } from '../errors.js';
 import { monotonicMs } from '../protocol/messages.js';
 import { acceptorChanges, chooseWorker, stickyWorker, type Candidate } from './balance.js';
 import { listenUnix, type BoundSocket } from './unix-socket.js';
-import { acceptRawHandles, listeningHandle, remoteAddress, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
+import { BACKLOG, acceptRawHandles, listeningHandle, remoteAddress, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
 
 import type { BalanceMode } from '../config/options.js';
 
@@ -86,6 +86,8 @@ export class ConnectionDispatcher {
       reclaimAfterMs: number;
       /** On close, how long at most to keep taking connections the kernel had queued (default 250). */
       maxAcceptDrainMs?: number;
+      /** Shared mode, on close: how long at least the primary polls after telling workers to stop (default 100). */
+      minAcceptDrainMs?: number;
       mode?: BalanceMode;
       /** `--sticky`: the same client address goes to the same worker while it is in rotation. */
       sticky?: boolean;
@@ -241,21 +243,25 @@ export class ConnectionDispatcher {
   }
 
   /**
-   * Stop accepting. In hand-off mode the kernel may hold connections it completed but the primary has
-   * not accepted yet; closing the listener would reset them. So first keep accepting until one whole
-   * turn of the event loop (one poll of the listener) accepts nothing, bounded by `maxAcceptDrainMs`,
-   * handing what comes to the workers that were in rotation when close() began (they are told to
-   * drain in the same breath, and IPC keeps order: they answer the connection, then close it). What
-   * arrives between the last empty poll and close() is still reset: the kernel gives no way to stop
-   * completing handshakes while the queue is read (docs/faults.md, fault 10). Held connections have
-   * no worker to go to any more.
+   * Stop accepting. The kernel may hold connections it completed that nobody has accepted yet;
+   * closing the listener would reset them. So first keep accepting until one whole turn of the event
+   * loop (one poll of the listener) accepts nothing, bounded by `maxAcceptDrainMs`, handing what comes
+   * to the workers that were in rotation when close() began (they are told to drain in the same
+   * breath, and IPC keeps order: they answer the connection, then close it). In shared mode the
+   * workers are told to stop accepting first and the primary polls its own copy of the socket, for
+   * at least `minAcceptDrainMs`, so that a worker that reads `unlisten` late does not leave a queue
+   * behind. What arrives between the last empty poll and close() is still reset: the kernel gives no
+   * way to stop completing handshakes while the queue is read (docs/faults.md, fault 10). Held
+   * connections have no worker to go to any more.
    */
   async close(): Promise<void> {
     const server = this.server;
-    if (this.mode === 'handoff' && server?.listening && this.closingRotation === undefined) {
+    const keeper = this.keeper;
+    const polled = this.mode === 'handoff' ? server?.listening === true : keeper !== undefined && this.pollKeeper(keeper);
+    if (polled && this.closingRotation === undefined) {
       this.closingRotation = [...this.rotation];
       try {
-        await this.takeQueuedConnections();
+        await this.takeQueuedConnections(this.mode === 'shared' ? (this.options.minAcceptDrainMs ?? 100) : 0);
       } finally {
         this.closingRotation = undefined;
       }
@@ -276,16 +282,32 @@ export class ConnectionDispatcher {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Accept until a turn of the event loop brings no connection (or the bound passes). */
-  private async takeQueuedConnections(): Promise<void> {
+  /**
+   * Shared mode, closing: tell every worker to stop accepting and accept from the primary's own copy
+   * of the socket instead, handing connections over as before the first worker was ready.
+   */
+  private pollKeeper(keeper: ListeningHandle): boolean {
+    for (const id of this.accepting) this.targets.get(id)?.unshare?.();
+    this.accepting.clear();
+    this.stats.acceptors = 0;
+    if (keeper.listen === undefined) return false;
+    keeper.onconnection = (status, handle) => {
+      if (status === 0 && handle !== undefined) this.accept(handle);
+    };
+    return keeper.listen(BACKLOG) === 0;
+  }
+
+  /** Accept until a turn of the event loop brings no connection after `minMs` (or the bound passes). */
+  private async takeQueuedConnections(minMs: number): Promise<void> {
     const startedAt = this.now();
     const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
     // The first immediate runs in this turn's check phase; the next one after the following poll phase.
     await nextTurn();
     for (;;) {
       const before = this.stats.accepted;
-      await nextTurn();
-      if (this.stats.accepted === before || this.now() - startedAt >= (this.options.maxAcceptDrainMs ?? 250)) return;
+      await (this.now() - startedAt < minMs ? new Promise<void>((resolve) => setTimeout(resolve, 5)) : nextTurn());
+      const elapsed = this.now() - startedAt;
+      if ((this.stats.accepted === before && elapsed >= minMs) || elapsed >= (this.options.maxAcceptDrainMs ?? 250)) return;
     }
   }
 

@@ -15,7 +15,12 @@ export interface ConnectionHandle {
 export interface ListeningHandle {
   onconnection: (status: number, handle: ConnectionHandle | undefined) => void;
   close(callback?: () => void): void;
+  /** listen(2) again: on a socket that listens already it only sets the backlog, then libuv polls it. */
+  listen?(backlog: number): number;
 }
+
+/** The accept queue's length, as node:net asks for it. */
+export const BACKLOG = 511;
 
 /** The listening handle of a listening server, or undefined once it is closed. */
 export function listeningHandle(server: Server): ListeningHandle | undefined {

@@ -86,6 +86,8 @@ export class Supervisor {
   private processing = false;
   private readonly workers = new Map<number, WorkerProcess>();
   private readonly dispatcher: ConnectionDispatcher;
+  /** Set when the listener starts closing: it first takes the connections still queued in the kernel. */
+  private listenerClosed: Promise<void> | undefined;
   private readonly admin: AdminServer;
   private readonly prober: Prober;
   private readonly timers: { cancel(): void }[] = [];
@@ -319,11 +321,16 @@ export class Supervisor {
       case 'Signal':
         signalProcess(effect.pid, effect.signal);
         return;
-      case 'Drain':
-        this.workers.get(effect.id)?.send({ warden: 1, act: 'drain', reason: effect.reason });
+      case 'Drain': {
+        // While the listener closes, the connections it still takes go to these workers: they drain
+        // (and may exit) only once it is closed, so none of those connections finds them gone.
+        const drain = () => this.workers.get(effect.id)?.send({ warden: 1, act: 'drain', reason: effect.reason });
+        if (this.listenerClosed === undefined) drain();
+        else void this.listenerClosed.then(drain);
         return;
+      }
       case 'CloseListener':
-        void this.dispatcher.close();
+        this.listenerClosed ??= this.dispatcher.close().catch(() => undefined);
         void this.prober.close();
         return;
       case 'Log':
