@@ -70,6 +70,12 @@ export class ConnectionDispatcher {
   /** Shared mode: the primary's copy of the listening socket that nobody polls here. */
   private keeper: ListeningHandle | undefined;
   private unixSocket: BoundSocket | undefined;
+  /**
+   * Workers whose IPC channel refused a hand-off (it closed: the process is on its way out). They get
+   * no connection until removeWorker(), even while the machine, which has not seen the exit yet,
+   * still counts them in rotation; otherwise a refused hand-off would go straight back to them.
+   */
+  private readonly unreachable = new Set<number>();
   /** While close() takes the last queued connections: the workers that were in rotation when it began. */
   private closingRotation: number[] | undefined;
   readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, reclaimed: 0, dropped: 0, held: 0, acceptors: 0 };
@@ -197,6 +203,7 @@ export class ConnectionDispatcher {
   /** A worker exited: hand its unacknowledged connections to others. */
   removeWorker(workerId: number): void {
     this.targets.delete(workerId);
+    this.unreachable.delete(workerId);
     this.slots.delete(workerId);
     this.rotation = this.rotation.filter((id) => id !== workerId);
     this.reportedConnections.delete(workerId);
@@ -358,13 +365,14 @@ export class ConnectionDispatcher {
     const now = this.now();
     const avoid = new Set<number>();
     for (const [id, at] of this.lastExpiry) if (now - at < 3000) avoid.add(id);
-    return stickyWorker(address, this.rotation.map((id) => ({ id, slot: this.slots.get(id) ?? id })), avoid);
+    return stickyWorker(address, this.rotation.filter((id) => !this.unreachable.has(id)).map((id) => ({ id, slot: this.slots.get(id) ?? id })), avoid);
   }
 
   private pick(): number | undefined {
     const now = this.now();
     const closing = this.closingRotation?.filter((id) => this.targets.has(id));
-    const rotation = closing !== undefined && this.rotation.length === 0 ? closing : this.rotation;
+    const inRotation = closing !== undefined && this.rotation.length === 0 ? closing : this.rotation;
+    const rotation = this.unreachable.size === 0 ? inRotation : inRotation.filter((id) => !this.unreachable.has(id));
     const candidates: Candidate[] = rotation.map((id) => {
       const ids = this.pendingByWorker.get(id);
       // A worker that just let a hand-off expire counts as slow for a few seconds.
@@ -396,6 +404,7 @@ export class ConnectionDispatcher {
     target.send(connectionId, sentAt + this.options.acceptWindowMs, handle, (error) => {
       if (error === null || !this.pending.has(connectionId)) return;
       // The channel closed before the handle left: take it back and try another worker.
+      this.unreachable.add(workerId);
       this.pending.delete(connectionId);
       this.pendingByWorker.get(workerId)?.delete(connectionId);
       this.stats.rerouted += 1;

@@ -220,3 +220,28 @@ test('hand-off mode: close() first takes the connections the kernel has queued, 
     await dispatcher.close();
   }
 });
+
+test('a worker whose channel refuses a hand-off gets no connection until it is removed, even while still in rotation', () => {
+  const { dispatcher, sent } = setup();
+  // Worker 3's channel has closed (its process is exiting) and refuses synchronously, as a closed
+  // child_process channel does; the machine has not seen the exit yet and keeps it in rotation.
+  let refusals = 0;
+  dispatcher.addWorker(3, { send: (_id, _expiresAt, _handle, onSent) => {
+    refusals += 1;
+    onSent(new Error("IPC channel closed"));
+  } });
+  dispatcher.setRotation([3]);
+  dispatcher.accept(new FakeHandle('a'));
+  assert.equal(refusals, 1, 'tried once, not again and again (that recursion overflowed the stack)');
+  assert.equal(dispatcher.stats.held, 1, 'held while no reachable worker is in rotation');
+  dispatcher.setRotation([3, 1]);
+  assert.deepEqual(sent.map((s) => [s.worker, s.handle.name]), [[1, 'a']], 'the held connection goes to the reachable worker');
+  for (const name of ['b', 'c']) dispatcher.accept(new FakeHandle(name));
+  assert.deepEqual(sent.map((s) => s.worker), [1, 1, 1]);
+  assert.equal(refusals, 1);
+  dispatcher.removeWorker(3);
+  dispatcher.addWorker(3, { send: (id, expiresAt, handle) => sent.push({ worker: 3, id, expiresAt, handle: handle as FakeHandle }) });
+  dispatcher.setRotation([1, 3]);
+  for (const name of ['d', 'e']) dispatcher.accept(new FakeHandle(name));
+  assert.ok(sent.slice(3).some((s) => s.worker === 3), 'a new worker with the same id is reachable again');
+});
