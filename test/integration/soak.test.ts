@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT, ownProcesses, withDeadline } from './harness.js';
 
-test('a 25 s soak under chaos ends with 0 unexplained failed requests, every worker ready and no orphan', async (t) => {
+test('a 25 s soak under chaos ends with 0 unexplained failed requests, every worker ready and no orphan', { timeout: 170_000 }, async (t) => {
   const owned = ownProcesses(t);
   const child = spawn(process.execPath, [join(ROOT, 'bench', 'soak.js'), '--minutes', '0.4', '--seed', '1313', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   owned.own(child.pid, 'soak');
