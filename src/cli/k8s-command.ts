@@ -2,13 +2,15 @@
 // builders in k8s/manifests.ts) -> multi-document YAML on stdout. Bad input throws a WardenError that
 // main.ts turns into "warden: …" on stderr and exit 2.
 
+import { createRequire } from 'node:module';
 import { Command } from 'commander';
-import { stringify } from 'yaml';
 import { K8S_DEFAULTS, MODES, resolveK8sConfig, type K8sFlags } from '../k8s/config.js';
 import { buildManifests, type K8sObject } from '../k8s/manifests.js';
 
 /** Multi-document YAML: one document per object, each opened by "---". */
 export function toYaml(objects: readonly K8sObject[], header: string): string {
+  // Loaded here, not at the top: every `warden serve` primary would otherwise carry the YAML library.
+  const { stringify } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const documents = objects.map((object) => `---\n${stringify(object, { lineWidth: 0 })}`);
   return `${header}${documents.join('')}`;
 }

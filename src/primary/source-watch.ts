@@ -4,7 +4,7 @@
 
 import { watch, type FSWatcher } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import picomatch from 'picomatch';
+import { createRequire } from 'node:module';
 
 export interface SourceWatchOptions {
   dirs: string[];
@@ -17,8 +17,12 @@ export interface SourceWatch {
   close(): void;
 }
 
+/** Loaded on first use (only --reload needs globs), so a primary without --reload does not carry it. */
+let picomatchModule: typeof import('picomatch') | undefined;
+
 /** Pure: does a change to `path` (relative to a watched directory) count? */
 export function isWatchedPath(path: string, include: readonly string[], exclude: readonly string[]): boolean {
+  const picomatch = (picomatchModule ??= createRequire(import.meta.url)('picomatch') as typeof import('picomatch'));
   const options = { dot: true };
   if (exclude.length > 0 && picomatch(exclude as string[], options)(path)) return false;
   return include.length === 0 || picomatch(include as string[], options)(path);

@@ -20,7 +20,7 @@ import { serializeError, type WorkerConfig, type WorkerMessage } from '../protoc
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { dashboardPage } from '../dashboard/page.js';
-import { WardenMetrics, type AppMetricsSample } from '../metrics/metrics.js';
+import type { AppMetricsSample, MetricsSource, WardenMetrics } from '../metrics/metrics.js';
 import { AdminServer, isLoopbackHost } from './admin-server.js';
 import { ConnectionDispatcher } from './connections.js';
 import type { ListeningHandle } from './raw-accept.js';
@@ -108,7 +108,9 @@ export class Supervisor {
   /** The latest supervisor events, for the dashboard's timeline (GET /events). */
   private readonly timeline: TimelineEntry[] = [];
   private timelineSeq = 0;
-  readonly metrics: WardenMetrics;
+  /** Built on the first scrape (prom-client is loaded then): values are read at scrape time anyway. */
+  private metrics: Promise<WardenMetrics> | undefined;
+  private readonly metricsSource: MetricsSource;
 
   constructor(
     private readonly settings: SupervisorSettings,
@@ -127,10 +129,14 @@ export class Supervisor {
       '/workers': () => ({ status: 200, body: this.workersBody() }),
       '/incidents': () => ({ status: 200, body: { incidents: this.evidence.incidents.all() } }),
       '/events': () => ({ status: 200, body: { events: this.timeline } }),
-      '/metrics': async () => ({ status: 200, contentType: this.metrics.contentType, text: await this.metrics.render() }),
+      '/metrics': async () => {
+        this.metrics ??= import('../metrics/metrics.js').then(({ WardenMetrics }) => new WardenMetrics(this.metricsSource));
+        const metrics = await this.metrics;
+        return { status: 200, contentType: metrics.contentType, text: await metrics.render() };
+      },
       '/': () => ({ status: 200, contentType: 'text/html; charset=utf-8', text: dashboardPage() }),
     }, (path, error) => this.log.log('error', LOG_EVENTS.adminError, `admin ${path} failed: ${String(error)}`, { path, error: serializeError(error) }));
-    this.metrics = new WardenMetrics({
+    this.metricsSource = {
       state: () => this.state,
       now: () => this.clock.now(),
       connections: () => this.dispatcher.stats,
@@ -139,7 +145,7 @@ export class Supervisor {
         return { stdout: stats.stdout.droppedLines, stderr: stats.stderr.droppedLines };
       },
       appMetrics: () => [...this.appMetrics.values()],
-    });
+    };
     this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket), settings.tls !== undefined);
     this.control = new ControlServer((request, progress) => this.onControlRequest(request, progress));
     this.evidence = new EvidenceCollector(
