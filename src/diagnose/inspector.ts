@@ -4,7 +4,7 @@
 // it never throws for an unresponsive target: every failure is returned, named.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRequire } from 'node:module';
+import WebSocket from 'ws';
 import { httpGet } from '../check/http-get.js';
 import { errnoCode } from '../errors.js';
 
@@ -85,8 +85,6 @@ export interface CdpConversation<T> {
  * connecting, terminate() emits 'error', which is ignored once settled.
  */
 export function converse<T>(debuggerUrl: string, signal: AbortSignal, conversation: CdpConversation<T>): Promise<T> {
-  // ws is loaded on the first capture, not at startup: most primaries never capture a stack.
-  const WebSocket = createRequire(import.meta.url)('ws') as typeof import('ws').default;
   return new Promise((resolve) => {
     const socket = new WebSocket(debuggerUrl, { perMessageDeflate: false });
     let isSettled = false;
