@@ -31,7 +31,7 @@ const PAUSE_MS = [1500, 4000];
 const READY_DEADLINE_MS = 60_000;
 const RSS_MAX_GROWTH_MB = 64;
 
-const USAGE = 'usage: npm run soak -- [--minutes N (default 5)] [--workers N (default 3)] [--seed N] [--balance handoff|shared] [--json]';
+const USAGE = 'usage: npm run soak -- [--minutes N (default 5)] [--workers N (default 3)] [--seed N] [--balance shared|handoff] [--rate N requests/s per client (default: as fast as answered)] [--json]';
 
 export function parseSoakArgs(argv) {
   const { values } = parseArgs({
@@ -40,7 +40,8 @@ export function parseSoakArgs(argv) {
       minutes: { type: 'string', default: '5' },
       workers: { type: 'string', default: '3' },
       seed: { type: 'string' },
-      balance: { type: 'string', default: 'handoff' },
+      balance: { type: 'string', default: 'shared' },
+      rate: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -52,7 +53,9 @@ export function parseSoakArgs(argv) {
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer (got "${values.seed}")`);
   if (!['handoff', 'shared'].includes(values.balance)) throw new Error(`--balance must be handoff or shared (got "${values.balance}")`);
-  return { minutes, workers, seed, balance: values.balance, json: values.json, help: values.help };
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  if (rate !== undefined && !(rate > 0 && rate <= 100_000)) throw new Error(`--rate must be a number of requests per second per client above 0 (got "${values.rate}")`);
+  return { minutes, workers, seed, balance: values.balance, rate, json: values.json, help: values.help };
 }
 
 const wallNow = () => performance.timeOrigin + performance.now();
@@ -262,6 +265,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
     load = startClosedLoop(warden.url, {
       connections: LOAD_CONNECTIONS,
       timeoutMs: REQUEST_TIMEOUT_MS,
+      ratePerClient: params.rate,
       onRecord: (record) => {
         counts.sent += 1;
         if (record.failure === undefined) {

@@ -3,13 +3,15 @@
 // connection per request, each sending its next GET as soon as the last one ended. Every request ends
 // in a record { mode, start, end, failure, localPort, pid } (times from performance.now(); failure is
 // undefined, an error code, 'timeout' or 'http <status>'), given to `onRecord` or kept in `records`.
+// With `ratePerClient`, each client waits so as to send at most that many requests per second (a
+// paced load, for runs that share the machine with other work).
 
 import { Agent } from 'node:http';
 import { httpGet } from './http.js';
 
 export const MODES = ['keepalive', 'newconn'];
 
-export function startClosedLoop(url, { connections, timeoutMs, maxRequests = Infinity, onRecord } = {}) {
+export function startClosedLoop(url, { connections, timeoutMs, maxRequests = Infinity, ratePerClient, onRecord } = {}) {
   const records = [];
   const record = onRecord ?? ((entry) => records.push(entry));
   let sent = 0;
@@ -24,6 +26,8 @@ export function startClosedLoop(url, { connections, timeoutMs, maxRequests = Inf
       const result = await httpGet(url, { timeoutMs, agent, headers });
       const failure = result.error ?? (result.status === 200 ? undefined : `http ${result.status}`);
       record({ mode, start: result.startedAt, end: result.startedAt + result.ms, failure, localPort: result.localPort, pid: result.pid });
+      const pause = ratePerClient === undefined ? 0 : result.startedAt + 1000 / ratePerClient - performance.now();
+      if (pause > 0 && isRunning) await new Promise((resolve) => setTimeout(resolve, pause));
     }
   };
   const loops = MODES.flatMap((mode) => Array.from({ length: connections }, () => loop(mode)));

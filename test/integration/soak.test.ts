@@ -1,6 +1,7 @@
 // A short soak (bench/soak.js, `npm run soak`) as a check: ~25 s of load while the seeded chaos loop
 // kills, stops, spins, poisons, leaks, reloads and scales; it must end with every failed request
-// explained by a fault on the worker that held it, every worker ready and no process left.
+// explained by a fault on the worker that held it, every worker ready and no process left. The load
+// is paced (50 requests/s per client) so that the test files running beside it keep their share.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +11,7 @@ import { ROOT, ownProcesses, withDeadline } from './harness.js';
 
 test('a 25 s soak under chaos ends with 0 unexplained failed requests, every worker ready and no orphan', { timeout: 170_000 }, async (t) => {
   const owned = ownProcesses(t);
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'soak.js'), '--minutes', '0.4', '--seed', '1313', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'soak.js'), '--minutes', '0.4', '--seed', '1313', '--rate', '50', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   owned.own(child.pid, 'soak');
   let stdout = '';
   let stderr = '';
