@@ -114,7 +114,15 @@ export function markdownReport(result, { chartFile }) {
   out.push('## Memory');
   out.push('');
   if (result.memory === undefined) out.push('Not run: bench/memory.js is not in this tree (the hook in bench/run.js calls its `runMemory()` when it is).');
-  else out.push(genericTable(result.memory.summary));
+  else {
+    out.push('RSS from /proc/<pid>/status, idle 3 s after every worker answered, then after the load; "over plain" is a worker\'s RSS less the plain node process\'s.');
+    if (result.memory.note) out.push('', result.memory.note);
+    out.push('');
+    const mb = (value) => (value === undefined || value === null ? '-' : Number(value).toFixed(1));
+    const supervisor = (row, value) => (row.contender === 'plain' ? '-' : mb(value));
+    out.push(mdTable(['contender', 'startup ms', 'supervisor MB idle', 'worker MB idle', 'worker over plain MB idle', 'supervisor MB loaded', 'worker MB loaded', 'worker over plain MB loaded'],
+      result.memory.summary.map((row) => [row.contender, row.startupMs, supervisor(row, row.idlePrimaryMb), mb(row.idleWorkerMb), mb(row.idleWorkerOverPlainMb), supervisor(row, row.loadedPrimaryMb), mb(row.loadedWorkerMb), mb(row.loadedWorkerOverPlainMb)])));
+  }
   out.push('');
   out.push('## Rolling reload under load');
   out.push('');
