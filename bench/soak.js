@@ -247,7 +247,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
   log(`   load: ${LOAD_CONNECTIONS} keep-alive + ${LOAD_CONNECTIONS} new-connection clients, request timeout ${REQUEST_TIMEOUT_MS / 1000} s; warden ${WARDEN_FLAGS.join(' ')}`);
   log(`   ${machineLine(info)}`);
   const warden = await startWarden({
-    workers: params.workers, app: 'soak.js', flags: [...WARDEN_FLAGS, '--balance', params.balance], env: { SOAK_BALANCE: params.balance },
+    workers: params.workers, app: 'soak.js', flags: [...WARDEN_FLAGS, '--balance', params.balance],
   });
   const tree = watchTree(warden.primaryPid);
   // warden must not exit before the soak stops it: keep how it ended and its last lines.

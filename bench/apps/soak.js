@@ -4,18 +4,20 @@
 //   /spin    blocks the event loop forever     /poison  from now on every other request hangs
 //   /leak    keeps 32 MB more (Buffers: RSS grows until --max-memory recycles the worker)
 // Every connection this worker gets is logged to $BENCH_STATS_DIR/<pid>.conns as "<client port> <ms since
-// epoch>": in hand-off mode when warden's IPC message hands it over (before the app has read a byte,
-// so a connection the worker took and died with is on record), in shared mode on its first request.
-// The soak matches a failed request's local port with these lines to tell which worker held it.
+// epoch>" on the server's `connection` event, which warden emits as soon as the worker accepted the
+// connection from the shared socket or took its hand-off, before the app has read a byte: a
+// connection the worker took and then froze or died with is on record. The soak matches a failed
+// request's local port with these lines to tell which worker held it. So the app exports its own
+// http.Server (one of the shapes warden serves) to reach that event.
 
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 
 const dir = process.env.BENCH_STATS_DIR;
 const log = dir === undefined || dir === '' ? undefined : openSync(join(dir, `${process.pid}.conns`), 'a');
 // <pid>.json tells the bench's startWarden() that this worker has loaded the app.
 if (log !== undefined) writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify({ pid: process.pid }));
-const seenSockets = new WeakSet();
 const kept = [];
 let isPoisoned = false;
 
@@ -24,20 +26,11 @@ function logConnection(port) {
   if (log !== undefined && port !== undefined) writeSync(log, `${port} ${Date.now()}\n`);
 }
 
-process.on('message', (message, handle) => {
-  if (message?.warden !== 1 || message.act !== 'conn' || handle === undefined) return;
-  const out = {};
-  if (handle.getpeername?.(out) === 0) logConnection(out.port);
-});
 process.on('exit', () => {
   if (log !== undefined) closeSync(log);
 });
 
-export default function soak(req, res) {
-  if (!seenSockets.has(req.socket)) {
-    seenSockets.add(req.socket);
-    if (process.env.SOAK_BALANCE === 'shared') logConnection(req.socket.remotePort);
-  }
+function soak(req, res) {
   res.setHeader('x-pid', String(process.pid));
   if (req.url === '/health') return res.end('ok\n');
   if (isPoisoned) return;
@@ -59,3 +52,7 @@ export default function soak(req, res) {
       return res.end('hello\n');
   }
 }
+
+const server = createServer(soak);
+server.on('connection', (socket) => logConnection(socket.remotePort));
+export default server;

@@ -26,9 +26,10 @@ test('a 25 s soak under chaos ends with 0 unexplained failed requests, every wor
     workers: { allReady: boolean };
     orphans: number[];
     problems: string[];
+    unexplainedRequests?: unknown[];
   };
   t.diagnostic(`soak: ${JSON.stringify(summary.requests)}; faults ${Object.entries(summary.faults ?? {}).map(([k, v]) => `${k} ${v.injected}`).join(', ')}`);
-  assert.deepEqual(summary.problems, [], `no problem reported; stderr:\n${stderr}`);
+  assert.deepEqual(summary.problems, [], `no problem reported; unexplained failures: ${JSON.stringify(summary.unexplainedRequests ?? [])}; stderr:\n${stderr}`);
   assert.equal(exit, 0, 'the soak exits 0');
   assert.equal(summary.requests.unexplained, 0, 'every failed request was in flight on a faulted worker');
   assert.ok(summary.requests.answered > 100, `requests were answered throughout (${summary.requests.answered})`);
