@@ -5,11 +5,10 @@
 // worker when idle (SETTLE seconds after ready) and after LOAD_REQUESTS keep-alive requests.
 // The figure that matters: warden's worker RSS minus the plain node process's (same app, same Node).
 
-import { readFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { startCluster, startPlain, startWarden } from './lib/contenders.js';
-import { killAllTracked, sleep } from './lib/processes.js';
+import { killAllTracked, rssMb, sleep } from './lib/processes.js';
 import { envList, envNumber, machine, machineLine, median, printJson, round, table } from './lib/report.js';
 
 const ALL_CONTENDERS = ['plain', 'cluster-rr', 'warden'];
@@ -23,19 +22,6 @@ export function memoryParams() {
     loadRequests: envNumber('LOAD_REQUESTS', 2000, { min: 0, integer: true }),
     contenders: envList('CONTENDERS', ALL_CONTENDERS, ALL_CONTENDERS),
   };
-}
-
-/** VmRSS of a pid in MB, or undefined if it is gone. */
-export function rssMb(pid) {
-  let status;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch (error) {
-    if (error.code === 'ENOENT' || error.code === 'ESRCH') return undefined;
-    throw error;
-  }
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  return match === null ? undefined : Number(match[1]) / 1024;
 }
 
 /** Median of 5 samples 100 ms apart, so one GC or a page-in does not decide the figure. */

@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { startClosedLoop } from './lib/closed-loop.js';
 import { ROOT, startWarden } from './lib/contenders.js';
 import { httpGet } from './lib/http.js';
-import { isAlive, killAllTracked, killTracked, processState, sendSignal, sleep, startProcess } from './lib/processes.js';
+import { isAlive, killAllTracked, killTracked, processState, rssMb, sendSignal, statFields, sleep, startProcess } from './lib/processes.js';
 import { machine, machineLine, round, table } from './lib/report.js';
 import { ACTIONS, attributeFailures, chooseAction, createRandom, indexConnections, pauseMs, problems } from './lib/soak-verdict.js';
 
@@ -60,28 +60,10 @@ export function parseSoakArgs(argv) {
 
 const wallNow = () => performance.timeOrigin + performance.now();
 
-/** VmRSS in MB, or undefined once the process is gone. */
-function rssMb(pid) {
-  let status;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch (error) {
-    if (error.code === 'ENOENT' || error.code === 'ESRCH') return undefined;
-    throw error;
-  }
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  return match === null ? undefined : round(Number(match[1]) / 1024, 1);
-}
 
 /** Field 22 of /proc/<pid>/stat: tells a pid from a later process that reuses the number. */
 function startTime(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch (error) {
-    if (error.code === 'ENOENT' || error.code === 'ESRCH') return undefined;
-    throw error;
-  }
+  return statFields(pid)?.[19];
 }
 
 /** Every pid that ever showed up under warden's primary, sampled every 250 ms, with its start time. */
@@ -91,12 +73,8 @@ function watchTree(rootPid) {
     const parents = new Map();
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      } catch (error) {
-        if (error.code !== 'ENOENT' && error.code !== 'ESRCH') throw error; // gone while listed
-      }
+      const fields = statFields(name); // undefined: gone while listed
+      if (fields !== undefined) parents.set(Number(name), Number(fields[1]));
     }
     let added = true;
     while (added) {
@@ -259,7 +237,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
   let load;
   let chaos;
   try {
-    const rssStart = rssMb(warden.primaryPid);
+    const rssStart = round(rssMb(warden.primaryPid), 1);
     const counts = { sent: 0, answered: 0, failed: 0 };
     const failures = [];
     load = startClosedLoop(warden.url, {
@@ -282,7 +260,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
     const faultedPids = new Set(chaos.faults.filter((f) => f.pid !== undefined).map((f) => f.pid));
     const workers = warden.earlyExit === undefined ? await waitAllReady(warden, faultedPids) : { allReady: false, ready: 0, target: '?' };
     await load.stop();
-    const rssEnd = rssMb(warden.primaryPid);
+    const rssEnd = round(rssMb(warden.primaryPid), 1);
     for (const fault of chaos.faults) fault.stopWatching?.();
     const faultsUnresolved = chaos.faults.filter((f) => f.pid !== undefined && isAlive(f.pid)).length;
     // The connection logs, read before warden and its temp dir go.

@@ -103,9 +103,13 @@ export function isAlive(pid) {
 
 /** The one-letter state from /proc/<pid>/stat (R, S, T, Z...), or undefined if gone. */
 export function processState(pid) {
+  return statFields(pid)?.[0];
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or undefined if gone. */
+export function statFields(pid) {
   const stat = readProc(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 function readProc(path) {
@@ -122,9 +126,8 @@ function processTable() {
   const rows = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const stat = readProc(`/proc/${name}/stat`);
-    if (stat === undefined) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(name);
+    if (fields === undefined) continue;
     if (fields[0] !== 'Z') rows.push([Number(name), Number(fields[1])]);
   }
   return rows;
@@ -235,4 +238,11 @@ export function startProcess(command, args, { label, env = process.env, cwd } = 
 
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** VmRSS of a pid in MB, or undefined if it is gone. */
+export function rssMb(pid) {
+  const status = readProc(`/proc/${pid}/status`);
+  const match = status === undefined ? null : /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return match === null ? undefined : Number(match[1]) / 1024;
 }
