@@ -264,8 +264,8 @@ export class ConnectionDispatcher {
   async close(): Promise<void> {
     const server = this.server;
     const keeper = this.keeper;
-    const polled = this.mode === 'handoff' ? server?.listening === true : keeper !== undefined && this.pollKeeper(keeper);
-    if (polled && this.closingRotation === undefined) {
+    const takesQueue = this.closingRotation === undefined && (this.mode === 'handoff' ? server?.listening === true : keeper !== undefined && this.pollKeeper(keeper));
+    if (takesQueue) {
       this.closingRotation = [...this.rotation];
       try {
         await this.takeQueuedConnections(this.mode === 'shared' ? (this.options.minAcceptDrainMs ?? 100) : 0);
