@@ -21,12 +21,24 @@ for (const keepAlive of [false, true]) {
   test(`a poisoned worker is out of rotation at the verdict and replaced within seconds (${mode}), default flags`, { timeout: 90_000 }, async (t) => {
     const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2']);
     // Clients give up after 2 s, as real ones do; their abandoned requests still count as unanswered.
-    // Keep-alive: ten clients, so five connections stay on each worker and the poisoned one holds
-    // five requests at once (with fewer, it takes their retries, or --stuck-after, to show five).
-    const load = startLoad(warden.port, { concurrency: keepAlive ? 10 : 8, keepAlive, timeoutMs: 2000, maxMs: 60_000, ratePerLoop: 10 });
+    // Keep-alive: twelve clients, started again until each worker holds at least five of their
+    // connections, so the poisoned one holds five requests at once whichever it is (with fewer, it
+    // takes their retries, or --stuck-after, to show five). With --balance shared the kernel spreads
+    // the connections, and a split such as 8 / 4 happens.
+    const startPaced = () => startLoad(warden.port, { concurrency: keepAlive ? 12 : 8, keepAlive, timeoutMs: 2000, maxMs: 60_000, ratePerLoop: 10 });
+    let load = startPaced();
     t.after(() => load.stop());
-    const warmupFrom = Date.now();
+    let warmupFrom = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 3000));
+    for (let attempt = 1; keepAlive; attempt++) {
+      const held = (await warden.workers()).workers.map((w) => (w as unknown as { connections: number }).connections);
+      if (held.every((count) => count >= 5)) break;
+      assert.ok(attempt < 8, `the keep-alive connections never spread at least 5 per worker (last: ${held.join(' / ')})`);
+      await load.stop();
+      load = startPaced();
+      warmupFrom = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
     const before = throughput(load.samples, warmupFrom + 1000, Date.now());
     const poisoned = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };
     const poisonedAt = Date.now();
