@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { startClosedLoop } from './lib/closed-loop.js';
 import { ROOT, startWarden } from './lib/contenders.js';
 import { httpGet } from './lib/http.js';
-import { isAlive, killAllTracked, killTracked, processState, rssMb, sendSignal, statFields, sleep, startProcess } from './lib/processes.js';
+import { heldClientPorts, isAlive, killAllTracked, killTracked, processState, rssMb, sendSignal, statFields, sleep, startProcess } from './lib/processes.js';
 import { machine, machineLine, round, table } from './lib/report.js';
 import { ACTIONS, attributeFailures, chooseAction, createRandom, indexConnections, pauseMs, problems } from './lib/soak-verdict.js';
 
@@ -137,6 +137,7 @@ async function runChaos(warden, params, random, endAt, log) {
   const actionFailures = [];
   const spinning = [];
   let target = params.workers;
+  const servicePort = Number(new URL(warden.url).port);
   const bounds = { min: Math.max(2, params.workers - 1), max: params.workers + 1 };
   const watchGone = (fault) => {
     const poll = setInterval(() => {
@@ -173,8 +174,11 @@ async function runChaos(warden, params, random, endAt, log) {
     let fault;
     if (action.kind === 'kill' || action.kind === 'stop') {
       const victim = ready[Math.floor(random() * ready.length)];
-      fault = { kind: action.kind, pid: victim.pid, at: wallNow() };
-      sendSignal(victim.pid, action.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+      // SIGSTOP first, for a SIGKILL too: then the kernel's list of the connections the victim holds
+      // is final, one it accepted a moment ago and its app has not been told of included.
+      sendSignal(victim.pid, 'SIGSTOP');
+      fault = { kind: action.kind, pid: victim.pid, at: wallNow(), held: heldClientPorts(victim.pid, servicePort) ?? [] };
+      if (action.kind === 'kill') sendSignal(victim.pid, 'SIGKILL');
     } else {
       const pinned = await pinWorker(warden.url);
       if (pinned === undefined) continue;
@@ -183,6 +187,12 @@ async function runChaos(warden, params, random, endAt, log) {
         // Never answers: warden kills the worker, and this request ends with it.
         spinning.push(pinned.agent);
         httpGet(new URL('/spin', warden.url), { agent: pinned.agent, timeoutMs: 120_000 });
+        // Once its loop spins the worker accepts nothing more: what the kernel says it holds then,
+        // it holds until it is killed.
+        const spun = fault;
+        setTimeout(() => {
+          spun.held = heldClientPorts(spun.pid, servicePort) ?? [];
+        }, 500);
       } else {
         const path = action.kind === 'poison' ? '/poison' : '/leak';
         for (let i = 0; i < (action.kind === 'leak' ? LEAK_CALLS : 1); i++) {
@@ -283,8 +293,10 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
         injected: chaos.faults.filter((f) => f.kind === kind).length,
         failedRequestsExplained: explained.filter((r) => r.kind === kind).length,
       }])),
-      requests: { sent: counts.sent, answered: counts.answered, failed: counts.failed, explained: explained.length, unexplained: unexplained.length },
+      requests: { sent: counts.sent, answered: counts.answered, failed: counts.failed, explained: explained.length, explainedByKernel: explained.filter((r) => r.seenBy === 'kernel').length, unexplained: unexplained.length },
       unexplainedRequests: unexplained.slice(0, 20).map((r) => ({ mode: r.mode, failure: r.failure, pid: r.pid ?? null, localPort: r.localPort, startedAt: new Date(r.start).toISOString(), ms: round(r.end - r.start) })),
+      // What happened when, for reading an unexplained failure against it.
+      timeline: chaos.faults.map((f) => ({ kind: f.kind, ...(f.step === undefined ? {} : { step: f.step }), ...(f.pid === undefined ? {} : { pid: f.pid }), at: new Date(f.at).toISOString(), ...(f.goneAt === undefined ? {} : { goneAfterMs: round(f.goneAt - f.at) }) })),
       workers, faultsUnresolved, actionFailures: chaos.actionFailures,
       rssMb: { start: rssStart, end: rssEnd, maxGrowth: RSS_MAX_GROWTH_MB },
       exit, stopS, processesSeen: tree.seen.size, orphans, earlyExit: warden.earlyExit,
@@ -308,7 +320,8 @@ function report(summary, log) {
   const r = summary.requests;
   log(table(['requests', 'count'], [
     ['sent', r.sent], ['answered (200)', r.answered], ['failed', r.failed],
-    ['failed, in flight on a faulted worker', r.explained], ['failed, unexplained', r.unexplained],
+    ['failed, in flight on a faulted worker', r.explained],
+    ['  of them accepted, the app not yet told (seen in /proc)', r.explainedByKernel], ['failed, unexplained', r.unexplained],
   ]));
   for (const each of summary.unexplainedRequests) log(`   unexplained: ${JSON.stringify(each)}`);
   log('');

@@ -5,7 +5,7 @@
 // Nothing is ever killed by name.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -245,4 +245,43 @@ export function rssMb(pid) {
   const status = readProc(`/proc/${pid}/status`);
   const match = status === undefined ? null : /^VmRSS:\s+(\d+) kB$/m.exec(status);
   return match === null ? undefined : Number(match[1]) / 1024;
+}
+
+/**
+ * The client ports of the TCP connections to `servicePort` that a process holds open right now, read
+ * from the kernel (/proc/<pid>/fd and /proc/<pid>/net/tcp{,6}): every connection it has accepted,
+ * including one accepted a moment ago whose `connection` event its JavaScript has not run yet.
+ * Undefined if the process is gone.
+ */
+export function heldClientPorts(pid, servicePort) {
+  let links;
+  try {
+    links = readdirSync(`/proc/${pid}/fd`);
+  } catch (error) {
+    if (error.code === 'ENOENT' || error.code === 'ESRCH') return undefined;
+    throw error;
+  }
+  const inodes = new Set();
+  for (const fd of links) {
+    let target;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed while listed
+    }
+    const match = /^socket:\[(\d+)\]$/.exec(target);
+    if (match !== null) inodes.add(match[1]);
+  }
+  const ports = [];
+  for (const table of ['tcp', 'tcp6']) {
+    const text = readProc(`/proc/${pid}/net/${table}`) ?? '';
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10 || !inodes.has(fields[9])) continue;
+      const localPort = Number.parseInt(fields[1].split(':')[1], 16);
+      const remotePort = Number.parseInt(fields[2].split(':')[1], 16);
+      if (localPort === servicePort && remotePort !== 0) ports.push(remotePort);
+    }
+  }
+  return ports;
 }

@@ -95,19 +95,26 @@ export function workerOf(index, request) {
 /**
  * Each failed request is explained when the worker that held it was faulted while it was in flight:
  * a fault that may fail requests hit that pid, and the request's [start, end] overlaps the time from
- * the fault to the victim's end ([at, goneAt]). Anything else is unexplained: a request lost by a
- * reload, a scale, a graceful recycle, or on a healthy worker.
+ * the fault to the victim's end ([at, goneAt]). Which worker held it comes from the workers'
+ * connection logs, or else from the kernel: a fault's `held` lists the client ports of the
+ * connections its victim held just after it (read from /proc), which include one the victim had
+ * accepted but not yet told its app of. Anything else is unexplained: a request lost by a reload, a
+ * scale, a graceful recycle, or on a healthy worker.
  */
 export function attributeFailures(failures, faults, index) {
   const explained = [];
   const unexplained = [];
+  const overlaps = (request, fault) => ACTIONS[fault.kind].mayFailRequests &&
+    request.start <= (fault.goneAt ?? Infinity) && request.end >= fault.at;
   for (const request of failures) {
     const pid = workerOf(index, request);
-    const fault = pid === undefined ? undefined : faults.find((each) =>
-      ACTIONS[each.kind].mayFailRequests && each.pid === pid &&
-      request.start <= (each.goneAt ?? Infinity) && request.end >= each.at);
+    const logged = pid === undefined ? undefined : faults.find((each) => each.pid === pid && overlaps(request, each));
+    // A new connection opened after the list was read is not the one the list names (same port, later).
+    const held = logged !== undefined ? undefined : faults.find((each) => (each.held ?? []).includes(request.localPort) &&
+      overlaps(request, each) && (request.mode !== 'newconn' || request.start <= each.at));
+    const fault = logged ?? held;
     if (fault === undefined) unexplained.push({ ...request, pid });
-    else explained.push({ ...request, pid, kind: fault.kind });
+    else explained.push({ ...request, pid: fault.pid, kind: fault.kind, ...(held === undefined ? {} : { seenBy: 'kernel' }) });
   }
   return { explained, unexplained };
 }

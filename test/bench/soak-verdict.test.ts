@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 interface Request { mode: 'keepalive' | 'newconn'; start: number; end: number; localPort: number; failure?: string }
-interface Fault { kind: string; pid?: number; at: number; goneAt?: number }
+interface Fault { kind: string; pid?: number; at: number; goneAt?: number; held?: number[] }
 interface VerdictModule {
   createRandom(seed: number): () => number;
   chooseAction(random: () => number, bounds: { target: number; min: number; max: number }): { kind: string; step?: number };
   indexConnections(logs: Record<string, string>): Map<number, { at: number; pid: number }[]>;
   workerOf(index: Map<number, { at: number; pid: number }[]>, request: Request): number | undefined;
-  attributeFailures(failures: Request[], faults: Fault[], index: Map<number, { at: number; pid: number }[]>): { explained: (Request & { kind: string })[]; unexplained: Request[] };
+  attributeFailures(failures: Request[], faults: Fault[], index: Map<number, { at: number; pid: number }[]>): { explained: (Request & { kind: string; pid?: number; seenBy?: string })[]; unexplained: Request[] };
 }
 
 // bench/ is plain JavaScript outside the TypeScript build: load it from the source tree.
@@ -44,6 +44,23 @@ test('a failed request is explained only by a fault on its worker while it was i
   assert.deepEqual(unexplained.map((r) => r.start - T), [1200, 61_000, 2, 2], 'after the victim was gone, a graceful recycle (and a kill of another worker), a reload, an unknown worker');
   const stillFaulted = verdict.attributeFailures(failures.slice(1, 2), [{ kind: 'stop', pid: 11, at: T + 1000 }], index);
   assert.equal(stillFaulted.explained.length, 1, 'a victim not gone yet is faulted until the end');
+});
+
+test('a connection its worker accepted but never told its app of is explained by what the kernel said the victim held', () => {
+  const failures: Request[] = [
+    { mode: 'newconn', start: T + 990, end: T + 4200, localPort: 45000, failure: 'ECONNRESET' }, // held by 33 at its SIGSTOP, in no log
+    { mode: 'newconn', start: T + 1010, end: T + 4200, localPort: 45001, failure: 'ECONNRESET' }, // its port is listed, but it was opened after the list was read
+    { mode: 'newconn', start: T + 990, end: T + 4200, localPort: 45002, failure: 'ECONNRESET' }, // held by nobody: lost in the accept queue
+  ];
+  const faults: Fault[] = [
+    { kind: 'stop', pid: 33, at: T + 1000, goneAt: T + 4190, held: [45000, 45001] },
+    { kind: 'reload', at: T + 995, held: [45002] }, // a reload fails no request, whatever it lists
+  ];
+  const { explained, unexplained } = verdict.attributeFailures(failures, faults, index);
+  assert.deepEqual(explained.map((r) => [r.localPort, r.kind, r.pid, r.seenBy]), [[45000, 'stop', 33, 'kernel']]);
+  assert.deepEqual(unexplained.map((r) => r.localPort), [45001, 45002]);
+  const logged = verdict.attributeFailures([{ mode: 'keepalive', start: T + 900, end: T + 1100, localPort: 40000, failure: 'ECONNRESET' }], [{ kind: 'kill', pid: 11, at: T + 1000, goneAt: T + 1150, held: [40000] }], index);
+  assert.equal(logged.explained[0]?.seenBy, undefined, 'a connection the app logged is attributed by its log');
 });
 
 test('the chaos loop repeats from its seed and scales only within its bounds', () => {
