@@ -76,10 +76,14 @@ class RecentAnswers {
 /**
  * On drain, a connection with no request on it is closed once it has also been quiet this long. A
  * keep-alive client may be sending its next request at the very moment the connection looks idle;
- * closing it then loses that request, so a connection that read bytes recently is left to answer
- * one more request with `Connection: close`.
+ * closing it then loses that request (the client reads a reset, or its write fails with EPIPE), so a
+ * connection that read bytes recently is left to answer one more request with `Connection: close`.
+ * A busy client whose process is descheduled for a few hundred milliseconds (a loaded machine, a GC
+ * pause) looks idle for that long: at 100 ms such clients lost a request now and then during reloads
+ * on a loaded 2-core machine. One second costs a draining worker at most that much longer to exit
+ * (the replacement is serving already).
  */
-export const DRAIN_IDLE_MS = 100;
+export const DRAIN_IDLE_MS = 1000;
 
 interface SocketActivity {
   bytesRead: number;
@@ -175,9 +179,9 @@ export class RequestTracker {
   }
 
   /**
-   * Close the connections that carry no request and have read nothing for DRAIN_IDLE_MS and three
-   * checks (bytes read is what the socket's handle counted, so a request still being parsed counts
-   * as activity).
+   * Close the connections that carry no request and have been quiet for DRAIN_IDLE_MS (since their
+   * last answer, or since a check saw bytes read: a request still being parsed counts as activity)
+   * and three checks.
    * Upgraded connections are left alone: they end on their own or at the graceful timeout.
    */
   closeIdle(now = performance.now()): void {
@@ -310,10 +314,19 @@ export class RequestTracker {
     this.firstUnansweredAt ??= entry.start;
     this.unansweredCount += 1;
     if (this.draining) res.shouldKeepAlive = false;
+    const socket = req.socket;
     const done = () => {
       if (!this.inFlight.delete(entry)) return;
       this.served += 1;
-      this.count(entry);
+      const now = this.count(entry);
+      // A keep-alive connection is quiet from its last answer on: a drain closes one that has been
+      // idle long (a pooled connection) at once, and gives one that was busy a moment ago its time.
+      const activity = this.sockets.get(socket);
+      if (activity !== undefined) {
+        activity.bytesRead = socket.bytesRead;
+        activity.lastActiveAt = now;
+        activity.quietChecks = 0;
+      }
       const sentAt = (res as TimedResponse)[headersAt];
       if (!entry.timedOut && sentAt !== undefined) this.answered(entry, sentAt);
     };
@@ -322,8 +335,10 @@ export class RequestTracker {
     res.once('close', done);
   }
 
-  private count(entry: Tracked): void {
-    const durationMs = performance.now() - entry.start;
+  /** Count a finished request; returns the time it finished. */
+  private count(entry: Tracked): number {
+    const now = performance.now();
+    const durationMs = now - entry.start;
     const status = entry.res.headersSent ? entry.res.statusCode : 0;
     const statusClass = status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : 5;
     this.http.byClass[statusClass] = (this.http.byClass[statusClass] ?? 0) + 1;
@@ -333,6 +348,7 @@ export class RequestTracker {
     this.http.durationBuckets[index] = (this.http.durationBuckets[index] ?? 0) + 1;
     this.http.durationSumS += seconds;
     this.onFinished?.({ method: entry.req.method ?? '?', url: entry.req.url ?? '', status, durationMs });
+    return now;
   }
 
   private answered(entry: Tracked, sentAt: number): void {

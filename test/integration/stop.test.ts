@@ -40,7 +40,7 @@ test('a primary killed with SIGKILL while a worker busy-loops leaves no worker b
   await warden.processes.expectAllGone('after the primary was killed with SIGKILL', 5000);
 });
 
-test('SIGTERM closes an idle keep-alive connection at once, while a slow request on another one still runs and ends with Connection: close', async (t) => {
+test('SIGTERM closes an idle keep-alive connection once it has been quiet for a second, while a slow request on another one still runs and ends with Connection: close', async (t) => {
   const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', '1', '--graceful-timeout', '30']);
   // Two connections: one left idle after a request, one busy with a 4 s request.
   const idle = await openConnection(warden.port);
