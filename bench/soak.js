@@ -16,7 +16,7 @@ import { ROOT, startWarden } from './lib/contenders.js';
 import { httpGet } from './lib/http.js';
 import { heldClientPorts, isAlive, killAllTracked, killTracked, processState, rssMb, sendSignal, statFields, sleep, startProcess } from './lib/processes.js';
 import { machine, machineLine, round, table } from './lib/report.js';
-import { ACTIONS, attributeFailures, chooseAction, createRandom, indexConnections, pauseMs, problems } from './lib/soak-verdict.js';
+import { ACTIONS, attributeFailures, chooseAction, createRandom, indexConnections, loggedAround, pauseMs, problems } from './lib/soak-verdict.js';
 
 const WARDEN_BIN = join(ROOT, 'bin', 'warden.js');
 const LOAD_CONNECTIONS = 4;
@@ -286,7 +286,8 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
     tree.stop();
     await sleep(500); // the workers' own exit after the primary's
     const orphans = tree.survivors();
-    const { explained, unexplained } = attributeFailures(failures, chaos.faults, indexConnections(logs));
+    const connections = indexConnections(logs);
+    const { explained, unexplained } = attributeFailures(failures, chaos.faults, connections);
     const summary = {
       seed: params.seed, minutes: params.minutes, workers: params.workers, balance: params.balance, machine: info,
       faults: Object.fromEntries(Object.keys(ACTIONS).map((kind) => [kind, {
@@ -294,7 +295,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
         failedRequestsExplained: explained.filter((r) => r.kind === kind).length,
       }])),
       requests: { sent: counts.sent, answered: counts.answered, failed: counts.failed, explained: explained.length, explainedByKernel: explained.filter((r) => r.seenBy === 'kernel').length, unexplained: unexplained.length },
-      unexplainedRequests: unexplained.slice(0, 20).map((r) => ({ mode: r.mode, failure: r.failure, pid: r.pid ?? null, localPort: r.localPort, startedAt: new Date(r.start).toISOString(), ms: round(r.end - r.start) })),
+      unexplainedRequests: unexplained.slice(0, 20).map((r) => ({ mode: r.mode, failure: r.failure, pid: r.pid ?? null, localPort: r.localPort, startedAt: new Date(r.start).toISOString(), ms: round(r.end - r.start), logged: loggedAround(connections, r) })),
       // What happened when, for reading an unexplained failure against it.
       timeline: chaos.faults.map((f) => ({ kind: f.kind, ...(f.step === undefined ? {} : { step: f.step }), ...(f.pid === undefined ? {} : { pid: f.pid }), at: new Date(f.at).toISOString(), ...(f.goneAt === undefined ? {} : { goneAfterMs: round(f.goneAt - f.at) }) })),
       workers, faultsUnresolved, actionFailures: chaos.actionFailures,

@@ -75,28 +75,39 @@ export function indexConnections(logs) {
 }
 
 /**
- * The pid of the worker that held a request's connection, or undefined if no worker logged it: the
- * last connection on its local port handed to a worker before the request ended. A new-connection
- * request's connection was opened for it, so it must have been handed over after the request began.
+ * The pid of the worker that held a request's connection, or undefined if no worker logged it. A
+ * new-connection request's connection was opened for it: the first connection on its local port
+ * that a worker logged after the request began (a later one on the same port is a reuse of the port
+ * once this one had closed). A keep-alive request's connection may be older: the last one on its
+ * port logged before the request ended.
  */
 export function workerOf(index, request) {
   const entries = index.get(request.localPort);
   if (entries === undefined) return undefined;
+  if (request.mode === 'newconn') {
+    return entries.find((entry) => entry.at >= request.start - CLOCK_SLACK_MS && entry.at <= request.end + CLOCK_SLACK_MS)?.pid;
+  }
   let found;
   for (const entry of entries) {
     if (entry.at > request.end + CLOCK_SLACK_MS) break;
     found = entry;
   }
-  if (found === undefined) return undefined;
-  if (request.mode === 'newconn' && found.at < request.start - CLOCK_SLACK_MS) return undefined;
-  return found.pid;
+  return found?.pid;
+}
+
+/** What the workers logged on a port around a request, for reading an unexplained failure. */
+export function loggedAround(index, request, marginMs = 5000) {
+  return (index.get(request.localPort) ?? [])
+    .filter((entry) => entry.at >= request.start - marginMs && entry.at <= request.end + marginMs)
+    .map((entry) => ({ pid: entry.pid, msAfterStart: entry.at - request.start }));
 }
 
 /**
- * Each failed request is explained when the worker that held it was faulted while it was in flight:
- * a fault that may fail requests hit that pid, and the request's [start, end] overlaps the time from
- * the fault to the victim's end ([at, goneAt]). Which worker held it comes from the workers'
- * connection logs, or else from the kernel: a fault's `held` lists the client ports of the
+ * Each failed request is explained when the worker that held its connection was faulted by then: a
+ * fault that may fail requests hit that pid at or before the request's end. The connection lives
+ * and dies with that one process, so a request the client puts on it after the victim died (before
+ * the client has read the reset) fails by the same fault. Which worker held it comes from the
+ * workers' connection logs, or else from the kernel: a fault's `held` lists the client ports of the
  * connections its victim held just after it (read from /proc), which include one the victim had
  * accepted but not yet told its app of. Anything else is unexplained: a request lost by a reload, a
  * scale, a graceful recycle, or on a healthy worker.
@@ -104,8 +115,7 @@ export function workerOf(index, request) {
 export function attributeFailures(failures, faults, index) {
   const explained = [];
   const unexplained = [];
-  const overlaps = (request, fault) => ACTIONS[fault.kind].mayFailRequests &&
-    request.start <= (fault.goneAt ?? Infinity) && request.end >= fault.at;
+  const overlaps = (request, fault) => ACTIONS[fault.kind].mayFailRequests && request.end >= fault.at;
   for (const request of failures) {
     const pid = workerOf(index, request);
     const logged = pid === undefined ? undefined : faults.find((each) => each.pid === pid && overlaps(request, each));

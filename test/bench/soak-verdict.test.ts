@@ -12,6 +12,7 @@ interface VerdictModule {
   chooseAction(random: () => number, bounds: { target: number; min: number; max: number }): { kind: string; step?: number };
   indexConnections(logs: Record<string, string>): Map<number, { at: number; pid: number }[]>;
   workerOf(index: Map<number, { at: number; pid: number }[]>, request: Request): number | undefined;
+  loggedAround(index: Map<number, { at: number; pid: number }[]>, request: Request): { pid: number; msAfterStart: number }[];
   attributeFailures(failures: Request[], faults: Fault[], index: Map<number, { at: number; pid: number }[]>): { explained: (Request & { kind: string; pid?: number; seenBy?: string })[]; unexplained: Request[] };
 }
 
@@ -33,17 +34,26 @@ test('a request is matched to the worker that got its connection, by port and ti
 test('a failed request is explained only by a fault on its worker while it was in flight', () => {
   const failures: Request[] = [
     { mode: 'keepalive', start: T + 900, end: T + 1100, localPort: 40000, failure: 'ECONNRESET' }, // on 11 across the kill
-    { mode: 'keepalive', start: T + 1200, end: T + 1300, localPort: 40000, failure: 'ECONNRESET' }, // on 11 after it was gone
+    { mode: 'keepalive', start: T + 1200, end: T + 1300, localPort: 40000, failure: 'ECONNRESET' }, // put on 11's connection after 11 was gone
+    { mode: 'keepalive', start: T + 700, end: T + 800, localPort: 40000, failure: 'ECONNRESET' }, // on 11, ended before its kill
     { mode: 'keepalive', start: T + 61_000, end: T + 61_100, localPort: 40000, failure: 'ECONNRESET' }, // on 22, which was never faulted
     { mode: 'newconn', start: T + 2, end: T + 800, localPort: 40001, failure: 'http 504' }, // on 11, before its kill, during a reload
     { mode: 'newconn', start: T + 2, end: T + 3000, localPort: 49999, failure: 'ECONNRESET' }, // no worker logged it
   ];
   const faults: Fault[] = [{ kind: 'kill', pid: 11, at: T + 1000, goneAt: T + 1150 }, { kind: 'reload', at: T + 500 }, { kind: 'leak', pid: 22, at: T + 60_500, goneAt: T + 62_000 }, { kind: 'kill', pid: 33, at: T + 61_050, goneAt: T + 61_060 }];
   const { explained, unexplained } = verdict.attributeFailures(failures, faults, index);
-  assert.deepEqual(explained.map((r) => [r.start - T, r.kind]), [[900, 'kill']]);
-  assert.deepEqual(unexplained.map((r) => r.start - T), [1200, 61_000, 2, 2], 'after the victim was gone, a graceful recycle (and a kill of another worker), a reload, an unknown worker');
-  const stillFaulted = verdict.attributeFailures(failures.slice(1, 2), [{ kind: 'stop', pid: 11, at: T + 1000 }], index);
-  assert.equal(stillFaulted.explained.length, 1, 'a victim not gone yet is faulted until the end');
+  assert.deepEqual(explained.map((r) => [r.start - T, r.kind]), [[900, 'kill'], [1200, 'kill']], 'a connection dies with its worker: a request put on it after the kill fails by the kill');
+  assert.deepEqual(unexplained.map((r) => r.start - T), [700, 61_000, 2, 2], 'before the fault, a graceful recycle (and a kill of another worker), a reload, an unknown worker');
+});
+
+test('a new-connection request belongs to the first connection logged on its port after it began, a keep-alive one to the last before it ended', () => {
+  // Port 41000: worker 11 took a connection at T+10; once it had been reset, the port was reused for
+  // a connection worker 22 took at T+5020.
+  const reused = verdict.indexConnections({ 11: `41000 ${T + 10}\n`, 22: `41000 ${T + 5020}\n` });
+  assert.equal(verdict.workerOf(reused, { mode: 'newconn', start: T, end: T + 5000, localPort: 41000 }), 11);
+  assert.equal(verdict.workerOf(reused, { mode: 'keepalive', start: T + 4000, end: T + 5000, localPort: 41000 }), 22, 'within the clock slack of its end');
+  assert.equal(verdict.workerOf(reused, { mode: 'keepalive', start: T + 4000, end: T + 4900, localPort: 41000 }), 11);
+  assert.deepEqual(verdict.loggedAround(reused, { mode: 'newconn', start: T, end: T + 5000, localPort: 41000 }), [{ pid: 11, msAfterStart: 10 }, { pid: 22, msAfterStart: 5020 }]);
 });
 
 test('a connection its worker accepted but never told its app of is explained by what the kernel said the victim held', () => {
