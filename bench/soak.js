@@ -248,6 +248,12 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
   let chaos;
   try {
     const rssStart = round(rssMb(warden.primaryPid), 1);
+    // The primary's RSS every 5 s: a leak keeps climbing through the second half, a heap settling does not.
+    const rssSamples = [rssStart];
+    const rssTimer = setInterval(() => {
+      const mb = rssMb(warden.primaryPid);
+      if (mb !== undefined) rssSamples.push(round(mb, 1));
+    }, 5000).unref();
     const counts = { sent: 0, answered: 0, failed: 0 };
     const failures = [];
     load = startClosedLoop(warden.url, {
@@ -271,6 +277,8 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
     const workers = warden.earlyExit === undefined ? await waitAllReady(warden, faultedPids) : { allReady: false, ready: 0, target: '?' };
     await load.stop();
     const rssEnd = round(rssMb(warden.primaryPid), 1);
+    clearInterval(rssTimer);
+    rssSamples.push(rssEnd);
     for (const fault of chaos.faults) fault.stopWatching?.();
     const faultsUnresolved = chaos.faults.filter((f) => f.pid !== undefined && isAlive(f.pid)).length;
     // The connection logs, read before warden and its temp dir go.
@@ -299,7 +307,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
       // What happened when, for reading an unexplained failure against it.
       timeline: chaos.faults.map((f) => ({ kind: f.kind, ...(f.step === undefined ? {} : { step: f.step }), ...(f.pid === undefined ? {} : { pid: f.pid }), at: new Date(f.at).toISOString(), ...(f.goneAt === undefined ? {} : { goneAfterMs: round(f.goneAt - f.at) }) })),
       workers, faultsUnresolved, actionFailures: chaos.actionFailures,
-      rssMb: { start: rssStart, end: rssEnd, maxGrowth: RSS_MAX_GROWTH_MB },
+      rssMb: { start: rssStart, half: rssSamples[Math.floor(rssSamples.length / 2)], end: rssEnd, peak: Math.max(...rssSamples), maxGrowth: RSS_MAX_GROWTH_MB, every5s: rssSamples },
       exit, stopS, processesSeen: tree.seen.size, orphans, earlyExit: warden.earlyExit,
     };
     summary.problems = problems(summary);
@@ -327,7 +335,7 @@ function report(summary, log) {
   for (const each of summary.unexplainedRequests) log(`   unexplained: ${JSON.stringify(each)}`);
   log('');
   log(table(['check', 'result'], [
-    ['primary RSS at start / end', `${summary.rssMb.start} MB / ${summary.rssMb.end} MB`],
+    ['primary RSS at start / half-way / end (peak)', `${summary.rssMb.start} / ${summary.rssMb.half} / ${summary.rssMb.end} MB (${summary.rssMb.peak} MB)`],
     ['workers ready at the end', `${summary.workers.ready} of ${summary.workers.target}${summary.workers.allReady ? '' : ' (NOT ALL)'}`],
     ['faulted workers still alive', summary.faultsUnresolved],
     ['warden exit after SIGTERM', `${summary.exit.signal ?? summary.exit.code} after ${summary.stopS} s`],
