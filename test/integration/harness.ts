@@ -367,12 +367,18 @@ export async function startWarden(t: TestContext, args: string[], options: { env
   return running;
 }
 
-/** Distinct worker pids seen answering `count` requests that report their pid in JSON. */
-export async function answeringPids(port: number, count = 8, path = '/'): Promise<Set<number>> {
+/**
+ * Distinct worker pids seen answering requests that report their pid in JSON, sent four at a time on
+ * new connections until `expected` pids have answered or `maxRequests` were sent. Which worker
+ * accepts is the kernel's choice with `--balance shared` (one process often wins a run of
+ * sequential connections, and a worker that just entered rotation takes a moment to start
+ * accepting), so a fixed handful of requests is not enough to see every worker.
+ */
+export async function answeringPids(port: number, expected: number, { maxRequests = 200, path = '/' } = {}): Promise<Set<number>> {
   const pids = new Set<number>();
-  for (let i = 0; i < count; i++) {
-    const answer = await get(port, path);
-    pids.add((JSON.parse(answer.body) as { pid: number }).pid);
+  for (let sent = 0; sent < maxRequests && pids.size < expected; sent += 4) {
+    const answers = await Promise.all([0, 1, 2, 3].map(() => get(port, path)));
+    for (const answer of answers) pids.add((JSON.parse(answer.body) as { pid: number }).pid);
   }
   return pids;
 }

@@ -25,7 +25,7 @@ for (const [name, spec, flags] of SHAPES) {
   test(`serves ${name} on two workers`, async (t) => {
     const [file, exportName] = spec.split(':') as [string, string | undefined];
     const warden = await startWarden(t, [`${fixture(file)}${exportName ? `:${exportName}` : ''}`, '--workers', '2', ...flags]);
-    const pids = await answeringPids(warden.port, 8);
+    const pids = await answeringPids(warden.port, 2);
     assert.equal(pids.size, 2, `two distinct worker pids answer (got ${[...pids].join(', ')})`);
     const { workers } = await warden.workers();
     assert.deepEqual(new Set(workers.map((w) => w.pid)), pids, 'the answering pids are the workers /workers lists');
