@@ -126,8 +126,9 @@ export function parseMinReady(raw: string, context: ParseContext): MinReady {
   if (text === 'all') return { kind: 'all' };
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
   if (percent && Number(percent[1]) > 0 && Number(percent[1]) <= 100) return { kind: 'percent', percent: Number(percent[1]) };
-  if (/^\d+$/.test(text)) return { kind: 'count', count: Number(text) };
-  throw usage(context, '"all", a number of workers, or a percentage such as "50%"', raw);
+  // 0 would make /readyz 200 with no worker serving: a pod in the endpoints that answers nothing.
+  if (/^\d+$/.test(text) && Number(text) >= 1) return { kind: 'count', count: Number(text) };
+  throw usage(context, '"all", a number of workers (at least 1), or a percentage such as "50%"', raw);
 }
 
 function parseProbePath(raw: string, context: ParseContext): string | undefined {

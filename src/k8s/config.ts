@@ -140,7 +140,7 @@ function parseMinReady(raw: string, workers: number | 'auto', sizedWorkers: numb
     if (Number(text) > sizedWorkers) throw conflict(`--min-ready ${text} is more than --workers ${sizedWorkers}`, 'lower --min-ready or raise --workers');
     return text;
   }
-  throw usage('--min-ready', '"all", a number of workers, or a percentage such as "50%"', raw);
+  throw usage('--min-ready', '"all", a number of workers (at least 1), or a percentage such as "50%"', raw);
 }
 
 export function resolveK8sConfig(flags: K8sFlags): K8sConfig {

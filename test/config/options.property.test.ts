@@ -121,7 +121,7 @@ test('workers: 1..1024 as given, "auto" and 0 mean the CPU count, anything else 
 });
 
 test('conflicts are reported as configuration errors: --min-ready above --workers, one port for both servers', () => {
-  fc.assert(fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 128 }), (workers, minReady) => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 128 }), (workers, minReady) => {
     const result = attempt({ workers: String(workers), minReady: String(minReady) });
     if (minReady > workers) {
       assert.ok(!result.ok && result.error.code === 'WARDEN_CONFIG', `--min-ready ${minReady} > --workers ${workers} rejected`);

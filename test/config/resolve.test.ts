@@ -62,6 +62,7 @@ test('bad values are refused with the flag, the rule and the value', () => {
   assert.match(usageError({}, { WARDEN_WORKERS: 'many' }).message, /^--workers \(from WARDEN_WORKERS\) must be/);
   assert.match(usageError({ gracefulTimeout: '-1' }).message, /--graceful-timeout must be a number of seconds above 0/);
   assert.match(usageError({ minReady: 'most' }).message, /--min-ready must be/);
+  assert.equal(usageError({ minReady: '0' }).message, '--min-ready must be "all", a number of workers (at least 1), or a percentage such as "50%" (got "0")', '/readyz 200 with no worker serving is refused');
   assert.equal(usageError({ minReady: '5', workers: '2' }).code, 'WARDEN_CONFIG');
 });
 
