@@ -1,8 +1,9 @@
 // commander wiring for `warden reload` and `warden scale`: find the running primary's control socket
-// (--control, WARDEN_CONTROL, or the default derived from --port), send the request, stream its
+// (--control, WARDEN_CONTROL, or the default derived from --uds or --port), send the request, stream its
 // progress to the terminal, and exit 0 only if the reload or scale completed.
 
 import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { sendControl } from '../control/client.js';
 import { defaultControlPath, type ControlRequest } from '../control/protocol.js';
@@ -12,13 +13,20 @@ import { EXIT_CODES, WardenError } from '../errors.js';
 interface ControlFlags {
   control?: string;
   port?: string;
+  uds?: string;
   wait: string;
 }
 
-/** The socket a command talks to: --control, then WARDEN_CONTROL, then the default for --port / PORT / 8000. */
-export function controlPathFor(flags: { control?: string; port?: string }, env: Readonly<Record<string, string | undefined>>): string {
+/**
+ * The socket a command talks to: --control, then WARDEN_CONTROL, then the default for the warden
+ * serving --uds PATH (or WARDEN_UDS, when no --port is given), then for --port / PORT / 8000.
+ */
+export function controlPathFor(flags: { control?: string; port?: string; uds?: string }, env: Readonly<Record<string, string | undefined>>): string {
   if (flags.control !== undefined && flags.control !== '') return flags.control;
   if (env.WARDEN_CONTROL !== undefined && env.WARDEN_CONTROL !== '') return env.WARDEN_CONTROL;
+  const uds = flags.uds ?? (flags.port === undefined ? env.WARDEN_UDS : undefined);
+  // The primary names the socket by the absolute path it serves on, so a relative one is resolved here too.
+  if (uds !== undefined && uds.trim() !== '') return defaultControlPath(resolve(uds.trim()), env, process.getuid?.() ?? 0, tmpdir());
   const rawPort = flags.port ?? env.PORT ?? '8000';
   if (!/^\d+$/.test(rawPort.trim()) || Number(rawPort) < 1 || Number(rawPort) > 65535) {
     throw new WardenError('WARDEN_USAGE', `--port must be the service port of the warden to reach, 1 to 65535 (got "${rawPort}")`);
@@ -57,6 +65,7 @@ function addCommonOptions(command: Command): Command {
   return command
     .addOption(new Option('--control <path>', 'control socket of the warden to reach [env: WARDEN_CONTROL]'))
     .addOption(new Option('--port <port>', 'service port of the warden to reach, when --control is not given [env: PORT]'))
+    .addOption(new Option('--uds <path>', 'unix socket the warden to reach serves on (its --uds), when --control is not given [env: WARDEN_UDS]'))
     .addOption(new Option('--wait <s>', 'seconds to wait for the outcome').default('600'));
 }
 

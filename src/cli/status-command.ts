@@ -31,6 +31,7 @@ interface StatusFlags {
   admin?: string;
   control?: string;
   port?: string;
+  uds?: string;
   json?: boolean;
   watch?: boolean;
   interval: string;
@@ -43,6 +44,7 @@ export function registerStatusCommand(program: Command): void {
     .addOption(new Option('--admin <url>', "the primary's admin URL (default: asked of its control socket, else http://127.0.0.1:9000)"))
     .addOption(new Option('--control <path>', 'control socket of the warden to show [env: WARDEN_CONTROL]'))
     .addOption(new Option('--port <port>', 'service port of the warden to show, when --control is not given [env: PORT]'))
+    .addOption(new Option('--uds <path>', 'unix socket the warden to show serves on (its --uds), when --control is not given [env: WARDEN_UDS]'))
     .addOption(new Option('--json', 'print JSON for scripts'))
     .addOption(new Option('--watch', 'refresh in place until Ctrl-C'))
     .addOption(new Option('--interval <s>', 'seconds between refreshes with --watch').default('1'))

@@ -3,7 +3,7 @@
 // their results coming back as new events. Owns the listeners, the admin server and the probes.
 
 import { tmpdir } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../clock.js';
 import { defaultControlPath, type ControlRequest } from '../control/protocol.js';
@@ -175,7 +175,8 @@ export class Supervisor {
       await this.dispatcher.close();
       throw error;
     }
-    const controlPath = options.control ?? defaultControlPath(socketPath ?? listen.port, process.env, process.getuid?.() ?? 0, tmpdir());
+    // Named by the absolute path of --uds, as `warden reload --uds PATH` finds it from any directory.
+    const controlPath = options.control ?? defaultControlPath(socketPath === undefined ? listen.port : resolvePath(socketPath), process.env, process.getuid?.() ?? 0, tmpdir());
     try {
       await this.control.listen(controlPath);
     } catch (error) {

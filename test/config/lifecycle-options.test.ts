@@ -2,6 +2,7 @@
 // --reload and its lists, and how `warden scale` reads its target.
 
 import assert from 'node:assert/strict';
+import { relative } from 'node:path';
 import { test } from 'node:test';
 import { parseScaleTarget, controlPathFor } from '../../src/cli/control-command.js';
 import { WardenError } from '../../src/errors.js';
@@ -85,4 +86,12 @@ test('commands find the control socket by --control, WARDEN_CONTROL, or the serv
   assert.match(controlPathFor({}, { PORT: '4000', XDG_RUNTIME_DIR: '/run/user/1000' }), /control-4000\.sock$/);
   assert.match(controlPathFor({}, { XDG_RUNTIME_DIR: '/run/user/1000' }), /control-8000\.sock$/, 'the default service port');
   assert.throws(() => controlPathFor({ port: '70000' }, {}), /--port must be the service port of the warden to reach, 1 to 65535 \(got "70000"\)/);
+  // --uds: named by the absolute path, as the primary names it.
+  const run = { XDG_RUNTIME_DIR: '/run/user/1000' };
+  const byUds = controlPathFor({ uds: '/srv/app/app.sock' }, run);
+  assert.match(byUds, /^\/run\/user\/1000\/warden-\d+\/control-uds-[0-9a-f]{12}\.sock$/);
+  assert.equal(controlPathFor({ uds: relative(process.cwd(), '/srv/app/app.sock') }, run), byUds, 'a relative path finds the same warden');
+  assert.equal(controlPathFor({}, { ...run, WARDEN_UDS: '/srv/app/app.sock' }), byUds, 'WARDEN_UDS when no --port is given');
+  assert.match(controlPathFor({ port: '3000' }, { ...run, WARDEN_UDS: '/srv/app/app.sock' }), /control-3000\.sock$/, '--port wins over WARDEN_UDS');
+  assert.notEqual(controlPathFor({ uds: '/srv/other.sock' }, run), byUds);
 });

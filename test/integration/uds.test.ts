@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { Agent, request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fixture, getJson, ownProcesses, ROOT, runCli, WARDEN, waitFor, withDeadline } from './harness.js';
 
@@ -41,10 +41,11 @@ interface UdsWarden {
   exit: () => Promise<{ code: number | null; signal: string | null }>;
 }
 
-async function startOnSocket(t: TestContext, socketPath: string, args: string[]): Promise<UdsWarden> {
+async function startOnSocket(t: TestContext, socketPath: string, args: string[], options: { env?: NodeJS.ProcessEnv; control?: boolean } = {}): Promise<UdsWarden> {
   const dir = tempDir(t);
-  const child = spawn(process.execPath, [WARDEN, 'serve', fixture('faults.mjs'), '--uds', socketPath, '--admin-port', '0', '--control', join(dir, 'control.sock'), ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  const control = options.control === false ? [] : ['--control', join(dir, 'control.sock')];
+  const child = spawn(process.execPath, [WARDEN, 'serve', fixture('faults.mjs'), '--uds', socketPath, '--admin-port', '0', ...control, ...args], {
+    cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const processes = ownProcesses(t);
   processes.own(child.pid, 'warden primary');
@@ -132,6 +133,25 @@ for (const balance of ['handoff', 'shared'] as const) {
     assert.equal(existsSync(socketPath), false, 'the socket file is removed on exit');
   });
 }
+
+test('--uds without --control: `warden status` and `warden scale` find the warden by its socket path, relative or absolute', async (t) => {
+  const dir = tempDir(t);
+  const socketPath = join(dir, 'app.sock');
+  const env = { XDG_RUNTIME_DIR: tempDir(t) };
+  const warden = await startOnSocket(t, socketPath, ['--workers', '1'], { env, control: false });
+  assert.match(warden.output(), new RegExp(`control ${env.XDG_RUNTIME_DIR}/warden-\\d+/control-uds-[0-9a-f]{12}\\.sock`), 'the default control socket, named after the --uds path');
+  const status = await runCli(t, ['status', '--uds', relative(ROOT, socketPath), '--json'], { env });
+  assert.equal(status.code, 0, status.stderr);
+  assert.equal((JSON.parse(status.stdout) as { workers: unknown[] }).workers.length, 1, 'a relative path, resolved from the working directory');
+  const scale = await runCli(t, ['scale', '2', '--uds', socketPath], { env, timeoutMs: 60_000 });
+  assert.equal(scale.code, 0, scale.stderr);
+  const { body } = await getJson<{ workers: { state: string }[] }>(warden.adminPort, '/workers');
+  assert.equal(body.workers.filter((w) => w.state === 'ready').length, 2);
+  const elsewhere = await runCli(t, ['status', '--uds', join(dir, 'other.sock')], { env });
+  assert.notEqual(elsewhere.code, 0, 'another path names another warden');
+  process.kill(warden.pid, 'SIGTERM');
+  assert.deepEqual(await warden.exit(), { code: 0, signal: null }, warden.output());
+});
 
 test('--uds on a socket another process serves: refused with a clear error, and that process keeps its socket', async (t) => {
   const dir = tempDir(t);
