@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   let server: Server | undefined;
   let closeApp: (() => Promise<void>) | undefined;
   const pendingHandles: RawHandle[] = [];
-  const terminateTls = config.tls === undefined ? undefined : tlsTerminator(config.tls, () => server as Server);
+  const terminateTls = config.tls === undefined ? undefined : tlsTerminator(config.tls, () => server as Server, (secure, carrier) => tracker.adoptSecure(secure, carrier));
   /** Shared mode: this process's copy of the listening socket while it accepts. */
   let listening: ListeningHandle | undefined;
   const stopAccepting = () => {

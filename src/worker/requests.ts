@@ -156,6 +156,16 @@ export class RequestTracker {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
+  /**
+   * TLS: from the handshake on, the connection is the decrypted socket the app's requests arrive on;
+   * it takes the place of the TCP socket it reads from (so a request in flight on it keeps the
+   * connection busy during a drain, and an upgrade on it counts).
+   */
+  adoptSecure(secure: Socket, carrier: Socket | undefined, now = performance.now()): void {
+    if (carrier !== undefined) this.sockets.delete(carrier);
+    this.addSocket(secure, now);
+  }
+
   get connectionCount(): number {
     return this.sockets.size;
   }

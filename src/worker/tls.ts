@@ -4,12 +4,25 @@
 // up as an http.Server here.
 
 import { readFileSync } from 'node:fs';
-import type { Server, Socket } from 'node:net';
+import { Socket as NetSocket, type Server, type Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { WorkerConfig } from '../protocol/messages.js';
 
-/** Wraps `target` so a plain socket given to the returned function reaches it after the TLS handshake. */
-export function tlsTerminator(tls: NonNullable<WorkerConfig['tls']>, target: () => Server): (socket: Socket) => void {
+/**
+ * The TCP socket a server-side TLS socket reads from. tls.Server keeps it as `_parent` (every Node
+ * line warden supports; test/worker/tls-carrier.test.ts checks it); undefined if that ever changes.
+ */
+export function carrierOf(secure: TLSSocket): Socket | undefined {
+  const parent = (secure as unknown as { _parent?: unknown })._parent;
+  return parent instanceof NetSocket ? parent : undefined;
+}
+
+/**
+ * Wraps `target` so a plain socket given to the returned function reaches it after the TLS handshake.
+ * `onSecure` comes first with the decrypted socket and the plain one it reads from: the worker's
+ * request tracking follows the socket the app's requests are on.
+ */
+export function tlsTerminator(tls: NonNullable<WorkerConfig['tls']>, target: () => Server, onSecure: (secure: TLSSocket, carrier: Socket | undefined) => void = () => undefined): (socket: Socket) => void {
   const server = createServer({
     key: readFileSync(tls.keyfile),
     cert: readFileSync(tls.certfile),
@@ -17,7 +30,10 @@ export function tlsTerminator(tls: NonNullable<WorkerConfig['tls']>, target: () 
     // node:http reads ALPN to tell HTTP/1.1 from HTTP/2; warden serves HTTP/1.1.
     ALPNProtocols: ['http/1.1'],
   });
-  server.on('secureConnection', (socket: TLSSocket) => target().emit('connection', socket));
+  server.on('secureConnection', (socket: TLSSocket) => {
+    onSecure(socket, carrierOf(socket));
+    target().emit('connection', socket);
+  });
   // A client that fails the handshake (wrong CA, plain HTTP on the HTTPS port) is its own problem:
   // the socket is destroyed, the worker carries on.
   server.on('tlsClientError', (_error, socket) => socket.destroy());

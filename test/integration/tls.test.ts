@@ -8,8 +8,10 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { TLSSocket } from 'node:tls';
-import { WARDEN, fixture, get, startWarden } from './harness.js';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+import { WARDEN, fixture, get, startWarden, waitFor, withDeadline } from './harness.js';
 
 let dir = '';
 let cert: Buffer;
@@ -82,4 +84,31 @@ test('a key without a certificate, or a file that is not PEM, is refused before 
   const junk = run('--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'junk.pem'));
   assert.equal(junk.status, 2);
   assert.match(junk.stderr, /--ssl-keyfile\/--ssl-certfile: cannot use .*junk\.pem/);
+});
+
+test('HTTPS: a slow request in flight at SIGTERM is answered in full; the idle TLS connection beside it is closed', async (t) => {
+  const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', '1', '--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'cert.pem'), '--graceful-timeout', '30']);
+  // An idle keep-alive TLS connection, to show the drain still closes what carries no request.
+  const idle = tlsConnect({ host: '127.0.0.1', port: warden.port, ca: cert });
+  t.after(() => idle.destroy());
+  await once(idle, 'secureConnect');
+  const idleClosed = once(idle, 'close');
+  const slow = httpsGet(warden.port, '/slow?ms=3000');
+  await waitFor('the slow request to be in flight', async () => ((await warden.workers()).workers[0] as unknown as { inFlight: number }).inFlight > 0 || undefined);
+  process.kill(warden.pid, 'SIGTERM');
+  // The decrypted socket carries the request: the drain must not take the TCP socket under it for
+  // idle (no byte arrives on it while the app works for 3 s).
+  const answer = await slow;
+  assert.equal(answer.status, 200, answer.body);
+  await withDeadline(idleClosed, 10_000, 'the idle TLS connection to close');
+  assert.equal((await warden.exit(15_000)).code, 0);
+});
+
+test('HTTPS: a WebSocket over TLS (wss) works and counts as upgraded in /workers', async (t) => {
+  const warden = await startWarden(t, [fixture('websocket.mjs'), '--workers', '1', '--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'cert.pem')]);
+  const socket = new WebSocket(`wss://127.0.0.1:${warden.port}/`, { ca: cert });
+  t.after(() => socket.terminate());
+  const [hello] = await withDeadline(once(socket, 'message'), 5000, 'the WebSocket greeting');
+  assert.ok((JSON.parse(String(hello)) as { pid: number }).pid > 0);
+  await waitFor('/workers to count the upgraded connection', async () => ((await warden.workers()).workers[0] as unknown as { upgraded: number }).upgraded === 1 || undefined, 5000);
 });
