@@ -45,7 +45,7 @@ export interface StuckJudgement {
   count: number;
   thresholdMs: number;
   /** What set the threshold. */
-  basis: 'fleet pace' | 'floor' | '--stuck-after';
+  basis: 'fleet pace' | 'floor' | '--stuck-after' | '--stuck-after, the other workers idle';
 }
 
 /**
@@ -61,8 +61,9 @@ export interface StuckJudgement {
  *     arrived, and holds no unanswered request of its own for half as long. If every worker is
  *     waiting, the cause is shared (a database down for all) and recycling would not help. Anchoring
  *     to the suspect's oldest request, not to the clock, judges a quiet service too (a burst, then
- *     silence). With no other worker there is no evidence that the cause is the worker's own, so
- *     only --stuck-after applies.
+ *     silence). With no other worker, or when no other worker has a request to answer (all the
+ *     traffic is on the suspect), there is no evidence that the cause is the worker's own, so only
+ *     --stuck-after applies.
  * The silence is counted from the later of that oldest request and the last time the worker's event
  * loop stood still for a second (a blocked loop is the stall rule's case). Only what a live worker
  * reported is judged: nothing is extrapolated past its last heartbeat.
@@ -85,7 +86,15 @@ export function judgeStuck(
   const floorMs = isQuick ? Math.min(STUCK_RULE.floorMs, stuckAfterMs) : stuckAfterMs;
   const thresholdMs = Math.max(floorMs, paceMs);
   if (silentForMs < thresholdMs) return undefined;
-  if (peers.length > 0 && !peers.some((peer) => keptAnswering(peer, since, silentForMs))) return undefined;
+  if (peers.length > 0 && !peers.some((peer) => keptAnswering(peer, since, silentForMs))) {
+    // No peer answered since. If one is waiting too, the cause may be shared: nobody is recycled.
+    // If none has a request to answer, all the traffic is on the suspect (closed-loop clients that
+    // all ended up on it): nothing shows a shared cause, and it is judged as a worker alone is.
+    if (!peers.every((peer) => peer.stats.unansweredCount === 0)) return undefined;
+    const aloneMs = Math.max(stuckAfterMs, paceMs);
+    if (silentForMs < aloneMs) return undefined;
+    return { silentForMs, count, thresholdMs: aloneMs, basis: paceMs >= stuckAfterMs ? 'fleet pace' : '--stuck-after, the other workers idle' };
+  }
   const basis = paceMs >= floorMs ? 'fleet pace' : isQuick ? 'floor' : '--stuck-after';
   return { silentForMs, count, thresholdMs, basis };
 }

@@ -109,6 +109,25 @@ describe('before the worker has history, --stuck-after decides', () => {
   });
 });
 
+describe('all the traffic on the suspect: the other workers idle', () => {
+  test('no peer has a request to answer: judged as a worker alone, by --stuck-after only', () => {
+    // Closed-loop clients that all ended up on the poisoned worker: the peer answered before, and
+    // has nothing waiting now.
+    const idlePeer = facts({ lastFinishedAgoMs: 20_000, unansweredCount: 0, unansweredForMs: 0 });
+    assert.equal(isStuck(poisoned(7, 9_999), [idlePeer]), false, 'the floor does not apply without a peer answering');
+    assert.match(stuckReason(poisoned(7, 10_000), [idlePeer], STUCK_AFTER) ?? '', /threshold 10\.0s \(--stuck-after, the other workers idle\)$/);
+    assert.equal(isStuck(poisoned(1, 60_000), [idlePeer]), false, 'a single abandoned request is still no evidence');
+  });
+
+  test('one peer waiting too is a possible shared cause: nobody is recycled, however long', () => {
+    const idlePeer = facts({ lastFinishedAgoMs: 20_000, unansweredCount: 0, unansweredForMs: 0 });
+    // Both peers last answered before the suspect's oldest request (at 0; the suspect went quiet at 5 000).
+    const waitingPeer = facts({ lastFinishedAgoMs: 20_000, unansweredCount: 2, unansweredForMs: 16_000 });
+    assert.equal(isStuck(poisoned(7, 15_000), [idlePeer]), true, 'the idle peer alone: judged');
+    assert.equal(isStuck(poisoned(7, 15_000), [idlePeer, waitingPeer]), false, 'a peer waiting too: nobody is recycled');
+  });
+});
+
 describe('a shared cause recycles nobody; a quiet service is still judged', () => {
   test('every worker waiting since before the suspect went quiet: a shared cause (a database down for all)', () => {
     const waitingPeer = facts({ unansweredCount: 9, unansweredForMs: 15_000, lastFinishedAgoMs: 15_001 });

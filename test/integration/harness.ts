@@ -279,9 +279,9 @@ export interface HttpAnswer {
 }
 
 /** One GET on a new connection (no keep-alive agent), with a deadline. */
-export function get(port: number, path = '/', timeoutMs = 5000, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+export function get(port: number, path = '/', timeoutMs = 5000, headers: Record<string, string> = {}, agent: Agent | false = false): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

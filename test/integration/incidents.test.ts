@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -78,7 +79,24 @@ test('an app with its own SIGUSR1 handler: the inspector cannot open, and the re
 
 test('a stuck worker: its requests in flight are listed (method, path without query, age)', async (t) => {
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--stuck-after', '3']);
-  const poisoned = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };
+  // Three keep-alive connections held by one worker, so that worker surely holds several unanswered
+  // requests: with --balance shared the kernel, not warden, picks the worker of a new connection.
+  const agents: Agent[] = [];
+  t.after(() => agents.forEach((agent) => agent.destroy()));
+  const pinned: Agent[] = [];
+  let target: number | undefined;
+  for (let i = 0; i < 60 && pinned.length < 3; i++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    const { pid } = JSON.parse((await get(warden.port, '/', 5000, {}, agent)).body) as { pid: number };
+    target ??= pid;
+    if (pid === target) pinned.push(agent);
+  }
+  assert.equal(pinned.length, 3, 'three keep-alive connections on one worker');
+  const poisoned = JSON.parse((await get(warden.port, '/poison', 5000, {}, pinned[0])).body) as { pid: number };
+  assert.equal(poisoned.pid, target, 'the worker of those connections is poisoned');
+  for (const agent of pinned) void get(warden.port, '/orders?customer=secret', 20_000, {}, agent).catch(() => undefined);
+  // The other worker keeps answering: the verdict needs a peer that does.
   const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 20_000, path: '/orders?customer=secret', maxMs: 20_000, ratePerLoop: 20 });
   t.after(() => load.stop());
   const incident = await incidentFor(warden.adminPort, poisoned.pid, 'stuck');
