@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startWarden } from './lib/contenders.js';
 import { httpGet } from './lib/http.js';
 import { rssMb, sendSignal, sleep, statFields } from './lib/processes.js';
-import { envNumber, machine, machineLine, median, round, table } from './lib/report.js';
+import { envNumber, machine, machineLine, median, percentile, round, table } from './lib/report.js';
 
 const ADMIN_P99_TARGET_MS = 100;
 const RSS_GROWTH_BOUND_MB = 32;
@@ -20,10 +20,6 @@ const RSS_GROWTH_BOUND_MB = 32;
 function cpuMs(pid) {
   const fields = statFields(pid);
   return fields === undefined ? undefined : (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function percentile(sorted, p) {
-  return sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
 async function crashCount(adminUrl) {
@@ -54,7 +50,7 @@ async function observe(warden, seconds) {
   rss.push(rssMb(warden.primaryPid));
   const summary = (values) => {
     const sorted = [...values].sort((a, b) => a - b);
-    return { n: sorted.length, p50: round(median(sorted), 1), p99: round(percentile(sorted, 0.99), 1), max: round(sorted.at(-1), 1) };
+    return { n: sorted.length, p50: round(median(sorted), 1), p99: round(percentile(sorted, 99), 1), max: round(percentile(sorted, 100), 1) };
   };
   return {
     livez: summary(latencies.livez), workers: summary(latencies.workers), failures,

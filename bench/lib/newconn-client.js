@@ -8,6 +8,7 @@
 //   node bench/lib/newconn-client.js <url> <loops> <durationS> [timeoutMs]
 
 import { request } from 'node:http';
+import { percentile } from './report.js';
 
 const [url, loopsRaw, durationRaw, timeoutRaw] = process.argv.slice(2);
 const loops = Number(loopsRaw);
@@ -66,12 +67,6 @@ function once() {
     }, timeoutMs);
     req.end();
   });
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round(sorted[Math.max(0, index)] * 100) / 100;
 }
 
 function summary(values) {

@@ -1,5 +1,6 @@
-// Shared bits of every bench script: parameters from env vars, the machine line, medians, and plain
-// text tables. Output is a table for people and one JSON line (prefixed BENCH_JSON) for tools.
+// Shared bits of every bench script: parameters from env vars, the machine line, medians and
+// percentiles, and plain text tables. Output is a table for people and one JSON line (prefixed
+// BENCH_JSON) for tools.
 
 import { availableParallelism, cpus, loadavg } from 'node:os';
 
@@ -43,6 +44,13 @@ export function median(values) {
   if (sorted.length === 0) return undefined;
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The nearest-rank percentile `p` (0-100) of ascending `sorted` values, to 0.01; null if there are none. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round(sorted[Math.max(0, index)] * 100) / 100;
 }
 
 export function round(value, digits = 0) {

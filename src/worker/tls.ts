@@ -9,10 +9,11 @@ import { createServer, type TLSSocket } from 'node:tls';
 import type { WorkerConfig } from '../protocol/messages.js';
 
 /**
- * The TCP socket a server-side TLS socket reads from. tls.Server keeps it as `_parent` (every Node
- * line warden supports; test/worker/tls-carrier.test.ts checks it); undefined if that ever changes.
+ * The TCP socket a server-side TLS socket reads from. tls.Server keeps it as `_parent` (on every
+ * Node line warden supports; the drain and upgrade tests in test/integration/tls.test.ts fail
+ * without it); undefined if that ever changes.
  */
-export function carrierOf(secure: TLSSocket): Socket | undefined {
+function carrierOf(secure: TLSSocket): Socket | undefined {
   const parent = (secure as unknown as { _parent?: unknown })._parent;
   return parent instanceof NetSocket ? parent : undefined;
 }
@@ -22,7 +23,7 @@ export function carrierOf(secure: TLSSocket): Socket | undefined {
  * `onSecure` comes first with the decrypted socket and the plain one it reads from: the worker's
  * request tracking follows the socket the app's requests are on.
  */
-export function tlsTerminator(tls: NonNullable<WorkerConfig['tls']>, target: () => Server, onSecure: (secure: TLSSocket, carrier: Socket | undefined) => void = () => undefined): (socket: Socket) => void {
+export function tlsTerminator(tls: NonNullable<WorkerConfig['tls']>, target: () => Server, onSecure: (secure: TLSSocket, carrier: Socket | undefined) => void): (socket: Socket) => void {
   const server = createServer({
     key: readFileSync(tls.keyfile),
     cert: readFileSync(tls.certfile),
