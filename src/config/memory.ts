@@ -2,6 +2,7 @@
 // limit (read by os/cgroup.ts). The runtime step (measure the first worker, then scale) is the
 // supervisor's, which calls `workersThatFit` with the measured RSS.
 
+import { megabytes } from '../units.js';
 
 /** Share of the memory limit warden plans to use; the rest is headroom for spikes, GC and buffers. */
 export const MEMORY_HEADROOM = 0.8;
@@ -66,6 +67,6 @@ export function explicitWorkersWarning(workers: number, input: Omit<FitInput, 'c
     'the kernel may kill workers for lack of memory';
 }
 
-export function mib(bytes: number): string {
-  return `${Math.round(bytes / (1024 * 1024))} MiB`;
+function mib(bytes: number): string {
+  return megabytes(bytes, { unit: 'MiB' });
 }

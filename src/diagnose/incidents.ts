@@ -3,6 +3,7 @@
 // rendered once into the log. Pure data and text; the evidence is gathered by supervisor.ts.
 
 import type { HeapSnapshotResult, RequestsReport, SerializedError } from '../protocol/messages.js';
+import { megabytes, seconds } from '../units.js';
 
 export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed' | 'memory';
 
@@ -65,9 +66,9 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
     case 'unhealthy': {
       const report = incident.requests;
       if (report === undefined) return { msg: `${who} was ${incident.kind} (${incident.reason}); it did not list its requests`, block: undefined };
-      const since = report.lastAnsweredAgoMs < 0 ? 'it never answered a request' : `its last answer was ${(report.lastAnsweredAgoMs / 1000).toFixed(1)}s ago`;
+      const since = report.lastAnsweredAgoMs < 0 ? 'it never answered a request' : `its last answer was ${seconds(report.lastAnsweredAgoMs)} ago`;
       const lines = report.requests.map((request) =>
-        `${request.method} ${request.path}  ${(request.ageMs / 1000).toFixed(1)}s${request.headersSent ? '  (headers sent)' : ''}`);
+        `${request.method} ${request.path}  ${seconds(request.ageMs)}${request.headersSent ? '  (headers sent)' : ''}`);
       if (report.inFlight > report.requests.length) lines.push(`… and ${report.inFlight - report.requests.length} more`);
       return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${report.inFlight} request(s) in flight:`, block: lines.join('\n') || '(none)' };
     }
@@ -75,14 +76,10 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
       return { msg: `${who} crashed: ${incident.error?.message ?? incident.reason}`, block: incident.error?.stack };
     case 'memory': {
       const lines = (incident.memory?.samples ?? []).map((sample) =>
-        `${(sample.atMs / 1000).toFixed(0).padStart(4)}s  rss ${mbText(sample.rssBytes)}  heap used ${mbText(sample.heapUsedBytes)}`);
+        `${seconds(sample.atMs, { digits: 0 }).padStart(5)}  rss ${megabytes(sample.rssBytes, { digits: 1 })}  heap used ${megabytes(sample.heapUsedBytes, { digits: 1 })}`);
       const snapshot = incident.heapSnapshot;
       if (snapshot !== undefined) lines.push('path' in snapshot ? `heap snapshot: ${snapshot.path} (${snapshot.tookMs} ms)` : `heap snapshot skipped: ${snapshot.skipped}`);
       return { msg: `${who} was recycled (${incident.reason}); memory before the recycle:`, block: lines.join('\n') || undefined };
     }
   }
-}
-
-function mbText(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -1,6 +1,8 @@
 // `warden status` as a table, like `pm2 ls`: one line per worker. Pure: /workers answers in, text
 // out; req/s comes from two answers (the served counts and the time between them).
 
+import { size } from '../units.js';
+
 export interface StatusWorker {
   slot: number;
   generation: number;
@@ -73,8 +75,7 @@ export function formatDuration(ms: number): string {
 }
 
 function formatBytes(bytes: number | null): string {
-  if (bytes === null) return '-';
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${Math.round(bytes / 1024 / 1024)} MB`;
+  return bytes === null ? '-' : size(bytes);
 }
 
 function clip(text: string, width: number): string {
