@@ -2,36 +2,10 @@
 // flight, its crash error), kept per slot so /workers and /incidents can show the last few, and
 // rendered once into the log. Pure data and text; the evidence is gathered by supervisor.ts.
 
-import type { HeapSnapshotResult, RequestsReport, SerializedError } from '../protocol/messages.js';
+import type { Incident, IncidentKind, MemorySample } from '../protocol/admin.js';
 import { megabytes, seconds } from '../units.js';
 
-export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed' | 'memory';
-
-export interface MemorySample {
-  /** Milliseconds before the recycle (negative: in the past). */
-  atMs: number;
-  rssBytes: number;
-  heapUsedBytes: number;
-}
-
-export interface Incident {
-  at: string;
-  slot: number;
-  generation: number;
-  pid: number | null;
-  kind: IncidentKind;
-  reason: string;
-  /** Blocked event loop: where the main thread was, or why no stack could be had. */
-  stack?: string;
-  noStack?: string;
-  /** Stuck / unhealthy: the requests in flight, oldest first. */
-  requests?: RequestsReport;
-  /** Crash: the uncaught error. */
-  error?: SerializedError;
-  /** Memory recycle: RSS and heap over the last minute or so, and the heap snapshot if one was asked. */
-  memory?: { limitBytes: number; samples: MemorySample[] };
-  heapSnapshot?: HeapSnapshotResult;
-}
+export type { Incident, IncidentKind, MemorySample };
 
 export class IncidentLog {
   private readonly bySlot = new Map<number, Incident[]>();

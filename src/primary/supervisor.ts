@@ -13,7 +13,7 @@ import { requiredReady } from '../config/resolve.js';
 import { workersThatFit } from '../config/memory.js';
 import { WORKER_RSS_ESTIMATE_BYTES, type SizingFacts } from '../config/worker-sizing.js';
 import { lateAfterMs } from '../health/verdicts.js';
-import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
+import { livez, readyz, workersReport, type PrimaryInfo } from './admin/report.js';
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
 import { LOG_EVENTS, type LogEvent } from '../log/events.js';
 import { serializeError, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
@@ -518,12 +518,10 @@ export class Supervisor {
 
   private workersBody() {
     const info = { ...(this.info as PrimaryInfo), requiredReady: this.requiredReady(), control: this.controlPath ?? null };
-    const report = workersReport(this.state, info, this.clock.now(), (id) => ({
+    return workersReport(this.state, info, this.clock.now(), (id) => ({
       pendingHandoffs: this.dispatcher.pendingCount(id),
       inspectPort: this.evidence.inspectPort(id) ?? null,
-    }));
-    const workers = report.workers.map((worker) => ({ ...worker, incidents: this.evidence.incidents.forSlot(worker.slot) }));
-    return { ...report, workers, connections: { ...this.dispatcher.stats }, logs: this.log.streamStats() };
+    }), { incidents: (slot) => this.evidence.incidents.forSlot(slot), connections: { ...this.dispatcher.stats }, logs: this.log.streamStats() });
   }
 }
 
