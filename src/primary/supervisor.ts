@@ -17,6 +17,7 @@ import { livez, readyz, workersReport, type PrimaryInfo } from './admin/report.j
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
 import { LOG_EVENTS, type LogEvent } from '../log/events.js';
 import { serializeError, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { domainEvent, type DomainObserver } from '../protocol/events.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { dashboardPage } from '../dashboard/page.js';
@@ -57,8 +58,8 @@ export interface SupervisorSettings {
   tls?: { keyfile: string; certfile: string; ca?: string };
 }
 
-/** Called with every log event the machine emits, after it is logged: the programmatic API's events. */
-export type SupervisorObserver = (event: LogEvent, fields: Readonly<Record<string, unknown>>, msg: string) => void;
+/** Told the programmatic API's events (protocol/events.ts), each after its log line is written. */
+export type SupervisorObserver = DomainObserver;
 
 export interface RunResult {
   code: number;
@@ -346,7 +347,10 @@ export class Supervisor {
       case 'Log':
         this.log.log(effect.level, effect.event, effect.msg, effect.fields);
         this.remember(effect.level, effect.event, effect.msg, effect.fields);
-        this.observe?.(effect.event, effect.fields, effect.msg);
+        if (this.observe !== undefined) {
+          const domain = domainEvent(effect.event, effect.fields, effect.msg);
+          if (domain !== undefined) this.observe(domain);
+        }
         return;
       case 'Exit':
         void this.shutdown({ code: effect.code, halt: effect.halt });
