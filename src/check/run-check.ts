@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { errnoCode, WardenError } from '../errors.js';
 import { startBusyLoop } from './busy-loop.js';
 import { describeFault, describePlace, describeRestore, formatCheckReport } from './format.js';
-import { describeOutcome, type GetOutcome, httpGet } from './http-get.js';
+import { describeOutcome, type GetOutcome, httpGet } from '../net/http-get.js';
 import { hasProcFs, listChildren, readStat } from '../os/proc.js';
 import {
   type CheckJudgement,

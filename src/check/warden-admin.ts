@@ -4,7 +4,7 @@
 // break the check.
 import { WardenError } from '../errors.js';
 import type { Incident, WorkersBody, WorkerView } from '../protocol/admin.js';
-import { describeOutcome, httpGet } from './http-get.js';
+import { describeOutcome, httpGet } from '../net/http-get.js';
 
 /**
  * The fields of a `/workers` row the check relies on (pid null: no live process; inspectPort null:

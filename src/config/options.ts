@@ -3,9 +3,10 @@
 // docs mirror it. Pure: no I/O (the CPU count for `--workers auto` is passed in).
 
 import { WardenError } from '../errors.js';
+import type { LogFormat } from '../log/logger.js';
 
 export type MinReady = { kind: 'all' } | { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
-export type LogFormat = 'text' | 'json';
+export type { LogFormat };
 /** off; on: one line per request, path without its query string; query: with the query string. */
 export type AccessLog = 'off' | 'on' | 'query';
 export type BalanceMode = 'shared' | 'handoff';

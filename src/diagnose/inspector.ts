@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { httpGet } from '../check/http-get.js';
+import { httpGet } from '../net/http-get.js';
 import { errnoCode } from '../errors.js';
 
 /** How often /json/list is asked while the inspector is opening (it takes a few ms after SIGUSR1). */

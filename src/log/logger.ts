@@ -5,11 +5,13 @@
 
 import { createRequire } from 'node:module';
 import type { Logger as PinoLogger, pino as pinoFunction } from 'pino';
-import type { LogFormat } from '../config/options.js';
 import { LOG_EVENTS, type LogEvent } from './events.js';
 import { LogStream, type LogStreamStats } from './log-stream.js';
 
 export type Level = 'info' | 'warn' | 'error';
+
+/** `--log-format`: plain text lines for people, or one pino JSON object per line. */
+export type LogFormat = 'text' | 'json';
 
 /** Who wrote a line of worker output. */
 export interface LineSource {

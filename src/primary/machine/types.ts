@@ -4,6 +4,7 @@
 
 import type { WardenErrorCode } from '../../errors.js';
 import type { LogEvent } from '../../log/events.js';
+import type { Level as LogLevel } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { BackoffConfig } from '../policy.js';
 
@@ -198,7 +199,8 @@ export type MachineEvent =
   /** SIGTTIN/SIGTTOU or `warden scale`: an absolute target, or a step up or down. */
   | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number };
 
-export type LogLevel = 'info' | 'warn' | 'error';
+/** The machine's Log effects use the log's own levels. */
+export type { LogLevel };
 
 export type Effect =
   | { type: 'Spawn'; id: number; slot: number; generation: number; workerCount: number }
