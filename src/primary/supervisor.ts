@@ -15,7 +15,7 @@ import { WORKER_RSS_ESTIMATE_BYTES, type SizingFacts } from '../config/worker-si
 import { lateAfterMs } from '../health/verdicts.js';
 import { livez, readyz, workersReport, type PrimaryInfo } from './admin/report.js';
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
-import { LOG_EVENTS, type LogEvent } from '../log/events.js';
+import { LOG_EVENTS } from '../log/events.js';
 import { serializeError, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
 import { domainEvent, type DomainObserver } from '../protocol/events.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
