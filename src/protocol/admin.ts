@@ -83,7 +83,8 @@ export interface WorkerView {
 export interface ReloadView {
   running: { generation: number; startedAt: string; slotsDone: number } | null;
   queued: boolean;
-  last: ({ startedAt: string; endedAt: string } & Readonly<Record<string, unknown>>) | null;
+  /** The last reload that ended; outcome is the machine's ReloadOutcome (completed, failed, aborted). */
+  last: { generation: number; outcome: string; startedAt: string; endedAt: string; slot?: number; error?: string } | null;
   counts: Readonly<Record<string, number>>;
 }
 
