@@ -209,7 +209,8 @@ export async function runVerdicts(log = (line) => process.stdout.write(`${line}\
   log('');
   for (const row of result.summary) log(`   ${row.status.padEnd(7)} ${row.cell} ${row.contender} ${row.conn} ${row.host}: ${row.figure}`);
   log(`== report: ${join(outDir, `${base}.md`)} (${result.totalS}s)`);
-  return { file: join(outDir, `${base}.md`), summary: result.summary, errors };
+  const rows = result.summary.map(({ cell, contender, conn, host, status, figure }) => ({ cell, contender, conn, host, status, figure }));
+  return { file: join(outDir, `${base}.md`), json: join(outDir, `${base}.json`), rows, errors };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -9,6 +9,7 @@
 // requests in flight (recorded with failure 'aborted') instead of waiting for them, for long polls;
 // `agents` gives the keep-alive clients their agents (connections pinned to one worker beforehand).
 
+import { setMaxListeners } from 'node:events';
 import { Agent } from 'node:http';
 import { httpGet } from './http.js';
 
@@ -17,6 +18,7 @@ export const MODES = ['keepalive', 'newconn'];
 export function startClosedLoop(url, { connections, timeoutMs, maxRequests = Infinity, ratePerClient, onRecord, modes = MODES, path, agents: givenAgents } = {}) {
   const target = path === undefined ? url : new URL(path, url).href;
   const aborter = new AbortController();
+  setMaxListeners(0, aborter.signal); // one listener per request in flight: many long polls at once
   const records = [];
   const record = onRecord ?? ((entry) => records.push(entry));
   let sent = 0;

@@ -3,6 +3,7 @@
 // verdict-cells.js, /poison) and must see it leave rotation and be replaced. The traffic goes to
 // /work through the closed-loop clients of closed-loop.js, on keep-alive or new connections.
 
+import { setMaxListeners } from 'node:events';
 import { Agent, createServer } from 'node:http';
 import { startClosedLoop } from './closed-loop.js';
 import { httpGet } from './http.js';
@@ -156,6 +157,7 @@ export async function startTraffic(cell, conn, url) {
  */
 function startOpenLoop(url, { ratePerClient, timeoutMs, path, conn, onRecord }) {
   const aborter = new AbortController();
+  setMaxListeners(0, aborter.signal); // one listener per request in flight: many long polls at once
   const pending = new Set();
   const agents = [];
   const send = () => {

@@ -19,7 +19,10 @@ const seconds = (at, from) => (at === undefined || from === undefined ? undefine
 export function runFigures({ cell, watched, records, victim, arrivals, lateArrivals, startedAt, endedAt, pinnedPid, pinnedCount }) {
   const pids = watched.pids;
   const initial = pids.filter((entry) => entry.firstSeenAt <= startedAt);
-  const recycled = pids.filter((entry) => entry.diedAt !== undefined && entry.diedAt <= endedAt);
+  // Recycled: died during the run, or already followed in its slot by a newer worker (a drained
+  // victim may outlive the run by its --graceful-timeout).
+  const hasSuccessor = (entry) => entry.slot !== undefined && pids.some((other) => other.slot === entry.slot && other.firstSeenAt > entry.firstSeenAt && other.firstSeenAt <= endedAt);
+  const recycled = pids.filter((entry) => (entry.diedAt !== undefined && entry.diedAt <= endedAt) || hasSuccessor(entry));
   const replacements = {};
   for (const reason of RECYCLE_REASONS) {
     const n = (watched.replacementsAtEnd?.[reason] ?? 0) - (watched.replacementsAtStart?.[reason] ?? 0);
@@ -34,6 +37,7 @@ export function runFigures({ cell, watched, records, victim, arrivals, lateArriv
     recycleReasons: recycled.map((entry) => entry.exitReason ?? 'exited'),
     replacements,
     quarantines: quarantined.length,
+    quarantineReasons: quarantined.flatMap((entry) => entry.outReasons),
     released: pids.filter((entry) => entry.backAt.length > 0).length,
     requests: records.length,
     answered: ended.filter((record) => record.failure === undefined).length,

@@ -5,7 +5,7 @@
 
 import { childPids, isAlive, sleep } from './processes.js';
 
-/** pid -> { slot, firstSeenAt, outAt[], backAt[], diedAt, exitReason, inRotation }, plus the slots' replacement counts. */
+/** pid -> { slot, firstSeenAt, outAt[], backAt[], outReasons[], diedAt, exitReason, inRotation }, plus the slots' replacement counts. */
 export function watchFleet(contender, { everyMs = 100 } = {}) {
   const pids = new Map();
   const isWarden = contender.adminUrl !== undefined;
@@ -14,7 +14,7 @@ export function watchFleet(contender, { everyMs = 100 } = {}) {
   let isRunning = true;
   /** A worker seen for the first time starts as it is seen: a booting one is not "out of rotation". */
   const see = (pid, slot, now, inRotation = true) => {
-    if (!pids.has(pid)) pids.set(pid, { pid, slot, firstSeenAt: now, outAt: [], backAt: [], diedAt: undefined, exitReason: undefined, inRotation, inRotationAt: undefined });
+    if (!pids.has(pid)) pids.set(pid, { pid, slot, firstSeenAt: now, outAt: [], backAt: [], diedAt: undefined, exitReason: undefined, outReasons: [], inRotation, inRotationAt: undefined });
     return pids.get(pid);
   };
   const tick = async () => {
@@ -35,6 +35,9 @@ export function watchFleet(contender, { everyMs = 100 } = {}) {
         const entry = see(worker.pid, worker.slot, now, worker.inRotation);
         if (worker.inRotation) entry.inRotationAt ??= now;
         if (entry.inRotation && !worker.inRotation) entry.outAt.push(now);
+        // What /workers says of a worker out of rotation (state and reason), each change once.
+        const why = `${worker.state}${worker.reason ? `: ${worker.reason}` : ''}`;
+        if (!worker.inRotation && entry.outAt.length > 0 && entry.outReasons.at(-1) !== why) entry.outReasons.push(why);
         if (!entry.inRotation && worker.inRotation) entry.backAt.push(now);
         entry.inRotation = worker.inRotation;
       }
