@@ -32,7 +32,7 @@ export function verdictParams(quick) {
     workers: envNumber('WORKERS', 2, { min: 2, integer: true }),
     rounds: envNumber('ROUNDS', quick ? 1 : 5, { min: 1, integer: true }),
     // Longer than --stuck-after's default (10 s): a waiting worker must outlast the rule that judges it.
-    healthyS: envNumber('HEALTHY_S', 11, { min: 1 }),
+    healthyS: envNumber('HEALTHY_S', 14, { min: 1 }),
     caughtS: envNumber('CAUGHT_S', 6, { min: 1 }),
     cells,
     modes: envList('MODES', MODES, MODES),
@@ -66,7 +66,7 @@ export function plan(params) {
   return runs;
 }
 
-function estimateS(runs, params) {
+export function estimateS(runs, params) {
   return Math.round(runs.reduce((sum, run) => {
     const cell = CELLS[run.cell];
     const trafficS = cell.kind === 'healthy' ? params.healthyS : (cell.poisonAtS ?? 0) + params.caughtS;
@@ -130,7 +130,7 @@ async function runOne(run, params, dependency, log) {
       pinnedPid: traffic.pinnedPid, pinnedCount: traffic.pinnedCount,
     });
     const v = figures.victim;
-    log(`   r${run.round} ${run.host.padEnd(5)} ${run.cell.padEnd(15)} ${run.contender.padEnd(14)} ${run.conn.padEnd(9)} recycles ${figures.recycles}${figures.recycleReasons.length > 0 ? ` (${figures.recycleReasons.join('; ')})` : ''}, quarantines ${figures.quarantines}, answered ${figures.answered}, failed ${figures.failed}, waiting at end ${figures.unansweredAtEnd}` +
+    log(`   r${run.round} ${run.host.padEnd(5)} ${run.cell.padEnd(15)} ${run.contender.padEnd(14)} ${run.conn.padEnd(9)} recycles ${figures.recycles}${figures.recycleReasons.length > 0 ? ` (${figures.recycleReasons.join('; ')})` : ''}, quarantines ${figures.quarantines}${figures.quarantineReasons.length > 0 ? ` (${figures.quarantineReasons.join('; ')})` : ''}, longest wait ${figures.longestWaitS} s, answered ${figures.answered}, failed ${figures.failed}, waiting at end ${figures.unansweredAtEnd}` +
       (v === undefined ? '' : `; victim out ${v.outOfRotationS ?? 'never'} s, replaced ${v.replacedS ?? 'never'} s, receiving at end ${v.stillReceivingAtEnd ? 'yes' : 'no'}`));
     return { ...run, label: contender.label, figures };
   } finally {

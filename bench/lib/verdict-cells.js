@@ -21,7 +21,7 @@ export const CELLS = {
   'rare-slow': { kind: 'healthy', label: '1 in 50 requests 8 s', shape: 'rare-slow', conns: ['newconn', 'keepalive'], clients: 8, rate: 10, timeoutMs: 15_000 },
   'slow-boot': { kind: 'healthy', label: 'slow (3 s) for 10 s after boot', shape: 'slow-boot', conns: ['newconn', 'keepalive'], clients: 8, rate: 5, timeoutMs: 15_000 },
   cpu: { kind: 'healthy', label: '100 ms of CPU per request', shape: 'cpu', conns: ['newconn', 'keepalive'], clients: 4, timeoutMs: 15_000 },
-  dependency: { kind: 'healthy', label: 'a dependency slow (12 s) for every worker at once', shape: 'dependency', conns: ['newconn', 'keepalive'], clients: 8, rate: 5, timeoutMs: 30_000 },
+  dependency: { kind: 'healthy', label: 'a dependency slow (15 s) for every worker at once', shape: 'dependency', conns: ['newconn', 'keepalive'], clients: 8, rate: 5, timeoutMs: 30_000 },
   pinned: { kind: 'healthy', label: 'all traffic pinned to one worker (6 keep-alive clients, 2-5 s each)', shape: 'slow-every', conns: ['keepalive'], clients: 6, timeoutMs: 15_000, pinned: true },
   'poisoned-steady': { kind: 'caught', label: 'poisoned under steady load', shape: 'fast', conns: ['newconn', 'keepalive'], clients: 4, rate: 10, timeoutMs: 5000, poisonAtS: 2 },
   'poisoned-pinned': { kind: 'caught', label: 'keep-alive clients pinned to the poisoned worker, new connections arriving', shape: 'fast', conns: ['keepalive'], clients: 4, rate: 5, timeoutMs: 5000, poisonAtS: 0.5, pinnedToVictim: true },
@@ -54,7 +54,7 @@ export async function pinAgents(url, count, { pid, maxTries = 300 } = {}) {
  * The dependency of the `dependency` cell, served by the bench: answers in 5 ms, and in `slowMs`
  * for every worker at once while slowed. Resolves with { url, slow(), fast(), close() }.
  */
-export async function startDependency({ slowMs = 12_000 } = {}) {
+export async function startDependency({ slowMs = 15_000 } = {}) {
   let delayMs = 5;
   const pending = new Set();
   const server = createServer((req, res) => {

@@ -39,6 +39,7 @@ export function runFigures({ cell, watched, records, victim, arrivals, lateArriv
     quarantines: quarantined.length,
     quarantineReasons: quarantined.flatMap((entry) => entry.outReasons),
     released: pids.filter((entry) => entry.backAt.length > 0).length,
+    longestWaitS: round(Math.max(0, ...pids.map((entry) => entry.longestWaitMs ?? 0)) / 1000, 1),
     requests: records.length,
     answered: ended.filter((record) => record.failure === undefined).length,
     failed: Object.values(failures).reduce((a, b) => a + b, 0),
@@ -130,6 +131,7 @@ export function summarize(results, cells) {
       neverOut: victims.filter((victim) => victim.outOfRotationS === undefined).length,
       neverReplaced: victims.filter((victim) => victim.replacedS === undefined).length,
       failed: spread(runs.map((run) => run.failed)),
+      longestWaitS: spread(runs.map((run) => run.longestWaitS), 1),
       unansweredAtEnd: spread(runs.map((run) => run.unansweredAtEnd)),
       answered: spread(runs.map((run) => run.answered)),
       pinnedSharePct: spread(runs.map((run) => run.pinned?.sharePct)),
@@ -161,7 +163,7 @@ export function markdownReport(result) {
   out.push(`- ${p.workers} workers, default flags but \`--balance\`; rounds ${p.rounds}; healthy cells ${p.healthyS} s of traffic, caught cells watched ${p.caughtS} s after the poison; hosts: ${p.hosts.join(', ')} (busy = ${p.neighbours} CPU-bound neighbour processes)`);
   out.push(`- total ${result.totalS} s; reproduce with \`${result.command}\``);
   out.push('');
-  out.push('Seconds for the poisoned cells count from the first request after the poison that got no answer (out of rotation: `inRotation:false` in /workers or the worker gone; replaced: a new worker in its slot in rotation). node:cluster and PM2 have no rotation: their "replaced" is a new child process. Recycles: worker processes that died during the run (reasons from /workers `lastExit`). Quarantines: workers that left rotation while alive. Failed: requests that ended in an error, a client timeout or a non-200; unanswered at end: still waiting when the run ended (a long poll is meant to).');
+  out.push('Seconds for the poisoned cells count from the first request after the poison that got no answer (out of rotation: `inRotation:false` in /workers or the worker gone; replaced: a new worker in its slot in rotation). node:cluster and PM2 have no rotation: their "replaced" is a new child process. Recycles: worker processes that died during the run (reasons from /workers `lastExit`). Quarantines: workers that left rotation while alive. Longest wait: the oldest request a worker held (`oldestInFlightMs`), the evidence that a healthy cell kept a worker waiting past `--stuck-after`. Failed: requests that ended in an error, a client timeout or a non-200; unanswered at end: still waiting when the run ended (a long poll is meant to).');
   out.push('');
   out.push('## Targets');
   out.push('');
@@ -169,9 +171,9 @@ export function markdownReport(result) {
   const missed = result.summary.filter((row) => row.status === 'missed').length;
   out.push(`${held} rows held, ${missed} missed, ${result.summary.length - held - missed} n/a.`);
   out.push('');
-  out.push(mdTable(['cell', 'contender', 'conn', 'host', 'runs', 'recycles per run', 'quarantines per run', 'reasons', 'out of rotation s', 'replaced s', 'failed requests', 'unanswered at end', 'target', 'status', 'figure'],
+  out.push(mdTable(['cell', 'contender', 'conn', 'host', 'runs', 'recycles per run', 'quarantines per run', 'reasons', 'longest wait s', 'out of rotation s', 'replaced s', 'failed requests', 'unanswered at end', 'target', 'status', 'figure'],
     result.summary.map((row) => [row.cell, row.contender, row.conn, row.host, row.runs, row.recyclesPerRun.join(' '), row.contender.startsWith('warden') ? row.quarantinesPerRun.join(' ') : 'n/a',
-      row.reasons.join('; ') || '-',
+      row.reasons.join('; ') || '-', row.contender.startsWith('warden') ? withSpread(row.longestWaitS, 0, row.runs) : 'n/a',
       result.cells[row.cell].kind === 'caught' ? withSpread(row.outOfRotationS, row.neverOut, row.runs) : '-',
       result.cells[row.cell].kind === 'caught' ? withSpread(row.replacedS, row.neverReplaced, row.runs) : '-',
       withSpread(row.failed, 0, row.runs), withSpread(row.unansweredAtEnd, 0, row.runs), row.target, row.status === 'missed' ? '**missed**' : row.status, row.figure])));
@@ -182,8 +184,8 @@ export function markdownReport(result) {
   out.push('');
   out.push('## Runs');
   out.push('');
-  out.push(mdTable(['round', 'cell', 'contender', 'conn', 'host', 'recycles', 'reasons', 'quarantines', 'answered', 'failed', 'unanswered at end', 'victim out s', 'victim replaced s', 'victim receiving at end', 'arrivals per pid'],
-    result.results.map((r) => [r.round, r.cell, r.contender, r.conn, r.host, r.figures.recycles, r.figures.recycleReasons.join('; ') || '-', r.figures.quarantines, r.figures.answered, r.figures.failed, r.figures.unansweredAtEnd,
+  out.push(mdTable(['round', 'cell', 'contender', 'conn', 'host', 'recycles', 'reasons', 'quarantines', 'out of rotation as', 'longest wait s', 'answered', 'failed', 'unanswered at end', 'victim out s', 'victim replaced s', 'victim receiving at end', 'arrivals per pid'],
+    result.results.map((r) => [r.round, r.cell, r.contender, r.conn, r.host, r.figures.recycles, r.figures.recycleReasons.join('; ') || '-', r.figures.quarantines, r.figures.quarantineReasons.join('; ') || '-', r.figures.longestWaitS, r.figures.answered, r.figures.failed, r.figures.unansweredAtEnd,
       fmt(r.figures.victim?.outOfRotationS), fmt(r.figures.victim?.replacedS), r.figures.victim === undefined ? '-' : r.figures.victim.stillReceivingAtEnd ? 'yes' : 'no',
       Object.entries(r.figures.arrivals).map(([pid, n]) => `${pid}:${n}`).join(' ')])));
   if (result.errors.length > 0) {

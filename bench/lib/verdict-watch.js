@@ -14,7 +14,7 @@ export function watchFleet(contender, { everyMs = 100 } = {}) {
   let isRunning = true;
   /** A worker seen for the first time starts as it is seen: a booting one is not "out of rotation". */
   const see = (pid, slot, now, inRotation = true) => {
-    if (!pids.has(pid)) pids.set(pid, { pid, slot, firstSeenAt: now, outAt: [], backAt: [], diedAt: undefined, exitReason: undefined, outReasons: [], inRotation, inRotationAt: undefined });
+    if (!pids.has(pid)) pids.set(pid, { pid, slot, firstSeenAt: now, outAt: [], backAt: [], diedAt: undefined, exitReason: undefined, outReasons: [], longestWaitMs: 0, inRotation, inRotationAt: undefined });
     return pids.get(pid);
   };
   const tick = async () => {
@@ -34,6 +34,8 @@ export function watchFleet(contender, { everyMs = 100 } = {}) {
         if (worker.pid === null) continue;
         const entry = see(worker.pid, worker.slot, now, worker.inRotation);
         if (worker.inRotation) entry.inRotationAt ??= now;
+        // Evidence that a healthy cell tested what it claims: a worker held a request this long.
+        entry.longestWaitMs = Math.max(entry.longestWaitMs, worker.oldestInFlightMs ?? 0);
         if (entry.inRotation && !worker.inRotation) entry.outAt.push(now);
         // What /workers says of a worker out of rotation (state and reason), each change once.
         const why = `${worker.state}${worker.reason ? `: ${worker.reason}` : ''}`;
