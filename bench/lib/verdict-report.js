@@ -34,7 +34,8 @@ export function runFigures({ cell, watched, records, victim, arrivals, lateArriv
   for (const record of ended) if (record.failure !== undefined) failures[record.failure] = (failures[record.failure] ?? 0) + 1;
   const figures = {
     recycles: recycled.length,
-    recycleReasons: recycled.map((entry) => entry.exitReason ?? 'exited'),
+    // The slot's lastExit once the worker is gone; before that, why /workers showed it out of rotation.
+    recycleReasons: recycled.map((entry) => entry.exitReason ?? entry.outReasons.at(-1) ?? 'exited'),
     replacements,
     quarantines: quarantined.length,
     quarantineReasons: quarantined.flatMap((entry) => entry.outReasons),
