@@ -148,7 +148,7 @@ export interface RequestsReport {
   requests: InFlightRequest[];
   /** How many were in flight; `requests` lists at most the 20 oldest. */
   inFlight: number;
-  /** How many of `requests` ended without the app's answer (504 by warden, or the client gone). */
+  /** How many of `requests` ended without the app's answer (504 or cut by warden, or the connection closed first). */
   neverAnswered?: number;
   lastAnsweredAgoMs: number;
   unansweredCount: number;
