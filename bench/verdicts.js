@@ -66,10 +66,20 @@ export function plan(params) {
   return runs;
 }
 
+/**
+ * Seconds of traffic in a healthy cell, or watched after the poison in a caught one. Sparse cells are
+ * watched twice as long: the stuck rule's fallback (--stuck-after, 10 s) should show as a figure,
+ * not as "never".
+ */
+function windowS(cell, params) {
+  if (cell.kind === 'healthy') return params.healthyS;
+  return cell.sparse ? params.caughtS * 2 : params.caughtS;
+}
+
 export function estimateS(runs, params) {
   return Math.round(runs.reduce((sum, run) => {
     const cell = CELLS[run.cell];
-    const trafficS = cell.kind === 'healthy' ? params.healthyS : (cell.poisonAtS ?? 0) + params.caughtS;
+    const trafficS = windowS(cell, params) + (cell.poisonAtS ?? 0);
     return sum + trafficS + OVERHEAD_S + (run.contender === 'pm2' ? 3 : 0);
   }, 0));
 }
@@ -115,7 +125,7 @@ async function runOne(run, params, dependency, log) {
     // The dependency turns slow for every worker at once, a second into the traffic.
     if (cell.shape === 'dependency') slowTimer = setTimeout(() => dependency.slow(), 1000);
     const from = traffic.victim?.at ?? startedAt;
-    const endAt = from + (cell.kind === 'healthy' ? params.healthyS : params.caughtS) * 1000;
+    const endAt = from + windowS(cell, params) * 1000;
     await sleep(Math.max(0, endAt - 2000 - performance.now()));
     const statsLate = readStats(contender.statsDir);
     await sleep(Math.max(0, endAt - performance.now()));

@@ -161,7 +161,7 @@ export function markdownReport(result) {
   out.push('');
   out.push(`- date: ${result.date}; git ${result.git ?? 'unknown'}`);
   out.push(`- machine: node ${result.machine.node}, ${result.machine.cores} cores (${result.machine.cpu}); load average ${result.machine.loadavg1m} at the start`);
-  out.push(`- ${p.workers} workers, default flags but \`--balance\`; rounds ${p.rounds}; healthy cells ${p.healthyS} s of traffic, caught cells watched ${p.caughtS} s after the poison; hosts: ${p.hosts.join(', ')} (busy = ${p.neighbours} CPU-bound neighbour processes)`);
+  out.push(`- ${p.workers} workers, default flags but \`--balance\`; rounds ${p.rounds}; healthy cells ${p.healthyS} s of traffic, caught cells watched ${p.caughtS} s after the poison (sparse ones ${p.caughtS * 2} s); hosts: ${p.hosts.join(', ')} (busy = ${p.neighbours} CPU-bound neighbour processes)`);
   out.push(`- total ${result.totalS} s; reproduce with \`${result.command}\``);
   out.push('');
   out.push('Seconds for the poisoned cells count from the first request after the poison that got no answer (out of rotation: `inRotation:false` in /workers or the worker gone; replaced: a new worker in its slot in rotation). node:cluster and PM2 have no rotation: their "replaced" is a new child process. Recycles: worker processes that died during the run (reasons from /workers `lastExit`). Quarantines: workers that left rotation while alive. Longest wait: the oldest request a worker held (`oldestInFlightMs`), the evidence that a healthy cell kept a worker waiting past `--stuck-after`. Failed: requests that ended in an error, a client timeout or a non-200; unanswered at end: still waiting when the run ended (a long poll is meant to).');
