@@ -23,6 +23,8 @@ const HOSTS = ['quiet', 'busy'];
 const CONNS = ['newconn', 'keepalive'];
 const OTHER_CONTENDERS = ['cluster', 'pm2'];
 const APP = 'verdict-cells.js';
+/** The env vars verdictParams reads: the ones set go into the report's command. */
+const PARAM_VARS = ['ROUNDS', 'CELLS', 'MODES', 'CONNS', 'HOSTS', 'CONTENDERS', 'CONTENDER_HOSTS', 'HEALTHY_S', 'CAUGHT_S', 'WORKERS', 'NEIGHBOURS'];
 /** Seconds each run costs besides its traffic (start, every worker answering, stop), for the estimate. */
 const OVERHEAD_S = 2.5;
 
@@ -209,7 +211,7 @@ export async function runVerdicts(log = (line) => process.stdout.write(`${line}\
   const result = {
     bench: 'verdicts', date, quick, git: gitDescribe(), machine: info, params, cells, results, errors,
     summary: summarize(results, cells), totalS: Math.round((performance.now() - started) / 1000),
-    command: `${quick ? '' : `ROUNDS=${params.rounds} `}npm run bench -- verdicts${quick ? ' --quick' : ''}`,
+    command: `${PARAM_VARS.filter((name) => process.env[name]).map((name) => `${name}=${process.env[name]} `).join('')}npm run bench -- verdicts${quick ? ' --quick' : ''}`,
   };
   const outDir = out ?? (quick ? mkdtempSync(join(tmpdir(), 'warden-bench-verdicts-')) : join(ROOT, 'bench', 'results'));
   mkdirSync(outDir, { recursive: true });
