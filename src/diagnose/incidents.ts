@@ -3,9 +3,17 @@
 // rendered once into the log. Pure data and text; the evidence is gathered by supervisor.ts.
 
 import type { Incident, IncidentKind, MemorySample } from '../protocol/admin.js';
+import type { NeverAnsweredEnd } from '../protocol/messages.js';
 import { megabytes, seconds } from '../units.js';
 
 export type { Incident, IncidentKind, MemorySample };
+
+/** How a request the app never answered ended, as the incident block says it. */
+const ENDED_TEXT: Record<NeverAnsweredEnd, string> = {
+  warden504: 'answered 504 by warden, --request-timeout',
+  timeoutCut: 'cut by warden, --request-timeout',
+  connectionClosed: 'connection closed before an answer',
+};
 
 export class IncidentLog {
   private readonly bySlot = new Map<number, Incident[]>();
@@ -41,10 +49,13 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
       const report = incident.requests;
       if (report === undefined) return { msg: `${who} was ${incident.kind} (${incident.reason}); it did not list its requests`, block: undefined };
       const since = report.lastAnsweredAgoMs < 0 ? 'it never answered a request' : `its last answer was ${seconds(report.lastAnsweredAgoMs)} ago`;
+      const ended = report.neverAnswered ?? 0;
+      const listedInFlight = report.requests.length - ended;
       const lines = report.requests.map((request) =>
-        `${request.method} ${request.path}  ${seconds(request.ageMs)}${request.headersSent ? '  (headers sent)' : ''}`);
-      if (report.inFlight > report.requests.length) lines.push(`… and ${report.inFlight - report.requests.length} more`);
-      return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${report.inFlight} request(s) in flight:`, block: lines.join('\n') || '(none)' };
+        `${request.method} ${request.path}  ${seconds(request.ageMs)}${request.headersSent ? '  (headers sent)' : ''}${request.endedBy === undefined ? '' : `  (${ENDED_TEXT[request.endedBy]})`}`);
+      if (report.inFlight > listedInFlight) lines.splice(listedInFlight, 0, `… and ${report.inFlight - listedInFlight} more`);
+      const count = ended === 0 ? `${report.inFlight} request(s) in flight` : `${report.inFlight} request(s) in flight and ${ended} it never answered that ended`;
+      return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${count}:`, block: lines.join('\n') || '(none)' };
     }
     case 'crashed':
       return { msg: `${who} crashed: ${incident.error?.message ?? incident.reason}`, block: incident.error?.stack };

@@ -30,7 +30,7 @@ export interface Incident {
   /** Blocked event loop: where the main thread was, or why no stack could be had. */
   stack?: string;
   noStack?: string;
-  /** Stuck / unhealthy: the requests in flight, oldest first. */
+  /** Stuck / unhealthy: the requests in flight, then the ended ones the app never answered. */
   requests?: RequestsReport;
   /** Crash: the uncaught error. */
   error?: SerializedError;
