@@ -19,7 +19,7 @@ import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
 import { runStorm } from './storm.js';
 import { missingFigures, targets } from './lib/check.js';
-import { CONTENDERS } from './lib/contender-set.js';
+import { CONTENDERS, skippedContenders } from './lib/contender-set.js';
 import { assertWardenBuilt, ROOT } from './lib/contenders.js';
 import { runMixed, runThroughput, spread } from './lib/experiments.js';
 import { LOADS, wrkBin } from './lib/loads.js';
@@ -97,8 +97,12 @@ async function suite(options) {
   const info = machine();
   const date = new Date().toISOString();
   log(`== npm run bench${quick ? ' --quick' : ''}: ${info.node}, ${info.cores} cores, load average ${info.loadavg1m}; apps ${params.apps.join(', ')}; loads ${params.loads.join(', ')}`);
+  // A contender this Node cannot run (SO_REUSEPORT before 22.12) is left out with its reason, not missing.
+  const skipped = skippedContenders(params.contenders);
+  for (const [key, reason] of Object.entries(skipped)) log(`   ${key} not run: ${reason}`);
+  params.contenders = params.contenders.filter((key) => skipped[key] === undefined);
   const result = {
-    bench: 'suite', date, quick, machine: info, params, wrk: wrkBin() !== undefined, contenders: params.contenders,
+    bench: 'suite', date, quick, machine: info, params, wrk: wrkBin() !== undefined, contenders: params.contenders, skipped,
     labels: Object.fromEntries(params.contenders.map((key) => [key, CONTENDERS[key].label])),
     throughput: [], sectionsS: {}, command: `npm run bench${quick ? ' -- --quick' : ''}`,
   };

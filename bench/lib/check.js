@@ -50,6 +50,25 @@ export function targets(result) {
       }
     }
   }
+  // The issue's bar for every shape: the best contender without a primary in the path, same round.
+  if (result.skipped?.reuseport !== undefined) {
+    out.push({ target: 'warden >= 1.00 x the best of SCHED_NONE and SO_REUSEPORT, every shape', figure: `SO_REUSEPORT skipped: ${result.skipped.reuseport}`, status: 'not measured' });
+  } else {
+    for (const block of result.throughput ?? []) {
+      for (const load of block.loads) {
+        for (const key of ['warden-shared', 'warden-handoff']) {
+          const row = block.rows.find((r) => r.contender === key && r.load === load);
+          if (row?.vsBestKernel === undefined) continue;
+          const ratio = row.vsBestKernel.median;
+          out.push({
+            target: `${block.app.replace('.js', '')}, ${load}: ${row.label} >= 1.00 x the best of SCHED_NONE and SO_REUSEPORT`,
+            figure: ratio === undefined ? '-' : `${ratio.toFixed(2)} x (${row.vsBestKernel.min?.toFixed(2)}-${row.vsBestKernel.max?.toFixed(2)})`,
+            status: held(ratio === undefined ? undefined : ratio >= 1),
+          });
+        }
+      }
+    }
+  }
   const mixed = result.mixed;
   if (mixed !== undefined) {
     const of = (key) => mixed.rows.find((r) => r.contender === key);
@@ -77,6 +96,7 @@ export function targets(result) {
       out.push({ target: String(target.target ?? target.name ?? 'memory'), figure: String(target.figure ?? target.value ?? '-'), status: target.status ?? held(target.ok ?? target.held) });
     }
   }
+  for (const target of result.scale?.targets ?? []) out.push({ target: `scale: ${target.target}`, figure: target.figure, status: target.status });
   if (result.quick) {
     out.push({ target: '`npm run bench -- --quick` under 3 minutes', figure: `${result.totalS} s`, status: held(result.totalS < 180) });
   }

@@ -29,13 +29,18 @@ function genericTable(rows) {
  */
 export function summaryTable(result) {
   const keys = result.contenders;
-  const header = ['app, load', ...keys.map((key) => result.labels[key]), ...keys.filter((key) => key.startsWith('warden')).map((key) => `${result.labels[key].replace('warden --balance ', 'warden ')} / best node:cluster`)];
+  const wardenKeys = keys.filter((key) => key.startsWith('warden'));
+  const hasKernel = keys.includes('reuseport');
+  const short = (key) => result.labels[key].replace('warden --balance ', 'warden ');
+  const header = ['app, load', ...keys.map((key) => result.labels[key]), ...wardenKeys.map((key) => `${short(key)} / best node:cluster`),
+    ...(hasKernel ? wardenKeys.map((key) => `${short(key)} / best of SCHED_NONE, SO_REUSEPORT`) : [])];
   const rows = [];
   for (const block of result.throughput) {
     for (const load of block.loads) {
       const of = (key) => block.rows.find((r) => r.load === load && r.contender === key);
       rows.push([`${block.app.replace('.js', '')}, ${LOADS[load].label}`, ...keys.map((key) => fmt(of(key)?.reqPerSec.median)),
-        ...keys.filter((key) => key.startsWith('warden')).map((key) => `**${fmt(of(key)?.vsBestCluster.median, 2)}**`)]);
+        ...wardenKeys.map((key) => `**${fmt(of(key)?.vsBestCluster.median, 2)}**`),
+        ...(hasKernel ? wardenKeys.map((key) => `**${fmt(of(key)?.vsBestKernel?.median, 2)}**`) : [])]);
     }
   }
   return mdTable(header, rows);
@@ -52,6 +57,7 @@ export function markdownReport(result, { chartFile }) {
   out.push(`- rounds: ${result.params.rounds}, interleaved (the contender order rotates each round), ${result.params.durationS} s per run, ${result.params.connections} connections, ${result.params.warmupS} s warm-up per contender not recorded`);
   out.push(`- figures are medians over the rounds, with the range (min–max) in parentheses; ratios are taken per round against the better node:cluster policy *of the same round*, then the median of those`);
   out.push(`- total run time ${result.totalS} s (${Object.entries(result.sectionsS ?? {}).map(([name, seconds]) => `${name} ${seconds} s`).join(', ')}); reproduce with \`${result.command}\``);
+  for (const [key, reason] of Object.entries(result.skipped ?? {})) out.push(`- ${key} not run: ${reason}`);
   if (result.contention) out.push(`- **taken under contention**: ${result.contention}`);
   out.push('');
   out.push('## Summary: req/s (median of the rounds)');
@@ -77,8 +83,8 @@ export function markdownReport(result, { chartFile }) {
       out.push(`### ${block.app.replace('.js', '')}, ${LOADS[load].label}`);
       out.push('');
       const rows = block.rows.filter((r) => r.load === load);
-      out.push(mdTable(['contender', 'req/s', '× best node:cluster', '× single node', 'CPU µs/request', 'CPU × leanest node:cluster', 'p50 ms', 'p99 ms', 'errors', 'conn/req', 'served per worker %'],
-        rows.map((r) => [r.label, withSpread(r.reqPerSec), withSpread(r.vsBestCluster, 2), withSpread(r.vsPlain, 2), withSpread(r.cpuUsPerRequest), withSpread(r.cpuVsBestCluster, 2), withSpread(r.p50Ms, 1), withSpread(r.p99Ms, 1),
+      out.push(mdTable(['contender', 'req/s', '× best node:cluster', '× best of SCHED_NONE, SO_REUSEPORT', '× single node', 'CPU µs/request', 'CPU × leanest node:cluster', 'p50 ms', 'p99 ms', 'errors', 'conn/req', 'served per worker %'],
+        rows.map((r) => [r.label, withSpread(r.reqPerSec), withSpread(r.vsBestCluster, 2), withSpread(r.vsBestKernel, 2), withSpread(r.vsPlain, 2), withSpread(r.cpuUsPerRequest), withSpread(r.cpuVsBestCluster, 2), withSpread(r.p50Ms, 1), withSpread(r.p99Ms, 1),
           r.failedRuns > 0 ? `${r.errors} (${r.failedRuns} runs failed)` : r.errors, withSpread(r.connPerReq, 2), r.shares.map((s) => Math.round(s)).join(' / ')])));
       out.push('');
     }
@@ -131,7 +137,7 @@ export function markdownReport(result, { chartFile }) {
   return out.join('\n');
 }
 
-const COLORS = { plain: '#9e9e9e', 'cluster-rr': '#5c6bc0', 'cluster-none': '#26a69a', pm2: '#ef6c00', 'warden-shared': '#c62828', 'warden-handoff': '#ec8b8b' };
+const COLORS = { plain: '#9e9e9e', 'cluster-rr': '#5c6bc0', 'cluster-none': '#26a69a', reuseport: '#7cb342', pm2: '#ef6c00', 'warden-shared': '#c62828', 'warden-handoff': '#ec8b8b' };
 
 function escapeXml(text) {
   return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
