@@ -4,9 +4,10 @@
 //   npm run bench -- --quick      every contender, every experiment, short (under 3 minutes); report in a temp dir
 //   npm run bench -- --check      exit 1 unless every contender produced figures (what CI asserts)
 //   npm run bench -- --out DIR    where the report goes
-//   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload)
+//   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload, scale)
 //   npm run bench -- balance | freeze        the two older single scripts, as before
 //   npm run bench -- reload | storm          the rolling reload on its own; the primary under a crash storm
+//   npm run bench -- scale                   the fleet-size experiment alone, in the suite's report shape (temp dir unless --out)
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
 // MIXED_DURATION, MIXED_LOOPS, WORKERS); see bench/README.md.
 
@@ -17,6 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
+import { runScale } from './scale.js';
 import { runStorm } from './storm.js';
 import { missingFigures, targets } from './lib/check.js';
 import { CONTENDERS, skippedContenders } from './lib/contender-set.js';
@@ -29,7 +31,7 @@ import { runReload } from './lib/reload.js';
 import { envList, envNumber, machine, median, printJson } from './lib/report.js';
 
 const APPS = ['hello.js', 'cpu.js', 'express.js'];
-const EXPERIMENTS = ['throughput', 'mixed', 'freeze', 'memory', 'reload'];
+const EXPERIMENTS = ['throughput', 'mixed', 'freeze', 'memory', 'reload', 'scale'];
 const log = (line) => process.stdout.write(`${line}\n`);
 
 export function suiteParams(quick) {
@@ -104,7 +106,7 @@ async function suite(options) {
   const result = {
     bench: 'suite', date, quick, machine: info, params, wrk: wrkBin() !== undefined, contenders: params.contenders, skipped,
     labels: Object.fromEntries(params.contenders.map((key) => [key, CONTENDERS[key].label])),
-    throughput: [], sectionsS: {}, command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    throughput: [], sectionsS: {}, command: options.command ?? `npm run bench${quick ? ' -- --quick' : ''}`, isPartial: options.command !== undefined,
   };
   // The machine's load average every 10 s: whether other jobs shared the cores during the run.
   const loadSamples = [info.loadavg1m];
@@ -138,6 +140,9 @@ async function suite(options) {
   if (!skip.has('memory')) result.memory = await runMemoryIfPresent(quick);
   section('memory');
   result.reload = skip.has('reload') ? { ran: false, reason: 'skipped (`--skip reload`)' } : await runReload({ quick, log });
+  section('reload');
+  if (!skip.has('scale')) result.scale = await runScale({ quick, log });
+  section('scale');
   clearInterval(loadTimer);
   result.totalS = Math.round((performance.now() - started) / 1000);
   result.loadAvgEnd = loadavg()[0];
@@ -174,7 +179,10 @@ async function main() {
     options: { quick: { type: 'boolean', default: false }, check: { type: 'boolean', default: false }, out: { type: 'string' }, skip: { type: 'string', default: '' } },
   });
   assertWardenBuilt();
-  if (positionals.length > 0) {
+  const skip = values.skip.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
+  const isScaleAlone = positionals.length === 1 && positionals[0] === 'scale';
+  if (positionals.length > 0 && !isScaleAlone) {
     const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
@@ -182,10 +190,10 @@ async function main() {
     for (const name of positionals) printJson(name, await singles[name](log));
     return 0;
   }
-  const skip = values.skip.split(',').map((item) => item.trim()).filter(Boolean);
-  for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
-  const result = await suite({ quick: values.quick, skip });
-  const outDir = values.out ?? (values.quick ? mkdtempSync(join(tmpdir(), 'warden-bench-')) : join(ROOT, 'bench', 'results'));
+  const result = isScaleAlone
+    ? await suite({ quick: values.quick, skip: EXPERIMENTS.filter((name) => name !== 'scale'), command: `npm run bench -- scale${values.quick ? ' --quick' : ''}` })
+    : await suite({ quick: values.quick, skip });
+  const outDir = values.out ?? (values.quick || isScaleAlone ? mkdtempSync(join(tmpdir(), 'warden-bench-')) : join(ROOT, 'bench', 'results'));
   const file = writeReport(result, outDir);
   log('');
   log('== targets');

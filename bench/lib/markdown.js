@@ -134,7 +134,25 @@ export function markdownReport(result, { chartFile }) {
   out.push('');
   out.push(result.reload.ran ? genericTable(result.reload.rows) : `Not run: ${result.reload.reason}.`);
   out.push('');
+  out.push(...scaleSection(result.scale));
+  out.push('');
   return out.join('\n');
+}
+
+/** The fleet-size experiment: one row per worker count and contender. */
+function scaleSection(scale) {
+  const out = ['## Scale: what the fleet size costs the primary', ''];
+  if (scale === undefined) return [...out, 'Not run (`--skip scale`).'];
+  const p = scale.params;
+  out.push(`bench/scale.js: warden (default \`--balance\`) and node:cluster SCHED_NONE on the hello app, started one after the other (the order alternates), ${p.rounds} round(s), median shown. `
+    + `Idle CPU: the primary's utime + stime over ${p.idleS} s, ${p.settleS} s after every worker answered; load CPU: the same during ${p.loadS} s of autocannon keep-alive load (${p.connections} connections); `
+    + `/workers and /metrics: ${p.adminRequests} GETs each, one after the other, on new connections; reload: \`warden reload\` until /workers shows every worker on the new generation, ready and in rotation. `
+    + 'CPU percentages are shares of one core.');
+  out.push('');
+  out.push(mdTable(['workers', 'contender', 'every worker answering ms', 'primary CPU idle %', 'primary CPU under load %', 'req/s under load', 'primary RSS MB', 'worker RSS MB', '/workers p50 / p99 ms', '/metrics p50 / p99 ms', 'reload ms'],
+    scale.rows.map((r) => [r.workers, r.failed.length > 0 ? `${r.label} (failed: ${r.failed.join('; ')})` : r.label, fmt(r.startupMs), fmt(r.idleCpuPercent, 2), fmt(r.loadCpuPercent, 2), fmt(r.loadReqPerSec), fmt(r.primaryRssMb, 1), fmt(r.workerRssMb, 1),
+      r.workersP50Ms === undefined ? '-' : `${fmt(r.workersP50Ms, 1)} / ${fmt(r.workersP99Ms, 1)}`, r.metricsP50Ms === undefined ? '-' : `${fmt(r.metricsP50Ms, 1)} / ${fmt(r.metricsP99Ms, 1)}`, r.reloadMs === undefined ? '-' : fmt(r.reloadMs)])));
+  return out;
 }
 
 const COLORS = { plain: '#9e9e9e', 'cluster-rr': '#5c6bc0', 'cluster-none': '#26a69a', reuseport: '#7cb342', pm2: '#ef6c00', 'warden-shared': '#c62828', 'warden-handoff': '#ec8b8b' };
