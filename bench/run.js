@@ -7,6 +7,7 @@
 //   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload, scale)
 //   npm run bench -- balance | freeze        the two older single scripts, as before
 //   npm run bench -- reload | storm          the rolling reload on its own; the primary under a crash storm
+//   npm run bench -- profile                 where the primary's start-up time and memory go (--cpu-prof, modules loaded)
 //   npm run bench -- scale                   the fleet-size experiment alone, in the suite's report shape (temp dir unless --out)
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
 // MIXED_DURATION, MIXED_LOOPS, WORKERS); see bench/README.md.
@@ -18,6 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
+import { runProfileStartup } from './profile-startup.js';
 import { runScale } from './scale.js';
 import { runStorm } from './storm.js';
 import { missingFigures, targets } from './lib/check.js';
@@ -183,7 +185,7 @@ async function main() {
   for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
   const isScaleAlone = positionals.length === 1 && positionals[0] === 'scale';
   if (positionals.length > 0 && !isScaleAlone) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, profile: runProfileStartup };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }
