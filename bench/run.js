@@ -35,6 +35,9 @@ import { envList, envNumber, machine, median, printJson } from './lib/report.js'
 const APPS = ['hello.js', 'cpu.js', 'express.js'];
 const EXPERIMENTS = ['throughput', 'mixed', 'freeze', 'memory', 'reload', 'scale'];
 const log = (line) => process.stdout.write(`${line}\n`);
+// The parameters a report's "reproduce with" line repeats when they were set.
+const PARAMETER_VARS = ['ROUNDS', 'DURATION', 'CONNECTIONS', 'WARMUP', 'APPS', 'LOADS', 'CONTENDERS', 'MIXED_DURATION', 'MIXED_LOOPS', 'WORKERS',
+  'SCALE_WORKERS', 'LOAD_WORKERS', 'SCALE_ROUNDS', 'SCALE_SETTLE', 'IDLE_WINDOW', 'LOAD_WINDOW', 'ADMIN_REQUESTS'];
 
 export function suiteParams(quick) {
   const wrk = wrkBin() !== undefined;
@@ -108,7 +111,9 @@ async function suite(options) {
   const result = {
     bench: 'suite', date, quick, machine: info, params, wrk: wrkBin() !== undefined, contenders: params.contenders, skipped,
     labels: Object.fromEntries(params.contenders.map((key) => [key, CONTENDERS[key].label])),
-    throughput: [], sectionsS: {}, command: options.command ?? `npm run bench${quick ? ' -- --quick' : ''}`, isPartial: options.command !== undefined,
+    throughput: [], sectionsS: {}, only: options.only,
+    command: [...PARAMETER_VARS.filter((name) => process.env[name] !== undefined).map((name) => `${name}=${process.env[name]}`),
+      options.only === undefined ? `npm run bench${quick ? ' -- --quick' : ''}` : `npm run bench -- ${options.only}${quick ? ' --quick' : ''}`].join(' '),
   };
   // The machine's load average every 10 s: whether other jobs shared the cores during the run.
   const loadSamples = [info.loadavg1m];
@@ -161,9 +166,10 @@ async function suite(options) {
 
 function writeReport(result, outDir) {
   mkdirSync(outDir, { recursive: true });
-  const base = `${result.date.slice(0, 16).replace(/[:T]/g, '-')}${result.quick ? '-quick' : ''}`;
-  const chartName = `${base}.svg`;
-  writeFileSync(join(outDir, chartName), ratioChart(result));
+  const base = `${result.date.slice(0, 16).replace(/[:T]/g, '-')}${result.only === undefined ? '' : `-${result.only}`}${result.quick ? '-quick' : ''}`;
+  // The chart shows the throughput experiment; a run of one other experiment has none.
+  const chartName = result.only === undefined ? `${base}.svg` : undefined;
+  if (chartName !== undefined) writeFileSync(join(outDir, chartName), ratioChart(result));
   writeFileSync(join(outDir, `${base}.md`), markdownReport(result, { chartFile: chartName }));
   writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(result, null, 1)}\n`);
   return join(outDir, `${base}.md`);
@@ -193,7 +199,7 @@ async function main() {
     return 0;
   }
   const result = isScaleAlone
-    ? await suite({ quick: values.quick, skip: EXPERIMENTS.filter((name) => name !== 'scale'), command: `npm run bench -- scale${values.quick ? ' --quick' : ''}` })
+    ? await suite({ quick: values.quick, skip: EXPERIMENTS.filter((name) => name !== 'scale'), only: 'scale' })
     : await suite({ quick: values.quick, skip });
   const outDir = values.out ?? (values.quick || isScaleAlone ? mkdtempSync(join(tmpdir(), 'warden-bench-')) : join(ROOT, 'bench', 'results'));
   const file = writeReport(result, outDir);
