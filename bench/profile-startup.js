@@ -1,5 +1,6 @@
 // `npm run bench -- profile`: where the primary's start-up time and memory go. For each of
-// PROFILE_WORKERS (1,8) worker counts, `node --cpu-prof bin/warden.js serve bench/apps/hello.js` (the
+// PROFILE_WORKERS (1,8) worker counts, PROFILE_RUNS (3) times (the median of each figure is reported),
+// `node --cpu-prof bin/warden.js serve bench/apps/hello.js` (the
 // workers are not profiled: warden does not pass its own node options on), stopped with SIGTERM
 // once /workers shows every worker ready. From the profile: when the first worker was spawned, the
 // primary's busy time before it split into module loading, GC and its own code, and the functions
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './lib/contenders.js';
 import { rssMb, sleep, startProcess } from './lib/processes.js';
-import { machine, machineLine, round, table } from './lib/report.js';
+import { envNumber, machine, machineLine, median, round, table } from './lib/report.js';
 
 const WARDEN_BIN = join(ROOT, 'bin', 'warden.js');
 const APP = join(ROOT, 'bench', 'apps', 'hello.js');
@@ -40,7 +41,7 @@ async function startUntilReady(nodeArgs, workers, env = process.env) {
 const shortUrl = (url) => url.replace(/^file:\/\/.*?\/(dist\/src|node_modules)\//, '$1/').replace(/^file:\/\/.*\//, '');
 
 /** The pure part: a .cpuprofile -> first spawn, busy time before it by kind, top self times until `untilMs`. */
-export function analyzeProfile(profile, untilMs = Infinity) {
+export function analyzeProfile(profile, untilMs = Infinity, limit = Infinity) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -77,7 +78,26 @@ export function analyzeProfile(profile, untilMs = Infinity) {
   });
   const top = (map, count) => [...map].sort((a, b) => b[1] - a[1]).slice(0, count).map(([what, ms]) => ({ what, ms: round(ms, 1) }));
   const beforeSpawnMs = [...before.values()].reduce((a, b) => a + b, 0);
-  return { firstSpawnMs: round(firstSpawnMs), busyMs: round(busyMs), beforeSpawnBusyMs: round(beforeSpawnMs), beforeSpawn: top(before, 8), topSelf: top(self, 15) };
+  return { firstSpawnMs: round(firstSpawnMs), busyMs: round(busyMs), beforeSpawnBusyMs: round(beforeSpawnMs), beforeSpawn: top(before, limit), topSelf: top(self, limit) };
+}
+
+/**
+ * The median of each figure over several profiled starts (an item missing from a run counts 0 there):
+ * on a shared machine one start's profile carries whatever preempted it (a 1-ms read that waited
+ * 140 ms for a core), the median of three does much less.
+ */
+export function medianOfRuns(analyses) {
+  const mid = (values) => round(median(values), 1);
+  const merge = (field, count) => {
+    const keys = new Set(analyses.flatMap((a) => a[field].map((row) => row.what)));
+    return [...keys].map((what) => ({ what, ms: mid(analyses.map((a) => a[field].find((row) => row.what === what)?.ms ?? 0)) }))
+      .sort((a, b) => b.ms - a.ms).slice(0, count);
+  };
+  return {
+    runs: analyses.length,
+    firstSpawnMs: mid(analyses.map((a) => a.firstSpawnMs)), busyMs: mid(analyses.map((a) => a.busyMs)), beforeSpawnBusyMs: mid(analyses.map((a) => a.beforeSpawnBusyMs)),
+    beforeSpawn: merge('beforeSpawn', 8), topSelf: merge('topSelf', 15),
+  };
 }
 
 const MODULE_LOG_HOOK = join(ROOT, 'bench', 'lib', 'module-log.js');
@@ -106,27 +126,35 @@ export async function runProfileStartup(log = (line) => process.stdout.write(`${
   log(`== profile: the primary's start-up, ${workerCounts().join(' and ')} workers`);
   log(`   ${machineLine(info)}`);
   const results = [];
+  const runs = envNumber('PROFILE_RUNS', 3, { min: 1, integer: true });
   for (const workers of workerCounts()) {
-    const dir = mkdtempSync(join(tmpdir(), 'warden-bench-profile-'));
-    try {
-      const { proc, readyMs } = await startUntilReady(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200'], workers);
-      const rss = rssMb(proc.pid);
-      await proc.stop(10_000); // the profile is written as the primary exits
-      const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-      if (file === undefined) throw new Error('the primary wrote no .cpuprofile');
-      const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-      // The profile starts once node has booted; readyMs counts from spawn.
-      const analysis = analyzeProfile(profile, readyMs);
-      const modules = await loadedModules(workers, dir);
-      results.push({ workers, readyMs: round(readyMs), primaryRssMbAtReady: round(rss, 1), ...analysis, modules });
-      if (process.env.PROFILE_KEEP !== undefined) writeFileSync(join(process.env.PROFILE_KEEP, `primary-${workers}-workers.cpuprofile`), JSON.stringify(profile));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const analyses = [];
+    const ready = [];
+    const rss = [];
+    let modules;
+    for (let run = 1; run <= runs; run++) {
+      const dir = mkdtempSync(join(tmpdir(), 'warden-bench-profile-'));
+      try {
+        const { proc, readyMs } = await startUntilReady(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200'], workers);
+        rss.push(rssMb(proc.pid));
+        await proc.stop(10_000); // the profile is written as the primary exits
+        const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+        if (file === undefined) throw new Error('the primary wrote no .cpuprofile');
+        const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+        // The profile starts once node has booted; readyMs counts from spawn.
+        analyses.push(analyzeProfile(profile, readyMs));
+        ready.push(readyMs);
+        modules ??= await loadedModules(workers, dir);
+        if (process.env.PROFILE_KEEP !== undefined) writeFileSync(join(process.env.PROFILE_KEEP, `primary-${workers}-workers-${run}.cpuprofile`), JSON.stringify(profile));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
+    results.push({ workers, readyMs: round(median(ready)), primaryRssMbAtReady: round(median(rss), 1), ...medianOfRuns(analyses), modules });
   }
   for (const r of results) {
     log('');
-    log(`-- ${r.workers} worker(s): every worker ready ${r.readyMs} ms after spawn; first worker spawned ${r.firstSpawnMs} ms into the profile; primary busy ${r.busyMs} ms until ready, ${r.beforeSpawnBusyMs} ms of it before the first spawn; RSS at ready ${r.primaryRssMbAtReady} MB`);
+    log(`-- ${r.workers} worker(s), median of ${r.runs} starts: every worker ready ${r.readyMs} ms after spawn; first worker spawned ${r.firstSpawnMs} ms into the profile; primary busy ${r.busyMs} ms until ready, ${r.beforeSpawnBusyMs} ms of it before the first spawn; RSS at ready ${r.primaryRssMbAtReady} MB`);
     log(table(['busy before the first spawn', 'ms'], r.beforeSpawn.map((row) => [row.what, row.ms])));
     log(table(['time at the nearest warden or package frame, start to every worker ready', 'ms'], r.topSelf.map((row) => [row.what, row.ms])));
     log(`   ${r.modules.count} modules loaded: ${r.modules.byGroup.map((g) => `${g.group} ${g.count}`).join(', ')}`);
