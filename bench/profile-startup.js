@@ -4,7 +4,8 @@
 // workers are not profiled: warden does not pass its own node options on), stopped with SIGTERM
 // once /workers shows every worker ready. From the profile: when the first worker was spawned, the
 // primary's busy time before it split into module loading, GC and its own code, and the functions
-// with the most self time from start to every worker ready. A second start with a module-load hook
+// with the most self time from start to every worker ready; with PROFILE_IDLE seconds, the same for
+// the idle primary after that. A second start with a module-load hook
 // (lib/module-log.js) counts the modules the primary loads, per package and src/ folder.
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,13 +36,16 @@ async function startUntilReady(nodeArgs, workers, env = process.env) {
   const proc = startProcess(process.execPath, [...nodeArgs, WARDEN_BIN, 'serve', APP, '--workers', String(workers), '--port', '0', '--admin-port', '0'], { label: 'warden (profiled)', cwd: ROOT, env });
   await proc.spawned;
   for (let slot = 1; slot <= workers; slot++) await proc.waitForLine(new RegExp(`worker ${slot} ready`), READY_TIMEOUT_MS);
-  return { proc, readyMs: performance.now() - startedAt };
+  return { proc, startedAt, readyMs: performance.now() - startedAt };
 }
 
 const shortUrl = (url) => url.replace(/^file:\/\/.*?\/(dist\/src|node_modules)\//, '$1/').replace(/^file:\/\/.*\//, '');
 
-/** The pure part: a .cpuprofile -> first spawn, busy time before it by kind, top self times until `untilMs`. */
-export function analyzeProfile(profile, untilMs = Infinity, limit = Infinity) {
+/**
+ * The pure part: a .cpuprofile -> first spawn, busy time before it by kind, top self times until
+ * `untilMs`, and (when `idleFromMs` is given) the busy time and top self times from then to the end.
+ */
+export function analyzeProfile(profile, untilMs = Infinity, limit = Infinity, idleFromMs = Infinity) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -57,28 +61,38 @@ export function analyzeProfile(profile, untilMs = Infinity, limit = Infinity) {
   const before = new Map();
   const self = new Map();
   let busyMs = 0;
+  const idle = new Map();
+  let idleBusyMs = 0;
   profile.samples.forEach((id, i) => {
     const dt = (profile.timeDeltas[i] ?? 0) / 1000;
     t += dt;
-    if (t / 1 > untilMs) return;
     const stack = stackOf(id);
     const top = stack[0].callFrame;
     if (top.functionName === '(idle)') return;
+    const own = stack.find((node) => node.callFrame.url.includes('/dist/src/') || node.callFrame.url.includes('/node_modules/'));
+    const where = own ?? stack[0];
+    const name = `${where.callFrame.functionName || '(top level)'} ${shortUrl(where.callFrame.url) || '(native)'}:${where.callFrame.lineNumber + 1}`;
+    if (t >= idleFromMs) {
+      idleBusyMs += dt;
+      idle.set(name, (idle.get(name) ?? 0) + dt);
+    }
+    if (t > untilMs) return;
     busyMs += dt;
     if (firstSpawnMs === undefined && stack.some(isSpawn)) firstSpawnMs = t;
-    const own = stack.find((node) => node.callFrame.url.includes('/dist/src/') || node.callFrame.url.includes('/node_modules/'));
     if (firstSpawnMs === undefined) {
       const kind = top.functionName === '(garbage collector)' ? 'garbage collection' : stack.some(isLoading) ? 'module loading (resolve, read, compile, evaluate)'
         : own !== undefined ? `${own.callFrame.functionName || '(top level)'} ${shortUrl(own.callFrame.url)}` : `node: ${top.functionName || '(anonymous)'}`;
       before.set(kind, (before.get(kind) ?? 0) + dt);
     }
-    const where = own ?? stack[0];
-    const name = `${where.callFrame.functionName || '(top level)'} ${shortUrl(where.callFrame.url) || '(native)'}:${where.callFrame.lineNumber + 1}`;
     self.set(name, (self.get(name) ?? 0) + dt);
   });
   const top = (map, count) => [...map].sort((a, b) => b[1] - a[1]).slice(0, count).map(([what, ms]) => ({ what, ms: round(ms, 1) }));
   const beforeSpawnMs = [...before.values()].reduce((a, b) => a + b, 0);
-  return { firstSpawnMs: round(firstSpawnMs), busyMs: round(busyMs), beforeSpawnBusyMs: round(beforeSpawnMs), beforeSpawn: top(before, limit), topSelf: top(self, limit) };
+  const idleSpanMs = Number.isFinite(idleFromMs) ? Math.max(0, t - idleFromMs) : 0;
+  return {
+    firstSpawnMs: round(firstSpawnMs), busyMs: round(busyMs), beforeSpawnBusyMs: round(beforeSpawnMs), beforeSpawn: top(before, limit), topSelf: top(self, limit),
+    idleSpanMs: round(idleSpanMs), idleBusyMs: round(idleBusyMs, 1), idleSelf: top(idle, limit),
+  };
 }
 
 /**
@@ -97,6 +111,7 @@ export function medianOfRuns(analyses) {
     runs: analyses.length,
     firstSpawnMs: mid(analyses.map((a) => a.firstSpawnMs)), busyMs: mid(analyses.map((a) => a.busyMs)), beforeSpawnBusyMs: mid(analyses.map((a) => a.beforeSpawnBusyMs)),
     beforeSpawn: merge('beforeSpawn', 8), topSelf: merge('topSelf', 15),
+    idleSpanMs: mid(analyses.map((a) => a.idleSpanMs)), idleBusyMs: mid(analyses.map((a) => a.idleBusyMs)), idleSelf: merge('idleSelf', 10),
   };
 }
 
@@ -127,6 +142,7 @@ export async function runProfileStartup(log = (line) => process.stdout.write(`${
   log(`   ${machineLine(info)}`);
   const results = [];
   const runs = envNumber('PROFILE_RUNS', 3, { min: 1, integer: true });
+  const idleS = envNumber('PROFILE_IDLE', 0, { min: 0 });
   for (const workers of workerCounts()) {
     const analyses = [];
     const ready = [];
@@ -135,14 +151,18 @@ export async function runProfileStartup(log = (line) => process.stdout.write(`${
     for (let run = 1; run <= runs; run++) {
       const dir = mkdtempSync(join(tmpdir(), 'warden-bench-profile-'));
       try {
-        const { proc, readyMs } = await startUntilReady(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200'], workers);
+        const { proc, startedAt, readyMs } = await startUntilReady(['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200'], workers);
         rss.push(rssMb(proc.pid));
+        const idleStartedMs = performance.now() - startedAt;
+        if (idleS > 0) await sleep(idleS * 1000);
         await proc.stop(10_000); // the profile is written as the primary exits
         const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
         if (file === undefined) throw new Error('the primary wrote no .cpuprofile');
         const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
         // The profile starts once node has booted; readyMs counts from spawn.
-        analyses.push(analyzeProfile(profile, readyMs));
+        // Profile time starts after node's boot, a little later than readyMs's spawn: the idle window
+        // starts half a second after ready, so no start-up work falls in it.
+        analyses.push(analyzeProfile(profile, readyMs, Infinity, idleS > 0 ? idleStartedMs + 500 : Infinity));
         ready.push(readyMs);
         modules ??= await loadedModules(workers, dir);
         if (process.env.PROFILE_KEEP !== undefined) writeFileSync(join(process.env.PROFILE_KEEP, `primary-${workers}-workers-${run}.cpuprofile`), JSON.stringify(profile));
@@ -157,6 +177,10 @@ export async function runProfileStartup(log = (line) => process.stdout.write(`${
     log(`-- ${r.workers} worker(s), median of ${r.runs} starts: every worker ready ${r.readyMs} ms after spawn; first worker spawned ${r.firstSpawnMs} ms into the profile; primary busy ${r.busyMs} ms until ready, ${r.beforeSpawnBusyMs} ms of it before the first spawn; RSS at ready ${r.primaryRssMbAtReady} MB`);
     log(table(['busy before the first spawn', 'ms'], r.beforeSpawn.map((row) => [row.what, row.ms])));
     log(table(['time at the nearest warden or package frame, start to every worker ready', 'ms'], r.topSelf.map((row) => [row.what, row.ms])));
+    if (r.idleSpanMs > 0) {
+      log(`   idle after ready: busy ${r.idleBusyMs} ms in ${r.idleSpanMs} ms (${round((100 * r.idleBusyMs) / r.idleSpanMs, 2)} % of a core)`);
+      log(table(['time at the nearest warden or package frame, idle', 'ms'], r.idleSelf.map((row) => [row.what, row.ms])));
+    }
     log(`   ${r.modules.count} modules loaded: ${r.modules.byGroup.map((g) => `${g.group} ${g.count}`).join(', ')}`);
   }
   return { machine: info, results };
