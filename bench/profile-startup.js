@@ -186,7 +186,7 @@ export async function runProfileStartup(log = (line) => process.stdout.write(`${
   return { machine: info, results };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runProfileStartup().then(() => process.exit(0), (error) => {
     process.stderr.write(`bench/profile-startup.js: ${error.message}\n`);
     process.exit(1);
