@@ -7,6 +7,7 @@
 //   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload, scale)
 //   npm run bench -- balance | freeze        the two older single scripts, as before
 //   npm run bench -- reload | storm          the rolling reload on its own; the primary under a crash storm
+//   npm run bench -- verdicts [--quick]      the verdict matrix: healthy shapes never recycled, poisoned workers caught
 //   npm run bench -- profile                 where the primary's start-up time and memory go (--cpu-prof, modules loaded)
 //   npm run bench -- scale                   the fleet-size experiment alone, in the suite's report shape (temp dir unless --out)
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
@@ -22,6 +23,7 @@ import { runFreeze } from './freeze.js';
 import { runProfileStartup } from './profile-startup.js';
 import { runScale } from './scale.js';
 import { runStorm } from './storm.js';
+import { runVerdicts } from './verdicts.js';
 import { missingFigures, targets } from './lib/check.js';
 import { CONTENDERS, skippedContenders } from './lib/contender-set.js';
 import { assertWardenBuilt, ROOT } from './lib/contenders.js';
@@ -191,11 +193,11 @@ async function main() {
   for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
   const isScaleAlone = positionals.length === 1 && positionals[0] === 'scale';
   if (positionals.length > 0 && !isScaleAlone) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, profile: runProfileStartup };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, profile: runProfileStartup };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }
-    for (const name of positionals) printJson(name, await singles[name](log));
+    for (const name of positionals) printJson(name, await singles[name](log, { quick: values.quick, out: values.out }));
     return 0;
   }
   const result = isScaleAlone
