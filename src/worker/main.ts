@@ -214,7 +214,7 @@ async function main(): Promise<void> {
     factory: config.factory,
     port: config.port,
     address: config.address,
-    listenWaitMs: config.listenWaitMs,
+    listenWaitMs: loaderWaitMs(config.listenWaitMs),
   });
   server = loaded.server;
   closeApp = loaded.close;
@@ -234,3 +234,12 @@ async function main(): Promise<void> {
 }
 
 main().catch(onFatal);
+
+/**
+ * The primary passes --boot-timeout, which it counts from the spawn; the loader gives up on a late
+ * listen() a little sooner, so the operator reads the loader's error (what the module exports, which
+ * port it should listen on) instead of a bare boot timeout.
+ */
+function loaderWaitMs(bootTimeoutMs: number): number {
+  return Math.max(bootTimeoutMs - Math.min(1000, bootTimeoutMs / 4), 0);
+}
