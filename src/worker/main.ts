@@ -118,6 +118,13 @@ async function main(): Promise<void> {
     }, 25);
   };
   process.on('SIGTERM', drain);
+  // An app that exits by itself in the middle of a drain (its own signal handler, process.exit())
+  // cuts the requests still in flight; a code of 0 would tell the primary the drain finished.
+  process.on('exit', (code) => {
+    if (!draining || code !== 0 || tracker.inFlightCount === 0) return;
+    process.stderr.write(`warden: the app exited on its own with ${tracker.inFlightCount} request(s) in flight during a drain\n`);
+    process.exitCode = 1;
+  });
   // The primary is gone (its IPC channel closed): nobody can hand over connections or judge health.
   process.on('disconnect', () => {
     tracker.destroyAll();

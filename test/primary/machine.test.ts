@@ -253,6 +253,17 @@ describe('stopping', () => {
     assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [0]);
   });
 
+  test('a worker that exits on its own (code 130) while being drained makes the stop unclean: exit 5, logged as a warning', () => {
+    const h = new Harness();
+    const [a, b] = h.boot() as [number, number];
+    h.send({ type: 'SignalReceived', signal: 'SIGINT' }, 1000);
+    h.send({ type: 'WorkerExited', id: a, code: 0, signal: null }, 1200);
+    const exit = h.send({ type: 'WorkerExited', id: b, code: 130, signal: null }, 1300);
+    assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [EXIT_CODES.uncleanStop]);
+    const warned = of(h.effects, 'Log').filter((line) => line.level === 'warn' && line.msg.includes('on its own while warden was draining it'));
+    assert.equal(warned.length, 1, 'one warning names the worker');
+  });
+
   test('workers still busy at the graceful timeout are killed, not before', () => {
     const h = new Harness({ gracefulTimeoutMs: 2000 });
     const [a] = h.boot() as [number, number];

@@ -167,6 +167,13 @@ export class Step {
     const reason = worker.reason ?? (worker.crashError ? `crashed: ${worker.crashError.message}` : how);
     if (slot !== undefined) slot.lastExit = { pid: worker.pid, code, signal, reason, at: this.now };
     const fields = { code, signal, reason, planned };
+    if (planned && this.state.phase === 'stopping' && !worker.killSent && (code !== 0 || signal !== null)) {
+      // warden asked for a drain, which ends in exit code 0; anything else is the app's own exit.
+      this.state.stopWasUnclean = true;
+      this.log('warn', LOG_EVENTS.workerExited, worker,
+        `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} on its own while warden was draining it; requests in flight may have been cut`, fields);
+      return;
+    }
     if (planned) {
       this.log('info', LOG_EVENTS.workerExited, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} (${reason})`, fields);
       return;
@@ -388,8 +395,12 @@ export class Step {
     if ((phase !== 'stopping' && phase !== 'halting') || this.state.workers.length > 0) return;
     const halt = this.state.halt;
     this.state.phase = 'exited';
-    if (halt === undefined) this.log('info', LOG_EVENTS.stopped, undefined, 'all workers stopped; exiting');
-    this.effects.push({ type: 'Exit', code: halt?.code ?? EXIT_CODES.ok, halt });
+    const code = halt?.code ?? (this.state.stopWasUnclean ? EXIT_CODES.uncleanStop : EXIT_CODES.ok);
+    if (halt === undefined && code === EXIT_CODES.ok) this.log('info', LOG_EVENTS.stopped, undefined, 'all workers stopped; exiting');
+    if (halt === undefined && code !== EXIT_CODES.ok) {
+      this.log('warn', LOG_EVENTS.stopped, undefined, `all workers stopped, but not all by warden's drain; exiting with code ${code}`, { exitCode: code });
+    }
+    this.effects.push({ type: 'Exit', code, halt });
   }
 
   // ---- actions (also used by rollout.ts) ----

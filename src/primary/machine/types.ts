@@ -170,6 +170,8 @@ export interface MachineState {
   startedAt: number;
   stopDeadline: number | undefined;
   stopSignals: number;
+  /** A worker exited on its own while warden was stopping: the exit code must not claim a clean stop. */
+  stopWasUnclean: boolean;
   halt: HaltInfo | undefined;
   reload: ReloadRun | undefined;
   /** Requests for a reload asked while one runs: at most one reload waits, for all of them. */
@@ -236,7 +238,7 @@ export function initialState(config: MachineConfig, now: number): MachineState {
   for (let slot = 1; slot <= config.workers; slot++) slots.push(newSlot(slot, now));
   return {
     phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots, removedSlotReplacements: emptyReplacements(),
-    nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, halt: undefined,
+    nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, stopWasUnclean: false, halt: undefined,
     reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 }, scale: undefined,
   };
 }
