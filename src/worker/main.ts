@@ -117,7 +117,12 @@ async function main(): Promise<void> {
       );
     }, 25);
   };
-  process.on('SIGTERM', drain);
+  // An operator's `kill -TERM <worker pid>` asks for a replacement: the primary starts one first and
+  // then drains this worker, as for --max-requests. Without a primary to ask, drain at once.
+  process.on('SIGTERM', () => {
+    if (process.connected && booted) send({ warden: 1, act: 'sigterm' });
+    else drain();
+  });
   // An app that exits by itself in the middle of a drain (its own signal handler, process.exit())
   // cuts the requests still in flight; a code of 0 would tell the primary the drain finished.
   process.on('exit', (code) => {

@@ -58,6 +58,13 @@ for (const [name, app, flags, message] of BOOT) {
   });
 }
 
+test('a worker that exits before ready: exit 3, and the hint to run the app alone keeps the arguments after --', async (t) => {
+  const outcome = await runCli(t, [...serve(fixture('bad/exits-at-boot.cjs'), '--workers', '1'), '--', 'start', '--hostname', 'my host']);
+  assert.equal(outcome.code, 3, outcome.stderr);
+  assert.match(outcome.stderr, /exited with code 7 before it was ready/);
+  assert.match(outcome.stderr, /hint: see the worker output above, or run `node \S*exits-at-boot\.cjs start --hostname 'my host'`/);
+});
+
 test('an app that binds a port of its own: exit 3, and the hint says to listen on PORT', async (t) => {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));

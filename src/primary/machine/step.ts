@@ -12,7 +12,7 @@ import { backoffMs, describeExit, isCrashLooping } from '../policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
 import {
   isActive, jitterFor, newSlot, type Condition, type Effect, type HaltInfo, type LogLevel, type MachineEvent, type MachineState,
-  type ReplacementReason, type SlotRecord, type StepResult, type WorkerRecord, type WorkerState,
+  type ReplacementReason, type SlotRecord, type StepResult, type UpkeepReason, type WorkerRecord, type WorkerState,
 } from './types.js';
 
 export function step(previous: MachineState, event: MachineEvent, now: number): StepResult {
@@ -37,6 +37,9 @@ export class Step {
         break;
       case 'WorkerSpawned':
         this.onWorkerSpawned(event.id, event.pid);
+        break;
+      case 'WorkerSigtermReceived':
+        this.onWorkerSigterm(event.id);
         break;
       case 'WorkerSpawnFailed':
         this.onWorkerSpawnFailed(event.id, event.error);
@@ -140,6 +143,18 @@ export class Step {
       return;
     }
     surgeReady(this, worker);
+  }
+
+  /** An operator's SIGTERM to one worker is upkeep, not a failure: replacement first, then a drain. */
+  private onWorkerSigterm(id: number): void {
+    const worker = this.find(id, 'WorkerSigtermReceived');
+    if (worker === undefined || worker.retiring || this.state.phase !== 'running') return;
+    if (worker.state !== 'ready') {
+      this.stopWorker(worker, 'received SIGTERM');
+      return;
+    }
+    if (worker.upkeep === 'sigterm') return;
+    this.markForUpkeep(worker, 'sigterm', 'received SIGTERM (kill -TERM), a request to replace it');
   }
 
   private onWorkerBootFailed(id: number, error: SerializedError): void {
@@ -372,7 +387,7 @@ export class Step {
    * over its memory limit takes no new connections meanwhile (more work would grow it further, or
    * get the kernel's OOM killer to it first); one that served its --max-requests keeps serving.
    */
-  private markForUpkeep(worker: WorkerRecord, upkeep: 'memory' | 'max-requests', reason: string): void {
+  private markForUpkeep(worker: WorkerRecord, upkeep: UpkeepReason, reason: string): void {
     worker.upkeep = upkeep;
     worker.reason = reason;
     if (upkeep === 'memory') worker.condition = 'memory';
@@ -445,7 +460,7 @@ export class Step {
   }
 
   /** Drain a worker whose replacement is ready (reload, upkeep) or whose slot is gone (scale). */
-  retireGracefully(worker: WorkerRecord, condition: 'memory' | 'max-requests' | 'reload' | 'scale', reason: string): void {
+  retireGracefully(worker: WorkerRecord, condition: UpkeepReason | 'reload' | 'scale', reason: string): void {
     this.retire(worker, condition, reason, condition);
     if (worker.state === 'ready') {
       if (condition === 'memory') this.effects.push({ type: 'ReportMemory', id: worker.id, slot: worker.slot, reason });
@@ -523,7 +538,7 @@ export class Step {
       message: error ? `cannot start ${app}: ${error.name}: ${error.message}` : `cannot start ${app}: worker ${worker.slot} ${what}`,
       hint: portClash
         ? 'the app binds a port of its own; make it listen on process.env.PORT, which warden serves on its shared port'
-        : `see the worker output above, or run \`node ${this.state.config.appLabel}\` to see the app start on its own`,
+        : `see the worker output above, or run \`${this.state.config.appCommand ?? `node ${this.state.config.appLabel}`}\` to see the app start on its own`,
     });
   }
 
