@@ -186,7 +186,8 @@ export class Step {
       // warden asked for a drain, which ends in exit code 0; anything else is the app's own exit.
       this.state.stopWasUnclean = true;
       this.log('warn', LOG_EVENTS.workerExited, worker,
-        `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} on its own while warden was draining it; requests in flight may have been cut`, fields);
+        `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} on its own while warden was draining it (the app's own signal handler, ` +
+        'process.exit(), or a failed close hook); requests in flight may have been cut', fields);
       return;
     }
     if (planned) {
