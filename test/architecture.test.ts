@@ -21,7 +21,7 @@ const GROUND = ['errors', 'units'];
  */
 const ALLOWED: Record<string, readonly string[]> = {
   'cli': ['api', 'config', 'control', 'status', 'check', 'k8s', ...FLOORS],
-  'api': ['primary', 'primary/*', 'config', 'protocol', ...FLOORS],
+  'api': ['primary', 'primary/*', 'config', 'app', 'protocol', ...FLOORS],
   'index': ['api', 'errors'],
   'primary': ['primary/*', 'config', 'control', 'diagnose', 'health', 'metrics', 'dashboard', 'protocol', ...FLOORS],
   'primary/*': ['primary', 'primary/*', 'config', 'control', 'diagnose', 'health', 'metrics', 'dashboard', 'protocol', ...FLOORS],
