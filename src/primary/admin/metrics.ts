@@ -5,9 +5,9 @@
 // does, so cardinality stays bounded by the live workers however often they restart.
 
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValue } from 'prom-client';
-import { displayState, type DisplayState } from '../health/report.js';
-import type { MachineState, WorkerRecord } from '../primary/machine/index.js';
-import { DURATION_BUCKETS_S, type AppMetric } from '../protocol/messages.js';
+import { displayState, type DisplayState } from '../../health/report.js';
+import type { MachineState, WorkerRecord } from '../machine/index.js';
+import { DURATION_BUCKETS_S, type AppMetric } from '../../protocol/messages.js';
 
 /** Why a worker was replaced, as the `reason` label says it. */
 export const REPLACEMENT_REASONS = ['crash', 'stalled', 'stuck', 'unhealthy', 'boot-timeout', 'memory', 'max-requests', 'reload', 'scale'] as const;
