@@ -117,7 +117,7 @@ export class WorkerProcess {
 
   /**
    * Send a message, with a connection's raw handle riding along if given. node keeps the primary's
-   * copy of a raw handle open after sending it; the dispatcher closes it once the worker
+   * copy of a raw handle open after sending it; the listener closes it once the worker
    * acknowledges, so an unacknowledged connection can still go to another worker.
    */
   send(message: PrimaryMessage, handle?: ConnectionHandle | ListeningHandle, onSent?: (error: Error | null) => void): void {

@@ -24,11 +24,13 @@ import { MemoryFit } from './memory-fit.js';
 import { Listener } from './net/listener.js';
 import { Prober } from './net/probes.js';
 import { signalProcess } from './processes.js';
+import { PendingRequests, type LifecycleOutcome } from './requests.js';
 import { CAPTURE_TIMEOUT_MS, machineConfig, workerConfig, type SupervisorSettings } from './settings.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
 
 export { HEARTBEAT_INTERVAL_MS, machineConfig, type SupervisorSettings } from './settings.js';
 export type { TimelineEntry } from './admin/timeline.js';
+export type { LifecycleOutcome } from './requests.js';
 
 const TICK_MS = 50;
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -39,12 +41,6 @@ export type SupervisorObserver = (event: LogEvent, fields: Readonly<Record<strin
 export interface RunResult {
   code: number;
   halt: HaltInfo | undefined;
-}
-
-/** How a reload or scale asked through the control channel (or the API) ended. */
-export interface LifecycleOutcome {
-  ok: boolean;
-  message: string;
 }
 
 export interface Started {
@@ -77,9 +73,7 @@ export class Supervisor {
   private spawnBase: SpawnBase | undefined;
   private sourceWatch: SourceWatch | undefined;
   private finish: ((result: RunResult) => void) | undefined;
-  /** Control requests waiting for Notify effects, by request id (0 is reserved for "nobody waits"). */
-  private readonly waiting = new Map<number, { progress: (message: string) => void; done: (outcome: LifecycleOutcome) => void }>();
-  private nextRequestId = 1;
+  private readonly requests = new PendingRequests();
 
   constructor(private readonly settings: SupervisorSettings, private readonly clock: Clock, private readonly log: Logger, private readonly observe?: SupervisorObserver) {
     const options = settings.options;
@@ -176,11 +170,9 @@ export class Supervisor {
   }
 
   private request(progress: (message: string) => void, event: (requestId: number) => MachineEvent): Promise<LifecycleOutcome> {
-    const requestId = this.nextRequestId++;
-    return new Promise((resolve) => {
-      this.waiting.set(requestId, { progress, done: resolve });
-      this.dispatch(event(requestId));
-    });
+    const { requestId, outcome } = this.requests.open(progress);
+    this.dispatch(event(requestId));
+    return outcome;
   }
 
   private async onControlRequest(request: ControlRequest, progress: (message: string) => void): Promise<{ ok: boolean; message: string; data?: unknown }> {
@@ -239,16 +231,7 @@ export class Supervisor {
         if (this.settings.options.probePath !== undefined) this.fleet.probe(effect.id, this.settings.options.probePath, this.settings.options.probeTimeoutMs);
         return;
       case 'Notify':
-        for (const requestId of effect.requestIds) {
-          const waiting = this.waiting.get(requestId);
-          if (waiting === undefined) continue;
-          if (effect.done === undefined) {
-            waiting.progress(effect.message);
-          } else {
-            this.waiting.delete(requestId);
-            waiting.done({ ok: effect.done.ok, message: effect.message });
-          }
-        }
+        this.requests.notify(effect);
         return;
       case 'CaptureStack':
         void this.evidence.stalled(effect.id, effect.pid, effect.slot, effect.reason).then(() => this.dispatch({ type: 'StackCaptured', id: effect.id }));
@@ -293,10 +276,7 @@ export class Supervisor {
     for (const timer of this.timers) timer.cancel();
     this.sourceWatch?.close();
     this.killAll();
-    for (const [requestId, waiting] of this.waiting) {
-      this.waiting.delete(requestId);
-      waiting.done({ ok: false, message: 'warden stopped' });
-    }
+    this.requests.abandonAll();
     await Promise.all([this.listener.close(), this.admin.close(), this.prober.close(), this.control.close()]);
     this.finish?.(result);
   }
