@@ -245,3 +245,24 @@ test('a worker whose channel refuses a hand-off gets no connection until it is r
   for (const name of ['d', 'e']) dispatcher.accept(new FakeHandle(name));
   assert.ok(sent.slice(3).some((s) => s.worker === 3), 'a new worker with the same id is reachable again');
 });
+
+test('shared mode: an unchanged rotation tells nobody anything, but a worker that could not listen is asked again with the next one', async () => {
+  const listener = new Listener({ holdLimit: 2, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, balance: 'shared' });
+  const calls: string[] = [];
+  for (const worker of [1, 2]) {
+    listener.addWorker(worker, { send: () => calls.push(`send ${worker}`), share: () => calls.push(`share ${worker}`), unshare: () => calls.push(`unshare ${worker}`) });
+  }
+  try {
+    await listener.listen('127.0.0.1', 0, 'service');
+    listener.setRotation([1, 2]);
+    for (let i = 0; i < 10; i++) listener.setRotation([1, 2]);
+    assert.deepEqual(calls, ['share 1', 'share 2'], 'ten heartbeats that change nothing send nothing');
+    listener.listening(2, undefined, 'listen failed');
+    assert.equal(listener.stats.acceptors, 1);
+    listener.setRotation([1, 2]);
+    assert.deepEqual(calls.slice(2), ['share 2'], 'the worker that failed is asked again');
+    assert.equal(listener.stats.acceptors, 2);
+  } finally {
+    await listener.close();
+  }
+});
