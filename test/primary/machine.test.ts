@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EXIT_CODES } from '../../src/errors.js';
 import { isInRotation, type Effect } from '../../src/primary/machine/index.js';
-import { DEFAULT_BACKOFF } from '../../src/primary/policy.js';
+import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
 import { CONFIG, Harness, of, stats } from './machine-harness.js';
 
 

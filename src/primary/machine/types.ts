@@ -1,11 +1,12 @@
 // The supervisor's state, the events it reacts to and the effects it asks for: the vocabulary of the
-// state machine, shared by its parts (step.ts, rollout.ts) and by the shell that carries effects out.
+// state machine, shared by its parts (step.ts, actions.ts, liveness.ts, rollout.ts) and by the shell that carries effects out.
 // Pure data: no I/O, no timers, no process handles.
 
 import type { WardenErrorCode } from '../../errors.js';
 import type { LogEvent } from '../../log/events.js';
+import type { Level } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
-import type { BackoffConfig } from '../policy.js';
+import type { BackoffConfig } from './policy.js';
 
 /** Scaling refuses targets above this (the --workers limit). */
 export const MAX_WORKERS = 1024;
@@ -126,8 +127,6 @@ export interface HaltInfo {
 /** A rolling reload under way: every slot gets a worker of `generation`, one slot at a time. */
 export interface ReloadRun {
   generation: number;
-  /** The generation serving before; a failed reload returns to it. */
-  previousGeneration: number;
   /** Control requests waiting for this reload's outcome (0: a signal or a file change asked). */
   requestIds: number[];
   startedAt: number;
@@ -198,8 +197,6 @@ export type MachineEvent =
   /** SIGTTIN/SIGTTOU or `warden scale`: an absolute target, or a step up or down. */
   | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number };
 
-export type LogLevel = 'info' | 'warn' | 'error';
-
 export type Effect =
   | { type: 'Spawn'; id: number; slot: number; generation: number; workerCount: number }
   | { type: 'Signal'; id: number; pid: number; signal: 'SIGKILL' | 'SIGTERM' }
@@ -215,7 +212,7 @@ export type Effect =
   /** Tell the control requests waiting on a reload or scale how it goes; `done` ends them. */
   | { type: 'Notify'; requestIds: number[]; message: string; done?: { ok: boolean } }
   | { type: 'CloseListener' }
-  | { type: 'Log'; level: LogLevel; event: LogEvent; msg: string; fields: Record<string, unknown> }
+  | { type: 'Log'; level: Level; event: LogEvent; msg: string; fields: Record<string, unknown> }
   | { type: 'Exit'; code: number; halt: HaltInfo | undefined };
 
 export interface StepResult {
@@ -238,6 +235,23 @@ export function initialState(config: MachineConfig, now: number): MachineState {
     phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots, removedSlotReplacements: emptyReplacements(),
     nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, halt: undefined,
     reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 }, scale: undefined,
+  };
+}
+
+/**
+ * The copy step() works on, so that the state it was given stays as it was. Every record the machine
+ * changes in place (workers, slots, counters, the running reload) is copied one level deep; what it
+ * only ever replaces whole (config, stats, errors, exits, halt, scale, lastReload) is shared. Much
+ * cheaper than structuredClone on every heartbeat; the machine tests freeze each state to hold it to this.
+ */
+export function copyState(state: MachineState): MachineState {
+  return {
+    ...state,
+    workers: state.workers.map((worker) => ({ ...worker })),
+    slots: state.slots.map((slot) => ({ ...slot, replacements: { ...slot.replacements } })),
+    removedSlotReplacements: { ...state.removedSlotReplacements },
+    reloads: { ...state.reloads },
+    reload: state.reload === undefined ? undefined : { ...state.reload },
   };
 }
 

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { heartbeatFreshness, hungRequestsReason, judgeStuck, lateAfterMs, STUCK_RULE, stuckReason, type ProgressFacts } from '../../src/health/verdicts.js';
+import { heartbeatFreshness, hungRequestsReason, judgeStuck, lateAfterMs, STUCK_RULE, stuckReason, type ProgressFacts } from '../../src/primary/machine/verdicts.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
 
 const STUCK_AFTER = 10_000;

@@ -2,7 +2,7 @@
 // progress (the "stuck" rule), request time-outs and probe results. No I/O, no clocks: `now` and the
 // facts come in as arguments, so the rules are tested with plain numbers.
 
-import type { HeartbeatStats } from '../protocol/messages.js';
+import type { HeartbeatStats } from '../../protocol/messages.js';
 
 export type Freshness = 'fresh' | 'late' | 'stalled';
 

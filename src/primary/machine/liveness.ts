@@ -1,0 +1,85 @@
+// Liveness and progress, judged on every Tick for each ready or draining worker: heartbeats (late
+// takes a worker out of rotation, stalled kills it), upkeep limits (--max-memory, --max-requests),
+// the stuck rule and --request-timeout time-outs in a row. Pure: decides with verdicts.ts, acts
+// through an Actions object.
+
+import { LOG_EVENTS } from '../../log/events.js';
+import { ms, type Actions } from './actions.js';
+import type { WorkerRecord } from './types.js';
+import { heartbeatFreshness, hungRequestsReason, stuckReason, type ProgressFacts } from './verdicts.js';
+
+/** Heartbeats: late takes a worker out of rotation, stalled kills it. */
+export function checkLiveness(run: Actions, worker: WorkerRecord): void {
+  const config = run.state.config;
+  if (worker.lastBeatAt === undefined || worker.killSent) return;
+  const freshness = heartbeatFreshness(worker.lastBeatAt, run.now, config.lateMs, config.timeoutMs);
+  const silentFor = ms(run.now - worker.lastBeatAt);
+  if (freshness === 'stalled') {
+    if (worker.condition === 'stalled') return; // already waiting for its stack
+    run.log('error', LOG_EVENTS.workerStalled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) sent no heartbeat for ${silentFor} (event loop blocked or process stopped); killing it`);
+    const wasRetiring = worker.retiring;
+    const reason = `no heartbeat for ${silentFor}`;
+    run.retire(worker, 'stalled', reason, 'stalled');
+    if (config.captureStacks && worker.pid !== undefined) {
+      // Evidence first (gunicorn kills a timed-out worker with no chance to dump its stack);
+      // the kill follows StackCaptured, or the capture deadline.
+      run.enter(worker, 'stopping');
+      worker.deadline = run.now + config.captureTimeoutMs;
+      run.effects.push({ type: 'CaptureStack', id: worker.id, pid: worker.pid, slot: worker.slot, reason });
+    } else {
+      run.kill(worker);
+    }
+    if (!wasRetiring) run.countFailure(worker, `stalled: ${reason}`);
+  } else if (freshness === 'late' && worker.condition === 'ok' && worker.state === 'ready') {
+    worker.condition = 'late';
+    worker.reason = `no heartbeat for ${silentFor}`;
+    run.log('warn', LOG_EVENTS.workerLate, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) missed its heartbeats for ${silentFor}; no new connections until it answers`);
+  }
+}
+
+/** Request progress: upkeep limits, the stuck (poisoned worker) rule and --request-timeout time-outs in a row. */
+export function checkProgress(run: Actions, worker: WorkerRecord): void {
+  if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return;
+  const config = run.state.config;
+  if (worker.upkeep === undefined && worker.surgeFor === undefined) {
+    if (config.maxMemoryBytes > 0 && worker.stats.rssBytes > config.maxMemoryBytes) {
+      markForUpkeep(run, worker, 'memory', `RSS ${mb(worker.stats.rssBytes)} is above --max-memory ${mb(config.maxMemoryBytes)}`);
+    } else if (worker.maxRequests > 0 && worker.stats.served >= worker.maxRequests) {
+      markForUpkeep(run, worker, 'max-requests', `served ${worker.stats.served} requests (its --max-requests limit is ${worker.maxRequests})`);
+    }
+  }
+  const hung = hungRequestsReason(worker.stats);
+  if (hung !== undefined) {
+    run.recycle(worker, 'unhealthy', hung);
+    return;
+  }
+  const peers = run.state.workers
+    .filter((other) => other.id !== worker.id && other.state === 'ready' && !other.retiring)
+    .map(progressFacts)
+    .filter((facts): facts is ProgressFacts => facts !== undefined);
+  const facts = progressFacts(worker);
+  const stuck = facts === undefined ? undefined : stuckReason(facts, peers, run.state.config.stuckAfterMs);
+  if (stuck !== undefined) run.recycle(worker, 'stuck', stuck);
+}
+
+/**
+ * Upkeep is not a failure: the worker lives until a new one is ready in its slot (rollout.ts). One
+ * over its memory limit takes no new connections meanwhile (more work would grow it further, or
+ * get the kernel's OOM killer to it first); one that served its --max-requests keeps serving.
+ */
+function markForUpkeep(run: Actions, worker: WorkerRecord, upkeep: 'memory' | 'max-requests', reason: string): void {
+  worker.upkeep = upkeep;
+  worker.reason = reason;
+  if (upkeep === 'memory') worker.condition = 'memory';
+  run.log('warn', LOG_EVENTS.workerRecycled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) will be recycled: ${reason}; starting its replacement first`, { reason, upkeep });
+}
+
+
+function progressFacts(worker: WorkerRecord): ProgressFacts | undefined {
+  if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return undefined;
+  return { stats: worker.stats, statsAt: worker.statsAt };
+}
+
+function mb(bytes: number): string {
+  return `${Math.round(bytes / 1024 / 1024)} MB`;
+}
