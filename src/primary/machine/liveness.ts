@@ -1,12 +1,13 @@
 // Liveness and progress, judged on every Tick for each ready or draining worker: heartbeats (late
 // takes a worker out of rotation, stalled kills it), upkeep limits (--max-memory, --max-requests),
-// the stuck rule and --request-timeout time-outs in a row. Pure: decides with verdicts.ts, acts
+// --request-timeout time-outs in a row, and suspicion (quarantine.ts). Pure: decides with verdicts.ts, acts
 // through an Actions object.
 
 import { LOG_EVENTS } from '../../log/events.js';
 import { ms, type Actions } from './actions.js';
 import type { WorkerRecord } from './types.js';
-import { heartbeatFreshness, hungRequestsReason, stuckReason, type ProgressFacts } from './verdicts.js';
+import { checkSuspicion } from './quarantine.js';
+import { heartbeatFreshness, hungRequestsReason } from './verdicts.js';
 
 /** Heartbeats: late takes a worker out of rotation, stalled kills it. */
 export function checkLiveness(run: Actions, worker: WorkerRecord): void {
@@ -37,7 +38,7 @@ export function checkLiveness(run: Actions, worker: WorkerRecord): void {
   }
 }
 
-/** Request progress: upkeep limits, the stuck (poisoned worker) rule and --request-timeout time-outs in a row. */
+/** Request progress: upkeep limits, --request-timeout time-outs in a row, then suspicion and quarantine (quarantine.ts). */
 export function checkProgress(run: Actions, worker: WorkerRecord): void {
   if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return;
   const config = run.state.config;
@@ -53,13 +54,7 @@ export function checkProgress(run: Actions, worker: WorkerRecord): void {
     run.recycle(worker, 'unhealthy', hung);
     return;
   }
-  const peers = run.state.workers
-    .filter((other) => other.id !== worker.id && other.state === 'ready' && !other.retiring)
-    .map(progressFacts)
-    .filter((facts): facts is ProgressFacts => facts !== undefined);
-  const facts = progressFacts(worker);
-  const stuck = facts === undefined ? undefined : stuckReason(facts, peers, run.state.config.stuckAfterMs);
-  if (stuck !== undefined) run.recycle(worker, 'stuck', stuck);
+  checkSuspicion(run, worker);
 }
 
 /**
@@ -74,11 +69,6 @@ function markForUpkeep(run: Actions, worker: WorkerRecord, upkeep: 'memory' | 'm
   run.log('warn', LOG_EVENTS.workerRecycled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) will be recycled: ${reason}; starting its replacement first`, { reason, upkeep });
 }
 
-
-function progressFacts(worker: WorkerRecord): ProgressFacts | undefined {
-  if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return undefined;
-  return { stats: worker.stats, statsAt: worker.statsAt };
-}
 
 function mb(bytes: number): string {
   return `${Math.round(bytes / 1024 / 1024)} MB`;

@@ -10,6 +10,7 @@ import { LOG_EVENTS } from '../../log/events.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import { Actions, ms } from './actions.js';
 import { checkLiveness, checkProgress } from './liveness.js';
+import { probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
 import { copyState, isActive, type MachineEvent, type MachineState, type StepResult, type WorkerRecord } from './types.js';
@@ -223,6 +224,10 @@ class Step extends Actions {
       this.retire(worker, 'unhealthy', `its first probe failed: ${reason}`, undefined);
       this.stopWorker(worker, 'its first probe failed');
       surgeFailed(this, worker, `its probe failed: ${reason}`);
+      return;
+    }
+    if (worker.suspicion !== undefined) {
+      probeFailedWhileSuspect(this, worker, reason);
       return;
     }
     worker.probeFailures += 1;

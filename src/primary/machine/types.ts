@@ -7,6 +7,7 @@ import type { LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { BackoffConfig } from './policy.js';
+import type { QuarantineStart } from './verdicts.js';
 
 /** Scaling refuses targets above this (the --workers limit). */
 export const MAX_WORKERS = 1024;
@@ -53,10 +54,11 @@ export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
 export type WorkerState = 'spawning' | 'booting' | 'ready' | 'draining' | 'stopping';
 
 /**
- * ok: in rotation; late: missed its heartbeat window; the others are reasons it is being replaced:
+ * ok: in rotation; late: missed its heartbeat window; quarantined: suspect, out of rotation while the
+ * evidence comes in, still serving what it holds; the others are reasons it is being replaced:
  * sickness (stalled, stuck, unhealthy, boot-timeout) or upkeep (memory, max-requests, reload, scale).
  */
-export type Condition = 'ok' | 'late' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'reload' | 'scale';
+export type Condition = 'ok' | 'late' | 'quarantined' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'reload' | 'scale';
 
 /** Why a live worker is due to be replaced by a new one that starts first (surge, then drain). */
 export type UpkeepReason = 'memory' | 'max-requests';
@@ -93,6 +95,25 @@ export interface WorkerRecord {
   upkeep: UpkeepReason | undefined;
   /** Served requests after which this worker is recycled (--max-requests plus its jitter); 0: never. */
   maxRequests: number;
+  /** Set while the worker is suspect (answers none of its requests); replaced whole, never changed in place. */
+  suspicion: Suspicion | undefined;
+}
+
+/**
+ * A suspect worker (liveness.ts, verdicts.ts): out of rotation from `quarantinedAt`, unless it was the
+ * last worker in rotation (then it keeps serving, suspect, and only a probe can decide).
+ */
+export interface Suspicion {
+  since: number;
+  quarantinedAt: number | undefined;
+  /** Why it is suspect, in words. */
+  reason: string;
+  /** The evidence that recycled it, or why there is none yet, in words. */
+  evidence: string | undefined;
+  /** The facts at the start of the quarantine, against which evidence is counted. */
+  start: QuarantineStart;
+  /** The "no evidence, set --probe-path" line was logged (once per suspicion). */
+  isHinted: boolean;
 }
 
 export interface ExitRecord {
