@@ -46,7 +46,7 @@ export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
       return;
     case 'recycle':
       worker.suspicion = { ...(worker.suspicion as Suspicion), evidence: verdict.reason };
-      run.recycle(worker, 'stuck', verdict.reason);
+      run.recycle(worker, verdict.condition, verdict.reason);
       return;
     case 'no-evidence':
       hintOnce(run, worker, verdict.reason);
@@ -62,6 +62,7 @@ export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
 export function probeFailedWhileSuspect(run: Actions, worker: WorkerRecord, probeReason: string): void {
   const suspicion = worker.suspicion as Suspicion;
   const reason = `${suspicion.reason}, and its probe failed: ${probeReason}`;
+  run.log('warn', LOG_EVENTS.probeFailed, worker, `probe of suspect worker ${worker.slot} failed: ${probeReason}`, { reason: probeReason });
   worker.suspicion = { ...suspicion, evidence: `its probe failed: ${probeReason}` };
   run.recycle(worker, 'stuck', reason);
 }

@@ -120,7 +120,8 @@ export interface QuarantineStart {
 export type QuarantineVerdict =
   | { verdict: 'hold' }
   | { verdict: 'release'; reason: string }
-  | { verdict: 'recycle'; reason: string }
+  /** stuck: peers answered what it did not; unhealthy: its own --request-timeouts. */
+  | { verdict: 'recycle'; condition: 'stuck' | 'unhealthy'; reason: string }
   /** Silent past the recycle threshold, but nothing to compare with: no peer answered since. */
   | { verdict: 'no-evidence'; reason: string };
 
@@ -143,7 +144,7 @@ export function judgeQuarantined(
   if (isSharedSlowness(silence, peers)) return { verdict: 'release', reason: 'the other workers are just as slow (a cause shared by all)' };
   const timeouts = stats.timedOut - start.timedOut;
   if (timeouts >= QUARANTINE_RULE.timeoutsWhileQuarantined) {
-    return { verdict: 'recycle', reason: `${stats.unansweredCount} request(s) unanswered for ${seconds(silence)}s, ${timeouts} of them timed out (--request-timeout) since it left rotation` };
+    return { verdict: 'recycle', condition: 'unhealthy', reason: `its last ${timeouts} requests all timed out (--request-timeout) since it left rotation, none answered for ${seconds(silence)}s` };
   }
   const paceMs = QUARANTINE_RULE.slowestFactor * pace.slowestMs;
   const thresholdMs = pace.isTrusted ? Math.max(QUARANTINE_RULE.recycleFloorMs, paceMs) : Math.max(stuckAfterMs, paceMs);
@@ -156,7 +157,7 @@ export function judgeQuarantined(
     if (silence < stuckAfterMs) return { verdict: 'hold' };
     return { verdict: 'no-evidence', reason: `${what}, but no other worker answered since it left rotation` };
   }
-  return { verdict: 'recycle', reason: `${what} while other workers answered ${peerAnswers} since it left rotation; threshold ${seconds(thresholdMs)}s (${basis})` };
+  return { verdict: 'recycle', condition: 'stuck', reason: `${what} while other workers kept answering (${peerAnswers} answers since it left rotation); threshold ${seconds(thresholdMs)}s (${basis})` };
 }
 
 function seconds(ms: number): string {
