@@ -6,12 +6,14 @@
 import { LOG_EVENTS } from '../../log/events.js';
 import type { Actions } from './actions.js';
 import { isInRotation, type Suspicion, type WorkerRecord } from './types.js';
-import { fleetPace, judgeQuarantined, suspectReason, type ProgressFacts, type QuarantineStart } from './verdicts.js';
+import { fleetPace, judgeQuarantined, QUARANTINE_RULE, silenceMs, suspectReason, type ProgressFacts, type QuarantineStart } from './verdicts.js';
 
 export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
   const state = run.state;
   const facts = progressFacts(worker);
   if (facts === undefined || state.config.stuckAfterMs <= 0) return;
+  // The common case, answered in O(1) so that a tick costs the same per worker at any fleet size.
+  if (worker.suspicion === undefined && silenceMs(facts) < QUARANTINE_RULE.suspectFloorMs) return;
   const fleet: ProgressFacts[] = [];
   const peers: ProgressFacts[] = [];
   for (const other of state.workers) {
