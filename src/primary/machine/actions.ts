@@ -26,12 +26,16 @@ export abstract class Actions {
     readonly now: number,
   ) {}
 
+  /** Records this step copied (or created): only these may be written to. */
+  private readonly owned = new Set<WorkerRecord | SlotRecord>();
+
   /** A stop or a halt ends the running reload or scale (rollout.ts; step.ts wires it). */
   protected abstract abortRollouts(reason: string): void;
 
 
   /** Start a worker in `slot`; with `surgeFor`, an extra one that takes over from that worker when ready. */
-  spawn(slot: SlotRecord, surgeFor: number | undefined): WorkerRecord {
+  spawn(slotRecord: SlotRecord, surgeFor: number | undefined): WorkerRecord {
+    let slot = slotRecord;
     const config = this.state.config;
     const id = this.state.nextWorkerId++;
     const worker: WorkerRecord = {
@@ -41,7 +45,9 @@ export abstract class Actions {
       bootError: undefined, crashError: undefined, surgeFor, awaitingProbe: false, upkeep: undefined, suspicion: undefined,
       maxRequests: config.maxRequests > 0 ? config.maxRequests + jitterFor(id, config.maxRequestsJitter) : 0,
     };
+    slot = this.ownSlot(slot);
     slot.spawns += 1;
+    this.owned.add(worker);
     this.state.workers.push(worker);
     this.effects.push({ type: 'Spawn', id: worker.id, slot: worker.slot, generation: worker.generation, workerCount: this.state.targetWorkers });
     return worker;
@@ -160,7 +166,7 @@ export abstract class Actions {
     this.log('error', LOG_EVENTS.halted, undefined, halt.message, { errorCode: halt.errorCode, exitCode: halt.code });
     this.abortRollouts(`warden is giving up: ${halt.message}`);
     this.effects.push({ type: 'CloseListener' });
-    for (const worker of this.state.workers) this.stopWorker(worker, 'warden is giving up');
+    for (const worker of this.state.workers) this.stopWorker(this.own(worker), 'warden is giving up');
   }
 
   // ---- helpers ----
@@ -172,23 +178,50 @@ export abstract class Actions {
 
   find(id: number, eventName: MachineEvent['type']): WorkerRecord | undefined {
     const worker = this.state.workers.find((candidate) => candidate.id === id);
-    if (worker === undefined && !LATE_EVENTS.has(eventName)) {
+    if (worker !== undefined) return this.own(worker);
+    if (!LATE_EVENTS.has(eventName)) {
       this.effects.push({ type: 'Log', level: 'warn', event: LOG_EVENTS.workerExited, msg: `${eventName} for unknown worker id ${id}; ignored`, fields: { id } });
     }
-    return worker;
+    return undefined;
   }
 
   slotOf(worker: WorkerRecord): SlotRecord | undefined {
-    return this.state.slots.find((slot) => slot.slot === worker.slot);
+    const slot = this.state.slots.find((candidate) => candidate.slot === worker.slot);
+    return slot === undefined ? undefined : this.ownSlot(slot);
+  }
+
+  /** This step's own copy of a worker record, made the first time it is written to (copy-on-write). */
+  own(worker: WorkerRecord): WorkerRecord {
+    if (this.owned.has(worker)) return worker;
+    const index = this.state.workers.findIndex((candidate) => candidate.id === worker.id);
+    if (index < 0) throw new Error(`machine: worker ${worker.slot} (id ${worker.id}) is not in the state; it cannot be changed`);
+    const current = this.state.workers[index] as WorkerRecord;
+    if (this.owned.has(current)) return current;
+    const copy = { ...current };
+    this.state.workers[index] = copy;
+    this.owned.add(copy);
+    return copy;
+  }
+
+  ownSlot(slot: SlotRecord): SlotRecord {
+    if (this.owned.has(slot)) return slot;
+    const index = this.state.slots.findIndex((candidate) => candidate.slot === slot.slot);
+    if (index < 0) throw new Error(`machine: slot ${slot.slot} is not in the state; it cannot be changed`);
+    const current = this.state.slots[index] as SlotRecord;
+    if (this.owned.has(current)) return current;
+    const copy = { ...current, replacements: { ...current.replacements } };
+    this.state.slots[index] = copy;
+    this.owned.add(copy);
+    return copy;
   }
 
   ensureSlot(number: number): SlotRecord {
-    let slot = this.state.slots.find((candidate) => candidate.slot === number);
-    if (slot === undefined) {
-      slot = newSlot(number, this.now);
-      this.state.slots.push(slot);
-      this.state.slots.sort((a, b) => a.slot - b.slot);
-    }
+    const found = this.state.slots.find((candidate) => candidate.slot === number);
+    if (found !== undefined) return this.ownSlot(found);
+    const slot = newSlot(number, this.now);
+    this.owned.add(slot);
+    this.state.slots.push(slot);
+    this.state.slots.sort((a, b) => a.slot - b.slot);
     return slot;
   }
 

@@ -130,7 +130,7 @@ function retireSurplus(run: Actions): void {
     .sort((a, b) => b.slot - a.slot);
   for (const worker of surplus) {
     run.log('info', LOG_EVENTS.workerDraining, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is above the target of ${state.targetWorkers}; draining it`);
-    run.retireGracefully(worker, 'scale', `scaled down to ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'}`);
+    run.retireGracefully(run.own(worker), 'scale', `scaled down to ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'}`);
   }
   state.slots = state.slots.filter((slot) => {
     const isKept = slot.slot <= state.targetWorkers || state.workers.some((worker) => worker.slot === slot.slot);
@@ -158,7 +158,8 @@ function checkScaleDone(run: Actions): void {
 /** A surge worker is ready (and passed its probe, when one is asked): the worker it replaces drains. */
 export function surgeReady(run: Actions, worker: WorkerRecord): void {
   const state = run.state;
-  const old = state.workers.find((candidate) => candidate.id === worker.surgeFor);
+  const found = state.workers.find((candidate) => candidate.id === worker.surgeFor);
+  const old = found === undefined ? undefined : run.own(found);
   worker.surgeFor = undefined;
   const reload = state.reload;
   if (reload !== undefined && worker.generation === reload.generation) {

@@ -85,10 +85,11 @@ class Step extends Actions {
   // ---- events ----
 
   private onTick(): void {
-    for (const worker of [...this.state.workers]) this.checkWorker(worker);
+    for (const worker of [...this.state.workers]) this.checkWorker(this.own(worker));
     if (this.state.phase !== 'running' && this.state.stopDeadline !== undefined && this.now >= this.state.stopDeadline) {
       this.state.stopDeadline = undefined;
-      for (const worker of this.state.workers) {
+      for (const record of this.state.workers) {
+        const worker = this.own(record);
         if (worker.pid !== undefined && !worker.killSent) {
           this.log('warn', LOG_EVENTS.workerKilled, worker, `worker ${worker.slot} (pid ${worker.pid}) still busy after the graceful timeout; killing it`);
           this.kill(worker);
@@ -243,7 +244,7 @@ class Step extends Actions {
     if (force) {
       this.log('warn', LOG_EVENTS.forced, undefined, `received ${signal}${signal === 'SIGQUIT' ? '' : ' again'}; killing workers without waiting`, { signal });
       this.abortRollouts(`warden received ${signal} and is stopping`);
-      for (const worker of this.state.workers) if (worker.pid !== undefined) this.kill(worker);
+      for (const worker of this.state.workers) if (worker.pid !== undefined) this.kill(this.own(worker));
       this.state.phase = 'exited';
       this.effects.push({ type: 'Exit', code: EXIT_CODES.forced, halt: this.state.halt });
       return;
@@ -256,7 +257,7 @@ class Step extends Actions {
       { signal });
     this.abortRollouts(`warden received ${signal} and is stopping`);
     this.effects.push({ type: 'CloseListener' });
-    for (const worker of this.state.workers) this.stopWorker(worker, 'warden is stopping');
+    for (const worker of this.state.workers) this.stopWorker(this.own(worker), 'warden is stopping');
   }
 
   // ---- housekeeping ----

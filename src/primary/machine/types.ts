@@ -260,16 +260,17 @@ export function initialState(config: MachineConfig, now: number): MachineState {
 }
 
 /**
- * The copy step() works on, so that the state it was given stays as it was. Every record the machine
- * changes in place (workers, slots, counters, the running reload) is copied one level deep; what it
- * only ever replaces whole (config, stats, errors, exits, halt, scale, lastReload) is shared. Much
- * cheaper than structuredClone on every heartbeat; the machine tests freeze each state to hold it to this.
+ * The copy step() starts from, so that the state it was given stays as it was: new lists and
+ * counters, but the same worker and slot records. A step copies a record the first time it writes to
+ * it (Actions.own, Actions.ownSlot), so a heartbeat copies one worker, not the fleet; what the machine
+ * only ever replaces whole (config, stats, errors, exits, halt, scale, suspicion) is shared. The
+ * machine tests freeze every state they get back to hold the machine to this.
  */
 export function copyState(state: MachineState): MachineState {
   return {
     ...state,
-    workers: state.workers.map((worker) => ({ ...worker })),
-    slots: state.slots.map((slot) => ({ ...slot, replacements: { ...slot.replacements } })),
+    workers: [...state.workers],
+    slots: [...state.slots],
     removedSlotReplacements: { ...state.removedSlotReplacements },
     reloads: { ...state.reloads },
     reload: state.reload === undefined ? undefined : { ...state.reload },
