@@ -11,7 +11,7 @@ import { fleetPace, judgeQuarantined, QUARANTINE_RULE, silenceMs, suspectReason,
 export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
   const state = run.state;
   const facts = progressFacts(worker);
-  if (facts === undefined || state.config.stuckAfterMs <= 0) return;
+  if (facts === undefined || state.config.stuckAfterMs <= 0 || state.phase !== 'running') return;
   // The common case, answered in O(1) so that a tick costs the same per worker at any fleet size.
   if (worker.suspicion === undefined && silenceMs(facts) < QUARANTINE_RULE.suspectFloorMs) return;
   const fleet: ProgressFacts[] = [];
