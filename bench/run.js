@@ -7,6 +7,7 @@
 //   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload)
 //   npm run bench -- balance | freeze        the two older single scripts, as before
 //   npm run bench -- reload | storm          the rolling reload on its own; the primary under a crash storm
+//   npm run bench -- verdicts [--quick]      the verdict matrix: healthy shapes never recycled, poisoned workers caught
 //   npm run bench -- machine                 the pure state machine's cost per event (no processes)
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
 // MIXED_DURATION, MIXED_LOOPS, WORKERS); see bench/README.md.
@@ -20,6 +21,7 @@ import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
 import { runMachineStep } from './machine-step.js';
 import { runStorm } from './storm.js';
+import { runVerdicts } from './verdicts.js';
 import { missingFigures, targets } from './lib/check.js';
 import { CONTENDERS } from './lib/contender-set.js';
 import { assertWardenBuilt, ROOT } from './lib/contenders.js';
@@ -173,11 +175,11 @@ async function main() {
   });
   assertWardenBuilt();
   if (positionals.length > 0) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, machine: runMachineStep };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, machine: runMachineStep };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }
-    for (const name of positionals) printJson(name, await singles[name](log));
+    for (const name of positionals) printJson(name, await singles[name](log, { quick: values.quick, out: values.out }));
     return 0;
   }
   const skip = values.skip.split(',').map((item) => item.trim()).filter(Boolean);
