@@ -10,7 +10,7 @@ import type { MachineState, WorkerRecord } from '../primary/machine/index.js';
 import { DURATION_BUCKETS_S, type AppMetric } from '../protocol/messages.js';
 
 /** Why a worker was replaced, as the `reason` label says it. */
-export const REPLACEMENT_REASONS = ['crash', 'stalled', 'stuck', 'unhealthy', 'boot-timeout', 'memory', 'max-requests', 'reload', 'scale'] as const;
+export const REPLACEMENT_REASONS = ['crash', 'stalled', 'stuck', 'unhealthy', 'boot-timeout', 'memory', 'max-requests', 'sigterm', 'reload', 'scale'] as const;
 export type ReplacementLabel = (typeof REPLACEMENT_REASONS)[number];
 
 const DISPLAY_STATES: readonly DisplayState[] = ['booting', 'ready', 'unhealthy', 'stalled', 'draining', 'stopping', 'exited'];

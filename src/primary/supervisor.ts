@@ -122,7 +122,7 @@ export class Supervisor {
     private readonly observe?: SupervisorObserver,
   ) {
     const options = settings.options;
-    this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
+    this.state = initialState(machineConfig(options, settings.moduleLabel, settings.appArgs), clock.now());
     this.dispatcher = new ConnectionDispatcher({
       holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance, sticky: options.sticky,
     });
@@ -435,6 +435,9 @@ export class Supervisor {
       case 'ready':
         this.dispatch({ type: 'WorkerReady', id });
         return;
+      case 'sigterm':
+        this.dispatch({ type: 'WorkerSigtermReceived', id });
+        return;
       case 'heartbeat':
         this.evidence.onHeartbeat(id, message.stats);
         this.dispatch({ type: 'HeartbeatReceived', id, stats: message.stats });
@@ -541,9 +544,11 @@ export interface TimelineEntry {
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
-export function machineConfig(options: ServeOptions, appLabel: string): MachineConfig {
+export function machineConfig(options: ServeOptions, appLabel: string, appArgs: readonly string[] = []): MachineConfig {
   return {
     appLabel,
+    // The hint to run the app alone keeps its arguments (`node node_modules/next/dist/bin/next start`).
+    appCommand: ['node', appLabel, ...appArgs].map(shellWord).join(' '),
     workers: options.workers,
     bootTimeoutMs: options.bootTimeoutMs,
     timeoutMs: options.timeoutMs,
@@ -562,4 +567,9 @@ export function machineConfig(options: ServeOptions, appLabel: string): MachineC
     maxRequests: options.maxRequests,
     maxRequestsJitter: options.maxRequestsJitter,
   };
+}
+
+/** A word as a POSIX shell reads it back: quoted only when it holds more than safe characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

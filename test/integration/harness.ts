@@ -300,7 +300,7 @@ export async function getJson<T>(port: number, path: string, timeoutMs = 5000): 
 }
 
 /** Start `warden serve <args>` with port 0 for both servers; cleanup is registered on `t` at once. */
-export async function startWarden(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; waitReady?: boolean } = {}): Promise<RunningWarden> {
+export async function startWarden(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; waitReady?: boolean; detached?: boolean } = {}): Promise<RunningWarden> {
   // The port flags go before a `--`: what follows it belongs to the app.
   const dashes = args.indexOf('--');
   const ports = ['--port', '0', '--admin-port', '0'];
@@ -309,6 +309,8 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a shell gives a foreground job: `process.kill(-pid, 'SIGINT')` is Ctrl-C.
+    detached: options.detached ?? false,
   });
   const pid = child.pid as number;
   const processes = ownProcesses(t);

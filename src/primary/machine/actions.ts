@@ -9,7 +9,7 @@ import type { Level } from '../../log/logger.js';
 import { backoffMs, isCrashLooping } from './policy.js';
 import {
   jitterFor, newSlot, type Condition, type Effect, type HaltInfo, type MachineEvent, type MachineState,
-  type ReplacementReason, type SlotRecord, type WorkerRecord, type WorkerState,
+  type ReplacementReason, type SlotRecord, type UpkeepReason, type WorkerRecord, type WorkerState,
 } from './types.js';
 
 /**
@@ -76,7 +76,7 @@ export abstract class Actions {
   }
 
   /** Drain a worker whose replacement is ready (reload, upkeep) or whose slot is gone (scale). */
-  retireGracefully(worker: WorkerRecord, condition: 'memory' | 'max-requests' | 'reload' | 'scale', reason: string): void {
+  retireGracefully(worker: WorkerRecord, condition: UpkeepReason | 'reload' | 'scale', reason: string): void {
     this.retire(worker, condition, reason, condition);
     if (worker.state === 'ready') {
       if (condition === 'memory') this.effects.push({ type: 'ReportMemory', id: worker.id, slot: worker.slot, reason });
@@ -154,7 +154,7 @@ export abstract class Actions {
       message: error ? `cannot start ${app}: ${error.name}: ${error.message}` : `cannot start ${app}: worker ${worker.slot} ${what}`,
       hint: portClash
         ? 'the app binds a port of its own; make it listen on process.env.PORT, which warden serves on its shared port'
-        : `see the worker output above, or run \`node ${this.state.config.appLabel}\` to see the app start on its own`,
+        : `see the worker output above, or run \`${this.state.config.appCommand ?? `node ${this.state.config.appLabel}`}\` to see the app start on its own`,
     });
   }
 

@@ -5,7 +5,7 @@
 
 import { LOG_EVENTS } from '../../log/events.js';
 import { ms, type Actions } from './actions.js';
-import type { WorkerRecord } from './types.js';
+import type { UpkeepReason, WorkerRecord } from './types.js';
 import { checkSuspicion } from './quarantine.js';
 import { heartbeatFreshness, hungRequestsReason } from './verdicts.js';
 
@@ -62,7 +62,7 @@ export function checkProgress(run: Actions, worker: WorkerRecord): void {
  * over its memory limit takes no new connections meanwhile (more work would grow it further, or
  * get the kernel's OOM killer to it first); one that served its --max-requests keeps serving.
  */
-function markForUpkeep(run: Actions, worker: WorkerRecord, upkeep: 'memory' | 'max-requests', reason: string): void {
+export function markForUpkeep(run: Actions, worker: WorkerRecord, upkeep: UpkeepReason, reason: string): void {
   worker.upkeep = upkeep;
   worker.reason = reason;
   if (upkeep === 'memory') worker.condition = 'memory';

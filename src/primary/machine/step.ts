@@ -9,7 +9,7 @@ import { EXIT_CODES } from '../../errors.js';
 import { LOG_EVENTS } from '../../log/events.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import { Actions, ms } from './actions.js';
-import { checkLiveness, checkProgress } from './liveness.js';
+import { checkLiveness, checkProgress, markForUpkeep } from './liveness.js';
 import { probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
@@ -34,6 +34,9 @@ class Step extends Actions {
         break;
       case 'WorkerSpawned':
         this.onWorkerSpawned(event.id, event.pid);
+        break;
+      case 'WorkerSigtermReceived':
+        this.onWorkerSigterm(event.id);
         break;
       case 'WorkerSpawnFailed':
         this.onWorkerSpawnFailed(event.id, event.error);
@@ -140,6 +143,18 @@ class Step extends Actions {
     surgeReady(this, worker);
   }
 
+  /** An operator's SIGTERM to one worker is upkeep, not a failure: replacement first, then a drain. */
+  private onWorkerSigterm(id: number): void {
+    const worker = this.find(id, 'WorkerSigtermReceived');
+    if (worker === undefined || worker.retiring || this.state.phase !== 'running') return;
+    if (worker.state !== 'ready') {
+      this.stopWorker(worker, 'received SIGTERM');
+      return;
+    }
+    if (worker.upkeep === 'sigterm') return;
+    markForUpkeep(this, worker, 'sigterm', 'received SIGTERM (kill -TERM), a request to replace it');
+  }
+
   private onWorkerBootFailed(id: number, error: SerializedError): void {
     const worker = this.find(id, 'WorkerBootFailed');
     if (worker === undefined) return;
@@ -165,6 +180,14 @@ class Step extends Actions {
     const reason = worker.reason ?? (worker.crashError ? `crashed: ${worker.crashError.message}` : how);
     if (slot !== undefined) slot.lastExit = { pid: worker.pid, code, signal, reason, at: this.now };
     const fields = { code, signal, reason, planned };
+    if (planned && this.state.phase === 'stopping' && !worker.killSent && (code !== 0 || signal !== null)) {
+      // warden asked for a drain, which ends in exit code 0; anything else is the app's own exit.
+      this.state.stopWasUnclean = true;
+      this.log('warn', LOG_EVENTS.workerExited, worker,
+        `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} on its own while warden was draining it (the app's own signal handler, ` +
+        'process.exit(), or a failed close hook); requests in flight may have been cut', fields);
+      return;
+    }
     if (planned) {
       this.log('info', LOG_EVENTS.workerExited, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} (${reason})`, fields);
       return;
@@ -324,7 +347,11 @@ class Step extends Actions {
     if ((phase !== 'stopping' && phase !== 'halting') || this.state.workers.length > 0) return;
     const halt = this.state.halt;
     this.state.phase = 'exited';
-    if (halt === undefined) this.log('info', LOG_EVENTS.stopped, undefined, 'all workers stopped; exiting');
-    this.effects.push({ type: 'Exit', code: halt?.code ?? EXIT_CODES.ok, halt });
+    const code = halt?.code ?? (this.state.stopWasUnclean ? EXIT_CODES.uncleanStop : EXIT_CODES.ok);
+    if (halt === undefined && code === EXIT_CODES.ok) this.log('info', LOG_EVENTS.stopped, undefined, 'all workers stopped; exiting');
+    if (halt === undefined && code !== EXIT_CODES.ok) {
+      this.log('warn', LOG_EVENTS.stopped, undefined, `all workers stopped, but not all by warden's drain; exiting with code ${code}`, { exitCode: code });
+    }
+    this.effects.push({ type: 'Exit', code, halt });
   }
 }
