@@ -1,16 +1,64 @@
-// Liveness and progress, judged on every Tick for each ready or draining worker: heartbeats (late
+// Liveness and progress, judged on every Tick for each worker: its state's deadlines, heartbeats (late
 // takes a worker out of rotation, stalled kills it), upkeep limits (--max-memory, --max-requests),
 // --request-timeout time-outs in a row, and suspicion (quarantine.ts). Pure: decides with verdicts.ts, acts
 // through an Actions object.
 
 import { LOG_EVENTS } from '../../log/events.js';
 import { ms, type Actions } from './actions.js';
+import { scaleWorkerFailed, surgeFailed } from './rollout.js';
 import type { UpkeepReason, WorkerRecord } from './types.js';
 import { checkSuspicion } from './quarantine.js';
 import { heartbeatFreshness, hungRequestsReason } from './verdicts.js';
 
+/** The per-state deadlines of one worker on a Tick (boot, drain, kill escalation), then its liveness and progress. */
+export function checkWorker(run: Actions, worker: WorkerRecord): void {
+  const config = run.state.config;
+  switch (worker.state) {
+    case 'spawning':
+      return;
+    case 'booting':
+      if (worker.deadline !== undefined && run.now >= worker.deadline && !worker.retiring) {
+        const reason = `did not become ready within ${ms(config.bootTimeoutMs)}`;
+        run.log('error', LOG_EVENTS.workerKilled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${reason}; killing it`);
+        const isSurge = worker.surgeFor !== undefined;
+        run.retire(worker, 'boot-timeout', reason, isSurge ? undefined : 'boot-timeout');
+        run.kill(worker);
+        if (isSurge) surgeFailed(run, worker, reason);
+        else if (!run.state.everReady) run.haltBoot(worker, reason);
+        else {
+          scaleWorkerFailed(run, worker, reason);
+          run.countFailure(worker, reason);
+        }
+      }
+      return;
+    case 'ready':
+    case 'draining':
+      // A worker writing its heap snapshot is blocked on purpose; the drain deadline still bounds it.
+      if (!(worker.condition === 'memory' && worker.state === 'draining' && config.heapSnapshotOnRecycle)) checkLiveness(run, worker);
+      if (worker.state === 'ready' && !worker.retiring) checkProgress(run, worker);
+      if (worker.state === 'ready' && worker.readyAt !== undefined && run.now - worker.readyAt >= config.backoff.resetAfterMs) {
+        const slot = run.slotOf(worker);
+        if (slot !== undefined && !worker.retiring) slot.consecutiveFailures = 0;
+      }
+      if (worker.state === 'draining' && worker.deadline !== undefined && run.now >= worker.deadline) {
+        run.log('warn', LOG_EVENTS.workerKilled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) did not finish draining within ${ms(config.gracefulTimeoutMs)}; killing it`);
+        run.kill(worker);
+      }
+      return;
+    case 'stopping':
+      if (!worker.killSent && worker.deadline !== undefined && run.now >= worker.deadline && worker.pid !== undefined) {
+        run.kill(worker);
+      }
+      return;
+    default: {
+      const impossible: never = worker.state;
+      throw new Error(`machine: worker ${worker.slot} in impossible state ${String(impossible)}`);
+    }
+  }
+}
+
 /** Heartbeats: late takes a worker out of rotation, stalled kills it. */
-export function checkLiveness(run: Actions, worker: WorkerRecord): void {
+function checkLiveness(run: Actions, worker: WorkerRecord): void {
   const config = run.state.config;
   if (worker.lastBeatAt === undefined || worker.killSent) return;
   const freshness = heartbeatFreshness(worker.lastBeatAt, run.now, config.lateMs, config.timeoutMs);
@@ -39,7 +87,7 @@ export function checkLiveness(run: Actions, worker: WorkerRecord): void {
 }
 
 /** Request progress: upkeep limits, --request-timeout time-outs in a row, then suspicion and quarantine (quarantine.ts). */
-export function checkProgress(run: Actions, worker: WorkerRecord): void {
+function checkProgress(run: Actions, worker: WorkerRecord): void {
   if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return;
   const config = run.state.config;
   if (worker.upkeep === undefined && worker.surgeFor === undefined) {

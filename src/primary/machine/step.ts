@@ -9,7 +9,7 @@ import { EXIT_CODES } from '../../errors.js';
 import { LOG_EVENTS } from '../../log/events.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import { Actions, ms } from './actions.js';
-import { checkLiveness, checkProgress, markForUpkeep } from './liveness.js';
+import { checkWorker, markForUpkeep } from './liveness.js';
 import { probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
@@ -88,7 +88,7 @@ class Step extends Actions {
   // ---- events ----
 
   private onTick(): void {
-    for (const worker of [...this.state.workers]) this.checkWorker(this.own(worker));
+    for (const worker of [...this.state.workers]) checkWorker(this, this.own(worker));
     if (this.state.phase !== 'running' && this.state.stopDeadline !== undefined && this.now >= this.state.stopDeadline) {
       this.state.stopDeadline = undefined;
       for (const record of this.state.workers) {
@@ -284,52 +284,6 @@ class Step extends Actions {
   }
 
   // ---- housekeeping ----
-
-  private checkWorker(worker: WorkerRecord): void {
-    const config = this.state.config;
-    switch (worker.state) {
-      case 'spawning':
-        return;
-      case 'booting':
-        if (worker.deadline !== undefined && this.now >= worker.deadline && !worker.retiring) {
-          const reason = `did not become ready within ${ms(config.bootTimeoutMs)}`;
-          this.log('error', LOG_EVENTS.workerKilled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${reason}; killing it`);
-          const isSurge = worker.surgeFor !== undefined;
-          this.retire(worker, 'boot-timeout', reason, isSurge ? undefined : 'boot-timeout');
-          this.kill(worker);
-          if (isSurge) surgeFailed(this, worker, reason);
-          else if (!this.state.everReady) this.haltBoot(worker, reason);
-          else {
-            scaleWorkerFailed(this, worker, reason);
-            this.countFailure(worker, reason);
-          }
-        }
-        return;
-      case 'ready':
-      case 'draining':
-        // A worker writing its heap snapshot is blocked on purpose; the drain deadline still bounds it.
-        if (!(worker.condition === 'memory' && worker.state === 'draining' && config.heapSnapshotOnRecycle)) checkLiveness(this, worker);
-        if (worker.state === 'ready' && !worker.retiring) checkProgress(this, worker);
-        if (worker.state === 'ready' && worker.readyAt !== undefined && this.now - worker.readyAt >= config.backoff.resetAfterMs) {
-          const slot = this.slotOf(worker);
-          if (slot !== undefined && !worker.retiring) slot.consecutiveFailures = 0;
-        }
-        if (worker.state === 'draining' && worker.deadline !== undefined && this.now >= worker.deadline) {
-          this.log('warn', LOG_EVENTS.workerKilled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) did not finish draining within ${ms(config.gracefulTimeoutMs)}; killing it`);
-          this.kill(worker);
-        }
-        return;
-      case 'stopping':
-        if (!worker.killSent && worker.deadline !== undefined && this.now >= worker.deadline && worker.pid !== undefined) {
-          this.kill(worker);
-        }
-        return;
-      default: {
-        const impossible: never = worker.state;
-        throw new Error(`machine: worker ${worker.slot} in impossible state ${String(impossible)}`);
-      }
-    }
-  }
 
   /** Keep one active worker in every slot up to the target, then let rollouts move toward theirs. */
   private reconcile(): void {
