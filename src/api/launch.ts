@@ -15,7 +15,8 @@ import { resolveSettings, type ConfigLayer, type Env, type RawFlags, type Resolv
 import { findPackageBin, isBinName } from '../app/package-bin.js';
 import { WardenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { Supervisor, type Started, type SupervisorObserver } from '../primary/supervisor.js';
+import type { DomainObserver } from '../protocol/events.js';
+import { Supervisor, type Started } from '../primary/supervisor.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -164,7 +165,7 @@ export function tlsFiles(options: Pick<ServeOptions, 'sslKeyfile' | 'sslCertfile
   return { keyfile: key.path, certfile: cert.path, ...(ca === undefined ? {} : { ca: ca.path }) };
 }
 
-export function createSupervisor(prepared: Prepared, app: App, log: Logger, observe?: SupervisorObserver): Supervisor {
+export function createSupervisor(prepared: Prepared, app: App, log: Logger, observe?: DomainObserver): Supervisor {
   const { options } = prepared;
   const tls = tlsFiles(options, prepared.cwd);
   return new Supervisor(
@@ -181,3 +182,6 @@ export function createSupervisor(prepared: Prepared, app: App, log: Logger, obse
 }
 
 export type { Started };
+
+/** The most workers `warden scale` may ask for (the machine refuses more). */
+export { MAX_WORKERS } from '../primary/machine/index.js';

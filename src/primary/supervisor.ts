@@ -13,10 +13,11 @@ import { requiredReady } from '../config/resolve.js';
 import { workersThatFit } from '../config/memory.js';
 import { WORKER_RSS_ESTIMATE_BYTES, type SizingFacts } from '../config/worker-sizing.js';
 import { lateAfterMs } from './machine/verdicts.js';
-import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
+import { livez, readyz, workersReport, type PrimaryInfo } from './admin/report.js';
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
-import { LOG_EVENTS, type LogEvent } from '../log/events.js';
+import { LOG_EVENTS } from '../log/events.js';
 import { serializeError, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { domainEvent, type DomainObserver } from '../protocol/events.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { dashboardPage } from '../dashboard/page.js';
@@ -57,8 +58,8 @@ export interface SupervisorSettings {
   tls?: { keyfile: string; certfile: string; ca?: string };
 }
 
-/** Called with every log event the machine emits, after it is logged: the programmatic API's events. */
-export type SupervisorObserver = (event: LogEvent, fields: Readonly<Record<string, unknown>>, msg: string) => void;
+/** Told the programmatic API's events (protocol/events.ts), each after its log line is written. */
+export type SupervisorObserver = DomainObserver;
 
 export interface RunResult {
   code: number;
@@ -346,7 +347,10 @@ export class Supervisor {
       case 'Log':
         this.log.log(effect.level, effect.event, effect.msg, effect.fields);
         this.remember(effect.level, effect.event, effect.msg, effect.fields);
-        this.observe?.(effect.event, effect.fields, effect.msg);
+        if (this.observe !== undefined) {
+          const domain = domainEvent(effect.event, effect.fields, effect.msg);
+          if (domain !== undefined) this.observe(domain);
+        }
         return;
       case 'Exit':
         void this.shutdown({ code: effect.code, halt: effect.halt });
@@ -521,12 +525,10 @@ export class Supervisor {
 
   private workersBody() {
     const info = { ...(this.info as PrimaryInfo), requiredReady: this.requiredReady(), control: this.controlPath ?? null };
-    const report = workersReport(this.state, info, this.clock.now(), (id) => ({
+    return workersReport(this.state, info, this.clock.now(), (id) => ({
       pendingHandoffs: this.dispatcher.pendingCount(id),
       inspectPort: this.evidence.inspectPort(id) ?? null,
-    }));
-    const workers = report.workers.map((worker) => ({ ...worker, incidents: this.evidence.incidents.forSlot(worker.slot) }));
-    return { ...report, workers, connections: { ...this.dispatcher.stats }, logs: this.log.streamStats() };
+    }), { incidents: (slot) => this.evidence.incidents.forSlot(slot), connections: { ...this.dispatcher.stats }, logs: this.log.streamStats() });
   }
 }
 

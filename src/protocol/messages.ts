@@ -156,8 +156,6 @@ export interface RequestsReport {
   unansweredCount: number;
 }
 
-export type WorkerAct = WorkerMessage['act'];
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }

@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listChildren, readStat } from '../../src/os/proc.js';
+import type { WorkersBody, WorkerView } from '../../src/protocol/admin.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const WARDEN = fileURLToPath(new URL('../../../bin/warden.js', import.meta.url));
@@ -44,22 +45,7 @@ export interface RunningWarden {
   control: string;
 }
 
-export interface WorkerView {
-  slot: number;
-  pid: number | null;
-  state: string;
-  inRotation: boolean;
-  reason: string | null;
-  restarts: number;
-  served: number;
-  lastExit: { code: number | null; signal: string | null; reason: string } | null;
-  incidents: { kind: string }[];
-}
-
-export interface WorkersBody {
-  primary: { pid: number; phase: string; listen: { host: string; port: number } };
-  workers: WorkerView[];
-}
+export type { WorkersBody, WorkerView };
 
 /** Every live descendant pid of `pid` (children of children included), from /proc. */
 export function descendants(pid: number): number[] {
