@@ -3,10 +3,10 @@
 
 import type { ServeOptions } from '../config/options.js';
 import type { SizingFacts } from '../config/worker-sizing.js';
-import { lateAfterMs } from '../health/verdicts.js';
+import { lateAfterMs } from './machine/verdicts.js';
 import type { WorkerConfig } from '../protocol/messages.js';
 import type { MachineConfig } from './machine/index.js';
-import { DEFAULT_BACKOFF } from './policy.js';
+import { DEFAULT_BACKOFF } from './machine/policy.js';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */

@@ -96,8 +96,10 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
   const poisoned = JSON.parse((await get(warden.port, '/poison', 5000, {}, pinned[0])).body) as { pid: number };
   assert.equal(poisoned.pid, target, 'the worker of those connections is poisoned');
   for (const agent of pinned) void get(warden.port, '/orders?customer=secret', 20_000, {}, agent).catch(() => undefined);
-  // The other worker keeps answering: the verdict needs a peer that does.
-  const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 20_000, path: '/orders?customer=secret', maxMs: 20_000, ratePerLoop: 20 });
+  // The other worker keeps answering: the verdict needs a peer that does. These clients give up after
+  // 2 s, as real ones do, so those that first reached the poisoned worker come back on new connections,
+  // which reach the other worker once the poisoned one is out of rotation.
+  const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 2000, path: '/orders?customer=secret', maxMs: 20_000, ratePerLoop: 20 });
   t.after(() => load.stop());
   const incident = await incidentFor(warden.adminPort, poisoned.pid, 'stuck');
   await load.stop();
