@@ -66,10 +66,11 @@ for (const [name, app] of SHAPES) {
 }
 
 test('probes go through TLS too, and keep the workers healthy', async (t) => {
-  const warden = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1', '--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'cert.pem'),
-    '--probe-path', '/', '--probe-interval', '0.3', '--probe-timeout', '0.3', '--probe-failures', '2']);
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '1', '--ssl-keyfile', join(dir, 'key.pem'), '--ssl-certfile', join(dir, 'cert.pem'),
+    '--probe-path', '/probe', '--probe-interval', '0.5', '--probe-timeout', '0.5', '--probe-failures', '2']);
   const first = (await warden.workers()).workers[0]?.pid;
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  // The app counts the probes it answered: with probing off, or probes failing the handshake, none arrive.
+  await waitFor('the app to have answered 4 probes', async () => (JSON.parse((await httpsGet(warden.port, '/probes')).body) as { probes: number }).probes >= 4 || undefined, 15_000);
   const { workers } = await warden.workers();
   assert.equal(workers[0]?.pid, first, 'the worker was not recycled for failed probes');
   assert.doesNotMatch(warden.output(), /probe/i);
