@@ -93,15 +93,18 @@ test('HTTPS: a slow request in flight at SIGTERM is answered in full; the idle T
   const idle = tlsConnect({ host: '127.0.0.1', port: warden.port, ca: cert });
   t.after(() => idle.destroy());
   await once(idle, 'secureConnect');
-  const idleClosed = once(idle, 'close');
-  const slow = httpsGet(warden.port, '/slow?ms=3000');
+  const idleClosed = once(idle, 'close').then(() => Date.now());
+  const slow = httpsGet(warden.port, '/slow?ms=3000').then((answer) => ({ ...answer, at: Date.now() }));
   await waitFor('the slow request to be in flight', async () => ((await warden.workers()).workers[0] as unknown as { inFlight: number }).inFlight > 0 || undefined);
+  const stoppedAt = Date.now();
   process.kill(warden.pid, 'SIGTERM');
   // The decrypted socket carries the request: the drain must not take the TCP socket under it for
   // idle (no byte arrives on it while the app works for 3 s).
-  const answer = await slow;
+  const answer = await withDeadline(slow, 10_000, 'the slow answer');
   assert.equal(answer.status, 200, answer.body);
-  await withDeadline(idleClosed, 10_000, 'the idle TLS connection to close');
+  // Closed by the drain, not by the worker's exit after the slow answer.
+  const idleClosedAt = await withDeadline(idleClosed, 10_000, 'the idle TLS connection to close');
+  assert.ok(idleClosedAt < answer.at, `the idle TLS connection closed ${idleClosedAt - stoppedAt} ms after SIGTERM, before the slow answer (${answer.at - stoppedAt} ms)`);
   assert.equal((await warden.exit(15_000)).code, 0);
 });
 
