@@ -95,6 +95,7 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
   assert.equal(pinned.length, 3, 'three keep-alive connections on one worker');
   const poisoned = JSON.parse((await get(warden.port, '/poison', 5000, {}, pinned[0])).body) as { pid: number };
   assert.equal(poisoned.pid, target, 'the worker of those connections is poisoned');
+  const pinnedSentAt = Date.now();
   for (const agent of pinned) void get(warden.port, '/orders?customer=secret', 20_000, {}, agent).catch(() => undefined);
   // The other worker keeps answering: the verdict needs a peer that does.
   const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 20_000, path: '/orders?customer=secret', maxMs: 20_000, ratePerLoop: 20 });
@@ -106,8 +107,14 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
   for (const request of listed) {
     assert.equal(request.method, 'GET');
     assert.equal(request.path, '/orders', 'the query string is dropped');
-    assert.ok(request.ageMs >= 0);
   }
+  // Ages as of the capture: none older than the test's first request, the oldest (listed first) held
+  // at least most of --stuck-after (3 s), since the worker answered nothing after /poison.
+  const capturedAfterMs = Date.parse(incident.at) - pinnedSentAt;
+  const ages = listed.map((request) => request.ageMs);
+  assert.ok(ages.every((age) => age >= 0 && age <= capturedAfterMs + 1000), `ages ${ages.join(', ')} ms, captured ${capturedAfterMs} ms after the first request`);
+  assert.ok((ages[0] as number) >= 2000, `the oldest request in flight is ${ages[0]} ms old (--stuck-after 3)`);
+  assert.deepEqual(ages, [...ages].sort((a, b) => b - a), 'oldest first');
   await warden.expectOutput(/was stuck \(.*\); (its last answer was \d+\.\ds ago|it never answered a request); \d+ request\(s\) in flight:\n +GET \/orders +\d+\.\ds/);
 });
 
