@@ -113,6 +113,7 @@ test('HTTPS: a WebSocket over TLS (wss) works and counts as upgraded in /workers
   const socket = new WebSocket(`wss://127.0.0.1:${warden.port}/`, { ca: cert });
   t.after(() => socket.terminate());
   const [hello] = await withDeadline(once(socket, 'message'), 5000, 'the WebSocket greeting');
-  assert.ok((JSON.parse(String(hello)) as { pid: number }).pid > 0);
+  const { workers } = await warden.workers();
+  assert.equal((JSON.parse(String(hello)) as { pid: number }).pid, workers[0]?.pid, 'the greeting comes from the worker');
   await waitFor('/workers to count the upgraded connection', async () => ((await warden.workers()).workers[0] as unknown as { upgraded: number }).upgraded === 1 || undefined, 5000);
 });
