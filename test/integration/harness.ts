@@ -333,7 +333,7 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     const status = { code, signal };
     void withDeadline(pipesEnded, 2000, 'the output pipes to end').catch(() => undefined).then(() => resolve(status));
   }));
-  const startup = waitFor('the startup line', () => /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined, 15_000);
+  const startup = waitFor('the startup line', () => /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/[^:/ ]+:(\d+)/.exec(output) ?? undefined, 15_000);
   const exitedEarly = exited.then(({ code, signal }) => {
     throw new Error(`warden exited (${code ?? signal}) before its startup line`);
   });

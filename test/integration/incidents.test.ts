@@ -148,10 +148,12 @@ test('--max-memory: a worker over the limit is recycled gracefully, with its mem
   assert.ok(snapshot !== undefined && 'path' in snapshot, `a heap snapshot was written (${JSON.stringify(snapshot)})`);
   assert.ok(existsSync(snapshot.path));
   assert.ok(readdirSync(dir).some((name) => name.endsWith('.heapsnapshot')));
-  await waitFor('the recycled slot to be ready again', async () => {
+  const replacement = await waitFor('the recycled slot to be ready again', async () => {
     const current = (await warden.workers()).workers.find((w) => w.slot === incident.slot && w.state === 'ready');
-    return current !== undefined && current.pid !== incident.pid;
+    return current !== undefined && current.pid !== incident.pid ? current : undefined;
   }, 20_000);
+  // The replacement's ready line comes after a backoff line would have been written.
+  await warden.expectOutput(new RegExp(`worker ${incident.slot} ready \\(pid ${replacement.pid}\\)`), 'the replacement ready in the log');
   assert.doesNotMatch(warden.output(), /restarting worker \d in/, 'a memory recycle is not a failure: no backoff');
   await warden.expectOutput(/was recycled \(RSS \d+ MB is above --max-memory 150 MB\); memory before the recycle:\n +-?\d+s +rss/);
 });
