@@ -92,7 +92,7 @@ test('HTTPS: a slow request in flight at SIGTERM is answered in full; the idle T
   // An idle keep-alive TLS connection, to show the drain still closes what carries no request.
   const idle = tlsConnect({ host: '127.0.0.1', port: warden.port, ca: cert });
   t.after(() => idle.destroy());
-  await once(idle, 'secureConnect');
+  await withDeadline(once(idle, 'secureConnect'), 5000, 'the idle TLS handshake');
   const idleClosed = once(idle, 'close').then(() => Date.now());
   const slow = httpsGet(warden.port, '/slow?ms=3000').then((answer) => ({ ...answer, at: Date.now() }));
   await waitFor('the slow request to be in flight', async () => ((await warden.workers()).workers[0] as unknown as { inFlight: number }).inFlight > 0 || undefined);
