@@ -76,6 +76,41 @@ test('probes go through TLS too, and keep the workers healthy', async (t) => {
   assert.doesNotMatch(warden.output(), /probe/i);
 });
 
+/** A root CA, an intermediate signed by it and a leaf for 127.0.0.1 signed by the intermediate, in `dir`. */
+function makeChain(): { root: Buffer; leafKey: string; leafCert: string; intermediate: string } {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore', timeout: 30_000 });
+  writeFileSync(join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+  writeFileSync(join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n');
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'root.key', '-out', 'root.pem', '-days', '1', '-subj', '/CN=warden-root',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=warden-intermediate');
+  ssl('x509', '-req', '-in', 'int.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.pem', '-days', '1', '-extfile', 'ca.ext');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=warden-leaf');
+  ssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'int.pem', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '1', '-extfile', 'leaf.ext');
+  return { root: readFileSync(join(dir, 'root.pem')), leafKey: join(dir, 'leaf.key'), leafCert: join(dir, 'leaf.pem'), intermediate: join(dir, 'int.pem') };
+}
+
+/** Whether a client that trusts only `ca` verifies the server's chain, and why not. */
+async function verifiedBy(port: number, ca: Buffer): Promise<{ authorized: boolean; error: string | undefined }> {
+  const socket = tlsConnect({ host: '127.0.0.1', port, ca, rejectUnauthorized: false });
+  try {
+    await withDeadline(once(socket, 'secureConnect'), 5000, 'the TLS handshake');
+    return { authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : undefined };
+  } finally {
+    socket.destroy();
+  }
+}
+
+test('--ssl-ca: the intermediate CA is sent with the certificate, so a client that trusts only the root verifies it; without it the chain is incomplete', async (t) => {
+  const chain = makeChain();
+  const withCa = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1', '--ssl-keyfile', chain.leafKey, '--ssl-certfile', chain.leafCert, '--ssl-ca', chain.intermediate]);
+  assert.deepEqual(await verifiedBy(withCa.port, chain.root), { authorized: true, error: undefined });
+  const without = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1', '--ssl-keyfile', chain.leafKey, '--ssl-certfile', chain.leafCert]);
+  const missing = await verifiedBy(without.port, chain.root);
+  assert.equal(missing.authorized, false, 'the leaf alone does not reach the root');
+  assert.match(missing.error ?? '', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify/i);
+});
+
 test('a key without a certificate, or a file that is not PEM, is refused before any worker starts', () => {
   writeFileSync(join(dir, 'junk.pem'), 'not a certificate\n');
   const run = (...args: string[]) => spawnSync(process.execPath, [WARDEN, 'serve', fixture('worker-env.mjs'), '--port', '0', '--admin-port', '0', ...args], { encoding: 'utf8', timeout: 20_000 });
