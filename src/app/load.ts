@@ -3,9 +3,10 @@
 // Every failure is a WardenError('WARDEN_APP_LOAD') naming the module and the cause; it never exits
 // the process or logs.
 
-import http from 'node:http';
+import type { RequestListener } from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
+import { http } from '../net/node-http.js';
 import { errnoCode, WardenError } from '../errors.js';
 import { importModule, prepareTypeScript, type ImportResult, type TypeScriptMode } from './import-module.js';
 import { installListenIntercept, presentAddress, type ListenIntercept, type ServiceAddress } from './listen-intercept.js';
@@ -191,9 +192,9 @@ async function adapt(target: Target, shape: ExportShape, app: unknown): Promise<
     case 'server':
       return app as net.Server;
     case 'listener':
-      return http.createServer(app as http.RequestListener);
+      return http.createServer(app as RequestListener);
     case 'koa':
-      return http.createServer((app as { callback(): http.RequestListener }).callback());
+      return http.createServer((app as { callback(): RequestListener }).callback());
     case 'fastify': {
       const fastify = app as { ready(): Promise<unknown>; server: net.Server };
       try {
@@ -216,10 +217,10 @@ async function adapt(target: Target, shape: ExportShape, app: unknown): Promise<
 }
 
 // @hono/node-server needs the hono package (a peer dependency), so it is imported only for fetch apps.
-async function fetchListener(target: Target, app: { fetch(request: Request, env: unknown): unknown }): Promise<http.RequestListener> {
+async function fetchListener(target: Target, app: { fetch(request: Request, env: unknown): unknown }): Promise<RequestListener> {
   try {
     const { getRequestListener } = await import('@hono/node-server');
-    return getRequestListener((request, env) => app.fetch(request, env)) as http.RequestListener;
+    return getRequestListener((request, env) => app.fetch(request, env)) as RequestListener;
   } catch (error) {
     throw target.error(`cannot load @hono/node-server to serve its fetch handler: ${errorText(error)}`, {
       hint: 'install hono next to warden (npm install hono): @hono/node-server, which adapts fetch handlers, needs it',

@@ -13,7 +13,6 @@ import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { isOrphaned, watchParent } from './parent-watch.js';
 import { isHttpServer, RequestTracker, upgradedCloseDelayMs } from './requests.js';
-import { tlsTerminator } from './tls.js';
 
 /** A connection's libuv handle as it arrives over IPC. */
 interface RawHandle {
@@ -82,7 +81,8 @@ async function main(): Promise<void> {
   let server: Server | undefined;
   let closeApp: (() => Promise<void>) | undefined;
   const pendingHandles: RawHandle[] = [];
-  const terminateTls = config.tls === undefined ? undefined : tlsTerminator(config.tls, () => server as Server, (secure, carrier) => tracker.adoptSecure(secure, carrier));
+  // node:tls (and the crypto under it) loads only for --tls-cert: about 1 MB of every plain worker's RSS.
+  const terminateTls = config.tls === undefined ? undefined : (await import('./tls.js')).tlsTerminator(config.tls, () => server as Server, (secure, carrier) => tracker.adoptSecure(secure, carrier));
   /** Shared mode: this process's copy of the listening socket while it accepts. */
   let listening: ListeningHandle | undefined;
   const stopAccepting = () => {
