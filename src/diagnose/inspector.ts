@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type WebSocket from 'ws';
-import { httpGet } from '../check/http-get.js';
+import { httpGet } from '../net/http-get.js';
 import { errnoCode } from '../errors.js';
 
 // ws is loaded on the first conversation, not at start: the primary imports this module (through

@@ -7,7 +7,6 @@ export const LOG_EVENTS = {
   stopped: 'warden.stopped',
   halted: 'warden.halted',
   forced: 'warden.forced',
-  signal: 'warden.signal',
   workerSpawned: 'worker.spawned',
   workerReady: 'worker.ready',
   workerExited: 'worker.exited',
@@ -26,7 +25,6 @@ export const LOG_EVENTS = {
   workerDiagnosis: 'worker.diagnosis',
   workerAcceptFailed: 'worker.accept_failed',
   probeFailed: 'probe.failed',
-  connectionsHeld: 'connections.held',
   reloadStarted: 'reload.started',
   reloadQueued: 'reload.queued',
   reloadSlot: 'reload.slot',
@@ -35,8 +33,6 @@ export const LOG_EVENTS = {
   reloadAborted: 'reload.aborted',
   scaled: 'warden.scaled',
   scaleRefused: 'warden.scale_refused',
-  controlListening: 'control.listening',
-  controlRequest: 'control.request',
   fileChanged: 'reload.file_changed',
   logDropped: 'log.dropped',
   adminError: 'admin.error',
@@ -44,7 +40,6 @@ export const LOG_EVENTS = {
   workersSized: 'workers.sized',
   workersMemoryWarning: 'workers.memory_warning',
   adminExposed: 'admin.exposed',
-  adminRouteFailed: 'admin.route_failed',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

@@ -117,7 +117,19 @@ async function main(): Promise<void> {
       );
     }, 25);
   };
-  process.on('SIGTERM', drain);
+  // An operator's `kill -TERM <worker pid>` asks for a replacement: the primary starts one first and
+  // then drains this worker, as for --max-requests. Without a primary to ask, drain at once.
+  process.on('SIGTERM', () => {
+    if (process.connected && booted) send({ warden: 1, act: 'sigterm' });
+    else drain();
+  });
+  // An app that exits by itself in the middle of a drain (its own signal handler, process.exit())
+  // cuts the requests still in flight; a code of 0 would tell the primary the drain finished.
+  process.on('exit', (code) => {
+    if (!draining || code !== 0 || tracker.inFlightCount === 0) return;
+    process.stderr.write(`warden: the app exited on its own with ${tracker.inFlightCount} request(s) in flight during a drain\n`);
+    process.exitCode = 1;
+  });
   // The primary is gone (its IPC channel closed): nobody can hand over connections or judge health.
   process.on('disconnect', () => {
     tracker.destroyAll();
@@ -214,7 +226,7 @@ async function main(): Promise<void> {
     factory: config.factory,
     port: config.port,
     address: config.address,
-    listenWaitMs: config.listenWaitMs,
+    listenWaitMs: loaderWaitMs(config.listenWaitMs),
   });
   server = loaded.server;
   closeApp = loaded.close;
@@ -234,3 +246,12 @@ async function main(): Promise<void> {
 }
 
 main().catch(onFatal);
+
+/**
+ * The primary passes --boot-timeout, which it counts from the spawn; the loader gives up on a late
+ * listen() a little sooner, so the operator reads the loader's error (what the module exports, which
+ * port it should listen on) instead of a bare boot timeout.
+ */
+function loaderWaitMs(bootTimeoutMs: number): number {
+  return Math.max(bootTimeoutMs - Math.min(1000, bootTimeoutMs / 4), 0);
+}

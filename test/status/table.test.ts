@@ -1,16 +1,28 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { DisplayState, WorkerView } from '../../src/protocol/admin.js';
 import { formatStatus, statusRows, useColour, type StatusSample } from '../../src/status/table.js';
 
-function sample(at: number, served: number, state = 'ready'): StatusSample {
+function sample(at: number, served: number, state: DisplayState = 'ready'): StatusSample {
+  const worker: WorkerView = {
+    slot: 1, generation: 1, pid: 11, state, inRotation: true, reason: null, since: '', sinceMs: 0, uptimeMs: 61_000, heartbeatAgeMs: 10,
+    loopDelayMs: 1.234, inFlight: 2, oldestInFlightMs: 0, served, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
+    rssBytes: 50 * 1024 * 1024, heapUsedBytes: null, restarts: 1, replacements: null,
+    lastExit: { code: null, signal: 'SIGKILL', reason: 'no heartbeat for 5.0s', at: '' },
+    incidents: [{ at: '', slot: 1, generation: 1, pid: 11, kind: 'stalled', reason: 'no heartbeat for 5.0s' }],
+  };
+  const idle = { droppedLines: 0, droppedBytes: 0, lastError: null, failing: false };
   return {
     at,
     body: {
-      primary: { pid: 10, module: 'app.js', phase: 'running', uptimeMs: 65_000, listen: { host: '127.0.0.1', port: 8000 }, workersTarget: 1 },
-      workers: [{
-        slot: 1, generation: 1, pid: 11, state, uptimeMs: 61_000, heartbeatAgeMs: 10, loopDelayMs: 1.234, inFlight: 2, served, rssBytes: 50 * 1024 * 1024,
-        restarts: 1, lastExit: { reason: 'no heartbeat for 5.0s', at: '' }, incidents: [{ kind: 'stalled', reason: 'no heartbeat for 5.0s' }],
-      }],
+      primary: {
+        pid: 10, version: '0.0.0', module: 'app.js', phase: 'running', control: null, listen: { host: '127.0.0.1', port: 8000 },
+        admin: { host: '127.0.0.1', port: 9000 }, startedAt: '', uptimeMs: 65_000, workersTarget: 1, requiredReady: 1, generation: 1,
+        reload: { running: null, queued: false, last: null, counts: {} }, scaling: null,
+      },
+      workers: [worker],
+      connections: {},
+      logs: { stdout: idle, stderr: idle },
     },
   };
 }
