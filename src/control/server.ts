@@ -17,6 +17,7 @@ const REQUEST_TIMEOUT_MS = 5000;
 
 export class ControlServer {
   private server: Server | undefined;
+  private closed: Promise<void> | undefined;
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly handler: ControlHandler) {}
@@ -39,12 +40,24 @@ export class ControlServer {
     this.server = server;
   }
 
+  /**
+   * Take no new connections and remove the socket file; requests already open keep their answers.
+   * Called when the service port closes: the default socket is named after the port, and once the
+   * port is free the kernel may give it to a new warden, which must find the name free too.
+   */
+  stopListening(): void {
+    if (this.server === undefined || this.closed !== undefined) return;
+    const server = this.server;
+    this.closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     if (server === undefined) return;
+    this.stopListening();
     this.server = undefined;
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.closed;
   }
 
   private onConnection(socket: Socket): void {

@@ -257,6 +257,7 @@ export class Supervisor {
       case 'CloseListener':
         this.listenerClosed ??= this.listener.close().catch(() => undefined);
         void this.prober.close();
+        this.control.stopListening();
         return;
       case 'Log':
         this.log.log(effect.level, effect.event, effect.msg, effect.fields);

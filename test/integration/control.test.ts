@@ -1,13 +1,15 @@
 // The control channel with real processes: a private unix socket, clear errors when no primary is
-// there, a live socket never taken over, a stale one replaced, and bad requests refused safely.
+// there, a live socket never taken over, a stale one replaced, released with the port when warden
+// stops, and bad requests refused safely.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fixture, getJson, killQuietly, runCli, startWarden } from './harness.js';
+import { fixture, get, getJson, killQuietly, ownProcesses, ROOT, runCli, startWarden, waitFor, WARDEN } from './harness.js';
 
 function talk(path: string, payload: string, waitMs = 8000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -88,4 +90,24 @@ test('a second warden on the same control path is refused while the first lives,
   const reload = await runCli(t, ['reload', '--control', path], { timeoutMs: 60_000 });
   assert.equal(reload.code, 0, `the new warden owns the path: ${reload.stdout}${reload.stderr}`);
   assert.equal(third.child.exitCode, null);
+});
+
+test('a stopping warden frees the control socket name with its port: a new warden given that port starts while the first still drains', async (t) => {
+  const first = await startWarden(t, [fixture('slow.mjs'), '--workers', '1', '--graceful-timeout', '20']);
+  const pending = get(first.port, '/slow?ms=8000', 15_000).catch((error: Error) => error);
+  await waitFor('the slow request in flight', async () => (await first.workers()).workers[0]?.inFlight === 1);
+  first.child.kill('SIGTERM');
+  await waitFor('the control socket file gone while the first warden drains', () => !existsSync(first.control));
+  assert.equal(first.child.exitCode, null, 'the first warden is still draining its slow request');
+  const owned = ownProcesses(t);
+  const second = spawn(process.execPath, [WARDEN, 'serve', fixture('slow.mjs'), '--workers', '1', '--port', String(first.port), '--admin-port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  owned.own(second.pid, 'second warden');
+  let output = '';
+  second.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  second.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  await waitFor(`the second warden listening on port ${first.port}`, () => second.exitCode === null && output.includes(`:${first.port} (admin`), 15_000)
+    .catch((error: Error) => { throw new Error(`${error.message}; exit ${second.exitCode}; output:\n${output}`); });
+  second.kill('SIGTERM');
+  assert.equal(((await pending) as { status?: number }).status, 200, 'the first warden still answered its slow request');
+  assert.equal((await first.exit(20_000)).code, 0);
 });
