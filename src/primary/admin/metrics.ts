@@ -6,7 +6,7 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValue } from 'prom-client';
 import { displayState } from './report.js';
-import { REPLACEMENT_REASONS, type MachineState, type WorkerRecord } from '../machine/index.js';
+import { QUARANTINE_OUTCOMES, REPLACEMENT_REASONS, type MachineState, type WorkerRecord } from '../machine/index.js';
 import { DISPLAY_STATES, type DisplayState } from '../../protocol/admin.js';
 import { DURATION_BUCKETS_S, type AppMetric } from '../../protocol/messages.js';
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
@@ -25,6 +25,9 @@ export const METRIC = {
   workerUpgraded: 'warden_worker_upgraded_connections',
   workerRestarts: 'warden_worker_restarts_total',
   replacements: 'warden_worker_replacements_total',
+  workerQuarantined: 'warden_worker_quarantined',
+  quarantines: 'warden_worker_quarantines_total',
+  quarantineEnds: 'warden_worker_quarantine_ends_total',
   workers: 'warden_workers',
   workersTarget: 'warden_workers_target',
   connectionsAccepted: 'warden_connections_accepted_total',
@@ -128,6 +131,7 @@ export class WardenMetrics {
       },
     });
     this.registry.registerMetric(durationHistogram(live) as unknown as Counter);
+    this.perWorkerGauge(METRIC.workerQuarantined, 'A live worker quarantined: 1 while it is suspect and out of rotation (still serving what it holds), else 0', (worker) => displayState(worker) === 'quarantined' ? 1 : 0);
     this.perWorkerGauge(METRIC.workerInFlight, 'Requests in flight on a live worker', (worker) => worker.stats?.inFlight);
     this.perWorkerGauge(METRIC.workerLoopDelay, 'Event-loop delay of a live worker (p99 over its last heartbeat interval)', (worker) => worker.stats === undefined ? undefined : worker.stats.loopDelayMs / 1000);
     this.perWorkerGauge(METRIC.workerRss, 'Resident memory of a live worker', (worker) => worker.stats?.rssBytes);
@@ -167,6 +171,21 @@ export class WardenMetrics {
           for (const [reason, count] of Object.entries(replacements)) totals.set(reason, (totals.get(reason) ?? 0) + count);
         }
         for (const [reason, count] of totals) this.inc({ reason }, count);
+      },
+    });
+    new Counter({
+      name: METRIC.quarantines, help: 'Workers quarantined: suspect of answering nothing, taken out of rotation while the evidence comes in', registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(source.state().quarantines.started);
+      },
+    });
+    new Counter({
+      name: METRIC.quarantineEnds, help: 'Quarantines ended, by outcome (released, recycled, returned: back in rotation as the last one, exited)', labelNames: ['outcome'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const ended = source.state().quarantines.ended;
+        for (const outcome of QUARANTINE_OUTCOMES) this.inc({ outcome }, ended[outcome]);
       },
     });
     new Gauge({

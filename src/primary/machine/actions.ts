@@ -9,7 +9,7 @@ import type { Level } from '../../log/logger.js';
 import { backoffMs, isCrashLooping } from './policy.js';
 import {
   jitterFor, newSlot, type Condition, type Effect, type HaltInfo, type MachineEvent, type MachineState,
-  type ReplacementReason, type SlotRecord, type UpkeepReason, type WorkerRecord, type WorkerState,
+  type QuarantineOutcome, type ReplacementReason, type SlotRecord, type UpkeepReason, type WorkerRecord, type WorkerState,
 } from './types.js';
 
 /**
@@ -60,9 +60,15 @@ export abstract class Actions {
   retire(worker: WorkerRecord, condition: Condition, reason: string, counted: ReplacementReason | undefined): void {
     const slot = this.slotOf(worker);
     if (slot !== undefined && !worker.retiring && counted !== undefined) slot.replacements[counted] += 1;
+    this.endQuarantine(worker, condition === 'stuck' || condition === 'unhealthy' ? 'recycled' : 'exited');
     worker.retiring = true;
     worker.condition = condition;
     worker.reason = reason;
+  }
+
+  /** Count how a quarantine ended, once: only while the worker's condition still says quarantined. */
+  endQuarantine(worker: WorkerRecord, outcome: QuarantineOutcome): void {
+    if (worker.condition === 'quarantined') this.state.quarantines.ended[outcome] += 1;
   }
 
   /** Replace a live but sick worker gracefully: out of rotation now, drain, kill at the graceful timeout. */

@@ -113,7 +113,10 @@ function checkProgress(run: Actions, worker: WorkerRecord): void {
 export function markForUpkeep(run: Actions, worker: WorkerRecord, upkeep: UpkeepReason, reason: string): void {
   worker.upkeep = upkeep;
   worker.reason = reason;
-  if (upkeep === 'memory') worker.condition = 'memory';
+  if (upkeep === 'memory') {
+    run.endQuarantine(worker, 'exited');
+    worker.condition = 'memory';
+  }
   run.log('warn', LOG_EVENTS.workerRecycled, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) will be recycled: ${reason}; starting its replacement first`, { reason, upkeep });
 }
 

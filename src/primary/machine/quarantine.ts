@@ -32,6 +32,7 @@ export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
   }
   if (suspicion.quarantinedAt !== undefined && peers.length === 0) {
     // Every other worker left rotation meanwhile: a suspect serving is better than none serving.
+    run.endQuarantine(worker, 'returned');
     worker.condition = 'ok';
     worker.reason = undefined;
     worker.suspicion = { ...suspicion, quarantinedAt: undefined };
@@ -82,6 +83,7 @@ function suspect(run: Actions, worker: WorkerRecord, facts: ProgressFacts, peers
 
 function quarantine(run: Actions, worker: WorkerRecord, facts: ProgressFacts, peers: readonly ProgressFacts[], reason: string): void {
   worker.condition = 'quarantined';
+  run.state.quarantines.started += 1;
   worker.reason = reason;
   worker.suspicion = { ...(worker.suspicion as Suspicion), quarantinedAt: run.now, start: startOf(facts, peers) };
   run.log('warn', LOG_EVENTS.workerQuarantined, worker,
@@ -92,6 +94,7 @@ function release(run: Actions, worker: WorkerRecord, reason: string): void {
   const wasQuarantined = worker.suspicion?.quarantinedAt !== undefined;
   worker.suspicion = undefined;
   if (worker.condition === 'quarantined') {
+    run.endQuarantine(worker, 'released');
     worker.condition = 'ok';
     worker.reason = undefined;
   }

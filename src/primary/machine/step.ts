@@ -173,6 +173,7 @@ class Step extends Actions {
   private onWorkerExited(id: number, code: number | null, signal: string | null): void {
     const worker = this.find(id, 'WorkerExited');
     if (worker === undefined) return;
+    this.endQuarantine(worker, 'exited');
     this.state.workers = this.state.workers.filter((other) => other.id !== id);
     const slot = this.slotOf(worker);
     const planned = worker.retiring;

@@ -200,8 +200,18 @@ export interface MachineState {
   reloadQueued: number[] | undefined;
   lastReload: ReloadRecord | undefined;
   reloads: Record<ReloadOutcome, number>;
+  /** Quarantines begun, and how the ended ones ended (the machine's QuarantineOutcome words). */
+  quarantines: { started: number; ended: Record<QuarantineOutcome, number> };
   scale: ScaleRun | undefined;
 }
+
+/**
+ * How a quarantine ends: released (it answered, or its peers were as slow), recycled (the evidence
+ * was in), returned (back in rotation, still suspect, as no other worker was in it), exited (the
+ * worker went away for another reason: a crash, a drain, the stop).
+ */
+export const QUARANTINE_OUTCOMES = ['released', 'recycled', 'returned', 'exited'] as const;
+export type QuarantineOutcome = (typeof QUARANTINE_OUTCOMES)[number];
 
 export type MachineEvent =
   | { type: 'Tick' }
@@ -261,7 +271,8 @@ export function initialState(config: MachineConfig, now: number): MachineState {
   return {
     phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots, removedSlotReplacements: emptyReplacements(),
     nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, stopWasUnclean: false, halt: undefined,
-    reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 }, scale: undefined,
+    reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 },
+    quarantines: { started: 0, ended: { released: 0, recycled: 0, returned: 0, exited: 0 } }, scale: undefined,
   };
 }
 
@@ -279,6 +290,7 @@ export function copyState(state: MachineState): MachineState {
     slots: [...state.slots],
     removedSlotReplacements: { ...state.removedSlotReplacements },
     reloads: { ...state.reloads },
+    quarantines: { started: state.quarantines.started, ended: { ...state.quarantines.ended } },
     reload: state.reload === undefined ? undefined : { ...state.reload },
   };
 }
