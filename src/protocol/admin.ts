@@ -6,8 +6,13 @@
 import type { LogStreamStats } from '../log/log-stream.js';
 import type { HeapSnapshotResult, RequestsReport, SerializedError } from './messages.js';
 
-/** What /workers, /readyz and the `warden_workers{state}` metric call a worker's state. */
-export const DISPLAY_STATES = ['booting', 'ready', 'unhealthy', 'stalled', 'draining', 'stopping', 'exited'] as const;
+/**
+ * What /workers, /readyz, `warden status`, the dashboard and the `warden_workers{state}` metric call
+ * a worker's state. `quarantined`: suspect of answering nothing, out of rotation while the evidence
+ * comes in, still serving what it holds (docs/health.md). A suspect kept in rotation as the last
+ * worker in it stays `ready`; its `suspicion` says it is suspect.
+ */
+export const DISPLAY_STATES = ['booting', 'ready', 'quarantined', 'unhealthy', 'stalled', 'draining', 'stopping', 'exited'] as const;
 export type DisplayState = (typeof DISPLAY_STATES)[number];
 
 export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed' | 'memory';

@@ -1,7 +1,7 @@
 // `warden status` as a table, like `pm2 ls`: one line per worker. Pure: /workers answers in, text
 // out; req/s comes from two answers (the served counts and the time between them).
 
-import type { WorkersBody } from '../protocol/admin.js';
+import type { WorkersBody, WorkerView } from '../protocol/admin.js';
 import { size } from '../units.js';
 
 /** One reading of `/workers`, stamped with a monotonic time in milliseconds. */
@@ -23,6 +23,20 @@ export interface StatusRow {
   restarts: number;
   lastExit: string | null;
   lastIncident: string | null;
+  /** "quarantined 3s (out of rotation): <reason>", "suspect 3s (last in rotation): <reason>"; null when not suspect. */
+  suspicion: string | null;
+}
+
+/** A worker's suspicion in the words of /workers (the display state `quarantined`, docs/health.md). */
+export function suspicionText(worker: Pick<WorkerView, 'state' | 'suspicion'>): string | null {
+  const suspicion = worker.suspicion;
+  if (suspicion === null || suspicion === undefined) return null;
+  // A recycled suspect keeps its suspicion, the evidence included, until it exits.
+  if (worker.state !== 'ready' && worker.state !== 'quarantined') return suspicion.evidence === null ? null : `recycled on evidence: ${suspicion.evidence}`;
+  const head = suspicion.isQuarantined
+    ? `quarantined ${formatDuration(suspicion.quarantinedForMs ?? suspicion.suspectForMs)} (out of rotation)`
+    : `suspect ${formatDuration(suspicion.suspectForMs)} (last in rotation)`;
+  return `${head}: ${suspicion.evidence ?? suspicion.reason}`;
 }
 
 export function statusRows(current: StatusSample, previous: StatusSample | undefined): StatusRow[] {
@@ -36,6 +50,7 @@ export function statusRows(current: StatusSample, previous: StatusSample | undef
       requestsPerSecond: rate === null ? null : Math.round(rate * 10) / 10, inFlight: worker.inFlight, loopDelayMs: worker.loopDelayMs,
       rssBytes: worker.rssBytes, restarts: worker.restarts, lastExit: worker.lastExit?.reason ?? null,
       lastIncident: incident === undefined ? null : `${incident.kind}${incident.reason === undefined ? '' : `: ${incident.reason}`}`,
+      suspicion: suspicionText(worker),
     };
   });
 }
@@ -48,7 +63,7 @@ const RESET = '\x1b[0m';
 
 function stateColour(state: string): string {
   if (state === 'ready') return GREEN;
-  if (state === 'booting' || state === 'draining' || state === 'stopping') return YELLOW;
+  if (state === 'booting' || state === 'quarantined' || state === 'draining' || state === 'stopping') return YELLOW;
   return RED;
 }
 
@@ -71,8 +86,9 @@ function clip(text: string, width: number): string {
 export function formatStatus(sample: StatusSample, rows: StatusRow[], options: { colour: boolean; width: number }): string {
   const p = sample.body.primary;
   const paint = (colour: string, text: string) => (options.colour ? `${colour}${text}${RESET}` : text);
-  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready`;
-  const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'rss', 'restarts', 'last exit / incident'];
+  const quarantined = rows.filter((r) => r.state === 'quarantined').length;
+  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${quarantined > 0 ? `, ${quarantined} quarantined` : ''}`;
+  const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'rss', 'restarts', 'suspicion / last exit / incident'];
   const cells = rows.map((row) => [
     row.generation > 1 ? `${row.slot} g${row.generation}` : String(row.slot),
     row.pid === null ? '-' : String(row.pid),
@@ -83,7 +99,7 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
     row.loopDelayMs === null ? "-" : `${Math.round(row.loopDelayMs * 10) / 10}ms`,
     formatBytes(row.rssBytes),
     String(row.restarts),
-    [row.lastExit, row.lastIncident].filter((text) => text !== null).join(' / ') || '-',
+    [row.suspicion, row.lastExit, row.lastIncident].filter((text) => text !== null).join(' / ') || '-',
   ]);
   const widths = titles.map((title, index) => Math.max(title.length, ...cells.map((line) => (line[index] as string).length)));
   const fixed = widths.slice(0, -1).reduce((sum, width) => sum + width + 2, 0);

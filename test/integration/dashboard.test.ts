@@ -6,17 +6,19 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { chromium } from 'playwright-core';
-import { fixture, get, killQuietly, ROOT, startWarden, waitFor } from './harness.js';
+import { fixture, get, killQuietly, quarantineOne, ROOT, startWarden, waitFor } from './harness.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 
-test('the dashboard shows both workers, a SIGSTOPped one red within a second, then its replacement', { skip: existsSync(CHROMIUM) || process.env.CI ? false : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)` }, async (t) => {
+const SKIP = existsSync(CHROMIUM) || process.env.CI ? false : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)`;
+
+/** A headless Chromium on a fresh profile, closed and removed when the test ends. */
+async function launchBrowser(t: TestContext) {
   // Under CI a missing browser fails the test: a skip there would pass the dashboard unseen.
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (CI is set, so this is a failure, not a skip): install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)`);
-  const warden = await startWarden(t, [fixture('app-metrics.mjs'), '--workers', '2', '--timeout', '3']);
   const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
   // Registered before the launch, so a launch that throws still removes the profile; the browser, if
   // it started, is closed first: Chromium writes into its profile until it has exited.
@@ -33,6 +35,12 @@ test('the dashboard shows both workers, a SIGSTOPped one red within a second, th
     viewport: { width: 1000, height: 800 },
     timeout: 30_000,
   });
+  return browser;
+}
+
+test('the dashboard shows both workers, a SIGSTOPped one red within a second, then its replacement', { skip: SKIP }, async (t) => {
+  const warden = await startWarden(t, [fixture('app-metrics.mjs'), '--workers', '2', '--timeout', '3']);
+  const browser = await launchBrowser(t);
   const page = await browser.newPage();
   const external: string[] = [];
   page.on('request', (request) => {
@@ -72,4 +80,21 @@ test('the dashboard shows both workers, a SIGSTOPped one red within a second, th
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px on a phone`);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+});
+
+test('the dashboard shows a quarantined worker yellow, out of rotation, with why; its peer stays green', { skip: SKIP }, async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2']);
+  const browser = await launchBrowser(t);
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${warden.adminPort}/`, { timeout: 15_000 });
+  const victim = await quarantineOne(warden);
+  const card = page.locator(`.worker[data-pid="${victim.pid}"][data-health="warn"]`);
+  await card.waitFor({ timeout: 5000 });
+  assert.equal(await card.locator('.state').textContent(), 'quarantined');
+  assert.match(await card.locator('.suspicion[data-quarantined="true"]').textContent() ?? '', /^quarantined \d+s: out of rotation, still serving\d+ request\(s\)/);
+  const peer = (await warden.workers()).workers.find((worker) => worker.pid !== victim.pid);
+  await page.locator(`.worker[data-pid="${peer?.pid}"][data-health="ok"]`).waitFor({ timeout: 5000 });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-quarantined.png'), fullPage: true });
+  void Promise.allSettled(victim.hanging);
 });

@@ -450,3 +450,22 @@ export function throughput(samples: readonly LoadSample[], from: number, to: num
   const count = samples.filter((sample) => sample.ok && sample.at >= from && sample.at < to).length;
   return count / ((to - from) / 1000);
 }
+
+/**
+ * With warden serving fixtures/faults.mjs on 2 workers: poison one, send bursts of new connections
+ * until one request hangs on it while its peer answers, then stop sending. The poisoned worker is
+ * then quarantined, and stays so (no traffic after the burst: no evidence to recycle it). The
+ * requests left hanging are returned for the test to let go of.
+ */
+export async function quarantineOne(warden: RunningWarden): Promise<{ pid: number; slot: number; hanging: Promise<unknown>[] }> {
+  const { pid } = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };
+  const hanging: Promise<unknown>[] = [];
+  for (let burst = 0; burst < 8; burst++) {
+    const answers = Array.from({ length: 8 }, () => get(warden.port, '/', 60_000).then(() => 'answered', () => 'failed'));
+    hanging.push(...answers);
+    const settled = await Promise.all(answers.map((answer) => Promise.race([answer, new Promise((resolve) => setTimeout(() => resolve('hung'), 1500))])));
+    if (settled.includes('hung')) break;
+  }
+  const victim = await waitFor(`worker pid ${pid} quarantined`, async () => (await warden.workers()).workers.find((worker) => worker.pid === pid && worker.state === 'quarantined'), 15_000);
+  return { pid, slot: victim.slot, hanging };
+}

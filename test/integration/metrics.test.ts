@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { fixture, get, killQuietly, startWarden, waitFor } from './harness.js';
+import { fixture, get, killQuietly, quarantineOne, startLoad, startWarden, waitFor } from './harness.js';
 
 interface Family {
   name: string;
@@ -94,4 +94,31 @@ test('/metrics: per-worker series, restarts after a SIGKILL, the app counter per
   timings.sort((a, b) => a - b);
   assert.ok((timings[2] as number) < 500, `median scrape ${(timings[2] as number).toFixed(0)} ms with a frozen worker (${timings.map((ms) => ms.toFixed(0)).join(', ')})`);
   assert.ok((timings[4] as number) < 2000, `slowest scrape ${(timings[4] as number).toFixed(0)} ms with a frozen worker`);
+});
+
+test('/metrics: a quarantined worker in warden_worker_quarantined, warden_worker_state and warden_workers; quarantines counted, and how they ended', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2']);
+  const victim = await quarantineOne(warden);
+  const { families } = await scrape(warden.adminPort);
+  const peer = (await warden.workers()).workers.find((worker) => worker.pid !== victim.pid);
+  const labels = { slot: String(victim.slot), generation: '1' };
+  assert.equal(value(families, 'warden_worker_quarantined', labels), 1);
+  assert.equal(value(families, 'warden_worker_quarantined', { slot: String(peer?.slot), generation: '1' }), 0);
+  assert.equal(value(families, 'warden_worker_state', { ...labels, state: 'quarantined' }), 1);
+  assert.equal(value(families, 'warden_worker_state', { ...labels, state: 'ready' }), 0, 'a quarantined worker does not read ready');
+  assert.equal(value(families, 'warden_workers', { state: 'quarantined' }), 1);
+  assert.equal(value(families, 'warden_workers', { state: 'ready' }), 1);
+  assert.equal(value(families, 'warden_worker_quarantines_total', {}), 1);
+  for (const outcome of ['released', 'recycled', 'returned', 'exited']) assert.equal(value(families, 'warden_worker_quarantine_ends_total', { outcome }), 0, outcome);
+  // Traffic again: the peer answers what the quarantined worker does not, the evidence that recycles it.
+  const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 2000, maxMs: 30_000, ratePerLoop: 10 });
+  t.after(() => load.stop());
+  const ended = await waitFor('the quarantine ended by a recycle', async () => {
+    const scraped = (await scrape(warden.adminPort)).families;
+    return value(scraped, 'warden_worker_quarantine_ends_total', { outcome: 'recycled' }) === 1 ? scraped : undefined;
+  }, 20_000);
+  await load.stop();
+  assert.equal(value(ended, 'warden_worker_quarantines_total', {}), 1);
+  assert.equal(value(ended, 'warden_worker_quarantine_ends_total', { outcome: 'exited' }), 0, 'its exit after the recycle is not counted again');
+  void Promise.allSettled(victim.hanging);
 });

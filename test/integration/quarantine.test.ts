@@ -51,7 +51,7 @@ async function watchWorkers(warden: RunningWarden, timeoutMs: number, until: (se
       seen.pidsBySlot.set(worker.slot, pids);
       if (worker.inRotation && !seen.inRotationAt.has(worker.pid)) seen.inRotationAt.set(worker.pid, now);
       // A ready worker out of rotation was seen in it before (a quarantine may come before the watch does).
-      const wasInRotation = seen.inRotationAt.has(worker.pid) || worker.state === 'ready';
+      const wasInRotation = seen.inRotationAt.has(worker.pid) || worker.state === 'ready' || worker.state === 'quarantined';
       if (!worker.inRotation && wasInRotation && !seen.outAt.has(worker.pid)) seen.outAt.set(worker.pid, now);
       seen.oldestInFlightMs.set(worker.pid, Math.max(seen.oldestInFlightMs.get(worker.pid) ?? 0, worker.oldestInFlightMs));
       inFlight += worker.inFlight;

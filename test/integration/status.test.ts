@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { fixture, get, startWarden, WARDEN } from './harness.js';
+import { fixture, get, quarantineOne, startWarden, WARDEN } from './harness.js';
 
 function status(args: string[]) {
   return spawnSync(process.execPath, [WARDEN, 'status', ...args], { encoding: 'utf8', timeout: 15_000, env: { ...process.env, NO_COLOR: '' } });
@@ -18,7 +18,7 @@ test('warden status prints one line per worker, and --json the same rows', async
   assert.equal(table.status, 0, table.stderr);
   const lines = table.stdout.trimEnd().split('\n');
   assert.match(lines[0] as string, new RegExp(`^warden primary ${warden.pid} .* 2/2 ready$`));
-  assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s\s+in flight\s+loop\s+rss\s+restarts\s+last exit/);
+  assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s\s+in flight\s+loop\s+rss\s+restarts\s+suspicion \/ last exit/);
   for (const worker of workers) assert.ok(lines.some((line) => new RegExp(`^${worker.slot}\\s+${worker.pid}\\s+ready\\s`).test(line)), `a line for worker ${worker.slot}`);
   assert.ok(!table.stdout.includes('\x1b['), 'no colour when not on a terminal');
 
@@ -51,4 +51,21 @@ test('warden status finds the primary through its control socket: by --port (its
     assert.equal(table.status, 0, `${args.join(' ')}: ${table.stderr}`);
     assert.equal((JSON.parse(table.stdout) as { primary: { pid: number } }).primary.pid, warden.pid, `${args.join(' ')} reached this warden, whose admin port is ${warden.adminPort}`);
   }
+});
+
+test('warden status shows a quarantined worker as such: its state, out of rotation, for how long and why; --json the same', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2']);
+  const victim = await quarantineOne(warden);
+  const table = status(['--admin', `http://127.0.0.1:${warden.adminPort}`]);
+  assert.equal(table.status, 0, table.stderr);
+  const lines = table.stdout.trimEnd().split('\n');
+  assert.match(lines[0] as string, /1\/2 ready, 1 quarantined$/, lines[0]);
+  const line = lines.find((candidate) => new RegExp(`^${victim.slot}\\s+${victim.pid}\\s`).test(candidate)) ?? '';
+  assert.match(line, new RegExp(`^${victim.slot}\\s+${victim.pid}\\s+quarantined\\s.*quarantined \\d+s \\(out of rotation\\): \\d+ request\\(s\\)`), table.stdout);
+  const json = JSON.parse(status(['--admin', `http://127.0.0.1:${warden.adminPort}`, '--json']).stdout) as { workers: { pid: number; state: string; suspicion: string | null }[] };
+  const row = json.workers.find((worker) => worker.pid === victim.pid);
+  assert.equal(row?.state, 'quarantined');
+  assert.match(row?.suspicion ?? '', /^quarantined \d+s \(out of rotation\): /);
+  assert.ok(json.workers.filter((worker) => worker.pid !== victim.pid).every((worker) => worker.state === 'ready' && worker.suspicion === null), 'its peer reads ready, not suspect');
+  void Promise.allSettled(victim.hanging);
 });

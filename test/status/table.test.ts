@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DisplayState, WorkerView } from '../../src/protocol/admin.js';
-import { formatStatus, statusRows, useColour, type StatusSample } from '../../src/status/table.js';
+import { formatStatus, statusRows, suspicionText, useColour, type StatusSample } from '../../src/status/table.js';
 
 function sample(at: number, served: number, state: DisplayState = 'ready'): StatusSample {
   const worker: WorkerView = {
@@ -48,4 +48,26 @@ test('colour only on a terminal, and never with NO_COLOR', () => {
   assert.equal(useColour(true, {}), true);
   assert.equal(useColour(false, {}), false);
   assert.equal(useColour(true, { NO_COLOR: '1' }), false);
+});
+
+test('a quarantined worker reads "quarantined", out of rotation, with how long and why; the header counts it apart from the ready ones', () => {
+  const current = sample(2000, 150, 'quarantined');
+  const worker = current.body.workers[0] as WorkerView;
+  Object.assign(worker, {
+    inRotation: false,
+    suspicion: { isQuarantined: true, suspectForMs: 3200, quarantinedForMs: 3100, reason: '4 request(s) unanswered for 1.2s while another worker answered', evidence: null },
+  });
+  const text = formatStatus(current, statusRows(current, undefined), { colour: true, width: 300 });
+  const lines = text.trimEnd().split('\n');
+  assert.match(lines[0] as string, /0\/1 ready, 1 quarantined$/);
+  assert.match(lines[2] as string, /\x1b\[33mquarantined/, 'yellow: out of rotation, not sick yet');
+  assert.ok((lines[2] as string).includes('quarantined 3s (out of rotation): 4 request(s) unanswered for 1.2s while another worker answered'), lines[2]);
+});
+
+test('a suspect kept in rotation as the last worker reads "ready" and says it is suspect; a recycled one shows the evidence', () => {
+  const suspect = { state: 'ready' as const, suspicion: { isQuarantined: false, suspectForMs: 12_000, quarantinedForMs: null, reason: 'silent for 12s', evidence: 'no peer in rotation answered' } };
+  assert.equal(suspicionText(suspect), 'suspect 12s (last in rotation): no peer in rotation answered');
+  const recycled = { state: 'unhealthy' as const, suspicion: { isQuarantined: true, suspectForMs: 2500, quarantinedForMs: 2400, reason: 'silent', evidence: 'peers answered 9 since it left rotation' } };
+  assert.equal(suspicionText(recycled), 'recycled on evidence: peers answered 9 since it left rotation');
+  assert.equal(suspicionText({ state: 'ready', suspicion: null }), null);
 });

@@ -25,6 +25,7 @@ pre{white-space:pre-wrap;word-break:break-word;font-size:12px;margin:6px 0 0}
 #events{list-style:none;padding:0;margin:0;font-size:13px}#events li{padding:3px 0;border-bottom:1px solid var(--line)}
 #events .error{color:var(--bad)}#events .warn{color:var(--warn)}
 #conn{font-weight:600}
+.suspicion{margin:4px 0;color:var(--warn)}
 `;
 
 const SCRIPT = `
@@ -36,9 +37,15 @@ const esc = (text) => String(text).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'
 const dur = (ms) => { const s = Math.floor(ms / 1000); return s < 60 ? s + 's' : s < 3600 ? Math.floor(s / 60) + 'm' + String(s % 60).padStart(2, '0') + 's' : Math.floor(s / 3600) + 'h' + String(Math.floor(s % 3600 / 60)).padStart(2, '0') + 'm'; };
 const mb = (b) => b == null ? '-' : Math.round(b / 1048576) + ' MB';
 function health(w) {
-  if (w.state === 'ready' && (w.heartbeatAgeMs == null || w.heartbeatAgeMs < 600)) return 'ok';
-  if ((w.state === 'booting' || w.state === 'draining' || w.state === 'stopping') && (w.heartbeatAgeMs == null || w.heartbeatAgeMs < 600)) return 'warn';
+  const beating = w.heartbeatAgeMs == null || w.heartbeatAgeMs < 600;
+  if (w.state === 'ready' && !w.suspicion && beating) return 'ok';
+  if ((w.state === 'ready' || w.state === 'quarantined' || w.state === 'booting' || w.state === 'draining' || w.state === 'stopping') && beating) return 'warn';
   return 'bad';
+}
+function suspicionLine(s, state) {
+  if (!s) return '';
+  const head = state !== 'ready' && state !== 'quarantined' ? 'recycled on evidence' : s.isQuarantined ? 'quarantined ' + dur(s.quarantinedForMs ?? s.suspectForMs) + ': out of rotation, still serving' : 'suspect ' + dur(s.suspectForMs) + ': kept in rotation, the last worker in it';
+  return '<div class="suspicion" data-quarantined="' + s.isQuarantined + '"><strong>' + esc(head) + '</strong><div class="muted">' + esc(s.evidence ?? s.reason) + '</div></div>';
 }
 function spark(values, colour) {
   if (values.length < 2) return '<svg viewBox="0 0 100 32"></svg>';
@@ -72,7 +79,7 @@ function renderWorkers(body) {
     const rps = h.rps.length ? h.rps[h.rps.length - 1].toFixed(1) : '-';
     return '<section class="worker ' + cls + '" data-slot="' + w.slot + '" data-pid="' + (w.pid ?? '') + '" data-health="' + cls + '">' +
       '<div class="top"><strong>worker ' + w.slot + (w.generation > 1 ? ' g' + w.generation : '') + '</strong><span class="muted">pid ' + (w.pid ?? '-') + '</span></div>' +
-      '<div class="state">' + esc(w.state) + esc(late) + '</div>' + (w.reason ? '<div class="muted">' + esc(w.reason) + '</div>' : '') +
+      '<div class="state">' + esc(w.state) + esc(late) + '</div>' + (w.suspicion ? suspicionLine(w.suspicion, w.state) : w.reason ? '<div class="muted">' + esc(w.reason) + '</div>' : '') +
       '<dl><dt>uptime</dt><dd>' + (w.pid == null ? '-' : dur(w.uptimeMs)) + '</dd><dt>req/s</dt><dd>' + rps + '</dd><dt>in flight</dt><dd>' + w.inFlight + '</dd>' +
       '<dt>loop delay</dt><dd>' + (w.loopDelayMs == null ? '-' : (Math.round(w.loopDelayMs * 10) / 10) + ' ms') + '</dd><dt>RSS</dt><dd>' + mb(w.rssBytes) + '</dd>' +
       '<dt>restarts</dt><dd>' + w.restarts + '</dd><dt>last exit</dt><dd>' + esc(w.lastExit ? w.lastExit.reason : '-') + '</dd></dl>' +

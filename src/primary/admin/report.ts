@@ -27,6 +27,7 @@ export interface HealthAnswer {
 
 export function displayState(worker: WorkerRecord): DisplayState {
   if (worker.condition === 'stalled') return 'stalled';
+  if (worker.condition === 'quarantined') return 'quarantined';
   if (worker.condition === 'memory' || worker.condition === 'max-requests' || worker.condition === 'sigterm' || worker.condition === 'reload' || worker.condition === 'scale') return 'draining';
   if (worker.condition === 'stuck' || worker.condition === 'unhealthy' || worker.condition === 'late' || worker.condition === 'boot-timeout') return 'unhealthy';
   switch (worker.state) {
