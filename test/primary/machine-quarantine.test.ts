@@ -81,10 +81,48 @@ describe('transitions', () => {
     assert.equal(h.worker(a).state, 'draining', 'drained, not killed at once');
     assert.equal(of(effects, 'Signal').length, 0);
     assert.deepEqual(of(effects, 'ReportRequests').map((report) => report.id), [a]);
-    assert.match(h.worker(a).suspicion?.evidence ?? '', /kept answering \(50 answers since it left rotation\)/);
+    assert.match(h.worker(a).suspicion?.evidence ?? '', /kept answering \(50 answers since its oldest unanswered request arrived\)/);
     assert.deepEqual(of(h.tickUntil(12_400), 'Spawn').map((spawn) => spawn.slot), [1], 'a replacement starts in the same slot');
     const kill = h.tickUntil(12_050 + CONFIG.gracefulTimeoutMs);
     assert.ok(of(kill, 'Signal').some((signal) => signal.id === a && signal.signal === 'SIGKILL'), 'killed at the graceful timeout');
+  });
+
+  test('recycle on the peer answers given since its oldest unanswered request, when every client then waits on it (closed loop)', () => {
+    // The peer answers steadily until 11 000; the suspect's oldest unanswered request arrived at
+    // 10 000. After the quarantine (11 050) the peer gets nothing new: every client is waiting on the
+    // suspect. The answers the peer gave from 10 000 on are the evidence.
+    const h = new Harness();
+    const [a, b] = h.boot() as [number, number];
+    for (const [at, served] of [[9750, 700], [10_000, 750], [10_250, 800], [10_500, 830], [10_750, 860], [11_000, 880]] as const) {
+      h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ served, lastFinishedAgoMs: 5, answeredRecent: 500, slowestRecentMs: 20 }) }, at);
+    }
+    h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(1000) }, 11_000);
+    h.send({ type: 'Tick' }, 11_050);
+    assert.equal(h.worker(a).condition, 'quarantined');
+    for (const at of [11_250, 11_500, 11_750, 12_000]) {
+      h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ served: 880, lastFinishedAgoMs: at - 11_000, answeredRecent: 500, slowestRecentMs: 20 }) }, at);
+      h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(at - 10_000) }, at);
+    }
+    const effects = h.send({ type: 'Tick' }, 12_050);
+    assert.equal(h.worker(a).condition, 'stuck', 'recycled at the 2 s floor, not held for want of new traffic');
+    assert.match(h.worker(a).suspicion?.evidence ?? '', /kept answering \(130 answers since its oldest unanswered request arrived\)/, 'counted from the peer\'s first heartbeat at or after 10 000');
+    assert.equal(logsOf(effects, STUCK).length, 1);
+  });
+
+  test('answers a peer gave before the suspect\'s oldest unanswered request arrived are no evidence', () => {
+    const h = new Harness();
+    const [a, b] = h.boot() as [number, number];
+    for (const [at, served] of [[9500, 700], [9750, 880], [10_250, 880], [10_750, 880], [11_000, 880]] as const) {
+      h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ served, lastFinishedAgoMs: at - 9750, answeredRecent: 500, slowestRecentMs: 20 }) }, at);
+    }
+    h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(1000) }, 11_000);
+    h.send({ type: 'Tick' }, 11_050);
+    for (const at of [11_500, 12_000, 12_500]) {
+      h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ served: 880, lastFinishedAgoMs: at - 9750, answeredRecent: 500, slowestRecentMs: 20 }) }, at);
+      h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(at - 10_000) }, at);
+    }
+    h.send({ type: 'Tick' }, 12_550);
+    assert.notEqual(h.worker(a).condition, 'stuck', 'the peer answered nothing after 10 000: not recycled');
   });
 
   test('recycle when its --request-timeout 504s pile up while quarantined', () => {
@@ -260,16 +298,20 @@ describe('a poisoned worker is caught', () => {
     assert.equal(traffic.at(STUCK, 1).length, 1);
   });
 
-  test('a burst of 8, then silence: out of rotation within 3 s of the first request it leaves unanswered', () => {
+  test('a burst of 8, then silence: out of rotation within 3 s of the first request it leaves unanswered, recycled at --stuck-after on the peer\'s answers to the same burst', () => {
     const traffic = new Traffic();
     traffic.run(poisonAt - 1000);
     traffic.poison(1, poisonAt - 1000);
     for (let i = 0; i < 8; i++) traffic.send(poisonAt + i * 10, 10, i < 5 ? 1 : 2);
     traffic.run(60_000);
     assert.ok((traffic.at(QUARANTINED, 1)[0] ?? Infinity) - poisonAt <= 3000);
-    assert.equal(traffic.at(STUCK).length, 0, 'no traffic since: no evidence, no recycle');
-    assert.equal(traffic.at(SUSPECT, 1).length, 1, 'one line asks for --probe-path');
-    assert.equal(isInRotation(traffic.h.state, traffic.h.worker(1)), false, 'still out of rotation a minute later');
+    // The peer answered its 3 requests of the burst after the poisoned worker's first one arrived:
+    // evidence, though no traffic came after the quarantine.
+    const stuck = traffic.at(STUCK, 1);
+    assert.equal(stuck.length, 1, 'recycled once');
+    // Recycled at --stuck-after, not at the 2 s floor: the pace of so few answers is not trusted.
+    assert.ok((stuck[0] as number) - poisonAt <= CONFIG.stuckAfterMs + 500, `recycled ${(stuck[0] as number) - poisonAt} ms after the burst`);
+    assert.equal(traffic.at(SUSPECT, 1).length, 0, 'no "no evidence" line: the evidence was in');
   });
 
   test('one request a second, the idle poisoned worker winning the accepts', () => {

@@ -90,7 +90,7 @@ describe('a quarantined worker, judged on evidence', () => {
     assert.equal(judge(silent(5, 1900, {}, 16_900), [answering]).verdict, 'hold');
     const verdict = judge(silent(5, 2000, {}, 17_000), [answering]);
     assert.equal(verdict.verdict, 'recycle');
-    assert.match(verdict.verdict === 'recycle' ? verdict.reason : '', /kept answering \(40 answers since it left rotation\); threshold 2.0s \(floor\)/);
+    assert.match(verdict.verdict === 'recycle' ? verdict.reason : '', /kept answering \(40 answers since its oldest unanswered request arrived\); threshold 2.0s \(floor\)/);
   });
 
   test('past the threshold but no peer answered since: no evidence, no recycle', () => {

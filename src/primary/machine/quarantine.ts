@@ -6,7 +6,7 @@
 import { LOG_EVENTS } from '../../log/events.js';
 import type { Actions } from './actions.js';
 import { isInRotation, type Suspicion, type WorkerRecord } from './types.js';
-import { fleetPace, judgeQuarantined, QUARANTINE_RULE, silenceMs, suspectReason, type ProgressFacts, type QuarantineStart } from './verdicts.js';
+import { fleetPace, judgeQuarantined, QUARANTINE_RULE, servedAtOrAfter, silenceMs, suspectReason, type ProgressFacts, type QuarantineStart } from './verdicts.js';
 
 export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
   const state = run.state;
@@ -114,12 +114,12 @@ function hintOnce(run: Actions, worker: WorkerRecord, reason: string): void {
 function startOf(facts: ProgressFacts, peers: readonly ProgressFacts[]): QuarantineStart {
   return {
     oldestAt: facts.statsAt - facts.stats.unansweredForMs,
-    peersServed: Object.fromEntries(peers.map((peer) => [peer.id, peer.stats.served])),
+    peersServed: Object.fromEntries(peers.map((peer) => [peer.id, servedAtOrAfter(peer, facts.statsAt - facts.stats.unansweredForMs)])),
     timedOut: facts.stats.timedOut,
   };
 }
 
 export function progressFacts(worker: WorkerRecord): ProgressFacts | undefined {
   if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return undefined;
-  return { id: worker.id, stats: worker.stats, statsAt: worker.statsAt };
+  return { id: worker.id, stats: worker.stats, statsAt: worker.statsAt, servedMarks: worker.servedMarks };
 }

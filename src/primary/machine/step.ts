@@ -9,6 +9,7 @@ import { EXIT_CODES } from '../../errors.js';
 import { LOG_EVENTS } from '../../log/events.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import { Actions, ms } from './actions.js';
+import { withServedMark } from './verdicts.js';
 import { checkWorker, markForUpkeep } from './liveness.js';
 import { probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
@@ -218,6 +219,7 @@ class Step extends Actions {
     worker.lastBeatAt = this.now;
     worker.stats = stats;
     worker.statsAt = this.now;
+    worker.servedMarks = withServedMark(worker.servedMarks, this.now, stats.served);
     if (worker.condition === 'late') {
       worker.condition = 'ok';
       worker.reason = undefined;

@@ -7,7 +7,7 @@ import type { LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { BackoffConfig } from './policy.js';
-import type { QuarantineStart } from './verdicts.js';
+import type { QuarantineStart, ServedMark } from './verdicts.js';
 
 /** Scaling refuses targets above this (the --workers limit). */
 export const MAX_WORKERS = 1024;
@@ -99,6 +99,8 @@ export interface WorkerRecord {
   maxRequests: number;
   /** Set while the worker is suspect (answers none of its requests); replaced whole, never changed in place. */
   suspicion: Suspicion | undefined;
+  /** Its served counter at each heartbeat of the last few seconds (verdicts.ts); replaced whole. */
+  servedMarks: readonly ServedMark[];
 }
 
 /**

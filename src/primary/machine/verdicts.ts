@@ -25,6 +25,32 @@ export interface ProgressFacts {
   stats: HeartbeatStats;
   /** When the primary received these stats. */
   statsAt: number;
+  /** Its served counter at each heartbeat of the last servedHistoryMs, oldest first (absent: only `stats`). */
+  servedMarks?: readonly ServedMark[];
+}
+
+/** A worker's `served` counter as one heartbeat reported it, on the primary's clock. */
+export interface ServedMark {
+  at: number;
+  served: number;
+}
+
+/** The marks after a heartbeat at `at`: the new one added, those older than servedHistoryMs dropped. */
+export function withServedMark(marks: readonly ServedMark[], at: number, served: number): ServedMark[] {
+  const from = at - QUARANTINE_RULE.servedHistoryMs;
+  const kept = marks.filter((mark) => mark.at >= from);
+  kept.push({ at, served });
+  return kept;
+}
+
+/**
+ * What a peer had served when a request arrived at `at`: its first heartbeat at or after `at`, so
+ * that only answers reported after that arrival count (never one given before it); its oldest mark
+ * when they all came later; its current count without marks.
+ */
+export function servedAtOrAfter(peer: ProgressFacts, at: number): number {
+  const mark = peer.servedMarks?.find((candidate) => candidate.at >= at) ?? peer.servedMarks?.[0];
+  return mark === undefined ? peer.stats.served : Math.min(mark.served, peer.stats.served);
 }
 
 /** The quarantine rule's constants; docs/health.md says why each has its value. */
@@ -37,8 +63,14 @@ export const QUARANTINE_RULE = {
   slowestFactor: 2,
   /** The fleet must have answered this many requests in that window before its pace is trusted (before: --stuck-after). */
   historyAnswers: 20,
-  /** Answers the peers must have given since the quarantine began: the evidence the worker's silence is its own. */
+  /**
+   * Answers the peers must have given since the suspect's oldest unanswered request arrived: the
+   * evidence the worker's silence is its own. Counted from that arrival, not from the quarantine: a
+   * closed-loop load whose every client ends up waiting on the suspect sends nothing new after it.
+   */
   peerAnswers: 3,
+  /** How far back each worker's served counter is kept, one mark a heartbeat, to count those answers. */
+  servedHistoryMs: 3000,
   /** "Clearly more than its share": this many unanswered requests, and this many times the mean. */
   shareMinRequests: 2,
   shareFactor: 2,
@@ -155,9 +187,9 @@ export function judgeQuarantined(
   if (peerAnswers < QUARANTINE_RULE.peerAnswers) {
     // Said once --stuck-after has passed too, so that a line about missing evidence is not followed by the evidence.
     if (silence < stuckAfterMs) return { verdict: 'hold' };
-    return { verdict: 'no-evidence', reason: `${what}, but no other worker answered since it left rotation` };
+    return { verdict: 'no-evidence', reason: `${what}, but no other worker answered since its oldest unanswered request arrived` };
   }
-  return { verdict: 'recycle', condition: 'stuck', reason: `${what} while other workers kept answering (${peerAnswers} answers since it left rotation); threshold ${seconds(thresholdMs)}s (${basis})` };
+  return { verdict: 'recycle', condition: 'stuck', reason: `${what} while other workers kept answering (${peerAnswers} answers since its oldest unanswered request arrived); threshold ${seconds(thresholdMs)}s (${basis})` };
 }
 
 function seconds(ms: number): string {
