@@ -8,6 +8,7 @@
 //   npm run bench -- balance | freeze        the two older single scripts, as before
 //   npm run bench -- reload | storm          the rolling reload on its own; the primary under a crash storm
 //   npm run bench -- verdicts [--quick]      the verdict matrix: healthy shapes never recycled, poisoned workers caught
+//   npm run bench -- spread                  how new connections spread over the workers at light to full load
 //   npm run bench -- profile                 where the primary's start-up time and memory go (--cpu-prof, modules loaded)
 //   npm run bench -- scale                   the fleet-size experiment alone, in the suite's report shape (temp dir unless --out)
 //   npm run bench -- machine                 the pure state machine's cost per event (no processes)
@@ -24,6 +25,7 @@ import { runFreeze } from './freeze.js';
 import { runMachineStep } from './machine-step.js';
 import { runProfileStartup } from './profile-startup.js';
 import { runScale } from './scale.js';
+import { runSpread } from './spread.js';
 import { runStorm } from './storm.js';
 import { runVerdicts } from './verdicts.js';
 import { missingFigures, targets } from './lib/check.js';
@@ -195,7 +197,7 @@ async function main() {
   for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
   const isScaleAlone = positionals.length === 1 && positionals[0] === 'scale';
   if (positionals.length > 0 && !isScaleAlone) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, profile: runProfileStartup, machine: runMachineStep };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, spread: runSpread, profile: runProfileStartup, machine: runMachineStep };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }
