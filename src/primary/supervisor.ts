@@ -29,6 +29,8 @@ import { DEFAULT_BACKOFF } from './policy.js';
 import { Prober } from './probes.js';
 import { signalProcess, WorkerProcess } from './processes.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
+import { notifySetup, withoutSystemdEnv, type SdNotifier } from '../os/sd-notify.js';
+import { NO_NOTICES, notices, type NoticeMemory } from './systemd-notices.js';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 const TICK_MS = 50;
@@ -114,6 +116,9 @@ export class Supervisor {
   /** Built on the first scrape (prom-client is loaded then): values are read at scrape time anyway. */
   private metrics: Promise<WardenMetrics> | undefined;
   private readonly metricsSource: MetricsSource;
+  /** sd_notify, when systemd started warden with $NOTIFY_SOCKET (os/sd-notify.ts). */
+  private notifier: SdNotifier | undefined;
+  private noticeMemory: NoticeMemory = NO_NOTICES;
 
   constructor(
     private readonly settings: SupervisorSettings,
@@ -215,6 +220,7 @@ export class Supervisor {
     const done = new Promise<RunResult>((resolve) => {
       this.finish = resolve;
     });
+    this.startNotifier();
     this.timers.push(this.clock.setInterval(() => this.dispatch({ type: 'Tick' }), TICK_MS));
     this.timers.push(this.clock.setInterval(() => this.dispatcher.sweep(), 100));
     if (options.probePath !== undefined) this.timers.push(this.clock.setInterval(() => this.probeAll(), options.probeIntervalMs));
@@ -275,12 +281,37 @@ export class Supervisor {
         this.state = result.state;
         for (const effect of result.effects) this.perform(effect);
       }
-      this.dispatcher.setRotation(
-        this.state.workers.filter((worker) => isInRotation(this.state, worker)).sort((a, b) => a.slot - b.slot).map((worker) => worker.id),
-      );
+      const rotation = this.state.workers.filter((worker) => isInRotation(this.state, worker));
+      this.dispatcher.setRotation(rotation.sort((a, b) => a.slot - b.slot).map((worker) => worker.id));
+      this.notifySystemd(rotation.length);
     } finally {
       this.processing = false;
     }
+  }
+
+  /** systemd sets NOTIFY_SOCKET (Type=notify) and WATCHDOG_USEC (WatchdogSec=) for the main process. */
+  private startNotifier(): void {
+    const setup = notifySetup(process.env, process.pid, (error) => this.log.log('warn', LOG_EVENTS.systemdNotifyFailed, error.message, {}));
+    if (setup.problem !== undefined) this.log.log('warn', LOG_EVENTS.systemdNotifyFailed, setup.problem, {});
+    this.notifier = setup.notifier;
+    // From the primary's own event loop: a primary that hangs stops pinging, and systemd restarts it.
+    if (this.notifier !== undefined && setup.watchdogIntervalMs !== undefined) {
+      const notifier = this.notifier;
+      this.timers.push(this.clock.setInterval(() => notifier.send(['WATCHDOG=1']), setup.watchdogIntervalMs));
+    }
+  }
+
+  private notifySystemd(inRotation: number): void {
+    if (this.notifier === undefined) return;
+    const result = notices(this.noticeMemory, {
+      phase: this.state.phase,
+      isReady: readyz(this.state, this.requiredReady()).status === 200,
+      reloadingTo: this.state.reload?.generation,
+      inRotation,
+      targetWorkers: this.state.targetWorkers,
+    });
+    this.noticeMemory = result.memory;
+    for (const message of result.messages) this.notifier.send(message);
   }
 
   get snapshot(): MachineState {
@@ -387,7 +418,7 @@ export class Supervisor {
     const worker = new WorkerProcess(
       {
         entry: WORKER_ENTRY, slot, generation, workerCount, config, maxLineBytes: MAX_LINE_BYTES,
-        env: this.settings.workerEnv ?? process.env,
+        env: withoutSystemdEnv(this.settings.workerEnv ?? process.env),
         ...(this.settings.cwd === undefined ? {} : { cwd: this.settings.cwd }),
         execArgv: [...this.settings.options.nodeArgs, ...(inspectPort === undefined ? [] : [`--inspect-port=127.0.0.1:${inspectPort}`])],
       },
@@ -509,6 +540,8 @@ export class Supervisor {
       waiting.done({ ok: false, message: 'warden stopped' });
     }
     await Promise.all([this.dispatcher.close(), this.admin.close(), this.prober.close(), this.control.close()]);
+    // STOPPING=1 (sent when the stop began) reaches systemd before the main process is gone.
+    if (this.notifier !== undefined) await Promise.race([this.notifier.flushed(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     this.finish?.(result);
   }
 
