@@ -11,6 +11,9 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { errnoCode } from '../errors.js';
 
+/** The names warden looks for in LISTEN_FDNAMES (FileDescriptorName= in a .socket unit). */
+export const FD_NAMES = { service: 'service', admin: 'admin' } as const;
+
 /** The variables systemd sets for the service's main process; workers must not inherit them. */
 export const SYSTEMD_ENV = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'] as const;
 

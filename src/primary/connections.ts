@@ -21,6 +21,7 @@ import { WardenError, errnoCode } from '../errors.js';
 import { monotonicMs } from '../protocol/messages.js';
 import { acceptorChanges, chooseWorker, stickyWorker, type Candidate } from './balance.js';
 import { listenUnix, type BoundSocket } from './unix-socket.js';
+import { socketInode } from '../os/accept-queue.js';
 import { BACKLOG, acceptRawHandles, listeningHandle, remoteAddress, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
 
 import type { BalanceMode } from '../config/options.js';
@@ -97,6 +98,8 @@ export class ConnectionDispatcher {
       mode?: BalanceMode;
       /** `--sticky`: the same client address goes to the same worker while it is in rotation. */
       sticky?: boolean;
+      /** `--backlog`: listen(2)'s backlog, each time the socket is (re)listened. */
+      backlog?: number;
       now?: () => number;
     },
   ) {}
@@ -109,9 +112,35 @@ export class ConnectionDispatcher {
   async listen(host: string, port: number, what: string): Promise<AddressInfo> {
     const server = createServer();
     this.server = server;
-    const address = await listenOn(server, host, port, what);
+    const address = await listenOn(server, host, port, what, this.backlog);
+    this.rememberInode(server);
     acceptRawHandles(server, (handle) => this.accept(handle));
     return address;
+  }
+
+  /**
+   * Serve on an inherited listening socket (`--fd`, systemd socket activation): TCP or unix. Closing
+   * it here closes only warden's descriptor; the socket and its queue stay with whoever passed it.
+   */
+  async listenFd(fd: number, what: string): Promise<AddressInfo | { path: string }> {
+    const server = createServer();
+    this.server = server;
+    const address = await listenOnFd(server, fd, what, this.backlog);
+    this.rememberInode(server);
+    acceptRawHandles(server, (handle) => this.accept(handle));
+    return address;
+  }
+
+  /** The listening socket's inode, by which /proc/net/tcp names it (undefined off Linux or for unix sockets). */
+  listenerInode: number | undefined;
+
+  private rememberInode(server: Server): void {
+    const fd = (listeningHandle(server) as { fd?: number } | undefined)?.fd;
+    this.listenerInode = typeof fd === 'number' && fd >= 0 ? socketInode(fd) : undefined;
+  }
+
+  private get backlog(): number {
+    return this.options.backlog ?? BACKLOG;
   }
 
   /** `slot` keys the --sticky choice: a replacement in the same slot gets that slot's clients. */
@@ -301,7 +330,7 @@ export class ConnectionDispatcher {
     keeper.onconnection = (status, handle) => {
       if (status === 0 && handle !== undefined) this.accept(handle);
     };
-    return keeper.listen(BACKLOG) === 0;
+    return keeper.listen(this.backlog) === 0;
   }
 
   /** Accept until a turn of the event loop brings no connection after `minMs` (or the bound passes). */
@@ -421,7 +450,34 @@ export class ConnectionDispatcher {
 }
 
 /** Listen and turn bind errors into a WardenError that names the address and what to do. */
-export function listenOn(server: Server, host: string, port: number, what: string): Promise<AddressInfo> {
+/** listen() on an inherited descriptor; a descriptor that is not a listening socket becomes a WardenError naming it. */
+export function listenOnFd(server: Server, fd: number, what: string, backlog = BACKLOG): Promise<AddressInfo | { path: string }> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      const code = errnoCode(error);
+      reject(new WardenError('WARDEN_LISTEN', `cannot listen on file descriptor ${fd} for the ${what}: ${code ?? error.message}`, {
+        hint: code === 'EBADF' || code === 'EINVAL' || code === 'ENOTSOCK'
+          ? `descriptor ${fd} is not a socket this process inherited; pass a bound TCP or unix stream socket (systemd-socket-activate, or a .socket unit)`
+          : undefined,
+        cause: error,
+      }));
+    };
+    server.once('error', onError);
+    try {
+      server.listen({ fd, backlog }, () => {
+        server.off('error', onError);
+        const address = server.address();
+        resolve(typeof address === 'string' ? { path: address } : (address as AddressInfo));
+      });
+    } catch (error) {
+      // node:net throws at once for a descriptor of the wrong type (a file, a pipe).
+      server.off('error', onError);
+      onError(error as Error);
+    }
+  });
+}
+
+export function listenOn(server: Server, host: string, port: number, what: string, backlog = BACKLOG): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => {
       const code = errnoCode(error);
@@ -433,7 +489,7 @@ export function listenOn(server: Server, host: string, port: number, what: strin
       reject(new WardenError('WARDEN_LISTEN', `cannot listen on ${address} for the ${what}: ${code ?? error.message}`, { hint, cause: error }));
     };
     server.once('error', onError);
-    server.listen({ host, port, exclusive: true }, () => {
+    server.listen({ host, port, exclusive: true, backlog }, () => {
       server.off('error', onError);
       resolve(server.address() as AddressInfo);
     });

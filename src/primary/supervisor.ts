@@ -31,6 +31,8 @@ import { signalProcess, WorkerProcess } from './processes.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
 import { notifySetup, withoutSystemdEnv, type SdNotifier } from '../os/sd-notify.js';
 import { NO_NOTICES, notices, type NoticeMemory } from './systemd-notices.js';
+import { inheritedSockets } from './socket-activation.js';
+import type { AddressInfo } from 'node:net';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 const TICK_MS = 50;
@@ -129,7 +131,7 @@ export class Supervisor {
     const options = settings.options;
     this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
     this.dispatcher = new ConnectionDispatcher({
-      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance, sticky: options.sticky,
+      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance, sticky: options.sticky, backlog: options.backlog,
     });
     this.admin = new AdminServer({
       '/livez': () => livez(this.state),
@@ -169,13 +171,23 @@ export class Supervisor {
   /** Bind the service and admin ports (failing fast with a clear error), then start the workers. */
   async start(): Promise<Started> {
     const options = this.settings.options;
-    const listen = options.uds === undefined
-      ? await this.dispatcher.listen(options.host, options.port, 'service')
-      : { address: '', family: 'unix', port: 0, path: (await this.dispatcher.listenUnix(options.uds, options.udsMode, 'service')).path };
-    const socketPath = 'path' in listen ? listen.path : undefined;
+    // --fd, or systemd socket activation: the socket outlives this primary, so a restart refuses nothing.
+    const inherited = inheritedSockets(process.env, process.pid, options.fd);
+    const unix = (path: string): AddressInfo & { path: string } => ({ address: '', family: 'unix', port: 0, path });
+    let listen: AddressInfo | (AddressInfo & { path: string });
+    if (inherited.service !== undefined) {
+      const bound = await this.dispatcher.listenFd(inherited.service, 'service');
+      listen = 'path' in bound ? unix(bound.path) : bound;
+    } else {
+      listen = options.uds === undefined
+        ? await this.dispatcher.listen(options.host, options.port, 'service')
+        : unix((await this.dispatcher.listenUnix(options.uds, options.udsMode, 'service')).path);
+    }
+    const socketPath = 'path' in listen ? (listen as { path: string }).path : undefined;
+    const listenHost = inherited.service === undefined ? options.host : listen.address;
     let admin;
     try {
-      admin = await this.admin.listen(options.adminHost, options.adminPort);
+      admin = inherited.admin === undefined ? await this.admin.listen(options.adminHost, options.adminPort) : await this.admin.listenFd(inherited.admin);
     } catch (error) {
       await this.dispatcher.close();
       throw error;
@@ -197,7 +209,8 @@ export class Supervisor {
     if (options.probePath !== undefined) await this.prober.start();
     this.info = {
       pid: process.pid, version: this.settings.version, module: this.settings.moduleLabel,
-      listen: socketPath === undefined ? { host: options.host, port: listen.port } : { host: '', port: 0, path: socketPath }, admin: { host: options.adminHost, port: admin.port },
+      listen: socketPath === undefined ? { host: listenHost, port: listen.port } : { host: '', port: 0, path: socketPath },
+      admin: { host: inherited.admin === undefined ? options.adminHost : admin.address, port: admin.port },
       startedAt: this.clock.now(), requiredReady: this.requiredReady(),
     };
     this.workerConfig = {
@@ -215,6 +228,8 @@ export class Supervisor {
       accessLog: options.accessLog,
       logFormat: options.logFormat,
       args: [...(this.settings.appArgs ?? [])],
+      backlog: options.backlog,
+      maxConcurrency: options.maxConcurrency,
       ...(this.settings.tls === undefined ? {} : { tls: this.settings.tls }),
     };
     const done = new Promise<RunResult>((resolve) => {

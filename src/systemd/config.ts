@@ -6,6 +6,7 @@
 import { WardenError } from '../errors.js';
 import { SERVE_OPTIONS, flagName, takesValue, type OptionSpec, type ParseContext } from '../config/options.js';
 import { optionName } from '../config/resolve.js';
+export { FD_NAMES } from '../os/sd-notify.js';
 
 export const SYSTEMD_DEFAULTS = {
   watchdogS: 30,
@@ -17,9 +18,6 @@ export const SYSTEMD_DEFAULTS = {
 
 /** Seconds systemd waits after warden's own graceful timeout before it SIGKILLs what is left. */
 export const STOP_MARGIN_S = 5;
-
-/** The names warden looks for in LISTEN_FDNAMES (primary/socket-activation.ts reads them). */
-export const FD_NAMES = { service: 'service', admin: 'admin' } as const;
 
 export type ServeFlags = Record<string, string | boolean | string[] | undefined>;
 

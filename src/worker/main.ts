@@ -182,7 +182,7 @@ async function main(): Promise<void> {
       if (status === 0 && raw !== undefined) hand(target, raw);
     };
     // listen(2) on a socket that is listening already only sets the backlog, then libuv polls it.
-    const code = copy.listen(BACKLOG);
+    const code = copy.listen(config.backlog ?? BACKLOG);
     if (code !== 0) {
       copy.close();
       send({ warden: 1, act: 'listening', error: `listen failed (libuv error ${code})` });
