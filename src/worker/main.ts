@@ -13,6 +13,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { isOrphaned, watchParent } from './parent-watch.js';
 import { isHttpServer, RequestTracker, upgradedCloseDelayMs } from './requests.js';
+import { limitConcurrency } from './concurrency-limit.js';
 import { tlsTerminator } from './tls.js';
 
 /** A connection's libuv handle as it arrives over IPC. */
@@ -218,7 +219,10 @@ async function main(): Promise<void> {
   });
   server = loaded.server;
   closeApp = loaded.close;
-  if (isHttpServer(server)) tracker.attach(server);
+  if (isHttpServer(server)) {
+    tracker.attach(server);
+    limitConcurrency(server, config.maxConcurrency ?? 0, () => tracker.inFlightCount);
+  }
   if (loaded.shape !== 'self-listen') {
     // The server is never bound here; report the primary's address, and run the 'listening' hooks
     // (node:http starts its connection bookkeeping on 'listening').
