@@ -32,6 +32,7 @@ import { watchSources, type SourceWatch } from './source-watch.js';
 import { notifySetup, withoutSystemdEnv, type SdNotifier } from '../os/sd-notify.js';
 import { NO_NOTICES, notices, type NoticeMemory } from './systemd-notices.js';
 import { inheritedSockets } from './socket-activation.js';
+import { readAcceptQueue } from '../os/accept-queue.js';
 import type { AddressInfo } from 'node:net';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
@@ -155,6 +156,7 @@ export class Supervisor {
         return { stdout: stats.stdout.droppedLines, stderr: stats.stderr.droppedLines };
       },
       appMetrics: () => [...this.appMetrics.values()],
+      acceptQueue: () => this.acceptQueue(),
     };
     this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket), settings.tls !== undefined);
     this.control = new ControlServer((request, progress) => this.onControlRequest(request, progress));
@@ -560,6 +562,13 @@ export class Supervisor {
     this.finish?.(result);
   }
 
+  /** The service socket's accept queue (Linux /proc/net/tcp), null for a unix socket or off Linux. */
+  private acceptQueue(): number | null {
+    const listen = this.info?.listen;
+    if (listen === undefined || listen.path !== undefined) return null;
+    return readAcceptQueue({ port: listen.port, ...(this.dispatcher.listenerInode === undefined ? {} : { inode: this.dispatcher.listenerInode }) });
+  }
+
   private requiredReady(): number {
     return requiredReady(this.settings.options, this.state.targetWorkers);
   }
@@ -571,7 +580,8 @@ export class Supervisor {
       inspectPort: this.evidence.inspectPort(id) ?? null,
     }));
     const workers = report.workers.map((worker) => ({ ...worker, incidents: this.evidence.incidents.forSlot(worker.slot) }));
-    return { ...report, workers, connections: { ...this.dispatcher.stats }, logs: this.log.streamStats() };
+    const acceptQueue = { length: this.acceptQueue(), backlog: this.settings.options.backlog };
+    return { ...report, workers, connections: { ...this.dispatcher.stats }, acceptQueue, logs: this.log.streamStats() };
   }
 }
 

@@ -19,7 +19,12 @@ export interface StatusWorker {
 
 export interface StatusSample {
   at: number;
-  body: { primary: { pid: number; module: string; phase: string; uptimeMs: number; listen: { host: string; port: number }; workersTarget: number }; workers: StatusWorker[] };
+  body: {
+    primary: { pid: number; module: string; phase: string; uptimeMs: number; listen: { host: string; port: number }; workersTarget: number };
+    workers: StatusWorker[];
+    /** Connections waiting in the kernel's accept queue (null: unknown); absent from an older warden. */
+    acceptQueue?: { length: number | null; backlog: number };
+  };
 }
 
 export interface StatusRow {
@@ -84,7 +89,9 @@ function clip(text: string, width: number): string {
 export function formatStatus(sample: StatusSample, rows: StatusRow[], options: { colour: boolean; width: number }): string {
   const p = sample.body.primary;
   const paint = (colour: string, text: string) => (options.colour ? `${colour}${text}${RESET}` : text);
-  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready`;
+  const queue = sample.body.acceptQueue;
+  const queued = queue === undefined || queue.length === null ? '' : `  queue ${queue.length}/${queue.backlog}`;
+  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${queued}`;
   const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'rss', 'restarts', 'last exit / incident'];
   const cells = rows.map((row) => [
     row.generation > 1 ? `${row.slot} g${row.generation}` : String(row.slot),
