@@ -56,7 +56,7 @@ export interface SystemdConfig {
   timeoutStopS: number;
   restartSec: number;
   /** With --socket: what the .socket unit listens on. */
-  socket: { listen: string; mode: string | undefined } | undefined;
+  socket: { listen: string; mode: string | undefined; backlog: number | undefined } | undefined;
   /** Paths the service must write despite ProtectSystem=strict. */
   readWritePaths: string[];
   /** The app lives under /home: ProtectHome=read-only instead of yes. */
@@ -140,9 +140,11 @@ export function resolveSystemdConfig(input: SystemdInput): SystemdConfig {
   let socket: SystemdConfig['socket'];
   if (socketFlag) {
     const mode = values.get('udsMode') as number | undefined;
+    // warden listen()s again on the inherited socket with --backlog; the unit says the same number.
+    const backlog = values.get('backlog') as number | undefined;
     socket = uds !== undefined
-      ? { listen: uds, mode: (mode ?? 0o666).toString(8).padStart(4, '0') }
-      : { listen: listenAddress((values.get('host') as string | undefined) ?? SYSTEMD_DEFAULTS.host, (values.get('port') as number | undefined) ?? SYSTEMD_DEFAULTS.port), mode: undefined };
+      ? { listen: uds, mode: (mode ?? 0o666).toString(8).padStart(4, '0'), backlog }
+      : { listen: listenAddress((values.get('host') as string | undefined) ?? SYSTEMD_DEFAULTS.host, (values.get('port') as number | undefined) ?? SYSTEMD_DEFAULTS.port), mode: undefined, backlog };
     if (socket.mode === undefined && /:0$/.test(socket.listen)) throw usage('--port', 'a fixed port with --socket (systemd binds it before warden starts)', '0');
   }
   const directoryOf = (path: string | undefined) => (path === undefined ? undefined : path.replace(/\/[^/]*$/, '') || '/');

@@ -89,6 +89,7 @@ export function buildSocket(config: SystemdConfig): UnitFile | undefined {
     // warden picks its listener by this name in LISTEN_FDNAMES.
     `FileDescriptorName=${FD_NAMES.service}`,
     config.socket.mode === undefined ? undefined : `SocketMode=${config.socket.mode}`,
+    config.socket.backlog === undefined ? undefined : `Backlog=${config.socket.backlog}`,
     `Service=${config.name}.service`,
   ]);
   const install = section('Install', ['WantedBy=sockets.target']);

@@ -105,6 +105,8 @@ test('--socket adds a .socket unit on --host:--port named "service", and the ser
   assert.equal(one(uds, 'ListenStream'), '/run/shop.sock');
   assert.equal(one(uds, 'SocketMode'), '0660');
   assert.equal(units()[1], undefined, 'no socket unit without --socket');
+  const backlog = units({ flags: { socket: true }, serve: { backlog: '2048' } })[1]?.text ?? '';
+  assert.equal(one(backlog, 'Backlog'), '2048', '--backlog sets the socket unit\'s Backlog= too');
 });
 
 test('--watchdog 0 leaves WatchdogSec out; --watchdog N sets it', () => {
