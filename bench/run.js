@@ -7,6 +7,7 @@
 //   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload)
 //   npm run bench -- balance | freeze        the two older single scripts, as before
 //   npm run bench -- reload | storm          the rolling reload on its own; the primary under a crash storm
+//   npm run bench -- restart                 restart warden itself under load, with and without socket activation
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
 // MIXED_DURATION, MIXED_LOOPS, WORKERS); see bench/README.md.
 
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
 import { runStorm } from './storm.js';
+import { runRestart } from './restart.js';
 import { missingFigures, targets } from './lib/check.js';
 import { CONTENDERS } from './lib/contender-set.js';
 import { assertWardenBuilt, ROOT } from './lib/contenders.js';
@@ -171,7 +173,7 @@ async function main() {
   });
   assertWardenBuilt();
   if (positionals.length > 0) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, restart: runRestart };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }
