@@ -94,13 +94,15 @@ async function scenario(name, p) {
       process2 = startProcess(process.execPath, wardenArgs(p, ['--port', String(p.port)]), { label: 'warden (plain, restarted)' });
     } else {
       sendSignal(holder.pid, 'SIGHUP');
+      await holder.waitForLine(/^holder: \d+ exited with/, 30_000);
     }
+    const stopMs = performance.now() - restartAt;
     await readyPid(adminUrl, firstPid);
     const restartMs = performance.now() - restartAt;
     await sleep(p.afterS * 1000);
     const result = await load.stop();
     await process2?.stop(15_000);
-    return { name, restartMs: Math.round(restartMs), ...result };
+    return { name, stopMs: Math.round(stopMs), restartMs: Math.round(restartMs), ...result };
   } finally {
     await process1?.stop(15_000);
     await holder?.stop(15_000);
@@ -114,8 +116,8 @@ export async function runRestart(log = (line) => process.stdout.write(`${line}\n
   for (const name of ['plain', 'activated']) {
     const result = await scenario(name, p);
     results.push(result);
-    log(`   ${name}: ${result.ok} ok, ${result.refused} refused, ${result.failed} failed${Object.keys(result.errors).length > 0 ? ` (${JSON.stringify(result.errors)})` : ''}; restart ${result.restartMs} ms; slowest answer ${result.slowestMs} ms`);
+    log(`   ${name}: ${result.ok} ok, ${result.refused} refused, ${result.failed} failed${Object.keys(result.errors).length > 0 ? ` (${JSON.stringify(result.errors)})` : ''}; old warden gone after ${result.stopMs} ms, new one in rotation after ${result.restartMs} ms; slowest answer ${result.slowestMs} ms`);
   }
-  log(table(['restart', 'ok', 'refused', 'failed', 'restart ms', 'slowest answer ms'], results.map((r) => [r.name, r.ok, r.refused, r.failed, r.restartMs, r.slowestMs])));
+  log(table(['restart', 'ok', 'refused', 'failed', 'stop ms', 'restart ms', 'slowest answer ms'], results.map((r) => [r.name, r.ok, r.refused, r.failed, r.stopMs, r.restartMs, r.slowestMs])));
   return { params: p, results: results.map((r) => ({ ...r, restartS: round(r.restartMs / 1000, 2) })) };
 }
