@@ -27,6 +27,7 @@ export interface SystemdFlags {
   user?: string;
   group?: string;
   socket?: boolean;
+  adminSocket?: boolean;
   watchdog?: string;
 }
 
@@ -55,6 +56,8 @@ export interface SystemdConfig {
   watchdogS: number;
   timeoutStopS: number;
   restartSec: number;
+  /** With --admin-socket: what NAME-admin.socket listens on (the admin server's host:port). */
+  adminSocket: { listen: string } | undefined;
   /** With --socket: what the .socket unit listens on. */
   socket: { listen: string; mode: string | undefined; backlog: number | undefined } | undefined;
   /** Paths the service must write despite ProtectSystem=strict. */
@@ -149,6 +152,13 @@ export function resolveSystemdConfig(input: SystemdInput): SystemdConfig {
   }
   const directoryOf = (path: string | undefined) => (path === undefined ? undefined : path.replace(/\/[^/]*$/, '') || '/');
   // ProtectSystem=strict makes the file system read-only: name what warden itself writes.
+  let adminSocket: SystemdConfig['adminSocket'];
+  if (flags.adminSocket === true) {
+    if (!socketFlag) throw new WardenError('WARDEN_USAGE', '--admin-socket needs --socket', { hint: 'add --socket: the service port is the one whose restart must refuse nothing' });
+    const adminPort = (values.get('adminPort') as number | undefined) ?? 9000;
+    if (adminPort === 0) throw usage('--admin-port', 'a fixed port with --admin-socket (systemd binds it before warden starts)', '0');
+    adminSocket = { listen: listenAddress((values.get('adminHost') as string | undefined) ?? SYSTEMD_DEFAULTS.host, adminPort) };
+  }
   const readWritePaths = [values.get('heapSnapshotDir') as string | undefined, directoryOf(control), socketFlag ? undefined : directoryOf(uds)]
     .filter((path): path is string => path !== undefined && path !== '');
   if (values.get('reload') === true) {
@@ -162,6 +172,7 @@ export function resolveSystemdConfig(input: SystemdInput): SystemdConfig {
     timeoutStopS: Math.ceil(gracefulS) + STOP_MARGIN_S,
     restartSec: SYSTEMD_DEFAULTS.restartSec,
     socket,
+    adminSocket,
     readWritePaths,
     appUnderHome: [input.app, input.workingDirectory, ...input.command].some((path) => path === '/home' || path.startsWith('/home/') || path === '/root' || path.startsWith('/root/')),
   };

@@ -31,7 +31,7 @@ function section(name: string, lines: readonly (string | undefined)[]): string {
 }
 
 export function buildService(config: SystemdConfig): UnitFile {
-  const socketUnit = config.socket === undefined ? undefined : `${config.name}.socket`;
+  const socketUnit = config.socket === undefined ? undefined : [`${config.name}.socket`, ...(config.adminSocket === undefined ? [] : [`${config.name}-admin.socket`])].join(' ');
   const unit = section('Unit', [
     `Description=${specifierSafe(config.description)}`,
     'Documentation=man:systemd.service(5)',
@@ -96,7 +96,19 @@ export function buildSocket(config: SystemdConfig): UnitFile | undefined {
   return { fileName: `${config.name}.socket`, text: [unit, socket, install].join('\n') };
 }
 
+/** --admin-socket: the admin port passed as well, named "admin", so /readyz answers across a restart too. */
+export function buildAdminSocket(config: SystemdConfig): UnitFile | undefined {
+  if (config.adminSocket === undefined) return undefined;
+  const unit = section('Unit', [`Description=${specifierSafe(config.description)} (admin socket)`]);
+  const socket = section('Socket', [
+    `ListenStream=${specifierSafe(config.adminSocket.listen)}`,
+    `FileDescriptorName=${FD_NAMES.admin}`,
+    `Service=${config.name}.service`,
+  ]);
+  const install = section('Install', ['WantedBy=sockets.target']);
+  return { fileName: `${config.name}-admin.socket`, text: [unit, socket, install].join('\n') };
+}
+
 export function buildUnits(config: SystemdConfig): UnitFile[] {
-  const socket = buildSocket(config);
-  return socket === undefined ? [buildService(config)] : [buildService(config), socket];
+  return [buildService(config), buildSocket(config), buildAdminSocket(config)].filter((unit): unit is UnitFile => unit !== undefined);
 }

@@ -42,13 +42,13 @@ test('the printed service unit passes systemd-analyze verify without a warning',
   assert.deepEqual(warningsAbout(result.stderr, ['warden-test']), [], 'no warning about the unit');
 });
 
-test('with --socket, the service and socket units written by --output pass systemd-analyze verify together', async (t) => {
+test('with --socket and --admin-socket, the three units written by --output pass systemd-analyze verify together', async (t) => {
   if (!toolOrSkip(t, 'systemd-analyze')) return;
   const dir = mkdtempSync(join(tmpdir(), 'warden-systemd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const written = await runCli(t, ['systemd', fixture('slow.mjs'), '--name', 'warden-test', '--socket', '--port', '8123', '--output', dir]);
+  const written = await runCli(t, ['systemd', fixture('slow.mjs'), '--name', 'warden-test', '--socket', '--admin-socket', '--port', '8123', '--output', dir]);
   assert.equal(written.code, 0, written.stderr);
-  const files = [join(dir, 'warden-test.service'), join(dir, 'warden-test.socket')];
+  const files = [join(dir, 'warden-test.service'), join(dir, 'warden-test.socket'), join(dir, 'warden-test-admin.socket')];
   assert.deepEqual(written.stdout.trim().split('\n'), files);
   assert.match(readFileSync(files[1] as string, 'utf8'), /^ListenStream=127\.0\.0\.1:8123$/m);
   const result = await verify(files);

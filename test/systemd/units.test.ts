@@ -109,6 +109,16 @@ test('--socket adds a .socket unit on --host:--port named "service", and the ser
   assert.equal(one(backlog, 'Backlog'), '2048', '--backlog sets the socket unit\'s Backlog= too');
 });
 
+test('--admin-socket adds NAME-admin.socket on the admin port, named "admin"; the service requires both sockets', () => {
+  const all = units({ flags: { socket: true, adminSocket: true }, serve: { adminPort: '9100' } });
+  assert.deepEqual(all.map((unit) => unit.fileName), ['shop.service', 'shop.socket', 'shop-admin.socket']);
+  const admin = all[2]?.text ?? '';
+  assert.equal(one(admin, 'ListenStream'), '127.0.0.1:9100');
+  assert.equal(one(admin, 'FileDescriptorName'), 'admin');
+  assert.equal(one(all[0]?.text ?? '', 'Requires'), 'shop.socket shop-admin.socket');
+  assert.throws(() => units({ flags: { adminSocket: true } }), /--admin-socket needs --socket/);
+});
+
 test('--watchdog 0 leaves WatchdogSec out; --watchdog N sets it', () => {
   assert.equal(one(units({ flags: { watchdog: '0' } })[0]?.text ?? '', 'WatchdogSec'), undefined);
   assert.equal(one(units({ flags: { watchdog: '10' } })[0]?.text ?? '', 'WatchdogSec'), '10');
