@@ -1,13 +1,15 @@
 // Serving on inherited sockets, in both balance modes: systemd socket activation through
 // systemd-socket-activate (the service and admin sockets named by LISTEN_FDNAMES; the connection
-// that started warden is answered), and `--fd N` with a socket the test binds and passes as fd 3.
+// that started warden is answered), `--fd N` with a socket the test binds and passes as fd 3, and a
+// restart on a socket held across it (bench/lib/socket-holder.py plays systemd's part) failing nothing.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { WARDEN, fixture, get, getJson, ownProcesses, waitFor, withDeadline } from './harness.js';
+import { join } from 'node:path';
+import { ROOT, WARDEN, fixture, get, getJson, ownProcesses, waitFor, withDeadline } from './harness.js';
 import { toolOrSkip } from './systemd-tools.js';
 
 /** A port free right now (bound, then closed): systemd-socket-activate needs fixed ports. */
@@ -92,3 +94,48 @@ test('--fd of a descriptor that is not a socket fails naming it, with exit 1', a
   assert.equal(code, 1);
   assert.match(output(), /cannot listen on file descriptor 9 for the service/);
 });
+
+for (const mode of ['shared', 'handoff'] as const) {
+  test(`--balance ${mode}: restarted on a held socket (stop, then start, as systemctl restart), warden refuses and fails no request sent meanwhile`, async (t) => {
+    if (!toolOrSkip(t, 'python3')) return;
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const owned = ownProcesses(t);
+    const holder = spawn('python3', [join(ROOT, 'bench', 'lib', 'socket-holder.py'), String(port), '511', '--',
+      process.execPath, WARDEN, 'serve', fixture('worker-env.mjs'), '--workers', '2', '--balance', mode, '--fd', '3', '--admin-port', String(adminPort)],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+    owned.own(holder.pid, 'socket holder');
+    const output = collect(holder);
+    const primaryPid = async () => {
+      const answer = await getJson<{ primary: { pid: number; phase: string }; workers: { pid: number | null; inRotation: boolean }[] }>(adminPort, '/workers').catch(() => undefined);
+      if (answer === undefined || answer.status !== 200 || answer.body.primary.phase !== 'running' || !answer.body.workers.some((worker) => worker.inRotation)) return undefined;
+      for (const worker of answer.body.workers) owned.own(worker.pid ?? undefined, 'worker');
+      owned.own(answer.body.primary.pid, 'warden primary');
+      return answer.body.primary.pid;
+    };
+    const first = await waitFor('the first warden in rotation', primaryPid, 20_000);
+
+    const outcomes = { ok: 0, other: [] as string[] };
+    let isLoading = true;
+    const loop = async () => {
+      while (isLoading) {
+        const answer = await get(port, '/', 20_000).catch((error: Error) => ({ status: 0, body: (error as NodeJS.ErrnoException).code ?? error.message }));
+        if (answer.status === 200) outcomes.ok += 1;
+        else outcomes.other.push(`${answer.status} ${answer.body.slice(0, 80)}`);
+      }
+    };
+    const loops = [loop(), loop(), loop(), loop()];
+    await waitFor('requests served before the restart', () => outcomes.ok >= 20, 10_000);
+    process.kill(holder.pid as number, 'SIGHUP');
+    await waitFor('the old warden to exit', () => /holder: \d+ exited with 0/.test(output()), 30_000);
+    const second = await waitFor('a new warden in rotation', async () => {
+      const pid = await primaryPid();
+      return pid !== undefined && pid !== first ? pid : undefined;
+    }, 30_000);
+    const atRestart = outcomes.ok;
+    await waitFor('requests served after the restart', () => outcomes.ok >= atRestart + 20, 10_000);
+    isLoading = false;
+    await Promise.all(loops);
+    assert.notEqual(second, first);
+    assert.deepEqual(outcomes.other, [], `every request was answered 200 (${outcomes.ok} were)\n${output()}`);
+  });
+}
