@@ -18,14 +18,14 @@ export function isOverLimit(inFlight: number, maxConcurrency: number): boolean {
  * request is never counted in flight nor seen by the app. The connection is closed after the answer:
  * the client's next connection may reach a worker with room (--balance shared lets the kernel pick).
  */
-export function limitConcurrency(server: HttpServer, maxConcurrency: number, inFlight: () => number, onRefused: () => void = () => undefined): void {
+export function limitConcurrency(server: HttpServer, maxConcurrency: number, inFlight: () => number, onRefused: (req: IncomingMessage, status: number) => void = () => undefined): void {
   if (maxConcurrency <= 0) return;
   const emit = server.emit;
   server.emit = function emitWithLimit(this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'request' && isOverLimit(inFlight(), maxConcurrency)) {
       const [req, res] = args as [IncomingMessage, ServerResponse];
       refuse(req, res);
-      onRefused();
+      onRefused(req, 503);
       return true;
     }
     return (emit as (event: string | symbol, ...rest: unknown[]) => boolean).call(this, event, ...args);

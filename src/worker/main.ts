@@ -221,7 +221,7 @@ async function main(): Promise<void> {
   closeApp = loaded.close;
   if (isHttpServer(server)) {
     tracker.attach(server);
-    limitConcurrency(server, config.maxConcurrency ?? 0, () => tracker.inFlightCount);
+    limitConcurrency(server, config.maxConcurrency ?? 0, () => tracker.inFlightCount, (req, status) => tracker.countRefused(req, status));
   }
   if (loaded.shape !== 'self-listen') {
     // The server is never bound here; report the primary's address, and run the 'listening' hooks

@@ -32,5 +32,6 @@ for (const mode of ['shared', 'handoff'] as const) {
     assert.ok(tookMs < 2000, `answered at once, not after the slow requests (${tookMs} ms)`);
     for (const answer of await Promise.all(slow)) assert.equal(answer.status, 200, 'the requests in flight finish');
     assert.equal((await get(warden.port, '/')).status, 200, 'with room again, requests are served');
+    await waitFor('the 503 in warden_worker_requests_total', async () => /^warden_worker_requests_total\{[^}]*status_class="5xx"[^}]*\} 1$/m.test((await get(warden.adminPort, '/metrics')).body), 5_000);
   });
 }
