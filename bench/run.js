@@ -7,6 +7,7 @@
 //   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload)
 //   npm run bench -- balance | freeze        the two older single scripts, as before
 //   npm run bench -- reload | storm          the rolling reload on its own; the primary under a crash storm
+//   npm run bench -- verdicts [--quick]      the verdict matrix: healthy shapes never recycled, poisoned workers caught
 //   npm run bench -- restart                 restart warden itself under load, with and without socket activation
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
 // MIXED_DURATION, MIXED_LOOPS, WORKERS); see bench/README.md.
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
 import { runStorm } from './storm.js';
+import { runVerdicts } from './verdicts.js';
 import { runRestart } from './restart.js';
 import { missingFigures, targets } from './lib/check.js';
 import { CONTENDERS } from './lib/contender-set.js';
@@ -173,11 +175,11 @@ async function main() {
   });
   assertWardenBuilt();
   if (positionals.length > 0) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, restart: runRestart };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, restart: runRestart };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }
-    for (const name of positionals) printJson(name, await singles[name](log));
+    for (const name of positionals) printJson(name, await singles[name](log, { quick: values.quick, out: values.out }));
     return 0;
   }
   const skip = values.skip.split(',').map((item) => item.trim()).filter(Boolean);

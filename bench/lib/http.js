@@ -4,15 +4,18 @@
 
 import { get } from 'node:http';
 
-export function httpGet(url, { timeoutMs = 2000, agent = false, headers = {} } = {}) {
+/** `signal` (an AbortSignal) ends the request at once with { error: 'aborted' }: a run that is over cuts its long polls. */
+export function httpGet(url, { timeoutMs = 2000, agent = false, headers = {}, signal } = {}) {
   const started = performance.now();
   return new Promise((resolve) => {
     let isDone = false;
     let localPort;
+    let abort;
     const finish = (result) => {
       if (isDone) return;
       isDone = true;
       clearTimeout(timer);
+      if (abort !== undefined) signal.removeEventListener('abort', abort);
       resolve({ ...result, startedAt: started, ms: performance.now() - started, localPort });
     };
     const request = get(url, { agent, headers }, (response) => {
@@ -32,6 +35,17 @@ export function httpGet(url, { timeoutMs = 2000, agent = false, headers = {} } =
       finish({ error: 'timeout' });
       request.destroy();
     }, timeoutMs);
+    if (signal !== undefined) {
+      const onAbort = () => {
+        finish({ error: 'aborted' });
+        request.destroy();
+      };
+      if (signal.aborted) onAbort();
+      else {
+        abort = onAbort;
+        signal.addEventListener('abort', abort, { once: true });
+      }
+    }
   });
 }
 

@@ -2,7 +2,14 @@
 // flight, its crash error), kept per slot so /workers and /incidents can show the last few, and
 // rendered once into the log. Pure data and text; the evidence is gathered by supervisor.ts.
 
-import type { HeapSnapshotResult, RequestsReport, SerializedError } from '../protocol/messages.js';
+import type { HeapSnapshotResult, NeverAnsweredEnd, RequestsReport, SerializedError } from '../protocol/messages.js';
+
+/** How a request the app never answered ended, as the incident block says it. */
+const ENDED_TEXT: Record<NeverAnsweredEnd, string> = {
+  warden504: 'answered 504 by warden, --request-timeout',
+  timeoutCut: 'cut by warden, --request-timeout',
+  connectionClosed: 'connection closed before an answer',
+};
 
 export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed' | 'memory';
 
@@ -23,7 +30,7 @@ export interface Incident {
   /** Blocked event loop: where the main thread was, or why no stack could be had. */
   stack?: string;
   noStack?: string;
-  /** Stuck / unhealthy: the requests in flight, oldest first. */
+  /** Stuck / unhealthy: the requests in flight, then the ended ones the app never answered. */
   requests?: RequestsReport;
   /** Crash: the uncaught error. */
   error?: SerializedError;
@@ -66,10 +73,13 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
       const report = incident.requests;
       if (report === undefined) return { msg: `${who} was ${incident.kind} (${incident.reason}); it did not list its requests`, block: undefined };
       const since = report.lastAnsweredAgoMs < 0 ? 'it never answered a request' : `its last answer was ${(report.lastAnsweredAgoMs / 1000).toFixed(1)}s ago`;
+      const ended = report.neverAnswered ?? 0;
+      const listedInFlight = report.requests.length - ended;
       const lines = report.requests.map((request) =>
-        `${request.method} ${request.path}  ${(request.ageMs / 1000).toFixed(1)}s${request.headersSent ? '  (headers sent)' : ''}`);
-      if (report.inFlight > report.requests.length) lines.push(`… and ${report.inFlight - report.requests.length} more`);
-      return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${report.inFlight} request(s) in flight:`, block: lines.join('\n') || '(none)' };
+        `${request.method} ${request.path}  ${(request.ageMs / 1000).toFixed(1)}s${request.headersSent ? '  (headers sent)' : ''}${request.endedBy === undefined ? '' : `  (${ENDED_TEXT[request.endedBy]})`}`);
+      if (report.inFlight > listedInFlight) lines.splice(listedInFlight, 0, `… and ${report.inFlight - listedInFlight} more`);
+      const count = ended === 0 ? `${report.inFlight} request(s) in flight` : `${report.inFlight} request(s) in flight and ${ended} it never answered that ended`;
+      return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${count}:`, block: lines.join('\n') || '(none)' };
     }
     case 'crashed':
       return { msg: `${who} crashed: ${incident.error?.message ?? incident.reason}`, block: incident.error?.stack };

@@ -126,18 +126,30 @@ function parseAppMetrics(value: unknown): AppMetric[] | undefined {
 
 export type HeapSnapshotResult = { path: string; bytes: number; tookMs: number } | { skipped: string };
 
-/** A request in flight, as an incident shows it: the query string is dropped (it may hold secrets). */
+/**
+ * A request the app has not answered, as an incident shows it: the query string is dropped (it may
+ * hold secrets). Either still in flight (no `endedBy`), or ended without the app's answer: warden
+ * answered it 504 at --request-timeout, cut it there (the app had sent headers only), or its
+ * connection closed first (the client gave up, or the connection was cut).
+ */
 export interface InFlightRequest {
   method: string;
   path: string;
+  /** Since the request arrived. */
   ageMs: number;
   headersSent: boolean;
+  endedBy?: NeverAnsweredEnd;
 }
 
+export type NeverAnsweredEnd = 'warden504' | 'timeoutCut' | 'connectionClosed';
+
 export interface RequestsReport {
+  /** In flight (the 20 oldest), then the ended ones the app never answered (the last 50), oldest first. */
   requests: InFlightRequest[];
   /** How many were in flight; `requests` lists at most the 20 oldest. */
   inFlight: number;
+  /** How many of `requests` ended without the app's answer (504 or cut by warden, or the connection closed first). */
+  neverAnswered?: number;
   lastAnsweredAgoMs: number;
   unansweredCount: number;
 }

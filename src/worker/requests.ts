@@ -1,10 +1,11 @@
 // Request bookkeeping inside a worker: which requests are in flight, which still wait for response
-// headers and for how long, when the app last answered, and --request-timeout (504 or cut). It feeds
-// the heartbeat; it never decides whether the worker is healthy (the primary does).
+// headers and for how long, when the app last answered, --request-timeout (504 or cut), and the last
+// requests the app never answered (for the incident record). It feeds the heartbeat; it never
+// decides whether the worker is healthy (the primary does).
 
 import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server, Socket } from 'node:net';
-import { DURATION_BUCKETS_S, type HeartbeatStats, type HttpCounts, type RequestsReport } from '../protocol/messages.js';
+import { DURATION_BUCKETS_S, type HeartbeatStats, type HttpCounts, type InFlightRequest, type NeverAnsweredEnd, type RequestsReport } from '../protocol/messages.js';
 
 /** A finished request, for the access log. */
 export interface FinishedRequest {
@@ -23,6 +24,32 @@ interface Tracked {
   req: IncomingMessage;
   res: ServerResponse;
   timedOut: boolean;
+  /** Set at --request-timeout: warden answered 504, or cut a response the app had begun. */
+  endedBy?: NeverAnsweredEnd;
+}
+
+/**
+ * Ended requests the app never answered that a worker remembers for its incident record. A request
+ * warden answered 504 leaves the in-flight set at once, so without this list a stuck worker's
+ * incident read "0 request(s) in flight" while every request it got had hung. Bounded: a poisoned
+ * worker under load sees thousands.
+ */
+export const NEVER_ANSWERED_KEPT = 50;
+
+/** At most this many of the requests still in flight go into a report, the oldest. */
+const IN_FLIGHT_REPORTED = 20;
+
+interface NeverAnswered {
+  method: string;
+  path: string;
+  start: number;
+  headersSent: boolean;
+  endedBy: NeverAnsweredEnd;
+}
+
+/** The path without its query string (it may hold secrets). */
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '').split('?')[0] as string;
 }
 
 type TimedResponse = ServerResponse & { [headersAt]?: number };
@@ -125,6 +152,8 @@ export function isSwitchingProtocols(chunk: unknown): boolean {
 
 export class RequestTracker {
   private readonly inFlight = new Set<Tracked>();
+  /** The last NEVER_ANSWERED_KEPT ended requests the app never answered, oldest first. */
+  private readonly neverAnswered: NeverAnswered[] = [];
   private readonly sockets = new Map<Socket, SocketActivity>();
   private served = 0;
   private timedOut = 0;
@@ -246,9 +275,11 @@ export class RequestTracker {
       this.consecutiveTimeouts += 1;
       const res = entry.res as TimedResponse;
       if (res.headersSent) {
+        entry.endedBy = 'timeoutCut';
         res.socket?.destroy();
         continue;
       }
+      entry.endedBy = 'warden504';
       res.shouldKeepAlive = false;
       res.writeHead(504, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
       res.end(`warden: no response within ${this.requestTimeoutMs / 1000}s (--request-timeout)\n`);
@@ -286,21 +317,34 @@ export class RequestTracker {
     };
   }
 
-  /** The oldest requests in flight, for an incident record. */
+  /**
+   * For an incident record: the oldest requests in flight, then the last ended ones the app never
+   * answered (504 by warden, cut, or their connection closed first), each oldest first.
+   */
   report(now = performance.now()): RequestsReport {
     const entries = [...this.inFlight].sort((a, b) => a.start - b.start);
     const stats = this.stats(now);
+    const inFlight: InFlightRequest[] = entries.slice(0, IN_FLIGHT_REPORTED).map((entry) => ({
+      method: entry.req.method ?? '?',
+      path: pathOf(entry.req),
+      ageMs: Math.round(now - entry.start),
+      headersSent: entry.res.headersSent,
+    }));
+    const ended: InFlightRequest[] = this.neverAnswered.map((entry) => ({
+      method: entry.method, path: entry.path, ageMs: Math.round(now - entry.start), headersSent: entry.headersSent, endedBy: entry.endedBy,
+    }));
     return {
       inFlight: entries.length,
-      requests: entries.slice(0, 20).map((entry) => ({
-        method: entry.req.method ?? '?',
-        path: (entry.req.url ?? '').split('?')[0] as string,
-        ageMs: Math.round(now - entry.start),
-        headersSent: entry.res.headersSent,
-      })),
+      neverAnswered: ended.length,
+      requests: [...inFlight, ...ended],
       lastAnsweredAgoMs: stats.lastFinishedAgoMs,
       unansweredCount: stats.unansweredCount,
     };
+  }
+
+  private rememberNeverAnswered(entry: Tracked, endedBy: NeverAnsweredEnd): void {
+    this.neverAnswered.push({ method: entry.req.method ?? '?', path: pathOf(entry.req), start: entry.start, headersSent: endedBy === 'timeoutCut', endedBy });
+    if (this.neverAnswered.length > NEVER_ANSWERED_KEPT) this.neverAnswered.shift();
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket): void {
@@ -328,6 +372,9 @@ export class RequestTracker {
     const done = () => {
       if (!this.inFlight.delete(entry)) return;
       this.served += 1;
+      // The app's own headers are what counts as an answer; warden's 504 sets the mark too.
+      const appEndedBy = entry.endedBy ?? ((res as TimedResponse)[headersAt] === undefined && !res.headersSent ? 'connectionClosed' : undefined);
+      if (appEndedBy !== undefined) this.rememberNeverAnswered(entry, appEndedBy);
       const now = this.count(entry);
       // A keep-alive connection is quiet from its last answer on: a drain closes one that has been
       // idle long (a pooled connection) at once, and gives one that was busy a moment ago its time.

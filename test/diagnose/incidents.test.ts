@@ -38,6 +38,29 @@ test('a stuck incident lists its requests in flight with their age', () => {
   assert.equal(block, 'GET /orders  10.3s\nPOST /pay  2.0s  (headers sent)\n… and 20 more');
 });
 
+test('a stuck incident also lists the requests it never answered that ended: 504 by warden, cut, or the client gone', () => {
+  const { msg, block } = describeIncident({
+    ...base, kind: 'stuck', reason: '4 request(s) timed out in a row (--request-timeout 2.0s)',
+    requests: {
+      inFlight: 21, neverAnswered: 3, lastAnsweredAgoMs: -1, unansweredCount: 0,
+      requests: [
+        { method: 'GET', path: '/orders', ageMs: 1500, headersSent: false },
+        { method: 'GET', path: '/orders', ageMs: 6100, headersSent: false, endedBy: 'warden504' },
+        { method: 'GET', path: '/report', ageMs: 4000, headersSent: true, endedBy: 'timeoutCut' },
+        { method: 'POST', path: '/pay', ageMs: 3000, headersSent: false, endedBy: 'connectionClosed' },
+      ],
+    },
+  });
+  assert.equal(msg, 'worker 2 (pid 4312) was stuck (4 request(s) timed out in a row (--request-timeout 2.0s)); it never answered a request; 21 request(s) in flight and 3 it never answered that ended:');
+  assert.equal(block, [
+    'GET /orders  1.5s',
+    '… and 20 more',
+    'GET /orders  6.1s  (answered 504 by warden, --request-timeout)',
+    'GET /report  4.0s  (headers sent)  (cut by warden, --request-timeout)',
+    'POST /pay  3.0s  (connection closed before an answer)',
+  ].join('\n'));
+});
+
 test('a memory incident shows the trend and the heap snapshot', () => {
   const { block } = describeIncident({
     ...base, kind: 'memory', reason: 'RSS 600 MB is above --max-memory 512 MB',

@@ -148,3 +148,39 @@ test('--max-memory: a worker over the limit is recycled gracefully, with its mem
   assert.doesNotMatch(warden.output(), /restarting worker \d in/, 'a memory recycle is not a failure: no backoff');
   await warden.expectOutput(/was recycled \(RSS \d+ MB is above --max-memory 150 MB\); memory before the recycle:\n +-?\d+s +rss/);
 });
+
+test('--request-timeout: the incident lists the requests warden answered 504 for the worker that never answered them', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--request-timeout', '2']);
+  // Five keep-alive connections held by one worker: one request on each, all hanging, makes the five
+  // timeouts in a row that recycle it. No other traffic, so the verdict is --request-timeout's.
+  const agents: Agent[] = [];
+  t.after(() => agents.forEach((agent) => agent.destroy()));
+  const pinned: Agent[] = [];
+  let target: number | undefined;
+  for (let i = 0; i < 100 && pinned.length < 5; i++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    const { pid } = JSON.parse((await get(warden.port, '/', 5000, {}, agent)).body) as { pid: number };
+    target ??= pid;
+    if (pid === target) pinned.push(agent);
+  }
+  assert.equal(pinned.length, 5, 'five keep-alive connections on one worker');
+  const poisoned = JSON.parse((await get(warden.port, '/poison', 5000, {}, pinned[0])).body) as { pid: number };
+  assert.equal(poisoned.pid, target, 'the worker of those connections is poisoned');
+  const statuses = await Promise.all(pinned.map((agent) => get(warden.port, '/orders?customer=secret', 20_000, {}, agent).then((answer) => answer.status, () => 0)));
+  assert.ok(statuses.filter((status) => status === 504).length >= 1, `warden answered 504 (statuses ${statuses.join(', ')})`);
+  const incident = await waitFor(`an incident for pid ${poisoned.pid}`, async () => {
+    const { body } = await getJson<{ incidents: IncidentView[] }>(warden.adminPort, '/incidents');
+    return body.incidents.find((entry) => entry.pid === poisoned.pid && (entry.kind === 'unhealthy' || entry.kind === 'stuck'));
+  }, 20_000);
+  const listed = incident.requests?.requests ?? [];
+  const by504 = listed.filter((request) => request.endedBy === 'warden504');
+  assert.ok(by504.length >= 1, `the requests answered 504 are listed (listed: ${JSON.stringify(listed)})`);
+  for (const request of by504) {
+    assert.equal(request.method, 'GET');
+    assert.equal(request.path, '/orders', 'the query string is dropped');
+    assert.ok(request.ageMs >= 1900, `its age counts from its arrival, past the 2 s timeout (${request.ageMs} ms)`);
+  }
+  assert.equal(incident.requests?.neverAnswered, listed.filter((request) => request.endedBy !== undefined).length);
+  await warden.expectOutput(/was (unhealthy|stuck) \(.*\); .*request\(s\) in flight and \d+ it never answered that ended:\n(.*\n)* *GET \/orders +\d+\.\ds +\(answered 504 by warden, --request-timeout\)/);
+});
