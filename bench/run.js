@@ -4,10 +4,12 @@
 //   npm run bench -- --quick      every contender, every experiment, short (under 3 minutes); report in a temp dir
 //   npm run bench -- --check      exit 1 unless every contender produced figures (what CI asserts)
 //   npm run bench -- --out DIR    where the report goes
-//   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload)
+//   npm run bench -- --skip freeze,memory    leave experiments out (throughput, mixed, freeze, memory, reload, scale)
 //   npm run bench -- balance | freeze        the two older single scripts, as before
 //   npm run bench -- reload | storm          the rolling reload on its own; the primary under a crash storm
 //   npm run bench -- verdicts [--quick]      the verdict matrix: healthy shapes never recycled, poisoned workers caught
+//   npm run bench -- profile                 where the primary's start-up time and memory go (--cpu-prof, modules loaded)
+//   npm run bench -- scale                   the fleet-size experiment alone, in the suite's report shape (temp dir unless --out)
 //   npm run bench -- restart                 restart warden itself under load, with and without socket activation
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
 // MIXED_DURATION, MIXED_LOOPS, WORKERS); see bench/README.md.
@@ -19,11 +21,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
+import { runProfileStartup } from './profile-startup.js';
+import { runScale } from './scale.js';
 import { runStorm } from './storm.js';
 import { runVerdicts } from './verdicts.js';
 import { runRestart } from './restart.js';
 import { missingFigures, targets } from './lib/check.js';
-import { CONTENDERS } from './lib/contender-set.js';
+import { CONTENDERS, skippedContenders } from './lib/contender-set.js';
 import { assertWardenBuilt, ROOT } from './lib/contenders.js';
 import { runMixed, runThroughput, spread } from './lib/experiments.js';
 import { LOADS, wrkBin } from './lib/loads.js';
@@ -33,8 +37,11 @@ import { runReload } from './lib/reload.js';
 import { envList, envNumber, machine, median, printJson } from './lib/report.js';
 
 const APPS = ['hello.js', 'cpu.js', 'express.js'];
-const EXPERIMENTS = ['throughput', 'mixed', 'freeze', 'memory', 'reload'];
+const EXPERIMENTS = ['throughput', 'mixed', 'freeze', 'memory', 'reload', 'scale'];
 const log = (line) => process.stdout.write(`${line}\n`);
+// The parameters a report's "reproduce with" line repeats when they were set.
+const PARAMETER_VARS = ['ROUNDS', 'DURATION', 'CONNECTIONS', 'WARMUP', 'APPS', 'LOADS', 'CONTENDERS', 'MIXED_DURATION', 'MIXED_LOOPS', 'WORKERS',
+  'SCALE_WORKERS', 'LOAD_WORKERS', 'SCALE_ROUNDS', 'SCALE_SETTLE', 'IDLE_WINDOW', 'LOAD_WINDOW', 'ADMIN_REQUESTS'];
 
 export function suiteParams(quick) {
   const wrk = wrkBin() !== undefined;
@@ -101,10 +108,16 @@ async function suite(options) {
   const info = machine();
   const date = new Date().toISOString();
   log(`== npm run bench${quick ? ' --quick' : ''}: ${info.node}, ${info.cores} cores, load average ${info.loadavg1m}; apps ${params.apps.join(', ')}; loads ${params.loads.join(', ')}`);
+  // A contender this Node cannot run (SO_REUSEPORT before 22.12) is left out with its reason, not missing.
+  const skipped = skippedContenders(params.contenders);
+  for (const [key, reason] of Object.entries(skipped)) log(`   ${key} not run: ${reason}`);
+  params.contenders = params.contenders.filter((key) => skipped[key] === undefined);
   const result = {
-    bench: 'suite', date, quick, machine: info, params, wrk: wrkBin() !== undefined, contenders: params.contenders,
+    bench: 'suite', date, quick, machine: info, params, wrk: wrkBin() !== undefined, contenders: params.contenders, skipped,
     labels: Object.fromEntries(params.contenders.map((key) => [key, CONTENDERS[key].label])),
-    throughput: [], sectionsS: {}, command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    throughput: [], sectionsS: {}, only: options.only,
+    command: [...PARAMETER_VARS.filter((name) => process.env[name] !== undefined).map((name) => `${name}=${process.env[name]}`),
+      options.only === undefined ? `npm run bench${quick ? ' -- --quick' : ''}` : `npm run bench -- ${options.only}${quick ? ' --quick' : ''}`].join(' '),
   };
   // The machine's load average every 10 s: whether other jobs shared the cores during the run.
   const loadSamples = [info.loadavg1m];
@@ -138,6 +151,9 @@ async function suite(options) {
   if (!skip.has('memory')) result.memory = await runMemoryIfPresent(quick);
   section('memory');
   result.reload = skip.has('reload') ? { ran: false, reason: 'skipped (`--skip reload`)' } : await runReload({ quick, log });
+  section('reload');
+  if (!skip.has('scale')) result.scale = await runScale({ quick, log });
+  section('scale');
   clearInterval(loadTimer);
   result.totalS = Math.round((performance.now() - started) / 1000);
   result.loadAvgEnd = loadavg()[0];
@@ -154,9 +170,10 @@ async function suite(options) {
 
 function writeReport(result, outDir) {
   mkdirSync(outDir, { recursive: true });
-  const base = `${result.date.slice(0, 16).replace(/[:T]/g, '-')}${result.quick ? '-quick' : ''}`;
-  const chartName = `${base}.svg`;
-  writeFileSync(join(outDir, chartName), ratioChart(result));
+  const base = `${result.date.slice(0, 16).replace(/[:T]/g, '-')}${result.only === undefined ? '' : `-${result.only}`}${result.quick ? '-quick' : ''}`;
+  // The chart shows the throughput experiment; a run of one other experiment has none.
+  const chartName = result.only === undefined ? `${base}.svg` : undefined;
+  if (chartName !== undefined) writeFileSync(join(outDir, chartName), ratioChart(result));
   writeFileSync(join(outDir, `${base}.md`), markdownReport(result, { chartFile: chartName }));
   writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(result, null, 1)}\n`);
   return join(outDir, `${base}.md`);
@@ -174,18 +191,21 @@ async function main() {
     options: { quick: { type: 'boolean', default: false }, check: { type: 'boolean', default: false }, out: { type: 'string' }, skip: { type: 'string', default: '' } },
   });
   assertWardenBuilt();
-  if (positionals.length > 0) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, restart: runRestart };
+  const skip = values.skip.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
+  const isScaleAlone = positionals.length === 1 && positionals[0] === 'scale';
+  if (positionals.length > 0 && !isScaleAlone) {
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, profile: runProfileStartup, restart: runRestart };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }
     for (const name of positionals) printJson(name, await singles[name](log, { quick: values.quick, out: values.out }));
     return 0;
   }
-  const skip = values.skip.split(',').map((item) => item.trim()).filter(Boolean);
-  for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
-  const result = await suite({ quick: values.quick, skip });
-  const outDir = values.out ?? (values.quick ? mkdtempSync(join(tmpdir(), 'warden-bench-')) : join(ROOT, 'bench', 'results'));
+  const result = isScaleAlone
+    ? await suite({ quick: values.quick, skip: EXPERIMENTS.filter((name) => name !== 'scale'), only: 'scale' })
+    : await suite({ quick: values.quick, skip });
+  const outDir = values.out ?? (values.quick || isScaleAlone ? mkdtempSync(join(tmpdir(), 'warden-bench-')) : join(ROOT, 'bench', 'results'));
   const file = writeReport(result, outDir);
   log('');
   log('== targets');

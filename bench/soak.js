@@ -4,6 +4,8 @@
 // workers, reloads and scales. At the end: every worker ready, each failed request explained by a
 // fault on the worker that held it (or counted as unexplained), the primary's RSS at start and end,
 // warden's exit after SIGTERM, and no process of its tree left. Exits 1 when anything is wrong.
+// Memory over time: the primary's RSS every 5 s, its median per minute, and its growth from minute 5
+// to the last (the goal: under 2 MB; run `npm run soak -- --minutes 30` for it).
 // Decisions (the random source, the next action, attribution, the verdict) are in lib/soak-verdict.js.
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { ROOT, startWarden } from './lib/contenders.js';
 import { httpGet } from './lib/http.js';
 import { heldClientPorts, isAlive, killAllTracked, killTracked, processState, rssMb, sendSignal, statFields, sleep, startProcess } from './lib/processes.js';
 import { machine, machineLine, round, table } from './lib/report.js';
-import { ACTIONS, attributeFailures, chooseAction, createRandom, indexConnections, loggedAround, pauseMs, problems } from './lib/soak-verdict.js';
+import { ACTIONS, attributeFailures, chooseAction, createRandom, indexConnections, loggedAround, pauseMs, problems, RSS_SAMPLE_S, rssGrowth } from './lib/soak-verdict.js';
 
 const WARDEN_BIN = join(ROOT, 'bin', 'warden.js');
 const LOAD_CONNECTIONS = 4;
@@ -253,7 +255,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
     const rssTimer = setInterval(() => {
       const mb = rssMb(warden.primaryPid);
       if (mb !== undefined) rssSamples.push(round(mb, 1));
-    }, 5000).unref();
+    }, RSS_SAMPLE_S * 1000).unref();
     const counts = { sent: 0, answered: 0, failed: 0 };
     const failures = [];
     load = startClosedLoop(warden.url, {
@@ -307,7 +309,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
       // What happened when, for reading an unexplained failure against it.
       timeline: chaos.faults.map((f) => ({ kind: f.kind, ...(f.step === undefined ? {} : { step: f.step }), ...(f.pid === undefined ? {} : { pid: f.pid }), at: new Date(f.at).toISOString(), ...(f.goneAt === undefined ? {} : { goneAfterMs: round(f.goneAt - f.at) }) })),
       workers, faultsUnresolved, actionFailures: chaos.actionFailures,
-      rssMb: { start: rssStart, half: rssSamples[Math.floor(rssSamples.length / 2)], end: rssEnd, peak: Math.max(...rssSamples), maxGrowth: RSS_MAX_GROWTH_MB, every5s: rssSamples },
+      rssMb: { start: rssStart, half: rssSamples[Math.floor(rssSamples.length / 2)], end: rssEnd, peak: Math.max(...rssSamples), maxGrowth: RSS_MAX_GROWTH_MB, every5s: rssSamples, afterWarmUp: rssGrowth(rssSamples) },
       exit, stopS, processesSeen: tree.seen.size, orphans, earlyExit: warden.earlyExit,
     };
     summary.problems = problems(summary);
@@ -336,6 +338,9 @@ function report(summary, log) {
   log('');
   log(table(['check', 'result'], [
     ['primary RSS at start / half-way / end (peak)', `${summary.rssMb.start} / ${summary.rssMb.half} / ${summary.rssMb.end} MB (${summary.rssMb.peak} MB)`],
+    ['primary RSS per minute (median of each minute)', summary.rssMb.afterWarmUp.perMinute.map((mb) => mb ?? '-').join(' ') || '-'],
+    [`primary RSS growth, minute ${summary.rssMb.afterWarmUp.fromMinute} to ${summary.rssMb.afterWarmUp.toMinute} (goal < ${summary.rssMb.afterWarmUp.boundMb} MB)`,
+      summary.rssMb.afterWarmUp.growthMb === null ? summary.rssMb.afterWarmUp.status : `${summary.rssMb.afterWarmUp.growthMb} MB: ${summary.rssMb.afterWarmUp.status}`],
     ['workers ready at the end', `${summary.workers.ready} of ${summary.workers.target}${summary.workers.allReady ? '' : ' (NOT ALL)'}`],
     ['faulted workers still alive', summary.faultsUnresolved],
     ['warden exit after SIGTERM', `${summary.exit.signal ?? summary.exit.code} after ${summary.stopS} s`],

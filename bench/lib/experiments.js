@@ -4,7 +4,7 @@
 // single measurement plus medians and spread.
 
 import { readStats } from './contenders.js';
-import { CLUSTER_KEYS, startAll, stopAll } from './contender-set.js';
+import { CLUSTER_KEYS, KERNEL_KEYS, startAll, stopAll } from './contender-set.js';
 import { LOADS, runLoad } from './loads.js';
 import { sleep, treeCpuMs } from './processes.js';
 import { median, round } from './report.js';
@@ -74,7 +74,10 @@ async function interleave(contenders, loads, params, log, tag) {
   return runs;
 }
 
-/** Per contender and load: medians and spread, ratios per round to the best node:cluster and to single node. */
+/**
+ * Per contender and load: medians and spread, ratios per round to the best node:cluster, to the best
+ * of the contenders without a primary in the path (SCHED_NONE, SO_REUSEPORT) and to single node.
+ */
 export function summarizeThroughput(runs, contenders, loads) {
   const rows = [];
   for (const load of loads) {
@@ -83,10 +86,14 @@ export function summarizeThroughput(runs, contenders, loads) {
       const mine = runs.filter((r) => r.load === load && r.contender === contender.key && !r.failed);
       const ratiosBest = [];
       const ratiosPlain = [];
+      const ratiosKernel = [];
       const cpuRatios = [];
       for (const run of mine) {
         const best = Math.max(...CLUSTER_KEYS.map((key) => ofRound(key, run.round)?.reqPerSec ?? 0));
         if (best > 0) ratiosBest.push(run.reqPerSec / best);
+        // Only in a round where SO_REUSEPORT ran too: otherwise this would repeat the ratio to SCHED_NONE.
+        const kernelRuns = KERNEL_KEYS.map((key) => ofRound(key, run.round)?.reqPerSec);
+        if (kernelRuns.every((value) => value > 0)) ratiosKernel.push(run.reqPerSec / Math.max(...kernelRuns));
         const plain = ofRound('plain', run.round)?.reqPerSec;
         if (plain > 0) ratiosPlain.push(run.reqPerSec / plain);
         const bestCpu = Math.min(...CLUSTER_KEYS.map((key) => ofRound(key, run.round)?.cpuUsPerRequest ?? Infinity));
@@ -101,7 +108,7 @@ export function summarizeThroughput(runs, contenders, loads) {
         runs: mine.length, failedRuns: runs.filter((r) => r.load === load && r.contender === contender.key && r.failed).length,
         reqPerSec: spread(mine.map((r) => r.reqPerSec)),
         p50Ms: spread(mine.map((r) => r.p50Ms), 2), p99Ms: spread(mine.map((r) => r.p99Ms), 2),
-        vsBestCluster: spread(ratiosBest, 3), vsPlain: spread(ratiosPlain, 3),
+        vsBestCluster: spread(ratiosBest, 3), vsBestKernel: spread(ratiosKernel, 3), vsPlain: spread(ratiosPlain, 3),
         cpuUsPerRequest: spread(mine.map((r) => r.cpuUsPerRequest), 1), cpuVsBestCluster: spread(cpuRatios, 3),
         errors: mine.reduce((sum, r) => sum + (r.errors ?? 0) + (r.non2xx ?? 0), 0),
         connPerReq: spread(mine.map((r) => r.connPerReq), 2),

@@ -154,12 +154,22 @@ function descendantPids(pid) {
 }
 
 let clockTicks;
+function ticksPerSecond() {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return clockTicks;
+}
+
+/** CPU time (user + system, ms) used so far by `pid` alone, or undefined if it is gone (Linux only). */
+export function processCpuMs(pid) {
+  const fields = statFields(pid);
+  return fields === undefined ? undefined : ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
+}
+
 /**
  * CPU time (user + system, ms) used so far by `pid` and every live descendant: what a contender's
  * processes spent, whoever else shares the cores. Linux only (/proc/<pid>/stat, CLK_TCK).
  */
 export function treeCpuMs(pid) {
-  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   let ticks = 0;
   for (const each of [pid, ...descendantPids(pid)]) {
     const stat = readProc(`/proc/${each}/stat`);
@@ -167,7 +177,7 @@ export function treeCpuMs(pid) {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     ticks += Number(fields[11]) + Number(fields[12]);
   }
-  return (ticks * 1000) / clockTicks;
+  return (ticks * 1000) / ticksPerSecond();
 }
 
 /**

@@ -129,6 +129,30 @@ export function attributeFailures(failures, faults, index) {
   return { explained, unexplained };
 }
 
+export const RSS_SAMPLE_S = 5;
+export const RSS_WARM_MINUTE = 5;
+export const RSS_FLAT_BOUND_MB = 2;
+
+/**
+ * The primary's RSS per minute (median of the 5-s samples in each full minute, sample i taken i x 5 s
+ * in) and its growth from minute `fromMinute` (warm-up over) to the last full minute: the issue's
+ * "flat after warm-up" bound. Not measured when the soak is too short to have minutes after it.
+ */
+export function rssGrowth(every5s, { fromMinute = RSS_WARM_MINUTE, boundMb = RSS_FLAT_BOUND_MB } = {}) {
+  const perMinute = [];
+  const perMinuteSamples = 60 / RSS_SAMPLE_S;
+  for (let minute = 1; minute * perMinuteSamples < every5s.length; minute++) {
+    const window = every5s.slice((minute - 1) * perMinuteSamples + 1, minute * perMinuteSamples + 1).filter((mb) => typeof mb === 'number').sort((a, b) => a - b);
+    perMinute.push(window.length === 0 ? null : window[Math.floor(window.length / 2)]);
+  }
+  const toMinute = perMinute.length;
+  if (toMinute <= fromMinute || perMinute[fromMinute - 1] === null || perMinute[toMinute - 1] === null) {
+    return { perMinute, fromMinute, toMinute, growthMb: null, boundMb, status: `not measured (needs more than ${fromMinute} minutes: --minutes 30)` };
+  }
+  const growthMb = Math.round((perMinute[toMinute - 1] - perMinute[fromMinute - 1]) * 10) / 10;
+  return { perMinute, fromMinute, toMinute, growthMb, boundMb, status: growthMb < boundMb ? 'held' : 'missed' };
+}
+
 /** What is wrong with a finished soak, one sentence each; an empty list means it passed. */
 export function problems(summary) {
   const found = [];

@@ -12,9 +12,11 @@ import type { Fit } from '../config/memory.js';
 import { findConfigFile, loadConfigFile, type LoadedConfigFile } from '../config/file.js';
 import type { ServeOptions } from '../config/options.js';
 import { resolveSettings, type ConfigLayer, type Env, type RawFlags, type Resolved } from '../config/resolve.js';
+import { findPackageBin, isBinName } from '../app/package-bin.js';
 import { WardenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { Supervisor, type Started, type SupervisorObserver } from '../primary/supervisor.js';
+import type { DomainObserver } from '../protocol/events.js';
+import { Supervisor, type Started } from '../primary/supervisor.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -108,10 +110,14 @@ export function resolveApp(spec: string | undefined, cwd: string): App {
     });
   }
   const { path, exportName } = parseModuleSpec(spec, cwd);
-  const modulePath = resolve(cwd, path);
+  let modulePath = resolve(cwd, path);
+  // `warden serve next -- start`: a package's command from node_modules/.bin, as npx finds it.
+  const bin = !existsSync(modulePath) && isBinName(path) ? findPackageBin(path, cwd) : undefined;
+  if (bin !== undefined) modulePath = bin;
   if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
     throw new WardenError('WARDEN_APP_LOAD', `cannot load app "${spec}": no such file ${modulePath}`, {
-      hint: 'give the path of your app module, e.g. `warden serve ./app.js` or `warden serve ./server.mjs:app`',
+      hint: 'give the path of your app module, e.g. `warden serve ./app.js` or `warden serve ./server.mjs:app`, ' +
+        'or the name of a command in node_modules/.bin (`warden serve next -- start`)',
     });
   }
   // The module as messages name it: relative to the working directory when it lies below it.
@@ -159,7 +165,7 @@ export function tlsFiles(options: Pick<ServeOptions, 'sslKeyfile' | 'sslCertfile
   return { keyfile: key.path, certfile: cert.path, ...(ca === undefined ? {} : { ca: ca.path }) };
 }
 
-export function createSupervisor(prepared: Prepared, app: App, log: Logger, observe?: SupervisorObserver): Supervisor {
+export function createSupervisor(prepared: Prepared, app: App, log: Logger, observe?: DomainObserver): Supervisor {
   const { options } = prepared;
   const tls = tlsFiles(options, prepared.cwd);
   return new Supervisor(
@@ -176,3 +182,6 @@ export function createSupervisor(prepared: Prepared, app: App, log: Logger, obse
 }
 
 export type { Started };
+
+/** The most workers `warden scale` may ask for (the machine refuses more). */
+export { MAX_WORKERS } from '../primary/machine/index.js';

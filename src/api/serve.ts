@@ -3,55 +3,16 @@
 // close(), reload(), scale(n), and typed events. The CLI is a thin layer over the same launch.ts.
 
 import { EventEmitter } from 'node:events';
-import type { HaltInfo, MachineEvent } from '../primary/machine/index.js';
-import { LOG_EVENTS, type LogEvent } from '../log/events.js';
+import type { OptionInputs } from '../config/options.js';
+import type { HaltInfo } from '../primary/machine/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { installSignalHandlers } from '../primary/signals.js';
 import type { LifecycleOutcome, Supervisor } from '../primary/supervisor.js';
+import type { DomainEvent, ReloadEvent, WardenEvents, WorkerEvent, WorkerExitEvent } from '../protocol/events.js';
 import { createSupervisor, prepare, resolveApp } from './launch.js';
 
-/** Every `warden serve` option, named as the flag in camelCase; durations in seconds. */
-export interface WardenOptions {
-  workers?: number | 'auto';
-  host?: string;
-  port?: number;
-  adminHost?: string;
-  adminPort?: number;
-  factory?: boolean;
-  gracefulTimeout?: number;
-  bootTimeout?: number;
-  timeout?: number;
-  requestTimeout?: number;
-  stuckAfter?: number;
-  probePath?: string;
-  probeInterval?: number;
-  probeTimeout?: number;
-  probeFailures?: number;
-  minReady?: number | 'all' | `${number}%`;
-  maxRestarts?: number;
-  captureStacks?: boolean | 'on' | 'off';
-  maxMemory?: number | string;
-  heapSnapshotOnRecycle?: string;
-  logFormat?: 'text' | 'json';
-  sslKeyfile?: string;
-  sslCertfile?: string;
-  sslCa?: string;
-  cwd?: string;
-  envFile?: string;
-  nodeArgs?: string | string[];
-  maxRequests?: number;
-  maxRequestsJitter?: number;
-  control?: string;
-  reload?: boolean;
-  reloadDir?: string | string[];
-  reloadInclude?: string | string[];
-  reloadExclude?: string | string[];
-  accessLog?: 'off' | 'on' | 'query';
-  /** Serve on this unix domain socket instead of host:port. */
-  uds?: string;
-  /** File mode of the --uds socket, octal: "660". */
-  udsMode?: string;
-  sticky?: boolean;
-}
+/** Every `warden serve` option, named as the flag in camelCase; durations in seconds (from the options table). */
+export type WardenOptions = OptionInputs;
 
 export interface ServeInput extends WardenOptions {
   /** The app module, optionally with an export: "./app.js", "./server.mjs:handler" (relative to cwd). */
@@ -73,61 +34,13 @@ export interface Address {
   path?: string;
 }
 
-export interface WorkerEvent {
-  slot: number;
-  generation: number;
-  pid: number | null;
-  /** The log line warden wrote for it. */
-  message: string;
-}
-
-export interface WorkerExitEvent extends WorkerEvent {
-  code: number | null;
-  signal: string | null;
-  reason: string | null;
-  /** Warden stopped it on purpose (drain, recycle, stop) rather than it dying. */
-  planned: boolean;
-}
-
-export interface WardenEvents {
-  workerReady: [WorkerEvent];
-  /** Missed its heartbeat window: out of rotation until it answers. */
-  workerLate: [WorkerEvent];
-  /** No heartbeat for --timeout: being killed and replaced. */
-  workerStalled: [WorkerEvent];
-  /** Answered none of its requests for --stuck-after while others answered: being recycled. */
-  workerStuck: [WorkerEvent];
-  workerExited: [WorkerExitEvent];
-  /** A rolling reload completed: every slot runs the new generation. */
-  reloadDone: [ReloadEvent];
-  /** A rolling reload stopped at a slot whose new worker could not start; the old ones keep serving. */
-  reloadFailed: [ReloadEvent];
-}
-
-export interface ReloadEvent {
-  generation: number;
-  /** The slot where a failed reload stopped, and the new worker's error. */
-  slot: number | null;
-  error: string | null;
-  message: string;
-}
+export type { ReloadEvent, WardenEvents, WorkerEvent, WorkerExitEvent };
 
 export interface StopResult {
   /** The exit code `warden serve` would end with (0 after a graceful stop; see the README). */
   code: number;
   halt: HaltInfo | undefined;
 }
-
-/** Which machine log events become which API events. */
-const EVENTS: Partial<Record<LogEvent, keyof WardenEvents>> = {
-  [LOG_EVENTS.workerReady]: 'workerReady',
-  [LOG_EVENTS.workerLate]: 'workerLate',
-  [LOG_EVENTS.workerStalled]: 'workerStalled',
-  [LOG_EVENTS.workerStuck]: 'workerStuck',
-  [LOG_EVENTS.workerExited]: 'workerExited',
-  [LOG_EVENTS.reloadCompleted]: 'reloadDone',
-  [LOG_EVENTS.reloadFailed]: 'reloadFailed',
-};
 
 export class WardenServer extends EventEmitter<WardenEvents> {
   /** Resolves once every worker has stopped: after close(), a crash loop, or a boot failure. */
@@ -155,9 +68,9 @@ export class WardenServer extends EventEmitter<WardenEvents> {
     this.supervisor = supervisor;
   }
 
-  /** @internal The CLI forwards OS signals here. */
-  dispatch(event: MachineEvent): void {
-    this.supervisor?.dispatch(event);
+  /** @internal The CLI's OS signals (signals.ts table) go to this server; returns the remover. */
+  handleSignals(): () => void {
+    return installSignalHandlers((event) => this.supervisor?.dispatch(event));
   }
 
   /** `unix:/path` with --uds. */
@@ -188,17 +101,6 @@ export class WardenServer extends EventEmitter<WardenEvents> {
   }
 }
 
-function toEvent(name: keyof WardenEvents, fields: Readonly<Record<string, unknown>>, message: string): WorkerEvent | WorkerExitEvent | ReloadEvent {
-  if (name === 'reloadDone' || name === 'reloadFailed') {
-    return { generation: fields.generation as number, slot: (fields.slot as number | undefined) ?? null, error: (fields.error as string | undefined) ?? null, message };
-  }
-  const base: WorkerEvent = {
-    slot: fields.slot as number, generation: fields.generation as number, pid: (fields.pid as number | undefined) ?? null, message,
-  };
-  if (name !== 'workerExited') return base;
-  return { ...base, code: (fields.code as number | null | undefined) ?? null, signal: (fields.signal as string | null | undefined) ?? null, reason: (fields.reason as string | undefined) ?? null, planned: fields.planned === true };
-}
-
 const nothingDropped = () => ({ droppedLines: 0, droppedBytes: 0, lastError: null, failing: false });
 const silentLogger: Logger = {
   log: () => undefined,
@@ -224,13 +126,11 @@ export async function serve(input: ServeInput): Promise<WardenServer> {
 /** @internal The CLI's entry: settings already prepared, its own logger. */
 export async function start(prepared: Awaited<ReturnType<typeof prepare>>, app: ReturnType<typeof resolveApp>, log: Logger): Promise<WardenServer> {
   let handle: WardenServer | undefined;
-  const early: [keyof WardenEvents, WorkerEvent | WorkerExitEvent | ReloadEvent][] = [];
-  const supervisor = createSupervisor(prepared, app, log, (event, fields, message) => {
-    const name = EVENTS[event];
-    if (name === undefined || (typeof fields.slot !== 'number' && name !== 'reloadDone' && name !== 'reloadFailed')) return;
-    const payload = toEvent(name, fields, message);
-    if (handle === undefined) early.push([name, payload]);
-    else (handle.emit as (name: string, payload: unknown) => boolean)(name, payload);
+  const early: DomainEvent[] = [];
+  const emit = (server: WardenServer, event: DomainEvent) => (server.emit as (name: string, payload: unknown) => boolean)(event.name, event.payload);
+  const supervisor = createSupervisor(prepared, app, log, (event) => {
+    if (handle === undefined) early.push(event);
+    else emit(handle, event);
   });
   // Whatever ends this process, the workers end with it.
   const killAll = () => supervisor.killAll();
@@ -251,7 +151,7 @@ export async function start(prepared: Awaited<ReturnType<typeof prepare>>, app: 
   // Events raised before the handle existed are delivered on the next tick, after serve() resolves.
   const pending = early.splice(0);
   setImmediate(() => {
-    for (const [name, payload] of pending) (handle.emit as (name: string, payload: unknown) => boolean)(name, payload);
+    for (const event of pending) emit(handle as WardenServer, event);
   });
   return handle;
 }

@@ -1,6 +1,6 @@
 // Imports the user's module and says how an import failed (missing file, unresolved import, parse
-// error with its location, or a throw). Registers tsx first when the module is TypeScript and this
-// Node cannot strip types itself. Builds no operator messages: load.ts turns results into errors.
+// error with its location, or a throw). TypeScript is prepared by os/typescript.ts (Node's own type
+// stripping, or tsx). Builds no operator messages: load.ts turns results into errors.
 
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -8,9 +8,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { errnoCode } from '../errors.js';
+import { isTsxRegistered, registerTsx } from '../os/typescript.js';
 import { syntaxErrorLocation, thrownAtLocation, type SourceLocation } from './source-location.js';
-
-export type TypeScriptMode = 'none' | 'native' | 'tsx';
 
 export type ImportResult =
   | { kind: 'imported'; namespace: Record<string, unknown> }
@@ -19,40 +18,10 @@ export type ImportResult =
   | { kind: 'syntax'; error: unknown; location: SourceLocation | undefined }
   | { kind: 'threw'; error: unknown; location: SourceLocation | undefined };
 
-const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 const JAVASCRIPT_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
 // Codes of an import that names a file or package that cannot be found or loaded as a module.
 const UNRESOLVED_CODES = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_PACKAGE_PATH_NOT_EXPORTED']);
 const CHECK_SYNTAX_TIMEOUT_MS = 10_000;
-
-let isTsxRegistered = false;
-
-/**
- * How a TypeScript module will be loaded. Node >= 22.18 / 23.6 strips types itself
- * (process.features.typescript is 'strip' or 'transform'); older Node gets tsx's hooks, for ESM
- * (module.register) and for CommonJS (.cts, or require() from TypeScript compiled to CommonJS).
- * The hooks stay registered: the app may import more TypeScript later.
- */
-export async function prepareTypeScript(modulePath: string): Promise<TypeScriptMode> {
-  if (!TYPESCRIPT_EXTENSIONS.has(path.extname(modulePath))) return 'none';
-  if (hasNativeTypeScript()) return 'native';
-  await registerTsx();
-  return 'tsx';
-}
-
-async function registerTsx(): Promise<void> {
-  if (isTsxRegistered) return;
-  const esm = await import('tsx/esm/api');
-  esm.register();
-  const cjs = await import('tsx/cjs/api');
-  cjs.register();
-  isTsxRegistered = true;
-}
-
-export function hasNativeTypeScript(): boolean {
-  // Not in @types/node 20's ProcessFeatures; absent on Node 20, false when disabled by flag.
-  return Boolean((process.features as { typescript?: unknown }).typescript);
-}
 
 export async function importModule(modulePath: string): Promise<ImportResult> {
   try {
@@ -68,7 +37,7 @@ export async function importModule(modulePath: string): Promise<ImportResult> {
   } catch (error) {
     // Node's own type stripping refuses what needs transforming (enums, namespaces, parameter
     // properties); tsx handles them, so the same app loads on Node 20 and on Node 24.
-    if (errnoCode(error) === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' && !isTsxRegistered) {
+    if (errnoCode(error) === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' && !isTsxRegistered()) {
       await registerTsx();
       return importModule(modulePath);
     }

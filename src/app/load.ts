@@ -3,13 +3,14 @@
 // Every failure is a WardenError('WARDEN_APP_LOAD') naming the module and the cause; it never exits
 // the process or logs.
 
-import http from 'node:http';
+import type { RequestListener } from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
+import { http } from '../net/node-http.js';
 import { errnoCode, WardenError } from '../errors.js';
-import { importModule, prepareTypeScript, type ImportResult, type TypeScriptMode } from './import-module.js';
+import { prepareTypeScript, type TypeScriptMode } from '../os/typescript.js';
+import { importModule, type ImportResult } from './import-module.js';
 import { installListenIntercept, presentAddress, type ListenIntercept, type ServiceAddress } from './listen-intercept.js';
-import { hasWorkBeyond } from './pending-work.js';
 import { ACCEPTED_SHAPES, describeValue, detectShape, pickExport, type ExportShape } from './shape.js';
 import { syntaxErrorLocation, type SourceLocation } from './source-location.js';
 
@@ -24,7 +25,11 @@ export interface LoadAppOptions {
   port: number;
   /** What server.address() reports, for every shape. */
   address: ServiceAddress;
-  /** How long to wait for a script that calls listen() itself. */
+  /**
+   * How long to wait for a script that calls listen() itself when its module exports nothing
+   * usable; the primary passes a little less than --boot-timeout, so this message wins over the
+   * primary's boot timeout.
+   */
   listenWaitMs: number;
 }
 
@@ -40,8 +45,6 @@ export interface LoadedApp {
    */
   close: (() => Promise<void>) | undefined;
 }
-
-const PENDING_WORK_POLL_MS = 20;
 
 /**
  * Imports the module and adapts what it exports. listen() on `port` is intercepted before the import
@@ -63,7 +66,6 @@ export async function loadApp(options: LoadAppOptions): Promise<LoadedApp> {
 async function load(options: LoadAppOptions, intercept: ListenIntercept): Promise<LoadedApp> {
   const target = new Target(options);
   const typeScript = await prepareTypeScript(options.modulePath);
-  const resourcesBefore = process.getActiveResourcesInfo();
   const imported = await importModule(options.modulePath);
   if (imported.kind !== 'imported') throw importError(target, imported, typeScript);
 
@@ -93,15 +95,13 @@ async function load(options: LoadAppOptions, intercept: ListenIntercept): Promis
     return { server, shape: verdict.shape, viaFactory, close: hookOf(candidate, server) };
   }
 
-  const waited = await waitForListen(intercept, resourcesBefore, options.listenWaitMs);
-  if (waited !== 'idle' && waited !== 'timed-out') return { server: waited, shape: 'self-listen', viaFactory, close: hookOf(waited, waited) };
+  const waited = await waitForListen(intercept, options.listenWaitMs);
+  if (waited !== 'timed-out') return { server: waited, shape: 'self-listen', viaFactory, close: hookOf(waited, waited) };
 
   let found = `its ${target.exportLabel} is ${verdict.got}`;
   if (options.factory) found = `the factory returned ${verdict.got}`;
   else if (!picked.isFound) found = `it has no default export (exports: ${listOrNone(picked.available)})`;
-  const listenPart = waited === 'idle'
-    ? `it did not call listen(${options.port}) and has no pending work left that could call it later`
-    : `no server called listen(${options.port}) within ${options.listenWaitMs} ms`;
+  const listenPart = `no server called listen(${options.port}) within ${options.listenWaitMs} ms`;
   throw target.error(`no usable export: ${found}, and ${listenPart}`, {
     hint: `export ${ACCEPTED_SHAPES}, or a function returning one with --factory; a script that starts ` +
       `its own server must listen on process.env.PORT`,
@@ -129,33 +129,20 @@ function closeHook(exported: Function | undefined, app: unknown, server: net.Ser
 }
 
 /**
- * Waits for a script that calls listen() itself (after a timer, a connection, a file read).
- *
- * The rule: keep waiting, up to `listenWaitMs`, only while the process holds resources (timers,
- * sockets, file requests, as listed by process.getActiveResourcesInfo()) beyond the snapshot taken
- * before the import. A script with no pending work can never call listen() again, so it fails at
- * once instead of after the whole wait. Resources the caller creates while this runs count as the
- * app's: they can delay the failure, never cause a wrong one.
+ * Waits for a script that calls listen() itself (after a timer, a connection, a file read, a
+ * framework's async bootstrap), up to `listenWaitMs`. There is deliberately no early "this script
+ * can never listen" verdict: guessing from the process's pending resources once refused apps that
+ * were about to listen (a resource of the app's cancelled one of warden's in the comparison), and an
+ * app refused by a guess is worse than a boot error that comes after the wait.
  */
-async function waitForListen(
-  intercept: ListenIntercept,
-  resourcesBefore: readonly string[],
-  listenWaitMs: number,
-): Promise<net.Server | 'idle' | 'timed-out'> {
-  if (!hasWorkBeyond(resourcesBefore, process.getActiveResourcesInfo())) return 'idle';
+function waitForListen(intercept: ListenIntercept, listenWaitMs: number): Promise<net.Server | 'timed-out'> {
   return new Promise((resolve) => {
-    // The deadline is ref'd so this wait keeps the process alive on its own, and is then the one
-    // timer of ours in the resource list; the poll is unref'd and never listed.
-    const deadline = setTimeout(() => finish('timed-out'), listenWaitMs);
-    const poll = setInterval(() => {
-      if (!hasWorkBeyond(resourcesBefore, process.getActiveResourcesInfo(), 1)) finish('idle');
-    }, PENDING_WORK_POLL_MS).unref();
-    void intercept.listened.then(finish);
-    function finish(outcome: net.Server | 'idle' | 'timed-out'): void {
+    // Ref'd, so the wait keeps the process alive on its own.
+    const deadline = setTimeout(() => resolve('timed-out'), listenWaitMs);
+    void intercept.listened.then((server) => {
       clearTimeout(deadline);
-      clearInterval(poll);
-      resolve(outcome);
-    }
+      resolve(server);
+    });
   });
 }
 
@@ -191,9 +178,9 @@ async function adapt(target: Target, shape: ExportShape, app: unknown): Promise<
     case 'server':
       return app as net.Server;
     case 'listener':
-      return http.createServer(app as http.RequestListener);
+      return http.createServer(app as RequestListener);
     case 'koa':
-      return http.createServer((app as { callback(): http.RequestListener }).callback());
+      return http.createServer((app as { callback(): RequestListener }).callback());
     case 'fastify': {
       const fastify = app as { ready(): Promise<unknown>; server: net.Server };
       try {
@@ -216,10 +203,10 @@ async function adapt(target: Target, shape: ExportShape, app: unknown): Promise<
 }
 
 // @hono/node-server needs the hono package (a peer dependency), so it is imported only for fetch apps.
-async function fetchListener(target: Target, app: { fetch(request: Request, env: unknown): unknown }): Promise<http.RequestListener> {
+async function fetchListener(target: Target, app: { fetch(request: Request, env: unknown): unknown }): Promise<RequestListener> {
   try {
     const { getRequestListener } = await import('@hono/node-server');
-    return getRequestListener((request, env) => app.fetch(request, env)) as http.RequestListener;
+    return getRequestListener((request, env) => app.fetch(request, env)) as RequestListener;
   } catch (error) {
     throw target.error(`cannot load @hono/node-server to serve its fetch handler: ${errorText(error)}`, {
       hint: 'install hono next to warden (npm install hono): @hono/node-server, which adapts fetch handlers, needs it',

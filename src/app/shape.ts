@@ -2,8 +2,8 @@
 // of user code, no servers created; load.ts acts on the verdicts. The order of SHAPE_TABLE is the
 // contract: the first matching row wins.
 
-import http from 'node:http';
 import net from 'node:net';
+import { http } from '../net/node-http.js';
 
 export type ExportShape = 'listener' | 'koa' | 'fastify' | 'fetch' | 'server';
 

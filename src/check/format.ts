@@ -2,7 +2,7 @@
 // with the incident warden recorded under it (its stack as an indented block), and the phrases the
 // check logs while it runs. Printing (and choosing the exit code from the verdict) is cli/'s job.
 import { BUSY_LOOP_FUNCTION } from './busy-loop.js';
-import type { CheckReport, Fault, RestoredBy } from './run-check.js';
+import type { CheckReport, Fault, RestoredBy } from './report.js';
 import { seconds } from './verdict.js';
 import type { WardenIncident } from './warden-admin.js';
 

@@ -2,6 +2,8 @@
 // reasons for it, and decides when the watch may end early. No I/O, no timers, no clock: every
 // time is milliseconds after the SIGSTOP, passed in.
 
+import { seconds as formatSeconds } from '../units.js';
+
 /** One health poll, stamped with the time it was sent. */
 export interface HealthSample {
   atMs: number;
@@ -62,8 +64,9 @@ export function isServedStatus(status: number): boolean {
   return status < 500;
 }
 
+/** `warden check` writes seconds with a space: "1.5 s". */
 export function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return formatSeconds(ms, { gap: ' ' });
 }
 
 export function summarize(timeline: CheckTimeline): CheckFigures {

@@ -3,20 +3,18 @@
 // Validates the JSON it depends on and nothing more, so fields the admin server adds later do not
 // break the check.
 import { WardenError } from '../errors.js';
-import { describeOutcome, httpGet } from './http-get.js';
+import type { Incident, WorkersBody, WorkerView } from '../protocol/admin.js';
+import { describeOutcome, httpGet } from '../net/http-get.js';
 
-export interface AdminWorker {
-  slot: number;
-  /** null for a slot with no live process (waiting out a restart backoff, or still spawning). */
-  pid: number | null;
-  state: string;
-  /** Where the worker's inspector opens on SIGUSR1; null when warden reserved none (--capture-stacks off). */
-  inspectPort: number | null;
-}
+/**
+ * The fields of a `/workers` row the check relies on (pid null: no live process; inspectPort null:
+ * --capture-stacks off). The state stays text: a state a later warden adds must not break the check.
+ */
+export type AdminWorker = Pick<WorkerView, 'slot' | 'pid' | 'inspectPort'> & { state: string };
 
 export interface AdminWorkers {
   primaryPid: number | null;
-  listen: { host: string; port: number };
+  listen: Pick<WorkersBody['primary']['listen'], 'host' | 'port'>;
   workers: AdminWorker[];
 }
 
@@ -146,18 +144,11 @@ export function replacementInSlot(list: AdminWorkers, slot: number, frozenPid: n
   return replacement?.pid ?? null;
 }
 
-/** What warden recorded about a sick worker before replacing it; the fields the check prints. */
-export interface WardenIncident {
-  at: string;
-  slot: number;
-  pid: number | null;
-  /** 'stalled' | 'stuck' | 'unhealthy' | 'crashed' today; kept as text so a new kind does not break the check. */
-  kind: string;
-  reason: string;
-  /** Where the main thread was (lines "    at fn (file:line:col)"), or why no stack could be had. */
-  stack?: string;
-  noStack?: string;
-}
+/**
+ * What warden recorded about a sick worker before replacing it; the fields the check prints. The
+ * kind stays text, so a kind a later warden adds does not break the check.
+ */
+export type WardenIncident = Pick<Incident, 'at' | 'slot' | 'pid' | 'reason' | 'stack' | 'noStack'> & { kind: string };
 
 /**
  * warden's incident records, or the reason there are none to read (a warden without `/incidents`,

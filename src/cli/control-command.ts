@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { sendControl } from '../control/client.js';
 import { defaultControlPath, type ControlRequest } from '../control/protocol.js';
-import { MAX_WORKERS } from '../primary/machine/index.js';
+import { MAX_WORKERS } from '../api/launch.js';
 import { EXIT_CODES, WardenError } from '../errors.js';
 
 interface ControlFlags {

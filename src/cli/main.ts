@@ -10,7 +10,6 @@ import { formatResolved } from '../config/show.js';
 import { EXIT_CODES, WardenError, isWardenError, type WardenErrorCode } from '../errors.js';
 import { LOG_EVENTS } from '../log/events.js';
 import { createLogger } from '../log/logger.js';
-import { installSignalHandlers } from '../primary/signals.js';
 import { primaryTitle } from '../process-title.js';
 import { registerCheckCommand } from './check-command.js';
 import { registerControlCommands } from './control-command.js';
@@ -86,7 +85,7 @@ async function serve(moduleSpec: string | undefined, extra: string[], flags: Fla
   const log = createLogger(options.logFormat);
   for (const note of startupNotes(prepared.sizing, options.workers, prepared.autoFit)) log.log(note.level, note.event, note.msg, note.fields);
   const server = await start(prepared, app, log);
-  const removeHandlers = installSignalHandlers((event) => server.dispatch(event));
+  const removeHandlers = server.handleSignals();
   const shown = prepared.moduleSpec as string;
   process.title = primaryTitle(shown, server.listen.path ?? server.listen.port);
   const url = (host: string, port: number, protocol = 'http') => `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`;

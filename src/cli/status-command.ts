@@ -3,7 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { WardenError } from '../errors.js';
-import { httpGet } from '../check/http-get.js';
+import { httpGet } from '../net/http-get.js';
 import { findPrimary } from '../status/discover.js';
 import { controlPathFor } from './control-command.js';
 import { formatStatus, statusRows, useColour, type StatusSample } from '../status/table.js';

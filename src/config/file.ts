@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { prepareTypeScript } from '../app/import-module.js';
+import { prepareTypeScript } from '../os/typescript.js';
 import { WardenError } from '../errors.js';
 import type { ConfigLayer } from './resolve.js';
 

@@ -2,11 +2,13 @@
 // limit (read by os/cgroup.ts). The runtime step (measure the first worker, then scale) is the
 // supervisor's, which calls `workersThatFit` with the measured RSS.
 
+import { megabytes } from '../units.js';
 
 /** Share of the memory limit warden plans to use; the rest is headroom for spikes, GC and buffers. */
 export const MEMORY_HEADROOM = 0.8;
 
-export interface FitInput {
+/** What sizes the fleet: the CPUs, the memory limit and the RSS figures (read by worker-sizing.ts). */
+export interface SizingFacts {
   /** Workers the CPUs allow (`usableCpuCount`): memory can only lower this. */
   cpuCount: number;
   /** The cgroup memory limit, or undefined for none. */
@@ -26,7 +28,7 @@ export interface Fit {
 }
 
 /** Share of the limit left for workers, and how many of them that holds (before any cap). */
-export function memoryAllowance(input: Omit<FitInput, 'cpuCount'> & { limitBytes: number }): { memoryAllows: number; figures: string } {
+export function memoryAllowance(input: Omit<SizingFacts, 'cpuCount'> & { limitBytes: number }): { memoryAllows: number; figures: string } {
   const budget = MEMORY_HEADROOM * input.limitBytes - Math.max(0, input.primaryRssBytes);
   const memoryAllows = Math.max(0, Math.floor(budget / input.workerRssBytes));
   const figures =
@@ -41,7 +43,7 @@ export function memoryAllowance(input: Omit<FitInput, 'cpuCount'> & { limitBytes
  * even when it does not fit: a service that cannot start is worse than one the kernel may OOM-kill,
  * and the reason says so.
  */
-export function workersThatFit(input: FitInput): Fit {
+export function workersThatFit(input: SizingFacts): Fit {
   const cpuCount = Math.max(1, Math.floor(input.cpuCount));
   const cpus = `${cpuCount} usable CPU${cpuCount === 1 ? '' : 's'}`;
   if (input.limitBytes === undefined || !(input.workerRssBytes > 0)) {
@@ -57,7 +59,7 @@ export function workersThatFit(input: FitInput): Fit {
  * The startup warning for an explicit `--workers N` that does not fit the memory limit (a warning,
  * never a refusal: the operator may know better), or undefined when it fits or nothing is known.
  */
-export function explicitWorkersWarning(workers: number, input: Omit<FitInput, 'cpuCount'>): string | undefined {
+export function explicitWorkersWarning(workers: number, input: Omit<SizingFacts, 'cpuCount'>): string | undefined {
   if (input.limitBytes === undefined || !(input.workerRssBytes > 0)) return undefined;
   const { memoryAllows, figures } = memoryAllowance({ ...input, limitBytes: input.limitBytes });
   if (memoryAllows >= workers) return undefined;
@@ -66,6 +68,6 @@ export function explicitWorkersWarning(workers: number, input: Omit<FitInput, 'c
     'the kernel may kill workers for lack of memory';
 }
 
-export function mib(bytes: number): string {
-  return `${Math.round(bytes / (1024 * 1024))} MiB`;
+function mib(bytes: number): string {
+  return megabytes(bytes, { unit: 'MiB' });
 }

@@ -3,9 +3,10 @@
 // docs mirror it. Pure: no I/O (the CPU count for `--workers auto` is passed in).
 
 import { WardenError } from '../errors.js';
+import type { LogFormat } from '../log/logger.js';
 
 export type MinReady = { kind: 'all' } | { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
-export type LogFormat = 'text' | 'json';
+export type { LogFormat };
 /** off; on: one line per request, path without its query string; query: with the query string. */
 export type AccessLog = 'off' | 'on' | 'query';
 export type BalanceMode = 'shared' | 'handoff';
@@ -280,7 +281,8 @@ function parseBacklog(raw: string, context: ParseContext): number {
   return Number(text);
 }
 
-function option<K extends keyof ServeOptions>(spec: OptionSpec<K>): OptionSpec<K> {
+/** Keeps each flag's literal text in the table's type, so WardenOptions can be derived from it. */
+function option<K extends keyof ServeOptions, const F extends string>(spec: Omit<OptionSpec<K>, 'flag'> & { flag: F }): OptionSpec<K> & { flag: F } {
   return spec;
 }
 
@@ -381,3 +383,22 @@ export function flagName(spec: OptionSpec): string {
 export function takesValue(spec: OptionSpec): boolean {
   return spec.flag.includes('<');
 }
+
+type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S;
+type FlagWord<F extends string> = F extends `--${infer Name} ${string}` ? Name : F extends `--${infer Name}` ? Name : never;
+
+/** What a setting may be given as outside a command line (serve(), a config file): the parser reads its text. */
+type InputOf<T> =
+  [T] extends [boolean] ? boolean | 'on' | 'off'
+  : [T] extends [number] ? number | string
+  : [T] extends [string[]] ? string | string[]
+  : [T] extends [MinReady] ? number | 'all' | `${number}%`
+  : Exclude<T, undefined>;
+
+type Spec = (typeof SERVE_OPTIONS)[number];
+
+/**
+ * Every `warden serve` option named as its flag in camelCase (`--graceful-timeout` -> gracefulTimeout),
+ * durations in seconds, derived from SERVE_OPTIONS: a new row is a new key.
+ */
+export type OptionInputs = { [S in Spec as CamelCase<FlagWord<S['flag']>>]?: InputOf<ServeOptions[S['key']]> };

@@ -3,6 +3,7 @@
 
 import { SERVE_OPTIONS, type OptionSpec, type ServeOptions } from './options.js';
 import { optionName, type ValueSource } from './resolve.js';
+import { megabytes } from '../units.js';
 
 export interface ShowInput {
   options: ServeOptions;
@@ -17,7 +18,7 @@ export interface ShowInput {
 export function displayValue(key: keyof ServeOptions, value: unknown): string {
   if (value === undefined) return key === 'cwd' ? '.' : key === 'envFile' ? 'none' : 'off';
   if (key.endsWith('Ms') && typeof value === 'number') return `${value / 1000}s`;
-  if (key.endsWith('Bytes') && typeof value === 'number') return value === 0 ? '0 (off)' : `${value / 1024 / 1024} MB`;
+  if (key.endsWith('Bytes') && typeof value === 'number') return value === 0 ? '0 (off)' : megabytes(value, { digits: Number.isInteger(value / (1024 * 1024)) ? 0 : 2 });
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.map((item) => JSON.stringify(item)).join(' ');
   if (typeof value === 'object' && value !== null && 'kind' in value) {
     const minReady = value as ServeOptions['minReady'];

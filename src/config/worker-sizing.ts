@@ -5,7 +5,7 @@
 
 import { cgroupMemoryLimit, cgroupRoot, readTextFile, type ReadText } from '../os/cgroup.js';
 import { detectCpuCount } from './cpus.js';
-import { explicitWorkersWarning, workersThatFit, type Fit } from './memory.js';
+import { explicitWorkersWarning, workersThatFit, type Fit, type SizingFacts } from './memory.js';
 import { LOG_EVENTS, type LogEvent } from '../log/events.js';
 
 /**
@@ -14,12 +14,7 @@ import { LOG_EVENTS, type LogEvent } from '../log/events.js';
  */
 export const WORKER_RSS_ESTIMATE_BYTES = 50 * 1024 * 1024;
 
-export interface SizingFacts {
-  cpuCount: number;
-  limitBytes: number | undefined;
-  primaryRssBytes: number;
-  workerRssBytes: number;
-}
+export type { SizingFacts };
 
 export function readSizingFacts(env: Readonly<Record<string, string | undefined>>, read: ReadText = readTextFile): SizingFacts {
   const root = cgroupRoot(env);

@@ -2,7 +2,11 @@
 // flight, its crash error), kept per slot so /workers and /incidents can show the last few, and
 // rendered once into the log. Pure data and text; the evidence is gathered by supervisor.ts.
 
-import type { HeapSnapshotResult, NeverAnsweredEnd, RequestsReport, SerializedError } from '../protocol/messages.js';
+import type { Incident, IncidentKind, MemorySample } from '../protocol/admin.js';
+import type { NeverAnsweredEnd } from '../protocol/messages.js';
+import { megabytes, seconds } from '../units.js';
+
+export type { Incident, IncidentKind, MemorySample };
 
 /** How a request the app never answered ended, as the incident block says it. */
 const ENDED_TEXT: Record<NeverAnsweredEnd, string> = {
@@ -10,34 +14,6 @@ const ENDED_TEXT: Record<NeverAnsweredEnd, string> = {
   timeoutCut: 'cut by warden, --request-timeout',
   connectionClosed: 'connection closed before an answer',
 };
-
-export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed' | 'memory';
-
-export interface MemorySample {
-  /** Milliseconds before the recycle (negative: in the past). */
-  atMs: number;
-  rssBytes: number;
-  heapUsedBytes: number;
-}
-
-export interface Incident {
-  at: string;
-  slot: number;
-  generation: number;
-  pid: number | null;
-  kind: IncidentKind;
-  reason: string;
-  /** Blocked event loop: where the main thread was, or why no stack could be had. */
-  stack?: string;
-  noStack?: string;
-  /** Stuck / unhealthy: the requests in flight, then the ended ones the app never answered. */
-  requests?: RequestsReport;
-  /** Crash: the uncaught error. */
-  error?: SerializedError;
-  /** Memory recycle: RSS and heap over the last minute or so, and the heap snapshot if one was asked. */
-  memory?: { limitBytes: number; samples: MemorySample[] };
-  heapSnapshot?: HeapSnapshotResult;
-}
 
 export class IncidentLog {
   private readonly bySlot = new Map<number, Incident[]>();
@@ -72,11 +48,11 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
     case 'unhealthy': {
       const report = incident.requests;
       if (report === undefined) return { msg: `${who} was ${incident.kind} (${incident.reason}); it did not list its requests`, block: undefined };
-      const since = report.lastAnsweredAgoMs < 0 ? 'it never answered a request' : `its last answer was ${(report.lastAnsweredAgoMs / 1000).toFixed(1)}s ago`;
+      const since = report.lastAnsweredAgoMs < 0 ? 'it never answered a request' : `its last answer was ${seconds(report.lastAnsweredAgoMs)} ago`;
       const ended = report.neverAnswered ?? 0;
       const listedInFlight = report.requests.length - ended;
       const lines = report.requests.map((request) =>
-        `${request.method} ${request.path}  ${(request.ageMs / 1000).toFixed(1)}s${request.headersSent ? '  (headers sent)' : ''}${request.endedBy === undefined ? '' : `  (${ENDED_TEXT[request.endedBy]})`}`);
+        `${request.method} ${request.path}  ${seconds(request.ageMs)}${request.headersSent ? '  (headers sent)' : ''}${request.endedBy === undefined ? '' : `  (${ENDED_TEXT[request.endedBy]})`}`);
       if (report.inFlight > listedInFlight) lines.splice(listedInFlight, 0, `… and ${report.inFlight - listedInFlight} more`);
       const count = ended === 0 ? `${report.inFlight} request(s) in flight` : `${report.inFlight} request(s) in flight and ${ended} it never answered that ended`;
       return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${count}:`, block: lines.join('\n') || '(none)' };
@@ -85,14 +61,10 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
       return { msg: `${who} crashed: ${incident.error?.message ?? incident.reason}`, block: incident.error?.stack };
     case 'memory': {
       const lines = (incident.memory?.samples ?? []).map((sample) =>
-        `${(sample.atMs / 1000).toFixed(0).padStart(4)}s  rss ${mbText(sample.rssBytes)}  heap used ${mbText(sample.heapUsedBytes)}`);
+        `${seconds(sample.atMs, { digits: 0 }).padStart(5)}  rss ${megabytes(sample.rssBytes, { digits: 1 })}  heap used ${megabytes(sample.heapUsedBytes, { digits: 1 })}`);
       const snapshot = incident.heapSnapshot;
       if (snapshot !== undefined) lines.push('path' in snapshot ? `heap snapshot: ${snapshot.path} (${snapshot.tookMs} ms)` : `heap snapshot skipped: ${snapshot.skipped}`);
       return { msg: `${who} was recycled (${incident.reason}); memory before the recycle:`, block: lines.join('\n') || undefined };
     }
   }
-}
-
-function mbText(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -4,9 +4,18 @@
 // it never throws for an unresponsive target: every failure is returned, named.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import WebSocket from 'ws';
-import { httpGet } from '../check/http-get.js';
+import type WebSocket from 'ws';
+import { httpGet } from '../net/http-get.js';
 import { errnoCode } from '../errors.js';
+
+// ws is loaded on the first conversation, not at start: the primary imports this module (through
+// stack-capture.ts) but only talks to an inspector when a worker stalls, and loading ws's nine files
+// at start cost the primary about 40 ms of CPU and 2.5 MB of RSS (bench/profile-startup.js).
+let webSocketClass: Promise<typeof WebSocket> | undefined;
+function loadWebSocket(): Promise<typeof WebSocket> {
+  webSocketClass ??= import('ws').then((module) => module.default);
+  return webSocketClass;
+}
 
 /** How often /json/list is asked while the inspector is opening (it takes a few ms after SIGUSR1). */
 const POLL_INTERVAL_MS = 10;
@@ -84,9 +93,10 @@ export interface CdpConversation<T> {
  * socket is then dropped without a closing handshake (and without ws's 30 s close timer); while still
  * connecting, terminate() emits 'error', which is ignored once settled.
  */
-export function converse<T>(debuggerUrl: string, signal: AbortSignal, conversation: CdpConversation<T>): Promise<T> {
+export async function converse<T>(debuggerUrl: string, signal: AbortSignal, conversation: CdpConversation<T>): Promise<T> {
+  const WebSocketClass = await loadWebSocket();
   return new Promise((resolve) => {
-    const socket = new WebSocket(debuggerUrl, { perMessageDeflate: false });
+    const socket = new WebSocketClass(debuggerUrl, { perMessageDeflate: false });
     let isSettled = false;
     const settle = (result: T): void => {
       if (isSettled) return;

@@ -5,11 +5,13 @@
 
 import { createRequire } from 'node:module';
 import type { Logger as PinoLogger, pino as pinoFunction } from 'pino';
-import type { LogFormat } from '../config/options.js';
 import { LOG_EVENTS, type LogEvent } from './events.js';
 import { LogStream, type LogStreamStats } from './log-stream.js';
 
 export type Level = 'info' | 'warn' | 'error';
+
+/** `--log-format`: plain text lines for people, or one pino JSON object per line. */
+export type LogFormat = 'text' | 'json';
 
 /** Who wrote a line of worker output. */
 export interface LineSource {
@@ -51,7 +53,7 @@ function fdStream(fd: number, name: 'stdout' | 'stderr', format: LogFormat): Log
     describeDrop: (lines, bytes, error) => {
       const msg = `dropped ${lines} log line${lines === 1 ? '' : 's'} (${bytes} bytes) of ${name}${error === null ? ' (the reader was too slow)' : ` while writes failed (${error})`}`;
       if (format === 'text') return `[warden] warn: ${msg}\n`;
-      return `${JSON.stringify({ level: 40, time: new Date().toISOString(), pid: process.pid, event: LOG_EVENTS.logDropped, stream: name, lines, bytes, error, msg })}\n`;
+      return `${JSON.stringify({ level: LEVELS.warn, time: new Date().toISOString(), pid: process.pid, event: LOG_EVENTS.logDropped, stream: name, lines, bytes, error, msg })}\n`;
     },
   });
 }
@@ -116,7 +118,7 @@ export function workerRecord(source: LineSource, stream: 'stdout' | 'stderr', li
   };
   const app = source.partial ? undefined : parseObject(line);
   if (app === undefined) {
-    return JSON.stringify({ level: 30, time: new Date().toISOString(), ...ours, ...(source.partial ? { partial: true } : {}), msg: line });
+    return JSON.stringify({ level: LEVELS.info, time: new Date().toISOString(), ...ours, ...(source.partial ? { partial: true } : {}), msg: line });
   }
   const clashes: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(ours)) {

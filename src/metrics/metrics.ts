@@ -5,15 +5,10 @@
 // does, so cardinality stays bounded by the live workers however often they restart.
 
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValue } from 'prom-client';
-import { displayState, type DisplayState } from '../health/report.js';
-import type { MachineState, WorkerRecord } from '../primary/machine/index.js';
+import { displayState } from '../primary/admin/report.js';
+import { REPLACEMENT_REASONS, type MachineState, type WorkerRecord } from '../primary/machine/index.js';
+import { DISPLAY_STATES, type DisplayState } from '../protocol/admin.js';
 import { DURATION_BUCKETS_S, type AppMetric } from '../protocol/messages.js';
-
-/** Why a worker was replaced, as the `reason` label says it. */
-export const REPLACEMENT_REASONS = ['crash', 'stalled', 'stuck', 'unhealthy', 'boot-timeout', 'memory', 'max-requests', 'reload', 'scale'] as const;
-export type ReplacementLabel = (typeof REPLACEMENT_REASONS)[number];
-
-const DISPLAY_STATES: readonly DisplayState[] = ['booting', 'ready', 'unhealthy', 'stalled', 'draining', 'stopping', 'exited'];
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
 
 export const METRIC = {
@@ -172,10 +167,7 @@ export class WardenMetrics {
         const totals = new Map<string, number>(REPLACEMENT_REASONS.map((reason) => [reason, 0]));
         // Slots removed by a scale-down keep counting, so the counter never goes down.
         for (const replacements of [...state.slots.map((slot) => slot.replacements), state.removedSlotReplacements]) {
-          for (const [key, count] of Object.entries(replacements)) {
-            const reason = key === 'crashed' ? 'crash' : key;
-            totals.set(reason, (totals.get(reason) ?? 0) + count);
-          }
+          for (const [reason, count] of Object.entries(replacements)) totals.set(reason, (totals.get(reason) ?? 0) + count);
         }
         for (const [reason, count] of totals) this.inc({ reason }, count);
       },

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HealthAnswer } from '../health/report.js';
+import type { HealthAnswer } from './admin/report.js';
 import { listenOn, listenOnFd } from './connections.js';
 import { WardenError } from '../errors.js';
 

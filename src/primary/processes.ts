@@ -61,6 +61,11 @@ export class WorkerProcess {
       ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
+      // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and apps
+      // such as `next start` exit at once on their own SIGINT/SIGTERM handlers, cutting requests in
+      // flight. Only the primary decides how a worker stops. The worker still dies with the primary
+      // (parent-death signal, or worker/parent-watch.ts), whatever group it is in.
+      detached: true,
     });
     this.child.once('spawn', () => callbacks.onSpawn(this.child.pid as number));
     this.child.on('error', (error) => {

@@ -13,10 +13,11 @@ import { requiredReady } from '../config/resolve.js';
 import { workersThatFit } from '../config/memory.js';
 import { WORKER_RSS_ESTIMATE_BYTES, type SizingFacts } from '../config/worker-sizing.js';
 import { lateAfterMs } from '../health/verdicts.js';
-import { livez, readyz, workersReport, type PrimaryInfo } from '../health/report.js';
+import { livez, readyz, workersReport, type PrimaryInfo } from './admin/report.js';
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
-import { LOG_EVENTS, type LogEvent } from '../log/events.js';
+import { LOG_EVENTS } from '../log/events.js';
 import { serializeError, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { domainEvent, type DomainObserver } from '../protocol/events.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { dashboardPage } from '../dashboard/page.js';
@@ -62,8 +63,8 @@ export interface SupervisorSettings {
   tls?: { keyfile: string; certfile: string; ca?: string };
 }
 
-/** Called with every log event the machine emits, after it is logged: the programmatic API's events. */
-export type SupervisorObserver = (event: LogEvent, fields: Readonly<Record<string, unknown>>, msg: string) => void;
+/** Told the programmatic API's events (protocol/events.ts), each after its log line is written. */
+export type SupervisorObserver = DomainObserver;
 
 export interface RunResult {
   code: number;
@@ -130,7 +131,7 @@ export class Supervisor {
     private readonly observe?: SupervisorObserver,
   ) {
     const options = settings.options;
-    this.state = initialState(machineConfig(options, settings.moduleLabel), clock.now());
+    this.state = initialState(machineConfig(options, settings.moduleLabel, settings.appArgs), clock.now());
     this.dispatcher = new ConnectionDispatcher({
       holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: options.balance, sticky: options.sticky, backlog: options.backlog,
     });
@@ -394,7 +395,10 @@ export class Supervisor {
       case 'Log':
         this.log.log(effect.level, effect.event, effect.msg, effect.fields);
         this.remember(effect.level, effect.event, effect.msg, effect.fields);
-        this.observe?.(effect.event, effect.fields, effect.msg);
+        if (this.observe !== undefined) {
+          const domain = domainEvent(effect.event, effect.fields, effect.msg);
+          if (domain !== undefined) this.observe(domain);
+        }
         return;
       case 'Exit':
         void this.shutdown({ code: effect.code, halt: effect.halt });
@@ -482,6 +486,9 @@ export class Supervisor {
         return;
       case 'ready':
         this.dispatch({ type: 'WorkerReady', id });
+        return;
+      case 'sigterm':
+        this.dispatch({ type: 'WorkerSigtermReceived', id });
         return;
       case 'heartbeat':
         this.evidence.onHeartbeat(id, message.stats);
@@ -575,13 +582,13 @@ export class Supervisor {
 
   private workersBody() {
     const info = { ...(this.info as PrimaryInfo), requiredReady: this.requiredReady(), control: this.controlPath ?? null };
-    const report = workersReport(this.state, info, this.clock.now(), (id) => ({
+    return workersReport(this.state, info, this.clock.now(), (id) => ({
       pendingHandoffs: this.dispatcher.pendingCount(id),
       inspectPort: this.evidence.inspectPort(id) ?? null,
-    }));
-    const workers = report.workers.map((worker) => ({ ...worker, incidents: this.evidence.incidents.forSlot(worker.slot) }));
-    const acceptQueue = { length: this.acceptQueue(), backlog: this.settings.options.backlog };
-    return { ...report, workers, connections: { ...this.dispatcher.stats }, acceptQueue, logs: this.log.streamStats() };
+    }), {
+      incidents: (slot) => this.evidence.incidents.forSlot(slot), connections: { ...this.dispatcher.stats },
+      acceptQueue: { length: this.acceptQueue(), backlog: this.settings.options.backlog }, logs: this.log.streamStats(),
+    });
   }
 }
 
@@ -599,9 +606,11 @@ export interface TimelineEntry {
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
-export function machineConfig(options: ServeOptions, appLabel: string): MachineConfig {
+export function machineConfig(options: ServeOptions, appLabel: string, appArgs: readonly string[] = []): MachineConfig {
   return {
     appLabel,
+    // The hint to run the app alone keeps its arguments (`node node_modules/next/dist/bin/next start`).
+    appCommand: ['node', appLabel, ...appArgs].map(shellWord).join(' '),
     workers: options.workers,
     bootTimeoutMs: options.bootTimeoutMs,
     timeoutMs: options.timeoutMs,
@@ -620,4 +629,9 @@ export function machineConfig(options: ServeOptions, appLabel: string): MachineC
     maxRequests: options.maxRequests,
     maxRequestsJitter: options.maxRequestsJitter,
   };
+}
+
+/** A word as a POSIX shell reads it back: quoted only when it holds more than safe characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -84,6 +84,8 @@ export type PrimaryMessage =
 // worker -> primary
 export type WorkerMessage =
   | { warden: 1; act: 'ready'; shape: string }
+  /** The worker received SIGTERM (an operator's `kill -TERM <pid>`): a request to replace it gracefully. */
+  | { warden: 1; act: 'sigterm' }
   | { warden: 1; act: 'bootError'; error: SerializedError }
   /** `connections`: the worker's open connections, the new one included (for the least-loaded choice). */
   | { warden: 1; act: 'accepted'; id: number; connections: number }
@@ -154,8 +156,6 @@ export interface RequestsReport {
   unansweredCount: number;
 }
 
-export type WorkerAct = WorkerMessage['act'];
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
@@ -203,6 +203,8 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
       return { warden: 1, act: 'accepted', id: value.id, connections: typeof value.connections === 'number' && Number.isFinite(value.connections) ? value.connections : 0 };
     case 'rejected':
       return typeof value.id === 'number' ? { warden: 1, act: value.act, id: value.id } : undefined;
+    case 'sigterm':
+      return { warden: 1, act: 'sigterm' };
     case 'listening':
       return typeof value.error === 'string' ? { warden: 1, act: 'listening', error: value.error } : { warden: 1, act: 'listening' };
     case 'heartbeat':

@@ -4,7 +4,7 @@
 
 import { sendControl } from '../control/client.js';
 import { WardenError, isWardenError } from '../errors.js';
-import { httpGet } from '../check/http-get.js';
+import { httpGet } from '../net/http-get.js';
 
 export interface PrimaryLocation {
   adminUrl: URL;

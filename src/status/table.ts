@@ -1,30 +1,13 @@
 // `warden status` as a table, like `pm2 ls`: one line per worker. Pure: /workers answers in, text
 // out; req/s comes from two answers (the served counts and the time between them).
 
-export interface StatusWorker {
-  slot: number;
-  generation: number;
-  pid: number | null;
-  state: string;
-  uptimeMs: number;
-  heartbeatAgeMs: number | null;
-  loopDelayMs: number | null;
-  inFlight: number;
-  served: number;
-  rssBytes: number | null;
-  restarts: number;
-  lastExit: { reason: string; at: string } | null;
-  incidents?: { kind: string; reason?: string }[];
-}
+import type { WorkersBody } from '../protocol/admin.js';
+import { size } from '../units.js';
 
+/** One reading of `/workers`, stamped with a monotonic time in milliseconds. */
 export interface StatusSample {
   at: number;
-  body: {
-    primary: { pid: number; module: string; phase: string; uptimeMs: number; listen: { host: string; port: number }; workersTarget: number };
-    workers: StatusWorker[];
-    /** Connections waiting in the kernel's accept queue (null: unknown); absent from an older warden. */
-    acceptQueue?: { length: number | null; backlog: number };
-  };
+  body: WorkersBody;
 }
 
 export interface StatusRow {
@@ -78,8 +61,7 @@ export function formatDuration(ms: number): string {
 }
 
 function formatBytes(bytes: number | null): string {
-  if (bytes === null) return '-';
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : `${Math.round(bytes / 1024 / 1024)} MB`;
+  return bytes === null ? '-' : size(bytes);
 }
 
 function clip(text: string, width: number): string {

@@ -6,6 +6,7 @@ import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import type { HeapSnapshotResult } from '../protocol/messages.js';
+import { megabytes as mb } from '../units.js';
 
 /** `statfs` is replaceable so the free-space rule can be tested without filling a disk. */
 export function takeHeapSnapshot(dir: string, maxHeapBytes: number, statfs: (path: string) => { bavail: number; bsize: number } = statfsSync): HeapSnapshotResult {
@@ -25,8 +26,4 @@ export function takeHeapSnapshot(dir: string, maxHeapBytes: number, statfs: (pat
   const file = join(dir, `warden-w${process.env.WARDEN_WORKER_ID ?? '0'}-${process.pid}-${Date.now()}.heapsnapshot`);
   const path = writeHeapSnapshot(file);
   return { path, bytes: heapUsed, tookMs: Math.round(performance.now() - started) };
-}
-
-function mb(bytes: number): string {
-  return `${Math.round(bytes / 1024 / 1024)} MB`;
 }

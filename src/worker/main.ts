@@ -14,7 +14,6 @@ import { takeHeapSnapshot } from './heap-snapshot.js';
 import { isOrphaned, watchParent } from './parent-watch.js';
 import { isHttpServer, RequestTracker, upgradedCloseDelayMs } from './requests.js';
 import { limitConcurrency } from './concurrency-limit.js';
-import { tlsTerminator } from './tls.js';
 
 /** A connection's libuv handle as it arrives over IPC. */
 interface RawHandle {
@@ -83,7 +82,8 @@ async function main(): Promise<void> {
   let server: Server | undefined;
   let closeApp: (() => Promise<void>) | undefined;
   const pendingHandles: RawHandle[] = [];
-  const terminateTls = config.tls === undefined ? undefined : tlsTerminator(config.tls, () => server as Server, (secure, carrier) => tracker.adoptSecure(secure, carrier));
+  // node:tls (and the crypto under it) loads only for --tls-cert: about 1 MB of every plain worker's RSS.
+  const terminateTls = config.tls === undefined ? undefined : (await import('./tls.js')).tlsTerminator(config.tls, () => server as Server, (secure, carrier) => tracker.adoptSecure(secure, carrier));
   /** Shared mode: this process's copy of the listening socket while it accepts. */
   let listening: ListeningHandle | undefined;
   const stopAccepting = () => {
@@ -118,7 +118,19 @@ async function main(): Promise<void> {
       );
     }, 25);
   };
-  process.on('SIGTERM', drain);
+  // An operator's `kill -TERM <worker pid>` asks for a replacement: the primary starts one first and
+  // then drains this worker, as for --max-requests. Without a primary to ask, drain at once.
+  process.on('SIGTERM', () => {
+    if (process.connected && booted) send({ warden: 1, act: 'sigterm' });
+    else drain();
+  });
+  // An app that exits by itself in the middle of a drain (its own signal handler, process.exit())
+  // cuts the requests still in flight; a code of 0 would tell the primary the drain finished.
+  process.on('exit', (code) => {
+    if (!draining || code !== 0 || tracker.inFlightCount === 0) return;
+    process.stderr.write(`warden: the app exited on its own with ${tracker.inFlightCount} request(s) in flight during a drain\n`);
+    process.exitCode = 1;
+  });
   // The primary is gone (its IPC channel closed): nobody can hand over connections or judge health.
   process.on('disconnect', () => {
     tracker.destroyAll();
@@ -215,7 +227,7 @@ async function main(): Promise<void> {
     factory: config.factory,
     port: config.port,
     address: config.address,
-    listenWaitMs: config.listenWaitMs,
+    listenWaitMs: loaderWaitMs(config.listenWaitMs),
   });
   server = loaded.server;
   closeApp = loaded.close;
@@ -238,3 +250,12 @@ async function main(): Promise<void> {
 }
 
 main().catch(onFatal);
+
+/**
+ * The primary passes --boot-timeout, which it counts from the spawn; the loader gives up on a late
+ * listen() a little sooner, so the operator reads the loader's error (what the module exports, which
+ * port it should listen on) instead of a bare boot timeout.
+ */
+function loaderWaitMs(bootTimeoutMs: number): number {
+  return Math.max(bootTimeoutMs - Math.min(1000, bootTimeoutMs / 4), 0);
+}

@@ -72,3 +72,14 @@ test('targets are held or missed from the figures', () => {
   assert.deepEqual(missedStatus(/^mixed load: warden-shared fast p99/), ['missed']);
   assert.deepEqual(missedStatus(/^mixed load: warden-shared req\/s/), ['missed']);
 });
+
+test('warden is held against the best of SCHED_NONE and SO_REUSEPORT when SO_REUSEPORT ran, and not measured when this Node skipped it', () => {
+  const withKernel = (ratio: number) => ({ ...row('warden-shared', 'autocannon', 1030, 0.98), vsBestKernel: s(ratio) });
+  const kernel = (t: { target: string }) => /best of SCHED_NONE and SO_REUSEPORT/.test(t.target);
+  const at = (ratio: number) => check.targets(result({ hello: [row('cluster-rr', 'autocannon', 1000, 0.95), row('cluster-none', 'autocannon', 1050, 1), withKernel(ratio)] })).filter(kernel).map((t) => t.status);
+  assert.deepEqual(at(1.01), ['held']);
+  assert.deepEqual(at(0.99), ['missed']);
+  const skipped = check.targets({ ...result(), skipped: { reuseport: 'Node 20.20.2 has no listen({ reusePort })' } }).filter(kernel);
+  assert.deepEqual(skipped.map((t) => t.status), ['not measured']);
+  assert.match(skipped[0].figure, /Node 20\.20\.2/);
+});

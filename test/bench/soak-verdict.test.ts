@@ -14,6 +14,7 @@ interface VerdictModule {
   workerOf(index: Map<number, { at: number; pid: number }[]>, request: Request): number | undefined;
   loggedAround(index: Map<number, { at: number; pid: number }[]>, request: Request): { pid: number; msAfterStart: number }[];
   attributeFailures(failures: Request[], faults: Fault[], index: Map<number, { at: number; pid: number }[]>): { explained: (Request & { kind: string; pid?: number; seenBy?: string })[]; unexplained: Request[] };
+  rssGrowth(every5s: number[]): { perMinute: (number | null)[]; fromMinute: number; toMinute: number; growthMb: number | null; status: string };
 }
 
 // bench/ is plain JavaScript outside the TypeScript build: load it from the source tree.
@@ -85,4 +86,24 @@ test('the chaos loop repeats from its seed and scales only within its bounds', (
   for (const action of run(9, { target: 4, min: 2, max: 4 })) if (action.kind === 'scale') assert.equal(action.step, -1, 'at the maximum it only shrinks');
   for (const action of run(9, { target: 2, min: 2, max: 4 })) if (action.kind === 'scale') assert.equal(action.step, 1, 'at the minimum it only grows');
   assert.ok(run(9, { target: 2, min: 2, max: 2 }).every((a) => a.kind !== 'scale'), 'no room: no scale');
+});
+
+test('the primary\'s RSS growth is taken from minute 5 to the last full minute, on per-minute medians', () => {
+  // 30 minutes of 5-s samples: climbing 1 MB a minute through warm-up, then 0.05 MB a minute.
+  const samples = [50];
+  for (let i = 1; i <= 360; i++) samples.push(i <= 60 ? 50 + i / 12 : 55 + (i - 60) / 240);
+  const growth = verdict.rssGrowth(samples);
+  assert.equal(growth.perMinute.length, 30, 'one figure per full minute');
+  assert.equal(growth.fromMinute, 5);
+  assert.equal(growth.toMinute, 30);
+  assert.ok(growth.growthMb !== null && growth.growthMb > 1 && growth.growthMb < 2, `growth after warm-up ${growth.growthMb} MB`);
+  assert.equal(growth.status, 'held');
+  samples.push(...Array.from({ length: 12 }, () => 70));
+  assert.equal(verdict.rssGrowth(samples).status, 'missed', 'a last minute 15 MB up misses the 2 MB bound');
+});
+
+test('a soak of 5 minutes or less does not claim an RSS growth after warm-up', () => {
+  const growth = verdict.rssGrowth(Array.from({ length: 61 }, () => 60));
+  assert.equal(growth.growthMb, null);
+  assert.match(growth.status, /^not measured/);
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
-import { httpGet } from '../../src/check/http-get.js';
+import { httpGet } from '../../src/net/http-get.js';
 import { hasProcFs, listChildren, readStat } from '../../src/os/proc.js';
 import { type CheckOptions, type CheckReport, formatCheckReport, runCheck } from '../../src/check/run-check.js';
 import { errnoCode, isWardenError } from '../../src/errors.js';

@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listChildren, readStat } from '../../src/os/proc.js';
+import type { WorkersBody, WorkerView } from '../../src/protocol/admin.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const WARDEN = fileURLToPath(new URL('../../../bin/warden.js', import.meta.url));
@@ -44,22 +45,7 @@ export interface RunningWarden {
   control: string;
 }
 
-export interface WorkerView {
-  slot: number;
-  pid: number | null;
-  state: string;
-  inRotation: boolean;
-  reason: string | null;
-  restarts: number;
-  served: number;
-  lastExit: { code: number | null; signal: string | null; reason: string } | null;
-  incidents: { kind: string }[];
-}
-
-export interface WorkersBody {
-  primary: { pid: number; phase: string; listen: { host: string; port: number } };
-  workers: WorkerView[];
-}
+export type { WorkersBody, WorkerView };
 
 /** Every live descendant pid of `pid` (children of children included), from /proc. */
 export function descendants(pid: number): number[] {
@@ -300,7 +286,7 @@ export async function getJson<T>(port: number, path: string, timeoutMs = 5000): 
 }
 
 /** Start `warden serve <args>` with port 0 for both servers; cleanup is registered on `t` at once. */
-export async function startWarden(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; waitReady?: boolean } = {}): Promise<RunningWarden> {
+export async function startWarden(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; waitReady?: boolean; detached?: boolean } = {}): Promise<RunningWarden> {
   // The port flags go before a `--`: what follows it belongs to the app.
   const dashes = args.indexOf('--');
   const ports = ['--port', '0', '--admin-port', '0'];
@@ -309,6 +295,8 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a shell gives a foreground job: `process.kill(-pid, 'SIGINT')` is Ctrl-C.
+    detached: options.detached ?? false,
   });
   const pid = child.pid as number;
   const processes = ownProcesses(t);

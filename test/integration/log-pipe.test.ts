@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import { descendants, fixture, get, getJson, killQuietly, ROOT, waitFor, WARDEN } from './harness.js';
+import { descendants, fixture, get, getJson, killQuietly, ROOT, waitFor, WARDEN, type WorkersBody } from './harness.js';
 
 interface Started {
   pid: number;
@@ -65,10 +65,10 @@ test('a closed stdout does not crash, spin or stall warden; the drops are counte
   // Like `| head -1` exiting: the read end of warden's stdout goes away.
   warden.child.stdout?.destroy();
   // Worker output and a worker restart write to the closed pipe.
-  const { workers } = (await getJson<{ workers: { pid: number; slot: number }[] }>(warden.adminPort, '/workers')).body;
+  const { workers } = (await getJson<WorkersBody>(warden.adminPort, '/workers')).body;
   killQuietly(workers[0]?.pid as number, 'SIGKILL');
   const logs = await waitFor('drops counted', async () => {
-    const body = (await getJson<{ logs: { stdout: { droppedLines: number; lastError: string | null; failing: boolean } } }>(warden.adminPort, '/workers')).body;
+    const body = (await getJson<WorkersBody>(warden.adminPort, '/workers')).body;
     return body.logs.stdout.droppedLines > 0 ? body.logs.stdout : undefined;
   }, 10_000);
   assert.equal(logs.lastError, 'EPIPE');

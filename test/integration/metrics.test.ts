@@ -56,14 +56,14 @@ test('/metrics: per-worker series, restarts after a SIGKILL, the app counter per
     assert.ok(Number(count?.[1]) >= worker.served - 1, 'histogram count per worker');
   }
   assert.equal(value(first, 'warden_workers', { state: 'ready' }), 2);
-  for (const reason of ['crash', 'stalled', 'max-requests', 'reload', 'scale']) assert.equal(value(first, 'warden_worker_replacements_total', { reason }), 0, reason);
+  for (const reason of ['crashed', 'stalled', 'max-requests', 'reload', 'scale']) assert.equal(value(first, 'warden_worker_replacements_total', { reason }), 0, reason);
 
   const victim = workers.find((w) => w.slot === 2)?.pid as number;
   killQuietly(victim, 'SIGKILL');
   await waitFor('slot 2 replaced', async () => (await warden.workers()).workers.some((w) => w.slot === 2 && w.pid !== victim && w.state === 'ready') || undefined, 20_000);
   const after = (await scrape(warden.adminPort)).families;
   assert.equal(value(after, 'warden_worker_restarts_total', { slot: '2' }), 1);
-  assert.equal(value(after, 'warden_worker_replacements_total', { reason: 'crash' }), 1);
+  assert.equal(value(after, 'warden_worker_replacements_total', { reason: 'crashed' }), 1);
   assert.equal(after.get('warden_worker_info')?.metrics.filter((m) => m.labels?.pid === String(victim)).length, 0, "the dead worker's series are gone");
 
   // Freeze slot 1: scrapes stay fast; its app series stay, with a growing age.

@@ -6,12 +6,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fixture, get, getJson, runCli, startLoad, startWarden, waitFor, type LoadSample, type RunningWarden } from './harness.js';
+import { fixture, get, getJson, runCli, startLoad, startWarden, waitFor, type LoadSample, type RunningWarden, type WorkersBody } from './harness.js';
 
-interface PrimaryView {
-  primary: { generation: number; workersTarget: number; reload: { running: unknown; queued: boolean; last: { outcome: string; generation: number; error?: string } | null; counts: Record<string, number> } };
-  workers: { slot: number; pid: number | null; generation: number; state: string }[];
-}
+type PrimaryView = WorkersBody;
 
 /** A copy of the versioned app in a temp dir of its own, with the log its close hook writes. */
 function appCopy(t: TestContext): { dir: string; app: string; closeLog: string; setVersion(version: string): void; write(source: string): void } {

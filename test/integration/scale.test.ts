@@ -3,12 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fixture, getJson, runCli, startLoad, startWarden, waitFor, type LoadSample, type RunningWarden } from './harness.js';
+import { fixture, getJson, runCli, startLoad, startWarden, waitFor, type LoadSample, type RunningWarden, type WorkersBody } from './harness.js';
 
-interface View {
-  primary: { workersTarget: number; requiredReady: number };
-  workers: { slot: number; pid: number | null; state: string; replacements: Record<string, number> | null }[];
-}
+type View = WorkersBody;
 
 async function view(warden: RunningWarden): Promise<View> {
   await warden.workers();

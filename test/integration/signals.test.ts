@@ -41,7 +41,7 @@ for (const [name, send] of [
   });
 }
 
-test('a SIGTERM sent to one worker drains it (its request in flight completes) and warden starts a new one in its slot', async (t) => {
+test('a SIGTERM sent to one worker is a graceful replacement: the new worker starts first, the old one drains (its request in flight completes), no failure is counted', async (t) => {
   const warden = await startWarden(t, [fixture('slow.mjs'), '--workers', '2']);
   const before = (await warden.workers()).workers;
   const slow = get(warden.port, '/slow?ms=3000', 15_000);
@@ -59,6 +59,10 @@ test('a SIGTERM sent to one worker drains it (its request in flight completes) a
     return slot !== undefined && slot.pid !== busy.pid && slot.state === 'ready' ? slot : undefined;
   }, 20_000);
   assert.equal(replaced.lastExit?.code, 0, 'the drained worker exited 0');
+  await warden.expectOutput(/will be recycled: received SIGTERM .*; starting its replacement first/, 'logged as a replacement');
+  await warden.expectOutput(/its replacement \(pid \d+\) is ready/, 'the old worker drained only once its replacement was ready');
+  assert.doesNotMatch(warden.output(), /failure 1 of/, 'not counted as a failure');
+  assert.doesNotMatch(warden.output(), /error: worker \d+ \(pid \d+\) (exited|was killed)/, 'nothing logged as an error');
   assert.equal((await warden.workers()).workers.find((w) => w.slot === other?.slot)?.pid, other?.pid, 'the other worker is untouched');
   for (let i = 0; i < 4; i++) assert.equal((await get(warden.port, '/')).status, 200, 'the service answers');
 });

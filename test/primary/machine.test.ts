@@ -253,6 +253,17 @@ describe('stopping', () => {
     assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [0]);
   });
 
+  test('a worker that exits on its own (code 130) while being drained makes the stop unclean: exit 5, logged as a warning', () => {
+    const h = new Harness();
+    const [a, b] = h.boot() as [number, number];
+    h.send({ type: 'SignalReceived', signal: 'SIGINT' }, 1000);
+    h.send({ type: 'WorkerExited', id: a, code: 0, signal: null }, 1200);
+    const exit = h.send({ type: 'WorkerExited', id: b, code: 130, signal: null }, 1300);
+    assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [EXIT_CODES.uncleanStop]);
+    const warned = of(h.effects, 'Log').filter((line) => line.level === 'warn' && line.msg.includes('on its own while warden was draining it'));
+    assert.equal(warned.length, 1, 'one warning names the worker');
+  });
+
   test('workers still busy at the graceful timeout are killed, not before', () => {
     const h = new Harness({ gracefulTimeoutMs: 2000 });
     const [a] = h.boot() as [number, number];
@@ -269,6 +280,36 @@ describe('stopping', () => {
     const effects = h.send({ type: 'SignalReceived', signal: 'SIGINT' }, 1100);
     assert.equal(of(effects, 'Signal').filter((s) => s.signal === 'SIGKILL').length, 2);
     assert.deepEqual(of(effects, 'Exit').map((e) => e.code), [EXIT_CODES.forced]);
+  });
+});
+
+describe('an operator SIGTERM to one worker', () => {
+  test('is upkeep: the replacement starts first, the worker drains once it is ready, no failure is counted, nothing logs an error', () => {
+    const h = new Harness();
+    const [a] = h.boot() as [number, number];
+    const effects = h.send({ type: 'WorkerSigtermReceived', id: a }, 1000);
+    const spawns = of(effects, 'Spawn');
+    assert.deepEqual(spawns.map((s) => s.slot), [1], 'a replacement starts at once in the same slot');
+    assert.equal(h.worker(a).state, 'ready', 'the signalled worker keeps serving while its replacement boots');
+    assert.equal(of(effects, 'Drain').length, 0, 'no drain before the replacement is ready');
+    const [replacement] = h.spawnAll(effects);
+    const swap = h.send({ type: 'WorkerReady', id: replacement as number }, 1500);
+    assert.deepEqual(of(swap, 'Drain').map((d) => d.id), [a], 'drained once its replacement is ready');
+    h.send({ type: 'WorkerExited', id: a, code: 0, signal: null }, 1800);
+    const slot = h.state.slots.find((candidate) => candidate.slot === 1);
+    assert.equal(slot?.consecutiveFailures, 0, 'not a failure');
+    assert.equal(slot?.replacements.sigterm, 1, 'counted as a sigterm replacement');
+    assert.equal(slot?.replacements.crashed, 0);
+    assert.deepEqual(of(h.effects, 'Log').filter((line) => line.level === 'error').map((line) => line.msg), [], 'no error logged');
+  });
+
+  test('a second SIGTERM to the same worker starts no second replacement', () => {
+    const h = new Harness();
+    const [a] = h.boot() as [number, number];
+    const first = h.send({ type: 'WorkerSigtermReceived', id: a }, 1000);
+    const second = h.send({ type: 'WorkerSigtermReceived', id: a }, 1100);
+    assert.equal(of(first, 'Spawn').length, 1);
+    assert.equal(of(second, 'Spawn').length, 0);
   });
 });
 

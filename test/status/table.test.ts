@@ -1,16 +1,29 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { DisplayState, WorkerView } from '../../src/protocol/admin.js';
 import { formatStatus, statusRows, useColour, type StatusSample } from '../../src/status/table.js';
 
-function sample(at: number, served: number, state = 'ready'): StatusSample {
+function sample(at: number, served: number, state: DisplayState = 'ready'): StatusSample {
+  const worker: WorkerView = {
+    slot: 1, generation: 1, pid: 11, state, inRotation: true, reason: null, since: '', sinceMs: 0, uptimeMs: 61_000, heartbeatAgeMs: 10,
+    loopDelayMs: 1.234, inFlight: 2, oldestInFlightMs: 0, served, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
+    rssBytes: 50 * 1024 * 1024, heapUsedBytes: null, restarts: 1, replacements: null,
+    lastExit: { code: null, signal: 'SIGKILL', reason: 'no heartbeat for 5.0s', at: '' },
+    incidents: [{ at: '', slot: 1, generation: 1, pid: 11, kind: 'stalled', reason: 'no heartbeat for 5.0s' }],
+  };
+  const idle = { droppedLines: 0, droppedBytes: 0, lastError: null, failing: false };
   return {
     at,
     body: {
-      primary: { pid: 10, module: 'app.js', phase: 'running', uptimeMs: 65_000, listen: { host: '127.0.0.1', port: 8000 }, workersTarget: 1 },
-      workers: [{
-        slot: 1, generation: 1, pid: 11, state, uptimeMs: 61_000, heartbeatAgeMs: 10, loopDelayMs: 1.234, inFlight: 2, served, rssBytes: 50 * 1024 * 1024,
-        restarts: 1, lastExit: { reason: 'no heartbeat for 5.0s', at: '' }, incidents: [{ kind: 'stalled', reason: 'no heartbeat for 5.0s' }],
-      }],
+      primary: {
+        pid: 10, version: '0.0.0', module: 'app.js', phase: 'running', control: null, listen: { host: '127.0.0.1', port: 8000 },
+        admin: { host: '127.0.0.1', port: 9000 }, startedAt: '', uptimeMs: 65_000, workersTarget: 1, requiredReady: 1, generation: 1,
+        reload: { running: null, queued: false, last: null, counts: {} }, scaling: null,
+      },
+      workers: [worker],
+      connections: {},
+      acceptQueue: { length: 3, backlog: 511 },
+      logs: { stdout: idle, stderr: idle },
     },
   };
 }
@@ -26,6 +39,7 @@ test('the table has one line per worker with state, uptime, rss, restarts and th
   const text = formatStatus(current, statusRows(current, sample(1000, 100)), { colour: false, width: 200 });
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.length, 3);
+  assert.match(lines[0] as string, /1\/1 ready  queue 3\/511$/, 'the header ends with the accept queue and --backlog');
   assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s/);
   assert.match(lines[2] as string, /^1\s+11\s+ready\s+1m01s\s+50\s+2\s+1\.2ms\s+50 MB\s+1\s+no heartbeat for 5\.0s \/ stalled: no heartbeat/);
   assert.ok(!text.includes('\x1b['), 'no colour codes');

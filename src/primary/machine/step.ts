@@ -12,7 +12,7 @@ import { backoffMs, describeExit, isCrashLooping } from '../policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
 import {
   isActive, jitterFor, newSlot, type Condition, type Effect, type HaltInfo, type LogLevel, type MachineEvent, type MachineState,
-  type ReplacementReason, type SlotRecord, type StepResult, type WorkerRecord, type WorkerState,
+  type ReplacementReason, type SlotRecord, type StepResult, type UpkeepReason, type WorkerRecord, type WorkerState,
 } from './types.js';
 
 export function step(previous: MachineState, event: MachineEvent, now: number): StepResult {
@@ -37,6 +37,9 @@ export class Step {
         break;
       case 'WorkerSpawned':
         this.onWorkerSpawned(event.id, event.pid);
+        break;
+      case 'WorkerSigtermReceived':
+        this.onWorkerSigterm(event.id);
         break;
       case 'WorkerSpawnFailed':
         this.onWorkerSpawnFailed(event.id, event.error);
@@ -142,6 +145,18 @@ export class Step {
     surgeReady(this, worker);
   }
 
+  /** An operator's SIGTERM to one worker is upkeep, not a failure: replacement first, then a drain. */
+  private onWorkerSigterm(id: number): void {
+    const worker = this.find(id, 'WorkerSigtermReceived');
+    if (worker === undefined || worker.retiring || this.state.phase !== 'running') return;
+    if (worker.state !== 'ready') {
+      this.stopWorker(worker, 'received SIGTERM');
+      return;
+    }
+    if (worker.upkeep === 'sigterm') return;
+    this.markForUpkeep(worker, 'sigterm', 'received SIGTERM (kill -TERM), a request to replace it');
+  }
+
   private onWorkerBootFailed(id: number, error: SerializedError): void {
     const worker = this.find(id, 'WorkerBootFailed');
     if (worker === undefined) return;
@@ -167,6 +182,14 @@ export class Step {
     const reason = worker.reason ?? (worker.crashError ? `crashed: ${worker.crashError.message}` : how);
     if (slot !== undefined) slot.lastExit = { pid: worker.pid, code, signal, reason, at: this.now };
     const fields = { code, signal, reason, planned };
+    if (planned && this.state.phase === 'stopping' && !worker.killSent && (code !== 0 || signal !== null)) {
+      // warden asked for a drain, which ends in exit code 0; anything else is the app's own exit.
+      this.state.stopWasUnclean = true;
+      this.log('warn', LOG_EVENTS.workerExited, worker,
+        `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} on its own while warden was draining it (the app's own signal handler, ` +
+        'process.exit(), or a failed close hook); requests in flight may have been cut', fields);
+      return;
+    }
     if (planned) {
       this.log('info', LOG_EVENTS.workerExited, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} (${reason})`, fields);
       return;
@@ -365,7 +388,7 @@ export class Step {
    * over its memory limit takes no new connections meanwhile (more work would grow it further, or
    * get the kernel's OOM killer to it first); one that served its --max-requests keeps serving.
    */
-  private markForUpkeep(worker: WorkerRecord, upkeep: 'memory' | 'max-requests', reason: string): void {
+  private markForUpkeep(worker: WorkerRecord, upkeep: UpkeepReason, reason: string): void {
     worker.upkeep = upkeep;
     worker.reason = reason;
     if (upkeep === 'memory') worker.condition = 'memory';
@@ -388,8 +411,12 @@ export class Step {
     if ((phase !== 'stopping' && phase !== 'halting') || this.state.workers.length > 0) return;
     const halt = this.state.halt;
     this.state.phase = 'exited';
-    if (halt === undefined) this.log('info', LOG_EVENTS.stopped, undefined, 'all workers stopped; exiting');
-    this.effects.push({ type: 'Exit', code: halt?.code ?? EXIT_CODES.ok, halt });
+    const code = halt?.code ?? (this.state.stopWasUnclean ? EXIT_CODES.uncleanStop : EXIT_CODES.ok);
+    if (halt === undefined && code === EXIT_CODES.ok) this.log('info', LOG_EVENTS.stopped, undefined, 'all workers stopped; exiting');
+    if (halt === undefined && code !== EXIT_CODES.ok) {
+      this.log('warn', LOG_EVENTS.stopped, undefined, `all workers stopped, but not all by warden's drain; exiting with code ${code}`, { exitCode: code });
+    }
+    this.effects.push({ type: 'Exit', code, halt });
   }
 
   // ---- actions (also used by rollout.ts) ----
@@ -434,7 +461,7 @@ export class Step {
   }
 
   /** Drain a worker whose replacement is ready (reload, upkeep) or whose slot is gone (scale). */
-  retireGracefully(worker: WorkerRecord, condition: 'memory' | 'max-requests' | 'reload' | 'scale', reason: string): void {
+  retireGracefully(worker: WorkerRecord, condition: UpkeepReason | 'reload' | 'scale', reason: string): void {
     this.retire(worker, condition, reason, condition);
     if (worker.state === 'ready') {
       if (condition === 'memory') this.effects.push({ type: 'ReportMemory', id: worker.id, slot: worker.slot, reason });
@@ -512,7 +539,7 @@ export class Step {
       message: error ? `cannot start ${app}: ${error.name}: ${error.message}` : `cannot start ${app}: worker ${worker.slot} ${what}`,
       hint: portClash
         ? 'the app binds a port of its own; make it listen on process.env.PORT, which warden serves on its shared port'
-        : `see the worker output above, or run \`node ${this.state.config.appLabel}\` to see the app start on its own`,
+        : `see the worker output above, or run \`${this.state.config.appCommand ?? `node ${this.state.config.appLabel}`}\` to see the app start on its own`,
     });
   }
 

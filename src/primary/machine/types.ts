@@ -4,6 +4,7 @@
 
 import type { WardenErrorCode } from '../../errors.js';
 import type { LogEvent } from '../../log/events.js';
+import type { Level as LogLevel } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { BackoffConfig } from '../policy.js';
 
@@ -13,6 +14,8 @@ export const MAX_WORKERS = 1024;
 export interface MachineConfig {
   /** The app module as the user named it, for messages. */
   appLabel: string;
+  /** How to run the app alone, arguments after `--` included, for hints; `node <appLabel>` when absent. */
+  appCommand?: string;
   /** Target worker count at start; scaling moves `MachineState.targetWorkers`. */
   workers: number;
   bootTimeoutMs: number;
@@ -55,10 +58,10 @@ export type WorkerState = 'spawning' | 'booting' | 'ready' | 'draining' | 'stopp
  * ok: in rotation; late: missed its heartbeat window; the others are reasons it is being replaced:
  * sickness (stalled, stuck, unhealthy, boot-timeout) or upkeep (memory, max-requests, reload, scale).
  */
-export type Condition = 'ok' | 'late' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'reload' | 'scale';
+export type Condition = 'ok' | 'late' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'sigterm' | 'reload' | 'scale';
 
 /** Why a live worker is due to be replaced by a new one that starts first (surge, then drain). */
-export type UpkeepReason = 'memory' | 'max-requests';
+export type UpkeepReason = 'memory' | 'max-requests' | 'sigterm';
 
 export interface WorkerRecord {
   /** Unique per process for the life of the primary; the key of everything (a pid is only for logs). */
@@ -103,9 +106,9 @@ export interface ExitRecord {
 }
 
 /** Why workers of a slot were replaced, counted per reason (for /workers and metrics). */
-export type ReplacementReason = 'crashed' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'reload' | 'scale';
+export type ReplacementReason = 'crashed' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'sigterm' | 'reload' | 'scale';
 
-export const REPLACEMENT_REASONS: readonly ReplacementReason[] = ['crashed', 'stalled', 'stuck', 'unhealthy', 'boot-timeout', 'memory', 'max-requests', 'reload', 'scale'];
+export const REPLACEMENT_REASONS: readonly ReplacementReason[] = ['crashed', 'stalled', 'stuck', 'unhealthy', 'boot-timeout', 'memory', 'max-requests', 'sigterm', 'reload', 'scale'];
 
 export interface SlotRecord {
   slot: number;
@@ -170,6 +173,8 @@ export interface MachineState {
   startedAt: number;
   stopDeadline: number | undefined;
   stopSignals: number;
+  /** A worker exited on its own while warden was stopping: the exit code must not claim a clean stop. */
+  stopWasUnclean: boolean;
   halt: HaltInfo | undefined;
   reload: ReloadRun | undefined;
   /** Requests for a reload asked while one runs: at most one reload waits, for all of them. */
@@ -182,6 +187,8 @@ export interface MachineState {
 export type MachineEvent =
   | { type: 'Tick' }
   | { type: 'WorkerSpawned'; id: number; pid: number }
+  /** The worker reported a SIGTERM sent to it (not by warden): replace it gracefully. */
+  | { type: 'WorkerSigtermReceived'; id: number }
   | { type: 'WorkerSpawnFailed'; id: number; error: SerializedError }
   | { type: 'WorkerReady'; id: number }
   | { type: 'WorkerBootFailed'; id: number; error: SerializedError }
@@ -198,7 +205,8 @@ export type MachineEvent =
   /** SIGTTIN/SIGTTOU or `warden scale`: an absolute target, or a step up or down. */
   | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number };
 
-export type LogLevel = 'info' | 'warn' | 'error';
+/** The machine's Log effects use the log's own levels. */
+export type { LogLevel };
 
 export type Effect =
   | { type: 'Spawn'; id: number; slot: number; generation: number; workerCount: number }
@@ -236,7 +244,7 @@ export function initialState(config: MachineConfig, now: number): MachineState {
   for (let slot = 1; slot <= config.workers; slot++) slots.push(newSlot(slot, now));
   return {
     phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots, removedSlotReplacements: emptyReplacements(),
-    nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, halt: undefined,
+    nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, stopWasUnclean: false, halt: undefined,
     reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 }, scale: undefined,
   };
 }

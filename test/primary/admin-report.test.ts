@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { livez, readyz } from '../../src/health/report.js';
+import { livez, readyz } from '../../src/primary/admin/report.js';
 import type { Effect, MachineConfig, MachineEvent } from '../../src/primary/machine/index.js';
 import { CONFIG as BASE_CONFIG, Harness, stats } from '../primary/machine-harness.js';
 

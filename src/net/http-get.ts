@@ -1,6 +1,8 @@
-// One HTTP GET for `warden check`, on a fresh connection, bounded by a timeout, that never rejects:
-// the outcome (status, timeout, or the connection error's code) is data for the timeline.
-// A fresh connection per request (agent: false) lets the server hand it to any worker, the frozen one too.
+// One HTTP GET on a fresh connection, bounded by a timeout, that never rejects: the outcome (status,
+// timeout, or the connection error's code) is data (`warden check`'s timeline, `warden status`, the
+// inspector's /json list). A fresh connection per request (agent: false) lets the server hand it to
+// any worker, a frozen one too.
+
 import http from 'node:http';
 import { createRequire } from 'node:module';
 

@@ -1,10 +1,12 @@
 // The primary's health answers, computed from a snapshot of the supervisor state: /livez, /readyz and
-// /workers. Pure: the admin server (primary/admin-server.ts) only serializes what these return.
+// /workers (its body is the WorkersBody contract of protocol/admin.ts). Pure: the admin server only
+// serializes what these return.
 
-import type { MachineState, WorkerRecord } from '../primary/machine/index.js';
-import { isInRotation } from '../primary/machine/index.js';
+import type { MachineState, WorkerRecord } from '../machine/index.js';
+import { isInRotation } from '../machine/index.js';
+import type { DisplayState, ExitView, Incident, WorkersBody, WorkerView } from '../../protocol/admin.js';
 
-export type DisplayState = 'booting' | 'ready' | 'unhealthy' | 'stalled' | 'draining' | 'stopping' | 'exited';
+export type { DisplayState };
 
 export interface PrimaryInfo {
   pid: number;
@@ -25,7 +27,7 @@ export interface HealthAnswer {
 
 export function displayState(worker: WorkerRecord): DisplayState {
   if (worker.condition === 'stalled') return 'stalled';
-  if (worker.condition === 'memory' || worker.condition === 'max-requests' || worker.condition === 'reload' || worker.condition === 'scale') return 'draining';
+  if (worker.condition === 'memory' || worker.condition === 'max-requests' || worker.condition === 'sigterm' || worker.condition === 'reload' || worker.condition === 'scale') return 'draining';
   if (worker.condition === 'stuck' || worker.condition === 'unhealthy' || worker.condition === 'late' || worker.condition === 'boot-timeout') return 'unhealthy';
   switch (worker.state) {
     case 'spawning':
@@ -50,7 +52,21 @@ export interface WorkerExtras {
   inspectPort: number | null;
 }
 
-export function workerView(state: MachineState, worker: WorkerRecord, now: number, extra: WorkerExtras) {
+/** What the shell adds to the machine's state: per-slot incidents, the listener's and the log's counters. */
+export interface ShellFacts {
+  incidents: (slot: number) => Incident[];
+  connections: WorkersBody['connections'];
+  acceptQueue: WorkersBody['acceptQueue'];
+  logs: WorkersBody['logs'];
+}
+
+function exitView(lastExit: MachineState['slots'][number]['lastExit']): ExitView | null {
+  if (lastExit === undefined) return null;
+  const { pid, ...rest } = lastExit;
+  return { ...(pid === undefined ? {} : { pid }), ...rest, at: iso(lastExit.at) };
+}
+
+export function workerView(state: MachineState, worker: WorkerRecord, now: number, extra: WorkerExtras, incidents: Incident[] = []): WorkerView {
   const slot = state.slots.find((candidate) => candidate.slot === worker.slot);
   const stats = worker.stats;
   return {
@@ -77,18 +93,19 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
     heapUsedBytes: stats?.heapUsedBytes ?? null,
     restarts: Math.max(0, (slot?.spawns ?? 1) - 1),
     replacements: slot?.replacements ?? null,
-    lastExit: slot?.lastExit === undefined ? null : { ...slot.lastExit, at: iso(slot.lastExit.at) },
+    lastExit: exitView(slot?.lastExit),
+    incidents,
   };
 }
 
-export function workersReport(state: MachineState, info: PrimaryInfo, now: number, extras: (id: number) => WorkerExtras) {
+export function workersReport(state: MachineState, info: PrimaryInfo, now: number, extras: (id: number) => WorkerExtras, shell: ShellFacts): WorkersBody {
   const workers = [...state.workers]
     .sort((a, b) => a.slot - b.slot || a.id - b.id)
-    .map((worker) => workerView(state, worker, now, extras(worker.id)));
+    .map((worker) => workerView(state, worker, now, extras(worker.id), shell.incidents(worker.slot)));
   // Slots with no live worker (waiting out a backoff) still show, as exited.
   for (const slot of state.slots) {
     if (state.workers.some((worker) => worker.slot === slot.slot)) continue;
-    workers.push({ ...emptySlotView(slot.slot, slot.spawns, slot.lastExit, now), replacements: slot.replacements });
+    workers.push({ ...emptySlotView(slot.slot, slot.spawns, slot.lastExit, now), replacements: slot.replacements, incidents: shell.incidents(slot.slot) });
   }
   workers.sort((a, b) => a.slot - b.slot);
   return {
@@ -105,17 +122,20 @@ export function workersReport(state: MachineState, info: PrimaryInfo, now: numbe
       scaling: state.scale === undefined ? null : { target: state.scale.target, startedAt: iso(state.scale.startedAt) },
     },
     workers,
+    connections: shell.connections,
+    acceptQueue: shell.acceptQueue,
+    logs: shell.logs,
   };
 }
 
-function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slots'][number]['lastExit'], now: number) {
+function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slots'][number]['lastExit'], now: number): Omit<WorkerView, 'replacements' | 'incidents'> {
   return {
-    slot, generation: 0, pid: null, state: 'exited' as DisplayState, inRotation: false,
+    slot, generation: 0, pid: null, state: 'exited', inRotation: false,
     reason: lastExit?.reason ?? 'not started', since: lastExit === undefined ? iso(now) : iso(lastExit.at),
     sinceMs: lastExit === undefined ? 0 : Math.round(now - lastExit.at), uptimeMs: 0, heartbeatAgeMs: null,
     loopDelayMs: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
     rssBytes: null, heapUsedBytes: null, restarts: Math.max(0, spawns - 1),
-    lastExit: lastExit === undefined ? null : { ...lastExit, at: iso(lastExit.at) },
+    lastExit: exitView(lastExit),
   };
 }
 

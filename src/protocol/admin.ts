@@ -1,0 +1,118 @@
+// The admin server's answers as clients read them: the `/workers` body (each worker's view, the
+// display states), the incident records of `/workers` and `/incidents`. Declared once: the primary
+// builds these (primary/admin/report.ts) and `warden status`, `warden check` and the tests read them.
+// Types only, besides the list of display states.
+
+import type { LogStreamStats } from '../log/log-stream.js';
+import type { HeapSnapshotResult, RequestsReport, SerializedError } from './messages.js';
+
+/** What /workers, /readyz and the `warden_workers{state}` metric call a worker's state. */
+export const DISPLAY_STATES = ['booting', 'ready', 'unhealthy', 'stalled', 'draining', 'stopping', 'exited'] as const;
+export type DisplayState = (typeof DISPLAY_STATES)[number];
+
+export type IncidentKind = 'stalled' | 'stuck' | 'unhealthy' | 'crashed' | 'memory';
+
+export interface MemorySample {
+  /** Milliseconds before the recycle (negative: in the past). */
+  atMs: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+/** What a sick worker was doing when warden replaced it. */
+export interface Incident {
+  at: string;
+  slot: number;
+  generation: number;
+  pid: number | null;
+  kind: IncidentKind;
+  reason: string;
+  /** Blocked event loop: where the main thread was, or why no stack could be had. */
+  stack?: string;
+  noStack?: string;
+  /** Stuck / unhealthy: the requests in flight, then the ended ones the app never answered. */
+  requests?: RequestsReport;
+  /** Crash: the uncaught error. */
+  error?: SerializedError;
+  /** Memory recycle: RSS and heap over the last minute or so, and the heap snapshot if one was asked. */
+  memory?: { limitBytes: number; samples: MemorySample[] };
+  heapSnapshot?: HeapSnapshotResult;
+}
+
+export interface ExitView {
+  /** Absent when the worker never got a pid. */
+  pid?: number;
+  code: number | null;
+  signal: string | null;
+  reason: string;
+  at: string;
+}
+
+/** One row of `/workers`: a live worker, or a slot with none (state "exited", waiting out a backoff). */
+export interface WorkerView {
+  slot: number;
+  generation: number;
+  pid: number | null;
+  state: DisplayState;
+  inRotation: boolean;
+  reason: string | null;
+  since: string;
+  sinceMs: number;
+  uptimeMs: number;
+  heartbeatAgeMs: number | null;
+  loopDelayMs: number | null;
+  inFlight: number;
+  oldestInFlightMs: number;
+  served: number;
+  timedOut: number;
+  connections: number;
+  upgraded: number;
+  pendingHandoffs: number;
+  /** Port the worker's inspector opens on when sent SIGUSR1 (--capture-stacks), or null. */
+  inspectPort: number | null;
+  rssBytes: number | null;
+  heapUsedBytes: number | null;
+  restarts: number;
+  /** Replacements of the slot's workers by reason (the machine's ReplacementReason words). */
+  replacements: Readonly<Record<string, number>> | null;
+  lastExit: ExitView | null;
+  /** The slot's last few incidents, oldest first. */
+  incidents: Incident[];
+}
+
+export interface ReloadView {
+  running: { generation: number; startedAt: string; slotsDone: number } | null;
+  queued: boolean;
+  /** The last reload that ended; outcome is the machine's ReloadOutcome (completed, failed, aborted). */
+  last: { generation: number; outcome: string; startedAt: string; endedAt: string; slot?: number; error?: string } | null;
+  counts: Readonly<Record<string, number>>;
+}
+
+export interface PrimaryView {
+  pid: number;
+  version: string;
+  module: string;
+  phase: string;
+  /** The control socket (`warden reload`, `warden scale`), once bound. */
+  control: string | null;
+  listen: { host: string; port: number; path?: string };
+  admin: { host: string; port: number };
+  startedAt: string;
+  uptimeMs: number;
+  workersTarget: number;
+  requiredReady: number;
+  generation: number;
+  reload: ReloadView;
+  scaling: { target: number; startedAt: string } | null;
+}
+
+/** The `GET /workers` answer. */
+export interface WorkersBody {
+  primary: PrimaryView;
+  workers: WorkerView[];
+  /** The listener's connection counters (accepted, handed off, dropped, ...). */
+  connections: Readonly<Record<string, number>>;
+  /** Connections waiting in the kernel's accept queue of the service socket (null: unknown: not Linux, a unix socket), and --backlog. */
+  acceptQueue: { length: number | null; backlog: number };
+  logs: { stdout: LogStreamStats; stderr: LogStreamStats };
+}
