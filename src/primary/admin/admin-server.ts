@@ -6,9 +6,9 @@
 import { isIP } from 'node:net';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HealthAnswer } from './admin/report.js';
-import { listenOn, listenOnFd } from './connections.js';
-import { WardenError } from '../errors.js';
+import type { HealthAnswer } from './report.js';
+import { listenOn, listenOnFd } from '../net/bind.js';
+import { WardenError } from '../../errors.js';
 
 /** A route that is not JSON: /metrics (Prometheus text) and / (the dashboard page). */
 export interface TextAnswer {
