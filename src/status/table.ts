@@ -87,7 +87,9 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
   const p = sample.body.primary;
   const paint = (colour: string, text: string) => (options.colour ? `${colour}${text}${RESET}` : text);
   const quarantined = rows.filter((r) => r.state === 'quarantined').length;
-  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${quarantined > 0 ? `, ${quarantined} quarantined` : ''}`;
+  const queue = sample.body.acceptQueue;
+  const queued = queue === undefined || queue.length === null ? '' : `  queue ${queue.length}/${queue.backlog}`;
+  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${quarantined > 0 ? `, ${quarantined} quarantined` : ''}${queued}`;
   const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'rss', 'restarts', 'suspicion / last exit / incident'];
   const cells = rows.map((row) => [
     row.generation > 1 ? `${row.slot} g${row.generation}` : String(row.slot),

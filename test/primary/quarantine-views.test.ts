@@ -23,7 +23,7 @@ const silentA = (silentMs: number) => stats({ served: 400, unansweredCount: 5, u
 
 async function scrape(state: MachineState, now: number): Promise<string> {
   const metrics = new WardenMetrics({
-    state: () => state, now: () => now, connections: () => ({ accepted: 0, held: 0, dropped: 0 }), logDrops: () => ({ stdout: 0, stderr: 0 }), appMetrics: () => [],
+    state: () => state, now: () => now, connections: () => ({ accepted: 0, held: 0, dropped: 0 }), logDrops: () => ({ stdout: 0, stderr: 0 }), appMetrics: () => [], acceptQueue: () => null,
   });
   return metrics.render();
 }
