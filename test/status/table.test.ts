@@ -61,7 +61,7 @@ test('a quarantined worker reads "quarantined", out of rotation, with how long a
   });
   const text = formatStatus(current, statusRows(current, undefined), { colour: true, width: 300 });
   const lines = text.trimEnd().split('\n');
-  assert.match(lines[0] as string, /0\/1 ready, 1 quarantined$/);
+  assert.match(lines[0] as string, /0\/1 ready, 1 quarantined  queue 3\/511$/);
   assert.match(lines[2] as string, /\x1b\[33mquarantined/, 'yellow: out of rotation, not sick yet');
   assert.ok((lines[2] as string).includes('quarantined 3s (out of rotation): 4 request(s) unanswered for 1.2s while another worker answered'), lines[2]);
 });
