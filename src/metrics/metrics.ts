@@ -18,6 +18,7 @@ export const METRIC = {
   workerRequestDuration: 'warden_worker_request_duration_seconds',
   workerInFlight: 'warden_worker_requests_in_flight',
   workerLoopDelay: 'warden_worker_event_loop_delay_seconds',
+  workerLoopUtilization: 'warden_worker_event_loop_utilization',
   workerRss: 'warden_worker_resident_memory_bytes',
   workerHeap: 'warden_worker_heap_used_bytes',
   workerHeartbeatAge: 'warden_worker_heartbeat_age_seconds',
@@ -130,6 +131,7 @@ export class WardenMetrics {
     this.registry.registerMetric(durationHistogram(live) as unknown as Counter);
     this.perWorkerGauge(METRIC.workerInFlight, 'Requests in flight on a live worker', (worker) => worker.stats?.inFlight);
     this.perWorkerGauge(METRIC.workerLoopDelay, 'Event-loop delay of a live worker (p99 over its last heartbeat interval)', (worker) => worker.stats === undefined ? undefined : worker.stats.loopDelayMs / 1000);
+    this.perWorkerGauge(METRIC.workerLoopUtilization, 'Event-loop utilisation of a live worker over its last heartbeat interval, 0..1', (worker) => worker.stats?.eventLoopUtilization);
     this.perWorkerGauge(METRIC.workerRss, 'Resident memory of a live worker', (worker) => worker.stats?.rssBytes);
     this.perWorkerGauge(METRIC.workerHeap, 'V8 heap used by a live worker', (worker) => worker.stats?.heapUsedBytes);
     this.perWorkerGauge(METRIC.workerConnections, 'Open client connections on a live worker', (worker) => worker.stats?.connections);

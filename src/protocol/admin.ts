@@ -61,6 +61,8 @@ export interface WorkerView {
   uptimeMs: number;
   heartbeatAgeMs: number | null;
   loopDelayMs: number | null;
+  /** Event-loop utilisation over the last heartbeat interval, 0..1; null before a heartbeat or from an older worker. */
+  eventLoopUtilization: number | null;
   inFlight: number;
   oldestInFlightMs: number;
   served: number;

@@ -19,6 +19,7 @@ export interface StatusRow {
   requestsPerSecond: number | null;
   inFlight: number;
   loopDelayMs: number | null;
+  eventLoopUtilization: number | null;
   rssBytes: number | null;
   restarts: number;
   lastExit: string | null;
@@ -34,6 +35,7 @@ export function statusRows(current: StatusSample, previous: StatusSample | undef
     return {
       slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, uptimeMs: worker.uptimeMs,
       requestsPerSecond: rate === null ? null : Math.round(rate * 10) / 10, inFlight: worker.inFlight, loopDelayMs: worker.loopDelayMs,
+      eventLoopUtilization: worker.eventLoopUtilization ?? null,
       rssBytes: worker.rssBytes, restarts: worker.restarts, lastExit: worker.lastExit?.reason ?? null,
       lastIncident: incident === undefined ? null : `${incident.kind}${incident.reason === undefined ? '' : `: ${incident.reason}`}`,
     };
@@ -72,7 +74,7 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
   const p = sample.body.primary;
   const paint = (colour: string, text: string) => (options.colour ? `${colour}${text}${RESET}` : text);
   const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready`;
-  const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'rss', 'restarts', 'last exit / incident'];
+  const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'elu', 'rss', 'restarts', 'last exit / incident'];
   const cells = rows.map((row) => [
     row.generation > 1 ? `${row.slot} g${row.generation}` : String(row.slot),
     row.pid === null ? '-' : String(row.pid),
@@ -81,6 +83,7 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
     row.requestsPerSecond === null ? '-' : String(row.requestsPerSecond),
     String(row.inFlight),
     row.loopDelayMs === null ? "-" : `${Math.round(row.loopDelayMs * 10) / 10}ms`,
+    row.eventLoopUtilization === null ? '-' : `${Math.round(row.eventLoopUtilization * 100)}%`,
     formatBytes(row.rssBytes),
     String(row.restarts),
     [row.lastExit, row.lastIncident].filter((text) => text !== null).join(' / ') || '-',

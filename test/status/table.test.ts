@@ -6,7 +6,7 @@ import { formatStatus, statusRows, useColour, type StatusSample } from '../../sr
 function sample(at: number, served: number, state: DisplayState = 'ready'): StatusSample {
   const worker: WorkerView = {
     slot: 1, generation: 1, pid: 11, state, inRotation: true, reason: null, since: '', sinceMs: 0, uptimeMs: 61_000, heartbeatAgeMs: 10,
-    loopDelayMs: 1.234, inFlight: 2, oldestInFlightMs: 0, served, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
+    loopDelayMs: 1.234, eventLoopUtilization: 0.876, inFlight: 2, oldestInFlightMs: 0, served, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
     rssBytes: 50 * 1024 * 1024, heapUsedBytes: null, restarts: 1, replacements: null,
     lastExit: { code: null, signal: 'SIGKILL', reason: 'no heartbeat for 5.0s', at: '' },
     incidents: [{ at: '', slot: 1, generation: 1, pid: 11, kind: 'stalled', reason: 'no heartbeat for 5.0s' }],
@@ -39,7 +39,7 @@ test('the table has one line per worker with state, uptime, rss, restarts and th
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.length, 3);
   assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s/);
-  assert.match(lines[2] as string, /^1\s+11\s+ready\s+1m01s\s+50\s+2\s+1\.2ms\s+50 MB\s+1\s+no heartbeat for 5\.0s \/ stalled: no heartbeat/);
+  assert.match(lines[2] as string, /^1\s+11\s+ready\s+1m01s\s+50\s+2\s+1\.2ms\s+88%\s+50 MB\s+1\s+no heartbeat for 5\.0s \/ stalled: no heartbeat/);
   assert.ok(!text.includes('\x1b['), 'no colour codes');
   assert.ok(formatStatus(current, statusRows(current, undefined), { colour: true, width: 200 }).includes('\x1b[32mready'));
 });
