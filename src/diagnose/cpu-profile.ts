@@ -4,6 +4,9 @@
 
 import { fileURLToPath } from 'node:url';
 import { errnoCode } from '../errors.js';
+import type { TopFunction } from '../protocol/admin.js';
+
+export type { TopFunction };
 
 /** One node of the call tree (CDP Profiler.ProfileNode); lineNumber and columnNumber are 0-based. */
 export interface ProfileNode {
@@ -22,16 +25,6 @@ export interface CpuProfile {
   timeDeltas?: number[];
 }
 
-export interface TopFunction {
-  functionName: string;
-  /** A file path when the script is a file; '' for V8's own entries ((program), (garbage collector)). */
-  url: string;
-  /** 1-based, like an Error stack; 0 for V8's own entries. */
-  lineNumber: number;
-  selfMs: number;
-  /** Share of the sampled time, 0..100, one decimal. */
-  selfPercent: number;
-}
 
 /** Not work: the tree's root and the time the loop waited. */
 const NOT_WORK = new Set(['(root)', '(idle)']);

@@ -35,6 +35,8 @@ export const HEARTBEAT_INTERVAL_MS = 250;
 const TICK_MS = 50;
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
 const CAPTURE_TIMEOUT_MS = 1500;
+/** The CPU profile of a stalled worker runs this long after its stack, before the kill. */
+const PROFILE_BEFORE_KILL_MS = 1000;
 
 export interface SupervisorSettings {
   options: ServeOptions;
@@ -153,7 +155,7 @@ export class Supervisor {
     this.prober = new Prober((workerId, socket) => this.dispatcher.handTo(workerId, socket), settings.tls !== undefined);
     this.control = new ControlServer((request, progress) => this.onControlRequest(request, progress));
     this.evidence = new EvidenceCollector(
-      { captureTimeoutMs: CAPTURE_TIMEOUT_MS, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
+      { captureTimeoutMs: CAPTURE_TIMEOUT_MS, profileMs: PROFILE_BEFORE_KILL_MS, profileDir: options.profileDir, profileDirMaxBytes: options.profileDirMaxBytes, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
       {
         clock, log,
         identify: (id) => this.state.workers.find((worker) => worker.id === id),
@@ -562,7 +564,8 @@ export function machineConfig(options: ServeOptions, appLabel: string, appArgs: 
     backoff: DEFAULT_BACKOFF,
     killAfterMs: 2000,
     captureStacks: options.captureStacks,
-    captureTimeoutMs: CAPTURE_TIMEOUT_MS,
+    // The machine's deadline for the evidence: the stack's budget, then the profile's (itself with a budget).
+    captureTimeoutMs: CAPTURE_TIMEOUT_MS + PROFILE_BEFORE_KILL_MS + CAPTURE_TIMEOUT_MS,
     maxMemoryBytes: options.maxMemoryBytes,
     heapSnapshotOnRecycle: options.heapSnapshotDir !== undefined,
     probeEnabled: options.probePath !== undefined,
