@@ -10,6 +10,7 @@
 //   npm run bench -- verdicts [--quick]      the verdict matrix: healthy shapes never recycled, poisoned workers caught
 //   npm run bench -- profile                 where the primary's start-up time and memory go (--cpu-prof, modules loaded)
 //   npm run bench -- scale                   the fleet-size experiment alone, in the suite's report shape (temp dir unless --out)
+//   npm run bench -- machine                 the pure state machine's cost per event (no processes)
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
 // MIXED_DURATION, MIXED_LOOPS, WORKERS); see bench/README.md.
 
@@ -20,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBalance } from './balance.js';
 import { runFreeze } from './freeze.js';
+import { runMachineStep } from './machine-step.js';
 import { runProfileStartup } from './profile-startup.js';
 import { runScale } from './scale.js';
 import { runStorm } from './storm.js';
@@ -193,7 +195,7 @@ async function main() {
   for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
   const isScaleAlone = positionals.length === 1 && positionals[0] === 'scale';
   if (positionals.length > 0 && !isScaleAlone) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, profile: runProfileStartup };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, profile: runProfileStartup, machine: runMachineStep };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }

@@ -18,7 +18,7 @@ import { ROOT, startWarden } from './lib/contenders.js';
 import { httpGet } from './lib/http.js';
 import { heldClientPorts, isAlive, killAllTracked, killTracked, processState, rssMb, sendSignal, statFields, sleep, startProcess } from './lib/processes.js';
 import { machine, machineLine, round, table } from './lib/report.js';
-import { ACTIONS, attributeFailures, chooseAction, createRandom, indexConnections, loggedAround, pauseMs, problems, RSS_SAMPLE_S, rssGrowth } from './lib/soak-verdict.js';
+import { ACTIONS, attributeFailures, chooseAction, createRandom, indexConnections, loggedAround, pauseMs, problems, RSS_SAMPLE_S, rssGrowth, verdictDeadlinesMs } from './lib/soak-verdict.js';
 
 const WARDEN_BIN = join(ROOT, 'bin', 'warden.js');
 const LOAD_CONNECTIONS = 4;
@@ -28,6 +28,8 @@ const LEAK_CALLS = 4; // 4 x 32 MB on top of a ~50 MB worker: over --max-memory
 // The chaos hits a worker every ~3 s, so a slot often fails again before its worker has been up
 // the 10 s that reset the crash-loop count: --max-restarts 10 would rightly halt warden as crash
 // looping (fault 6 tests that guard). The soak tests recovery, so the guard is set out of reach.
+// The verdicts' deadlines follow --timeout and --stuck-after: a failure after them is not explained.
+const VERDICT_DEADLINES_MS = verdictDeadlinesMs({ timeoutMs: 3000, stuckAfterMs: 3000 });
 const WARDEN_FLAGS = ['--timeout', '3', '--stuck-after', '3', '--graceful-timeout', '5', '--max-memory', String(MAX_MEMORY_MB), '--max-restarts', '100000'];
 const PAUSE_MS = [1500, 4000];
 const READY_DEADLINE_MS = 60_000;
@@ -297,7 +299,7 @@ export async function runSoak(params, log = (line) => process.stdout.write(`${li
     await sleep(500); // the workers' own exit after the primary's
     const orphans = tree.survivors();
     const connections = indexConnections(logs);
-    const { explained, unexplained } = attributeFailures(failures, chaos.faults, connections);
+    const { explained, unexplained } = attributeFailures(failures, chaos.faults, connections, VERDICT_DEADLINES_MS);
     const summary = {
       seed: params.seed, minutes: params.minutes, workers: params.workers, balance: params.balance, machine: info,
       faults: Object.fromEntries(Object.keys(ACTIONS).map((kind) => [kind, {

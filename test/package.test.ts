@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { ROOT, descendants, get, killQuietly, waitFor } from './integration/harness.js';
+import { ROOT, get, killQuietly, ownProcesses, waitFor } from './integration/harness.js';
 
 const run = promisify(execFile);
 const NPM_TIMEOUT_MS = 180_000;
@@ -47,21 +47,19 @@ test('the packed tarball installs into an empty project and serves with `npx war
   const child = spawn('npx', ['--no-install', 'warden', 'serve', 'app.mjs', '--workers', '2', '--port', '0', '--admin-port', '0', '--', 'from', 'npx'], {
     cwd: project, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' },
   });
-  const seen = new Set<number>();
-  t.after(() => {
-    for (const pid of [...seen, ...descendants(child.pid as number)]) killQuietly(pid);
-    killQuietly(child.pid as number);
-  });
+  // Owned: npx, the warden it runs and every worker are killed by pid when the test ends.
+  const owned = ownProcesses(t);
+  owned.own(child.pid, 'npx warden serve');
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const match = await waitFor('the startup line', () => {
-    for (const pid of descendants(child.pid as number)) seen.add(pid);
+    owned.scan();
     return /warden \d+\.\d+\.\d+ serving app\.mjs with 2 workers on http:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+), control \S+, pid (\d+)\)/.exec(output) ?? undefined;
   }, 30_000).catch((error: Error) => assert.fail(`${error.message}\n${output}`));
   await waitFor('ready', async () => (await get(Number(match[2]), '/readyz')).status === 200, 20_000);
-  for (const pid of descendants(child.pid as number)) seen.add(pid);
+  owned.scan();
   assert.equal((await get(Number(match[1]), '/')).body, 'hello from npx');
   killQuietly(Number(match[3]), 'SIGTERM');
   assert.equal(await exited, 0, output);

@@ -103,19 +103,32 @@ export function loggedAround(index, request, marginMs = 5000) {
 }
 
 /**
+ * How long after each fault its worker may still be handed requests that then fail: the verdict that
+ * takes it out of rotation is due by then (the exit of a killed worker at once, a frozen one after
+ * --timeout, a poisoned one after --stuck-after), plus `slackMs` for the primary's tick and a loaded
+ * machine. A request that began on the victim later than this shows a sick worker left in rotation.
+ */
+export function verdictDeadlinesMs({ timeoutMs, stuckAfterMs, slackMs = 2000 }) {
+  return { kill: slackMs, stop: timeoutMs + slackMs, spin: timeoutMs + slackMs, poison: stuckAfterMs + slackMs };
+}
+
+/**
  * Each failed request is explained when the worker that held its connection was faulted by then: a
  * fault that may fail requests hit that pid at or before the request's end. The connection lives
  * and dies with that one process, so a request the client puts on it after the victim died (before
  * the client has read the reset) fails by the same fault. Which worker held it comes from the
  * workers' connection logs, or else from the kernel: a fault's `held` lists the client ports of the
  * connections its victim held just after it (read from /proc), which include one the victim had
- * accepted but not yet told its app of. Anything else is unexplained: a request lost by a reload, a
- * scale, a graceful recycle, or on a healthy worker.
+ * accepted but not yet told its app of. A request that began after the fault's verdict deadline
+ * (`deadlinesMs`, from verdictDeadlinesMs) is not explained by it. Anything else is unexplained: a
+ * request lost by a reload, a scale, a graceful recycle, on a healthy worker, or on a sick one left
+ * in rotation too long.
  */
-export function attributeFailures(failures, faults, index) {
+export function attributeFailures(failures, faults, index, deadlinesMs) {
   const explained = [];
   const unexplained = [];
-  const overlaps = (request, fault) => ACTIONS[fault.kind].mayFailRequests && request.end >= fault.at;
+  const overlaps = (request, fault) => ACTIONS[fault.kind].mayFailRequests && request.end >= fault.at &&
+    request.start <= fault.at + deadlinesMs[fault.kind];
   for (const request of failures) {
     const pid = workerOf(index, request);
     const logged = pid === undefined ? undefined : faults.find((each) => each.pid === pid && overlaps(request, each));

@@ -81,7 +81,8 @@ function usage(context: ParseContext, rule: string, raw: string): WardenError {
 
 export function parseWorkers(raw: string, context: ParseContext): number {
   const text = raw.trim().toLowerCase();
-  if (text === 'auto' || text === '0') return context.cpuCount();
+  // "00" is 0 too: it must mean the CPU count, not zero workers.
+  if (text === 'auto' || (/^\d+$/.test(text) && Number(text) === 0)) return context.cpuCount();
   if (!/^\d+$/.test(text) || Number(text) > 1024) throw usage(context, 'a positive integer (at most 1024) or "auto"', raw);
   return Number(text);
 }

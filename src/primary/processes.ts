@@ -1,6 +1,6 @@
 // The only file in primary/ that forks, signals or waits on children. A WorkerProcess wraps one
 // child: it forwards validated IPC messages, splits stdout/stderr into whole lines, and reports the
-// exit once. It decides nothing; supervisor.ts turns what it reports into machine events.
+// exit once. It decides nothing; fleet.ts turns what it reports into machine events.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -8,7 +8,7 @@ import { delimiter, join } from 'node:path';
 import type { SendHandle } from 'node:child_process';
 import { errnoCode } from '../errors.js';
 import { LineSplitter } from '../log/line-splitter.js';
-import type { ConnectionHandle, ListeningHandle } from './raw-accept.js';
+import type { ConnectionHandle, ListeningHandle } from './net/raw-accept.js';
 import {
   parseWorkerMessage, serializeError, PARENT_DEATH_ENV, PRIMARY_PID_ENV, WORKER_CONFIG_ENV,
   type PrimaryMessage, type WorkerConfig, type WorkerMessage, type SerializedError,
@@ -122,7 +122,7 @@ export class WorkerProcess {
 
   /**
    * Send a message, with a connection's raw handle riding along if given. node keeps the primary's
-   * copy of a raw handle open after sending it; the dispatcher closes it once the worker
+   * copy of a raw handle open after sending it; the listener closes it once the worker
    * acknowledges, so an unacknowledged connection can still go to another worker.
    */
   send(message: PrimaryMessage, handle?: ConnectionHandle | ListeningHandle, onSent?: (error: Error | null) => void): void {

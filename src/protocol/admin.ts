@@ -72,6 +72,16 @@ export interface ExitView {
   at: string;
 }
 
+/** A suspect worker: quarantined (out of rotation, still serving) unless it is the last in rotation. */
+export interface SuspicionView {
+  isQuarantined: boolean;
+  suspectForMs: number;
+  quarantinedForMs: number | null;
+  reason: string;
+  /** What recycled it, or why there is no evidence yet; null while the evidence is coming in. */
+  evidence: string | null;
+}
+
 /** One row of `/workers`: a live worker, or a slot with none (state "exited", waiting out a backoff). */
 export interface WorkerView {
   slot: number;
@@ -80,6 +90,8 @@ export interface WorkerView {
   state: DisplayState;
   inRotation: boolean;
   reason: string | null;
+  /** Set while the worker is suspect of answering nothing (docs/health.md, the stuck rule); null otherwise. */
+  suspicion: SuspicionView | null;
   since: string;
   sinceMs: number;
   uptimeMs: number;

@@ -13,7 +13,8 @@ interface VerdictModule {
   indexConnections(logs: Record<string, string>): Map<number, { at: number; pid: number }[]>;
   workerOf(index: Map<number, { at: number; pid: number }[]>, request: Request): number | undefined;
   loggedAround(index: Map<number, { at: number; pid: number }[]>, request: Request): { pid: number; msAfterStart: number }[];
-  attributeFailures(failures: Request[], faults: Fault[], index: Map<number, { at: number; pid: number }[]>): { explained: (Request & { kind: string; pid?: number; seenBy?: string })[]; unexplained: Request[] };
+  verdictDeadlinesMs(settings: { timeoutMs: number; stuckAfterMs: number; slackMs?: number }): Record<string, number>;
+  attributeFailures(failures: Request[], faults: Fault[], index: Map<number, { at: number; pid: number }[]>, deadlinesMs: Record<string, number>): { explained: (Request & { kind: string; pid?: number; seenBy?: string })[]; unexplained: Request[] };
   rssGrowth(every5s: number[]): { perMinute: (number | null)[]; fromMinute: number; toMinute: number; growthMb: number | null; status: string };
 }
 
@@ -21,6 +22,7 @@ interface VerdictModule {
 const verdict = (await import(new URL('../../../bench/lib/soak-verdict.js', import.meta.url).href)) as VerdictModule;
 
 const T = 1_700_000_000_000;
+const DEADLINES = verdict.verdictDeadlinesMs({ timeoutMs: 3000, stuckAfterMs: 3000 });
 // Worker 11 got port 40000 at T and (a later connection on the same port) worker 22 at T+60 s.
 const index = verdict.indexConnections({ 11: `40000 ${T}\n40001 ${T + 5}\n`, 22: `40000 ${T + 60_000}\n` });
 
@@ -42,9 +44,21 @@ test('a failed request is explained only by a fault on its worker while it was i
     { mode: 'newconn', start: T + 2, end: T + 3000, localPort: 49999, failure: 'ECONNRESET' }, // no worker logged it
   ];
   const faults: Fault[] = [{ kind: 'kill', pid: 11, at: T + 1000, goneAt: T + 1150 }, { kind: 'reload', at: T + 500 }, { kind: 'leak', pid: 22, at: T + 60_500, goneAt: T + 62_000 }, { kind: 'kill', pid: 33, at: T + 61_050, goneAt: T + 61_060 }];
-  const { explained, unexplained } = verdict.attributeFailures(failures, faults, index);
+  const { explained, unexplained } = verdict.attributeFailures(failures, faults, index, DEADLINES);
   assert.deepEqual(explained.map((r) => [r.start - T, r.kind]), [[900, 'kill'], [1200, 'kill']], 'a connection dies with its worker: a request put on it after the kill fails by the kill');
   assert.deepEqual(unexplained.map((r) => r.start - T), [700, 61_000, 2, 2], 'before the fault, a graceful recycle (and a kill of another worker), a reload, an unknown worker');
+});
+
+test('a fault explains only the failures that began before its verdict was due: a sick worker left in rotation is not excused', () => {
+  assert.deepEqual(DEADLINES, { kill: 2000, stop: 5000, spin: 5000, poison: 5000 });
+  // Worker 11 poisoned at T+1000: with --stuck-after 3 s it must be out of rotation by T+4000 (+2 s slack).
+  const failures: Request[] = [
+    { mode: 'keepalive', start: T + 5500, end: T + 9000, localPort: 40000, failure: 'timeout' }, // began within the deadline
+    { mode: 'keepalive', start: T + 6500, end: T + 9000, localPort: 40000, failure: 'timeout' }, // began after it: still in rotation
+  ];
+  const { explained, unexplained } = verdict.attributeFailures(failures, [{ kind: 'poison', pid: 11, at: T + 1000, goneAt: T + 9500 }], index, DEADLINES);
+  assert.deepEqual(explained.map((r) => r.start - T), [5500]);
+  assert.deepEqual(unexplained.map((r) => r.start - T), [6500], 'a request that reached the sick worker after the verdict was due');
 });
 
 test('a new-connection request belongs to the first connection logged on its port after it began, a keep-alive one to the last before it ended', () => {
@@ -67,10 +81,10 @@ test('a connection its worker accepted but never told its app of is explained by
     { kind: 'stop', pid: 33, at: T + 1000, goneAt: T + 4190, held: [45000, 45001] },
     { kind: 'reload', at: T + 995, held: [45002] }, // a reload fails no request, whatever it lists
   ];
-  const { explained, unexplained } = verdict.attributeFailures(failures, faults, index);
+  const { explained, unexplained } = verdict.attributeFailures(failures, faults, index, DEADLINES);
   assert.deepEqual(explained.map((r) => [r.localPort, r.kind, r.pid, r.seenBy]), [[45000, 'stop', 33, 'kernel']]);
   assert.deepEqual(unexplained.map((r) => r.localPort), [45001, 45002]);
-  const logged = verdict.attributeFailures([{ mode: 'keepalive', start: T + 900, end: T + 1100, localPort: 40000, failure: 'ECONNRESET' }], [{ kind: 'kill', pid: 11, at: T + 1000, goneAt: T + 1150, held: [40000] }], index);
+  const logged = verdict.attributeFailures([{ mode: 'keepalive', start: T + 900, end: T + 1100, localPort: 40000, failure: 'ECONNRESET' }], [{ kind: 'kill', pid: 11, at: T + 1000, goneAt: T + 1150, held: [40000] }], index, DEADLINES);
   assert.equal(logged.explained[0]?.seenBy, undefined, 'a connection the app logged is attributed by its log');
 });
 

@@ -82,7 +82,7 @@ test('a second warden on the same control path is refused while the first lives,
   assert.equal((await getJson(first.adminPort, '/livez')).status, 200, 'the first one is untouched');
 
   killQuietly(first.pid, 'SIGKILL');
-  await first.exited;
+  await first.exit(10_000);
   assert.ok(statSync(path).isSocket(), 'the dead primary left its socket file behind');
   const third = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1', '--control', path]);
   const reload = await runCli(t, ['reload', '--control', path], { timeoutMs: 60_000 });

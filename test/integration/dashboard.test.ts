@@ -13,21 +13,25 @@ import { fixture, get, killQuietly, ROOT, startWarden, waitFor } from './harness
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 
-test('the dashboard shows both workers, a SIGSTOPped one red within a second, then its replacement', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)` }, async (t) => {
+test('the dashboard shows both workers, a SIGSTOPped one red within a second, then its replacement', { skip: existsSync(CHROMIUM) || process.env.CI ? false : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)` }, async (t) => {
+  // Under CI a missing browser fails the test: a skip there would pass the dashboard unseen.
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (CI is set, so this is a failure, not a skip): install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)`);
   const warden = await startWarden(t, [fixture('app-metrics.mjs'), '--workers', '2', '--timeout', '3']);
   const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
+  // Registered before the launch, so a launch that throws still removes the profile; the browser, if
+  // it started, is closed first: Chromium writes into its profile until it has exited.
+  let browser: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
+  t.after(async () => {
+    await browser?.close();
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  });
   // A fresh profile directory each run (playwright passes it as --user-data-dir).
-  const browser = await chromium.launchPersistentContext(profile, {
+  browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1000, height: 800 },
     timeout: 30_000,
-  });
-  // Close the browser first: Chromium writes into its profile until it has exited.
-  t.after(async () => {
-    await browser.close();
-    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
   const page = await browser.newPage();
   const external: string[] = [];

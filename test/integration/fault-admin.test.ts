@@ -4,11 +4,10 @@
 // during a stack capture. One warden serves every check that does not need its own.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { fixture, get, isAlive, killQuietly, ROOT, startWarden, waitFor, WARDEN, type RunningWarden } from './harness.js';
+import { fixture, get, isAlive, startWarden, waitFor, type RunningWarden } from './harness.js';
 
 const STACK = /\bat .*\.(?:js|ts|mjs|cjs):\d+/;
 
@@ -158,22 +157,15 @@ test('the admin server under hostile clients', async (t) => {
 });
 
 test('an admin server bound beyond loopback warns at startup that it exposes worker details; a loopback one does not', async (t) => {
-  const run = (adminHost: string) => {
-    const child = spawn(process.execPath, [WARDEN, 'serve', fixture('slow.mjs'), '--workers', '1', '--port', '0', '--admin-port', '0', '--admin-host', adminHost], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const pid = child.pid as number;
-    t.after(() => killQuietly(pid));
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    return { pid, output: () => output };
-  };
-  const open = run('0.0.0.0');
-  const loopback = run('127.0.0.1');
-  await waitFor('both to start', () => (/serving/.test(open.output()) && /serving/.test(loopback.output())) || undefined, 15_000);
+  const open = await startWarden(t, [fixture('slow.mjs'), '--workers', '1', '--admin-host', '0.0.0.0'], { waitReady: false });
+  const loopback = await startWarden(t, [fixture('slow.mjs'), '--workers', '1', '--admin-host', '127.0.0.1'], { waitReady: false });
   // The warning goes to stderr, the startup line to stdout: either pipe can be read first.
-  await waitFor('the warning about a public admin server', () => /warn: the admin server listens on 0\.0\.0\.0, reachable from other machines: it shows worker pids, file paths and incidents/.test(open.output()) || undefined, 10_000);
+  await open.expectOutput(/warn: the admin server listens on 0\.0\.0\.0, reachable from other machines: it shows worker pids, file paths and incidents/, 'the warning about a public admin server');
+  // The loopback one is stopped and its whole output read (exit waits for both pipes): a warning
+  // written late would be in it.
+  process.kill(loopback.pid, 'SIGTERM');
+  assert.equal((await loopback.exit(15_000)).code, 0);
   assert.doesNotMatch(loopback.output(), /reachable from other machines/);
-  for (const pid of [open.pid, loopback.pid]) killQuietly(pid, 'SIGTERM');
+  process.kill(open.pid, 'SIGTERM');
+  assert.equal((await open.exit(15_000)).code, 0);
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -321,7 +322,7 @@ export async function startWarden(t: TestContext, args: string[], options: { env
     const status = { code, signal };
     void withDeadline(pipesEnded, 2000, 'the output pipes to end').catch(() => undefined).then(() => resolve(status));
   }));
-  const startup = waitFor('the startup line', () => /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/127\.0\.0\.1:(\d+)/.exec(output) ?? undefined, 15_000);
+  const startup = waitFor('the startup line', () => /on https?:\/\/127\.0\.0\.1:(\d+) \(admin http:\/\/[^:/ ]+:(\d+)/.exec(output) ?? undefined, 15_000);
   const exitedEarly = exited.then(({ code, signal }) => {
     throw new Error(`warden exited (${code ?? signal}) before its startup line`);
   });
@@ -348,6 +349,11 @@ export async function startWarden(t: TestContext, args: string[], options: { env
       return body;
     },
   };
+  // A SIGKILLed warden cannot remove its control socket: remove it once every process is gone
+  // (this hook runs after the killAll registered above), so the runtime directory does not fill up.
+  t.after(() => {
+    if (running.control !== '') rmSync(running.control, { force: true });
+  });
   if (options.waitReady !== false) {
     await waitFor('all workers ready', async () => (await getJson(running.adminPort, '/readyz')).status === 200, 20_000);
     await running.workers();

@@ -114,9 +114,12 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
   assert.equal(pinned.length, 3, 'three keep-alive connections on one worker');
   const poisoned = JSON.parse((await get(warden.port, '/poison', 5000, {}, pinned[0])).body) as { pid: number };
   assert.equal(poisoned.pid, target, 'the worker of those connections is poisoned');
+  const pinnedSentAt = Date.now();
   for (const agent of pinned) void get(warden.port, '/orders?customer=secret', 20_000, {}, agent).catch(() => undefined);
-  // The other worker keeps answering: the verdict needs a peer that does.
-  const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 20_000, path: '/orders?customer=secret', maxMs: 20_000, ratePerLoop: 20 });
+  // The other worker keeps answering: the verdict needs a peer that does. These clients give up after
+  // 2 s, as real ones do, so those that first reached the poisoned worker come back on new connections,
+  // which reach the other worker once the poisoned one is out of rotation.
+  const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 2000, path: '/orders?customer=secret', maxMs: 20_000, ratePerLoop: 20 });
   t.after(() => load.stop());
   const incident = await incidentFor(warden.adminPort, poisoned.pid, 'stuck');
   await load.stop();
@@ -125,8 +128,14 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
   for (const request of listed) {
     assert.equal(request.method, 'GET');
     assert.equal(request.path, '/orders', 'the query string is dropped');
-    assert.ok(request.ageMs >= 0);
   }
+  // Ages as of the capture: none older than the test's first request, the oldest (listed first) held
+  // at least most of --stuck-after (3 s), since the worker answered nothing after /poison.
+  const capturedAfterMs = Date.parse(incident.at) - pinnedSentAt;
+  const ages = listed.map((request) => request.ageMs);
+  assert.ok(ages.every((age) => age >= 0 && age <= capturedAfterMs + 1000), `ages ${ages.join(', ')} ms, captured ${capturedAfterMs} ms after the first request`);
+  assert.ok((ages[0] as number) >= 2000, `the oldest request in flight is ${ages[0]} ms old (--stuck-after 3)`);
+  assert.deepEqual(ages, [...ages].sort((a, b) => b - a), 'oldest first');
   await warden.expectOutput(/was stuck \(.*\); (its last answer was \d+\.\ds ago|it never answered a request); \d+ request\(s\) in flight:\n +GET \/orders +\d+\.\ds/);
 });
 
@@ -160,10 +169,12 @@ test('--max-memory: a worker over the limit is recycled gracefully, with its mem
   assert.ok(snapshot !== undefined && 'path' in snapshot, `a heap snapshot was written (${JSON.stringify(snapshot)})`);
   assert.ok(existsSync(snapshot.path));
   assert.ok(readdirSync(dir).some((name) => name.endsWith('.heapsnapshot')));
-  await waitFor('the recycled slot to be ready again', async () => {
+  const replacement = await waitFor('the recycled slot to be ready again', async () => {
     const current = (await warden.workers()).workers.find((w) => w.slot === incident.slot && w.state === 'ready');
-    return current !== undefined && current.pid !== incident.pid;
+    return current !== undefined && current.pid !== incident.pid ? current : undefined;
   }, 20_000);
+  // The replacement's ready line comes after a backoff line would have been written.
+  await warden.expectOutput(new RegExp(`worker ${incident.slot} ready \\(pid ${replacement.pid}\\)`), 'the replacement ready in the log');
   assert.doesNotMatch(warden.output(), /restarting worker \d in/, 'a memory recycle is not a failure: no backoff');
   await warden.expectOutput(/was recycled \(RSS \d+ MB is above --max-memory 150 MB\); memory before the recycle:\n +-?\d+s +rss/);
 });

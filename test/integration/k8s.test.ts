@@ -3,14 +3,13 @@
 // hosts for 127.0.0.1) answers the probe paths on the probed port and serves the Service's port.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { resolveK8sConfig, type K8sFlags } from '../../src/k8s/config.js';
 import { buildManifests, type K8sObject } from '../../src/k8s/manifests.js';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { BAD, BASE, toArgs, validateObject } from '../k8s/cases.js';
-import { ROOT, WARDEN, fixture, get, startWarden, killQuietly } from './harness.js';
+import { fixture, get, runCli, startWarden } from './harness.js';
 
 interface Outcome {
   code: number | null;
@@ -18,19 +17,10 @@ interface Outcome {
   stderr: string;
 }
 
-function runK8s(args: string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WARDEN, 'k8s', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => killQuietly(child.pid as number), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** `warden k8s ARGS` to completion, its process owned by the test (killed by pid if it outlives it). */
+async function runK8s(t: TestContext, args: string[]): Promise<Outcome> {
+  const { code, stdout, stderr } = await runCli(t, ['k8s', ...args]);
+  return { code, stdout, stderr };
 }
 
 function parseYaml(text: string): Record<string, unknown>[] {
@@ -48,8 +38,8 @@ const PRESETS: [string, K8sFlags][] = [
 ];
 
 for (const [name, flags] of PRESETS) {
-  test(`warden k8s (${name}) prints multi-document YAML that parses, validates, and is exactly what the builders made`, async () => {
-    const outcome = await runK8s(toArgs({ ...BASE, ...flags }));
+  test(`warden k8s (${name}) prints multi-document YAML that parses, validates, and is exactly what the builders made`, async (t) => {
+    const outcome = await runK8s(t, toArgs({ ...BASE, ...flags }));
     assert.equal(outcome.code, 0, outcome.stderr);
     const objects = parseYaml(outcome.stdout);
     for (const object of objects) assert.doesNotThrow(() => validateObject(object), `${String(object.kind)} validates`);
@@ -58,7 +48,7 @@ for (const [name, flags] of PRESETS) {
   });
 
   test(`${name}: warden started with the container's arguments serves the probe paths on the probed port and the app on the Service's port`, async (t) => {
-    const outcome = await runK8s(toArgs({ ...BASE, ...flags, module: fixture('slow.mjs') }));
+    const outcome = await runK8s(t, toArgs({ ...BASE, ...flags, module: fixture('slow.mjs') }));
     assert.equal(outcome.code, 0, outcome.stderr);
     const objects = parseYaml(outcome.stdout) as unknown as K8sObject[];
     const deployment = objects.find((object) => object.kind === 'Deployment') as Extract<K8sObject, { kind: 'Deployment' }>;
@@ -109,8 +99,8 @@ for (const [name, flags] of PRESETS) {
 }
 
 for (const [name, flags, message] of BAD) {
-  test(`warden k8s with ${name}: exit 2 and a message naming the flag`, async () => {
-    const outcome = await runK8s(toArgs({ ...BASE, ...flags }));
+  test(`warden k8s with ${name}: exit 2 and a message naming the flag`, async (t) => {
+    const outcome = await runK8s(t, toArgs({ ...BASE, ...flags }));
     assert.equal(outcome.code, 2, `exit 2; stderr: ${outcome.stderr}`);
     assert.equal(outcome.stdout, '', 'no YAML on stdout');
     assert.match(outcome.stderr.replace(/^warden: /, ''), message);

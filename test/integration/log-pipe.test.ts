@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import { descendants, fixture, get, getJson, killQuietly, ROOT, waitFor, WARDEN, type WorkersBody } from './harness.js';
+import { fixture, get, getJson, killQuietly, ownProcesses, ROOT, waitFor, WARDEN, type WorkersBody } from './harness.js';
 
 interface Started {
   pid: number;
@@ -21,11 +21,9 @@ async function startRaw(t: TestContext, args: string[], env: NodeJS.ProcessEnv, 
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pid = child.pid as number;
-  const seen = new Set<number>();
-  t.after(() => {
-    for (const worker of [...seen, ...descendants(pid)]) killQuietly(worker);
-    killQuietly(pid);
-  });
+  // Owned: the primary and every worker it forks are killed by pid when the test ends.
+  const owned = ownProcesses(t);
+  owned.own(pid, 'warden primary');
   let head = '';
   child.stderr?.on('data', () => undefined);
   const ports = new Promise<[number, number]>((resolve) => {
@@ -40,7 +38,7 @@ async function startRaw(t: TestContext, args: string[], env: NodeJS.ProcessEnv, 
   });
   const [port, adminPort] = await waitFor('the startup line', () => Promise.race([ports, new Promise<undefined>((r) => setTimeout(r, 100))]), 15_000);
   await waitFor('ready', async () => (await getJson(adminPort, '/readyz')).status === 200, 20_000);
-  for (const worker of (await getJson<{ workers: { pid: number }[] }>(adminPort, '/workers')).body.workers) seen.add(worker.pid);
+  for (const worker of (await getJson<{ workers: { pid: number }[] }>(adminPort, '/workers')).body.workers) owned.own(worker.pid, 'worker');
   return { pid, port, adminPort, child };
 }
 

@@ -50,7 +50,9 @@ async function watchWorkers(warden: RunningWarden, timeoutMs: number, until: (se
       if (!pids.includes(worker.pid)) pids.push(worker.pid);
       seen.pidsBySlot.set(worker.slot, pids);
       if (worker.inRotation && !seen.inRotationAt.has(worker.pid)) seen.inRotationAt.set(worker.pid, now);
-      if (!worker.inRotation && seen.inRotationAt.has(worker.pid) && !seen.outAt.has(worker.pid)) seen.outAt.set(worker.pid, now);
+      // A ready worker out of rotation was seen in it before (a quarantine may come before the watch does).
+      const wasInRotation = seen.inRotationAt.has(worker.pid) || worker.state === 'ready';
+      if (!worker.inRotation && wasInRotation && !seen.outAt.has(worker.pid)) seen.outAt.set(worker.pid, now);
       seen.oldestInFlightMs.set(worker.pid, Math.max(seen.oldestInFlightMs.get(worker.pid) ?? 0, worker.oldestInFlightMs));
       inFlight += worker.inFlight;
     }

@@ -21,6 +21,7 @@ for (const [flags, status] of [[['--min-ready', '1'], 200], [[], 503]] as const)
       return seen.length === 2 && seen.every((w) => w.inRotation) ? seen : undefined;
     }, 20_000);
     const frozen = workers[0];
+    const frozenAt = Date.now();
     process.kill(frozen?.pid as number, 'SIGSTOP');
     // On a busy machine the other worker may miss its heartbeat window for a moment too; wait for
     // the state this test is about: the frozen one missing, the other in rotation.
@@ -28,6 +29,10 @@ for (const [flags, status] of [[['--min-ready', '1'], 200], [[], 503]] as const)
       const ready = await getJson<Readyz>(warden.adminPort, '/readyz');
       return ready.body.readyWorkers === 1 && ready.body.missing.some((m) => m.slot === frozen?.slot) ? ready : undefined;
     }, 10_000);
+    // "/readyz turns 503 within a second" (README): a missed heartbeat window, not --timeout (60 s
+    // here) decides. One second plus a generous margin for polling on a loaded machine.
+    const missingAfterMs = Date.now() - frozenAt;
+    assert.ok(missingAfterMs < 1000 + 2500, `/readyz named the frozen worker ${missingAfterMs} ms after SIGSTOP (--timeout 60)`);
     assert.equal(answer.status, status);
     assert.equal(answer.body.readyWorkers, 1);
     assert.equal(answer.body.required, flags.length > 0 ? 1 : 2);

@@ -122,8 +122,20 @@ test('a reload to broken code fails at the first slot: old workers keep serving 
   assert.match(failed.primary.reload.last?.error ?? '', /SyntaxError/, '/workers shows the last reload and its error');
   assert.deepEqual(await servingPids(warden), before, 'the old workers still serve');
   await warden.expectOutput(/reload to generation 2 failed at slot 1/, 'the failure is in the log');
-  await new Promise((resolve) => setTimeout(resolve, 2000));
-  assert.equal((await view(warden)).workers.length, 2, 'nothing retried in a loop');
+  // Nothing retried in a loop: for 2 s after the failure, no other generation-2 worker is started
+  // and the reload is neither running nor queued again.
+  const startsOfGeneration2 = () => warden.output().match(/worker \d started \(pid \d+, generation 2\)/g)?.length ?? 0;
+  assert.equal(startsOfGeneration2(), 1, 'one worker of the broken generation was tried');
+  const watchUntil = Date.now() + 2000;
+  while (Date.now() < watchUntil) {
+    const { primary } = await view(warden);
+    assert.equal(primary.reload.running, null, 'the failed reload is not retried');
+    assert.equal(primary.reload.queued, false);
+    assert.deepEqual(primary.reload.counts, { completed: 0, failed: 1, aborted: 0 });
+    assert.equal(startsOfGeneration2(), 1, `no new worker of the broken generation:\n${warden.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.deepEqual(await servingPids(warden), before, 'the old workers still serve, unreplaced');
 
   copy.setVersion('v2');
   const fixed = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });

@@ -96,8 +96,9 @@ test('the default --probe-timeout (2 s) lets the same 1 s probe pass', async (t)
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '1', '--probe-path', '/probe', '--probe-interval', '2', '--probe-failures', '2']);
   const { workers } = await warden.workers();
   await get(warden.port, '/slow-probe');
-  // Long enough for 2 probes (every 2 s) after the switch: each answers after 1 s, within 2 s.
-  await new Promise((resolve) => setTimeout(resolve, 5000));
+  // Two probes answered after 1 s each (the app counts them): with a timeout under 1 s the second
+  // would have been the last failure allowed, and the worker recycled.
+  await waitFor('two slow probes answered', async () => (JSON.parse((await get(warden.port, '/probes')).body) as { slowProbes: number }).slowProbes >= 2 || undefined, 20_000);
   assert.doesNotMatch(warden.output(), /probe of worker 1 failed/);
   assert.equal((await warden.workers()).workers[0]?.pid, workers[0]?.pid, 'not recycled');
 });

@@ -89,6 +89,9 @@ test('--max-requests 200 --max-requests-jitter 50 under load: workers recycled a
   }, 10_000);
   for (const limit of limits) assert.ok(limit >= 200 && limit <= 250, `limit ${limit} is within 200..250`);
   assert.ok(new Set(limits).size >= 2, `workers recycle at staggered counts: ${limits.join(', ')}`);
+  // A backoff line is written when the recycled worker exits, before its replacement starts: wait
+  // until every replacement is ready in the log, so a late line cannot slip past the check.
+  await waitFor('the replacements ready in the log', () => (warden.output().match(/worker \d ready \(pid/g)?.length ?? 0) >= 2 + replaced || undefined, 20_000);
   assert.doesNotMatch(warden.output(), /restarting worker \d in/, 'recycling is no failure: no backoff');
   assert.equal(samples.filter((s) => !s.ok).length, 0, failures(samples));
 });

@@ -88,6 +88,9 @@ describe(`no false stuck verdict: ${CASES.length} apps under load for ${LOAD_MS 
       const { workers } = await warden.workers();
       t.diagnostic(`ready after ${bootMs} ms; ${ok.length} answered, ${samples.length - ok.length} failed; slowest ${Math.max(0, ...ok.map((s) => s.ms))} ms`);
 
+      // A verdict is in /workers and /incidents as soon as it is made; its log line may come later.
+      for (const worker of workers) assert.ok(worker.state === 'ready' && worker.inRotation && worker.incidents.length === 0, `worker ${worker.slot} never judged sick: ${JSON.stringify(worker)}`);
+      assert.deepEqual((await getJson<{ incidents: unknown[] }>(warden.adminPort, '/incidents')).body.incidents, [], 'no incident recorded');
       assert.doesNotMatch(warden.output(), /is stuck|is unhealthy|sent no heartbeat|stalled/, 'no worker was judged sick');
       assert.deepEqual(workers.map((w) => w.pid), pidsBefore, 'no worker was replaced');
       for (const worker of workers) assert.equal(worker.restarts, 0, `worker ${worker.slot} was never restarted`);

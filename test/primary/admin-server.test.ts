@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AdminServer, isLoopbackHost } from '../../src/primary/admin-server.js';
+import { AdminServer, isLoopbackHost } from '../../src/primary/admin/admin-server.js';
 import { get } from '../integration/harness.js';
 
 test('a route that throws answers 500 without the error text or stack, and reports the error', async (t) => {

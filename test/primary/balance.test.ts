@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { acceptorChanges, chooseWorker, stickyWorker, type Candidate } from '../../src/primary/balance.js';
+import { acceptorChanges, chooseWorker, stickyWorker, type Candidate } from '../../src/primary/net/balance.js';
 
 const idle = (id: number, extra: Partial<Candidate> = {}): Candidate => ({ id, pending: 0, oldestPendingMs: 0, connections: 0, ...extra });
 

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { initialState, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
-import { DEFAULT_BACKOFF } from '../../src/primary/policy.js';
+import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
 
 export const CONFIG: MachineConfig = {
@@ -28,7 +28,8 @@ export class Harness {
   send(event: MachineEvent, at = this.now): Effect[] {
     this.now = at;
     const result = step(this.state, event, at);
-    this.state = result.state;
+    // Frozen, so that a step that changed a record it shares with the previous state throws here.
+    this.state = deepFreeze(result.state);
     this.effects.push(...result.effects);
     this.afterStep?.(this.state);
     return result.effects;
@@ -73,6 +74,14 @@ export class Harness {
     }
     return collected;
   }
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 export function stats(overrides: Partial<HeartbeatStats> = {}): HeartbeatStats {

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { initialState, isActive, isInRotation, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
-import { DEFAULT_BACKOFF } from '../../src/primary/policy.js';
+import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
+import { deepFreeze } from './machine-harness.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
 
 const CONFIG: MachineConfig = {
@@ -84,7 +85,7 @@ class World {
   send(event: MachineEvent): void {
     const before = this.state;
     const result = step(this.state, event, this.now);
-    this.state = result.state;
+    this.state = deepFreeze(result.state);
     this.log.push(`${this.now} ${JSON.stringify(event)}`);
     for (const effect of result.effects) this.perform(effect);
     checkInvariants(before, this.state, result.effects, this.now, this.log);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EXIT_CODES } from '../../src/errors.js';
 import { isInRotation, type Effect } from '../../src/primary/machine/index.js';
-import { DEFAULT_BACKOFF } from '../../src/primary/policy.js';
+import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
 import { CONFIG, Harness, of, stats } from './machine-harness.js';
 
 
@@ -157,24 +157,6 @@ describe('liveness', () => {
 });
 
 describe('request progress', () => {
-  test('a worker with a request waiting past --stuck-after while its peer answers is recycled gracefully', () => {
-    const h = new Harness();
-    const [stuck, healthy] = h.boot() as [number, number];
-    h.send({ type: 'HeartbeatReceived', id: healthy, stats: stats({ lastFinishedAgoMs: 5, served: 900 }) }, 11_000);
-    const effects = h.send({ type: 'HeartbeatReceived', id: stuck, stats: stats({ waiting: 4, inFlight: 4, oldestWaitingMs: 10_500, lastFinishedAgoMs: 10_600, unansweredCount: 40, unansweredForMs: 10_500 }) }, 11_000);
-    h.send({ type: 'Tick' }, 11_050);
-    const worker = h.worker(stuck);
-    assert.equal(worker.condition, 'stuck');
-    assert.equal(worker.state, 'draining');
-    assert.equal(isInRotation(h.state, worker), false);
-    assert.ok(h.effects.some((e) => e.type === 'Drain' && e.id === stuck), 'drained, not killed at once');
-    assert.equal(effects.filter((e) => e.type === 'Signal').length, 0);
-    const spawns = of(h.tickUntil(11_400), 'Spawn');
-    assert.deepEqual(spawns.map((s) => s.slot), [1], 'a replacement starts in the same slot');
-    const kill = h.tickUntil(11_050 + CONFIG.gracefulTimeoutMs);
-    assert.ok(of(kill, 'Signal').some((s) => s.id === stuck && s.signal === 'SIGKILL'), 'killed at the graceful timeout');
-  });
-
   test('a worker holding long polls the fleet is known to take (30 s) is not stuck after 12 s, though its peer answers', () => {
     const h = new Harness();
     const [a, b] = h.boot() as [number, number];
@@ -183,26 +165,6 @@ describe('request progress', () => {
     h.send({ type: 'Tick' }, 40_050);
     assert.equal(h.worker(a).condition, 'ok');
     assert.equal(h.worker(b).condition, 'ok');
-  });
-
-  test('the peer rule: when every worker is waiting (a shared cause) none is stuck; once a peer answers, the silent one is', () => {
-    // The same silent worker twice: 40 requests unanswered for 12 s, no slow answers in its history.
-    const silent = stats({ waiting: 40, inFlight: 40, oldestWaitingMs: 12_000, lastFinishedAgoMs: 12_100, unansweredCount: 40, unansweredForMs: 12_000 });
-    const shared = new Harness();
-    const [a, b] = shared.boot() as [number, number];
-    shared.send({ type: 'HeartbeatReceived', id: b, stats: stats({ waiting: 40, inFlight: 40, oldestWaitingMs: 12_000, lastFinishedAgoMs: 15_000, unansweredCount: 40, unansweredForMs: 12_000 }) }, 40_000);
-    shared.send({ type: 'HeartbeatReceived', id: a, stats: silent }, 40_000);
-    shared.send({ type: 'Tick' }, 40_050);
-    assert.equal(shared.worker(a).condition, 'ok', 'its peer answered nothing either: not recycled');
-    assert.equal(shared.worker(b).condition, 'ok');
-
-    const alone = new Harness();
-    const [c, d] = alone.boot() as [number, number];
-    alone.send({ type: 'HeartbeatReceived', id: d, stats: stats({ lastFinishedAgoMs: 5, served: 900 }) }, 40_000);
-    alone.send({ type: 'HeartbeatReceived', id: c, stats: silent }, 40_000);
-    alone.send({ type: 'Tick' }, 40_050);
-    assert.equal(alone.worker(c).condition, 'stuck', 'its peer answered 5 ms ago: the cause is its own');
-    assert.equal(alone.worker(d).condition, 'ok');
   });
 
   test('a worker whose last requests all hit --request-timeout is recycled', () => {
@@ -356,14 +318,5 @@ describe('evidence before the kill', () => {
     assert.deepEqual(of(h.tickUntil(6450, [frozen]), 'Signal').filter((s) => s.id === frozen), [], 'no kill while the capture may still report');
     const later = h.tickUntil(6500, [frozen]);
     assert.ok(of(later, 'Signal').some((s) => s.id === frozen && s.signal === 'SIGKILL'), 'killed at the capture deadline (5 s + 1.5 s)');
-  });
-
-  test('a stuck worker is asked for its requests in flight when it is recycled', () => {
-    const h = new Harness();
-    const [stuck, healthy] = h.boot() as [number, number];
-    h.send({ type: 'HeartbeatReceived', id: healthy, stats: stats({ lastFinishedAgoMs: 5 }) }, 11_000);
-    h.send({ type: 'HeartbeatReceived', id: stuck, stats: stats({ unansweredCount: 9, unansweredForMs: 10_500 }) }, 11_000);
-    const effects = h.send({ type: 'Tick' }, 11_050);
-    assert.deepEqual(of(effects, 'ReportRequests').map((r) => r.id), [stuck]);
   });
 });

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { socketPathVerdict } from '../../src/primary/unix-socket.js';
+import { socketPathVerdict } from '../../src/primary/net/unix-socket.js';
 import { requestedPath } from '../../src/app/listen-intercept.js';
 
 test('no file: bind; a socket nobody accepts on: replace it', () => {

@@ -75,6 +75,13 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
     state: displayState(worker),
     inRotation: isInRotation(state, worker),
     reason: worker.reason ?? null,
+    suspicion: worker.suspicion === undefined ? null : {
+      isQuarantined: worker.suspicion.quarantinedAt !== undefined,
+      suspectForMs: Math.round(now - worker.suspicion.since),
+      quarantinedForMs: worker.suspicion.quarantinedAt === undefined ? null : Math.round(now - worker.suspicion.quarantinedAt),
+      reason: worker.suspicion.reason,
+      evidence: worker.suspicion.evidence ?? null,
+    },
     since: iso(worker.since),
     sinceMs: Math.round(now - worker.since),
     uptimeMs: Math.round(now - worker.spawnedAt),
@@ -129,7 +136,7 @@ export function workersReport(state: MachineState, info: PrimaryInfo, now: numbe
 
 function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slots'][number]['lastExit'], now: number): Omit<WorkerView, 'replacements' | 'incidents'> {
   return {
-    slot, generation: 0, pid: null, state: 'exited', inRotation: false,
+    slot, generation: 0, pid: null, state: 'exited', inRotation: false, suspicion: null,
     reason: lastExit?.reason ?? 'not started', since: lastExit === undefined ? iso(now) : iso(lastExit.at),
     sinceMs: lastExit === undefined ? 0 : Math.round(now - lastExit.at), uptimeMs: 0, heartbeatAgeMs: null,
     loopDelayMs: null, eventLoopUtilization: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,

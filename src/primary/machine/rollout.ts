@@ -2,16 +2,16 @@
 // scale moves the target worker count, and upkeep (--max-requests, --max-memory) marks a worker as
 // due. The same pass then starts one surge worker at a time in the slot concerned, and retires the
 // old worker only once the new one is ready, so capacity never drops below the target.
-// Pure, like step.ts: it only changes the state it is given and pushes effects.
+// Pure, like step.ts: it acts through an Actions object (actions.ts) and pushes effects.
 
 import { LOG_EVENTS } from '../../log/events.js';
-import { backoffMs } from '../policy.js';
-import type { Step } from './step.js';
+import type { Actions } from './actions.js';
+import { backoffMs } from './policy.js';
 import { MAX_WORKERS, REPLACEMENT_REASONS, isActive, isInRotation, type MachineState, type ReloadOutcome, type WorkerRecord } from './types.js';
 
 // ---- reload ----
 
-export function onReloadRequested(run: Step, requestId: number, source: string): void {
+export function onReloadRequested(run: Actions, requestId: number, source: string): void {
   const state = run.state;
   if (state.phase !== 'running') {
     run.notify([requestId], 'warden is stopping; nothing to reload', { ok: false });
@@ -30,18 +30,18 @@ export function onReloadRequested(run: Step, requestId: number, source: string):
   startReload(run, [requestId], source);
 }
 
-function startReload(run: Step, requestIds: number[], source: string): void {
+function startReload(run: Actions, requestIds: number[], source: string): void {
   const state = run.state;
   const generation = state.highestGeneration + 1;
   state.highestGeneration = generation;
-  state.reload = { generation, previousGeneration: state.generation, requestIds, startedAt: run.now, slotsDone: 0 };
+  state.reload = { generation, requestIds, startedAt: run.now, slotsDone: 0 };
   state.generation = generation;
   const message = `reloading (asked by ${source}): ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'} to generation ${generation}, one slot at a time, each new worker ready before the old one drains`;
   run.log('info', LOG_EVENTS.reloadStarted, undefined, message, { source, generation });
   run.notify(requestIds, message);
 }
 
-function finishReload(run: Step, outcome: ReloadOutcome, detail: { slot?: number; error?: string; reason?: string } = {}): void {
+function finishReload(run: Actions, outcome: ReloadOutcome, detail: { slot?: number; error?: string; reason?: string } = {}): void {
   const state = run.state;
   const reload = state.reload;
   if (reload === undefined) return;
@@ -86,7 +86,7 @@ function nextSlotToReload(state: MachineState, generation: number): number | 'wa
 
 // ---- scale ----
 
-export function onScaleRequested(run: Step, event: { requestId: number; source: string; workers?: number; delta?: number }): void {
+export function onScaleRequested(run: Actions, event: { requestId: number; source: string; workers?: number; delta?: number }): void {
   const state = run.state;
   const { requestId, source } = event;
   if (state.phase !== 'running') {
@@ -116,21 +116,21 @@ export function onScaleRequested(run: Step, event: { requestId: number; source: 
 }
 
 /** A worker of a slot added by scaling died before it was ready: the scale request fails (the slot retries). */
-export function scaleWorkerFailed(run: Step, worker: WorkerRecord, error: string): void {
+export function scaleWorkerFailed(run: Actions, worker: WorkerRecord, error: string): void {
   const scale = run.state.scale;
   if (scale === undefined) return;
   run.state.scale = undefined;
   run.notify(scale.requestIds, `worker ${worker.slot} could not start: ${error}; warden keeps retrying it with backoff`, { ok: false });
 }
 
-function retireSurplus(run: Step): void {
+function retireSurplus(run: Actions): void {
   const state = run.state;
   const surplus = state.workers
     .filter((worker) => worker.slot > state.targetWorkers && !worker.retiring)
     .sort((a, b) => b.slot - a.slot);
   for (const worker of surplus) {
     run.log('info', LOG_EVENTS.workerDraining, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is above the target of ${state.targetWorkers}; draining it`);
-    run.retireGracefully(worker, 'scale', `scaled down to ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'}`);
+    run.retireGracefully(run.own(worker), 'scale', `scaled down to ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'}`);
   }
   state.slots = state.slots.filter((slot) => {
     const isKept = slot.slot <= state.targetWorkers || state.workers.some((worker) => worker.slot === slot.slot);
@@ -139,7 +139,7 @@ function retireSurplus(run: Step): void {
   });
 }
 
-function checkScaleDone(run: Step): void {
+function checkScaleDone(run: Actions): void {
   const state = run.state;
   const scale = state.scale;
   if (scale === undefined) return;
@@ -156,9 +156,10 @@ function checkScaleDone(run: Step): void {
 // ---- surge workers ----
 
 /** A surge worker is ready (and passed its probe, when one is asked): the worker it replaces drains. */
-export function surgeReady(run: Step, worker: WorkerRecord): void {
+export function surgeReady(run: Actions, worker: WorkerRecord): void {
   const state = run.state;
-  const old = state.workers.find((candidate) => candidate.id === worker.surgeFor);
+  const found = state.workers.find((candidate) => candidate.id === worker.surgeFor);
+  const old = found === undefined ? undefined : run.own(found);
   worker.surgeFor = undefined;
   const reload = state.reload;
   if (reload !== undefined && worker.generation === reload.generation) {
@@ -176,7 +177,7 @@ export function surgeReady(run: Step, worker: WorkerRecord): void {
 }
 
 /** A surge worker could not start or failed its first probe: the worker it was to replace keeps serving. */
-export function surgeFailed(run: Step, worker: WorkerRecord, error: string): void {
+export function surgeFailed(run: Actions, worker: WorkerRecord, error: string): void {
   worker.surgeFor = undefined;
   const state = run.state;
   const slot = run.slotOf(worker);
@@ -194,7 +195,7 @@ export function surgeFailed(run: Step, worker: WorkerRecord, error: string): voi
 }
 
 /** Stop or halt: a running reload or scale ends, and whoever waits on it is told. */
-export function abortRollouts(run: Step, reason: string): void {
+export function abortRollouts(run: Actions, reason: string): void {
   const state = run.state;
   finishReload(run, 'aborted', { reason });
   if (state.reloadQueued !== undefined) {
@@ -208,7 +209,7 @@ export function abortRollouts(run: Step, reason: string): void {
 }
 
 /** After every event: drain surplus slots, move a reload or an upkeep recycle one surge further. */
-export function reconcileRollouts(run: Step): void {
+export function reconcileRollouts(run: Actions): void {
   const state = run.state;
   if (state.phase !== 'running') return;
   retireSurplus(run);
@@ -217,7 +218,7 @@ export function reconcileRollouts(run: Step): void {
   checkScaleDone(run);
 }
 
-function startNextSurge(run: Step): void {
+function startNextSurge(run: Actions): void {
   const state = run.state;
   const reload = state.reload;
   if (reload !== undefined) {
@@ -238,7 +239,7 @@ function startNextSurge(run: Step): void {
   if (due !== undefined) surge(run, due.slot, (worker) => worker.id === due.id);
 }
 
-function surge(run: Step, slotNumber: number, isOld: (worker: WorkerRecord) => boolean): void {
+function surge(run: Actions, slotNumber: number, isOld: (worker: WorkerRecord) => boolean): void {
   const slot = run.ensureSlot(slotNumber);
   if (run.now < slot.nextSpawnAt) return;
   const old = run.state.workers.find((worker) => worker.slot === slotNumber && isActive(worker) && worker.state === 'ready' && isOld(worker));

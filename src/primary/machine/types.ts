@@ -1,12 +1,13 @@
 // The supervisor's state, the events it reacts to and the effects it asks for: the vocabulary of the
-// state machine, shared by its parts (step.ts, rollout.ts) and by the shell that carries effects out.
+// state machine, shared by its parts (step.ts, actions.ts, liveness.ts, rollout.ts) and by the shell that carries effects out.
 // Pure data: no I/O, no timers, no process handles.
 
 import type { WardenErrorCode } from '../../errors.js';
 import type { LogEvent } from '../../log/events.js';
-import type { Level as LogLevel } from '../../log/logger.js';
+import type { Level } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
-import type { BackoffConfig } from '../policy.js';
+import type { BackoffConfig } from './policy.js';
+import type { QuarantineStart } from './verdicts.js';
 
 /** Scaling refuses targets above this (the --workers limit). */
 export const MAX_WORKERS = 1024;
@@ -55,10 +56,11 @@ export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
 export type WorkerState = 'spawning' | 'booting' | 'ready' | 'draining' | 'stopping';
 
 /**
- * ok: in rotation; late: missed its heartbeat window; the others are reasons it is being replaced:
+ * ok: in rotation; late: missed its heartbeat window; quarantined: suspect, out of rotation while the
+ * evidence comes in, still serving what it holds; the others are reasons it is being replaced:
  * sickness (stalled, stuck, unhealthy, boot-timeout) or upkeep (memory, max-requests, reload, scale).
  */
-export type Condition = 'ok' | 'late' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'sigterm' | 'reload' | 'scale';
+export type Condition = 'ok' | 'late' | 'quarantined' | 'stalled' | 'stuck' | 'unhealthy' | 'boot-timeout' | 'memory' | 'max-requests' | 'sigterm' | 'reload' | 'scale';
 
 /** Why a live worker is due to be replaced by a new one that starts first (surge, then drain). */
 export type UpkeepReason = 'memory' | 'max-requests' | 'sigterm';
@@ -95,6 +97,25 @@ export interface WorkerRecord {
   upkeep: UpkeepReason | undefined;
   /** Served requests after which this worker is recycled (--max-requests plus its jitter); 0: never. */
   maxRequests: number;
+  /** Set while the worker is suspect (answers none of its requests); replaced whole, never changed in place. */
+  suspicion: Suspicion | undefined;
+}
+
+/**
+ * A suspect worker (liveness.ts, verdicts.ts): out of rotation from `quarantinedAt`, unless it was the
+ * last worker in rotation (then it keeps serving, suspect, and only a probe can decide).
+ */
+export interface Suspicion {
+  since: number;
+  quarantinedAt: number | undefined;
+  /** Why it is suspect, in words. */
+  reason: string;
+  /** The evidence that recycled it, or why there is none yet, in words. */
+  evidence: string | undefined;
+  /** The facts at the start of the quarantine, against which evidence is counted. */
+  start: QuarantineStart;
+  /** The "no evidence, set --probe-path" line was logged (once per suspicion). */
+  isHinted: boolean;
 }
 
 export interface ExitRecord {
@@ -129,8 +150,6 @@ export interface HaltInfo {
 /** A rolling reload under way: every slot gets a worker of `generation`, one slot at a time. */
 export interface ReloadRun {
   generation: number;
-  /** The generation serving before; a failed reload returns to it. */
-  previousGeneration: number;
   /** Control requests waiting for this reload's outcome (0: a signal or a file change asked). */
   requestIds: number[];
   startedAt: number;
@@ -205,9 +224,6 @@ export type MachineEvent =
   /** SIGTTIN/SIGTTOU or `warden scale`: an absolute target, or a step up or down. */
   | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number };
 
-/** The machine's Log effects use the log's own levels. */
-export type { LogLevel };
-
 export type Effect =
   | { type: 'Spawn'; id: number; slot: number; generation: number; workerCount: number }
   | { type: 'Signal'; id: number; pid: number; signal: 'SIGKILL' | 'SIGTERM' }
@@ -223,7 +239,7 @@ export type Effect =
   /** Tell the control requests waiting on a reload or scale how it goes; `done` ends them. */
   | { type: 'Notify'; requestIds: number[]; message: string; done?: { ok: boolean } }
   | { type: 'CloseListener' }
-  | { type: 'Log'; level: LogLevel; event: LogEvent; msg: string; fields: Record<string, unknown> }
+  | { type: 'Log'; level: Level; event: LogEvent; msg: string; fields: Record<string, unknown> }
   | { type: 'Exit'; code: number; halt: HaltInfo | undefined };
 
 export interface StepResult {
@@ -246,6 +262,24 @@ export function initialState(config: MachineConfig, now: number): MachineState {
     phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots, removedSlotReplacements: emptyReplacements(),
     nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, stopWasUnclean: false, halt: undefined,
     reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 }, scale: undefined,
+  };
+}
+
+/**
+ * The copy step() starts from, so that the state it was given stays as it was: new lists and
+ * counters, but the same worker and slot records. A step copies a record the first time it writes to
+ * it (Actions.own, Actions.ownSlot), so a heartbeat copies one worker, not the fleet; what the machine
+ * only ever replaces whole (config, stats, errors, exits, halt, scale, suspicion) is shared. The
+ * machine tests freeze every state they get back to hold the machine to this.
+ */
+export function copyState(state: MachineState): MachineState {
+  return {
+    ...state,
+    workers: [...state.workers],
+    slots: [...state.slots],
+    removedSlotReplacements: { ...state.removedSlotReplacements },
+    reloads: { ...state.reloads },
+    reload: state.reload === undefined ? undefined : { ...state.reload },
   };
 }
 

@@ -6,8 +6,8 @@
 import { isIP } from 'node:net';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HealthAnswer } from './admin/report.js';
-import { listenOn } from './connections.js';
+import type { HealthAnswer } from './report.js';
+import { listenOn } from '../net/bind.js';
 
 /** A route that is not JSON: /metrics (Prometheus text) and / (the dashboard page). */
 export interface TextAnswer {

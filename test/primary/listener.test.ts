@@ -1,12 +1,12 @@
-// The connection dispatcher's bookkeeping with fake handles and injected time: who gets a connection,
+// The listener's bookkeeping with fake handles and injected time: who gets a connection,
 // what is held while no worker is in rotation, and what is taken back from a worker that does not
 // acknowledge (frozen) or that dies. No sockets: the listener is not started.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { ConnectionDispatcher } from '../../src/primary/connections.js';
-import type { ConnectionHandle } from '../../src/primary/raw-accept.js';
+import { Listener } from '../../src/primary/net/listener.js';
+import type { ConnectionHandle } from '../../src/primary/net/raw-accept.js';
 
 class FakeHandle implements ConnectionHandle {
   closed = false;
@@ -22,7 +22,7 @@ class FakeHandle implements ConnectionHandle {
 function setup() {
   let now = 0;
   const sent: { worker: number; id: number; expiresAt: number; handle: FakeHandle }[] = [];
-  const dispatcher = new ConnectionDispatcher({ holdLimit: 2, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, now: () => now });
+  const dispatcher = new Listener({ holdLimit: 2, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, balance: 'handoff', now: () => now });
   for (const worker of [1, 2]) {
     dispatcher.addWorker(worker, { send: (id, expiresAt, handle) => sent.push({ worker, id, expiresAt, handle: handle as FakeHandle }) });
   }
@@ -148,7 +148,7 @@ test('with no hand-off pending, the worker that reported fewer open connections 
 });
 
 test('shared mode: workers in rotation get the listening socket, leavers are told to stop, and the primary stops accepting once it holds a copy', async () => {
-  const dispatcher = new ConnectionDispatcher({ holdLimit: 2, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, mode: 'shared' });
+  const dispatcher = new Listener({ holdLimit: 2, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, balance: 'shared' });
   const calls: string[] = [];
   const shared: { worker: number; handle: unknown; returnCopy: boolean }[] = [];
   for (const worker of [1, 2, 3]) {
@@ -195,7 +195,7 @@ test('shared mode: workers in rotation get the listening socket, leavers are tol
 });
 
 test('hand-off mode: close() first takes the connections the kernel has queued, for the workers that were in rotation', async () => {
-  const dispatcher = new ConnectionDispatcher({ holdLimit: 100, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000 });
+  const dispatcher = new Listener({ holdLimit: 100, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, balance: 'handoff' });
   const handedTo: number[] = [];
   const handles: ConnectionHandle[] = [];
   dispatcher.addWorker(1, { send: (_id, _expiresAt, handle) => {
@@ -244,4 +244,25 @@ test('a worker whose channel refuses a hand-off gets no connection until it is r
   dispatcher.setRotation([1, 3]);
   for (const name of ['d', 'e']) dispatcher.accept(new FakeHandle(name));
   assert.ok(sent.slice(3).some((s) => s.worker === 3), 'a new worker with the same id is reachable again');
+});
+
+test('shared mode: an unchanged rotation tells nobody anything, but a worker that could not listen is asked again with the next one', async () => {
+  const listener = new Listener({ holdLimit: 2, holdTimeoutMs: 5000, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, balance: 'shared' });
+  const calls: string[] = [];
+  for (const worker of [1, 2]) {
+    listener.addWorker(worker, { send: () => calls.push(`send ${worker}`), share: () => calls.push(`share ${worker}`), unshare: () => calls.push(`unshare ${worker}`) });
+  }
+  try {
+    await listener.listen('127.0.0.1', 0, 'service');
+    listener.setRotation([1, 2]);
+    for (let i = 0; i < 10; i++) listener.setRotation([1, 2]);
+    assert.deepEqual(calls, ['share 1', 'share 2'], 'ten heartbeats that change nothing send nothing');
+    listener.listening(2, undefined, 'listen failed');
+    assert.equal(listener.stats.acceptors, 1);
+    listener.setRotation([1, 2]);
+    assert.deepEqual(calls.slice(2), ['share 2'], 'the worker that failed is asked again');
+    assert.equal(listener.stats.acceptors, 2);
+  } finally {
+    await listener.close();
+  }
 });

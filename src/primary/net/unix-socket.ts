@@ -10,7 +10,7 @@
 
 import { chmodSync, lstatSync, renameSync, rmSync, type Stats } from 'node:fs';
 import { connect, type Server } from 'node:net';
-import { WardenError, errnoCode } from '../errors.js';
+import { WardenError, errnoCode } from '../../errors.js';
 
 export type PathProbe =
   | { exists: false }

@@ -5,10 +5,10 @@
 // does, so cardinality stays bounded by the live workers however often they restart.
 
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValue } from 'prom-client';
-import { displayState } from '../primary/admin/report.js';
-import { REPLACEMENT_REASONS, type MachineState, type WorkerRecord } from '../primary/machine/index.js';
-import { DISPLAY_STATES, type DisplayState } from '../protocol/admin.js';
-import { DURATION_BUCKETS_S, type AppMetric } from '../protocol/messages.js';
+import { displayState } from './report.js';
+import { REPLACEMENT_REASONS, type MachineState, type WorkerRecord } from '../machine/index.js';
+import { DISPLAY_STATES, type DisplayState } from '../../protocol/admin.js';
+import { DURATION_BUCKETS_S, type AppMetric } from '../../protocol/messages.js';
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
 
 export const METRIC = {

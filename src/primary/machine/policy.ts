@@ -1,5 +1,5 @@
 // Pure restart policy: exponential backoff between restarts of a slot, and when to give up.
-// No I/O and no clocks; machine.ts calls these with the numbers it holds.
+// No I/O and no clocks; the machine (actions.ts, rollout.ts) calls these with the numbers it holds.
 
 export interface BackoffConfig {
   initialMs: number;

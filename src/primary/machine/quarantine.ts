@@ -1,0 +1,122 @@
+// Suspicion, quarantine, then a verdict on evidence, for each ready worker on every Tick: a worker
+// that answers none of its requests leaves rotation at once (it keeps serving what it holds), and is
+// recycled only when the evidence says the cause is its own; otherwise it comes back. Pure: the rules
+// are verdicts.ts's, this file only applies them to the records and logs each transition once.
+
+import { LOG_EVENTS } from '../../log/events.js';
+import type { Actions } from './actions.js';
+import { isInRotation, type Suspicion, type WorkerRecord } from './types.js';
+import { fleetPace, judgeQuarantined, QUARANTINE_RULE, silenceMs, suspectReason, type ProgressFacts, type QuarantineStart } from './verdicts.js';
+
+export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
+  const state = run.state;
+  const facts = progressFacts(worker);
+  if (facts === undefined || state.config.stuckAfterMs <= 0 || state.phase !== 'running') return;
+  // The common case, answered in O(1) so that a tick costs the same per worker at any fleet size.
+  if (worker.suspicion === undefined && silenceMs(facts) < QUARANTINE_RULE.suspectFloorMs) return;
+  const fleet: ProgressFacts[] = [];
+  const peers: ProgressFacts[] = [];
+  for (const other of state.workers) {
+    const otherFacts = other.state === 'ready' && !other.retiring ? progressFacts(other) : undefined;
+    if (otherFacts === undefined) continue;
+    fleet.push(otherFacts);
+    if (other.id !== worker.id && isInRotation(state, other)) peers.push(otherFacts);
+  }
+  const pace = fleetPace(fleet);
+  const suspicion = worker.suspicion;
+  if (suspicion === undefined) {
+    if (!isInRotation(state, worker)) return;
+    const reason = suspectReason(facts, peers, pace, state.config.stuckAfterMs);
+    if (reason !== undefined) suspect(run, worker, facts, peers, reason);
+    return;
+  }
+  if (suspicion.quarantinedAt !== undefined && peers.length === 0) {
+    // Every other worker left rotation meanwhile: a suspect serving is better than none serving.
+    worker.condition = 'ok';
+    worker.reason = undefined;
+    worker.suspicion = { ...suspicion, quarantinedAt: undefined };
+    run.log('warn', LOG_EVENTS.workerReleased, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is back in rotation, still suspect: no other worker is in rotation`, { reason: 'last in rotation' });
+    return;
+  }
+  if (suspicion.quarantinedAt === undefined && peers.length > 0 && isInRotation(state, worker)) quarantine(run, worker, facts, peers, suspicion.reason);
+  const verdict = judgeQuarantined(facts, (worker.suspicion as Suspicion).start, peers, pace, state.config.stuckAfterMs);
+  switch (verdict.verdict) {
+    case 'hold':
+      return;
+    case 'release':
+      release(run, worker, verdict.reason);
+      return;
+    case 'recycle':
+      worker.suspicion = { ...(worker.suspicion as Suspicion), evidence: verdict.reason };
+      run.recycle(worker, verdict.condition, verdict.reason);
+      return;
+    case 'no-evidence':
+      hintOnce(run, worker, verdict.reason);
+      return;
+    default: {
+      const impossible: never = verdict;
+      throw new Error(`machine: impossible quarantine verdict ${JSON.stringify(impossible)}`);
+    }
+  }
+}
+
+/** A probe failed while the worker is suspect: the evidence is in, it is recycled at once. */
+export function probeFailedWhileSuspect(run: Actions, worker: WorkerRecord, probeReason: string): void {
+  const suspicion = worker.suspicion as Suspicion;
+  const reason = `${suspicion.reason}, and its probe failed: ${probeReason}`;
+  run.log('warn', LOG_EVENTS.probeFailed, worker, `probe of suspect worker ${worker.slot} failed: ${probeReason}`, { reason: probeReason });
+  worker.suspicion = { ...suspicion, evidence: `its probe failed: ${probeReason}` };
+  run.recycle(worker, 'stuck', reason);
+}
+
+function suspect(run: Actions, worker: WorkerRecord, facts: ProgressFacts, peers: readonly ProgressFacts[], reason: string): void {
+  worker.suspicion = { since: run.now, quarantinedAt: undefined, reason, evidence: undefined, start: startOf(facts, peers), isHinted: false };
+  if (peers.length > 0) {
+    quarantine(run, worker, facts, peers, reason);
+  } else {
+    run.log('warn', LOG_EVENTS.workerSuspect, worker,
+      `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is suspect: ${reason}; it stays in rotation, being the last worker in it`, { reason, inRotation: true });
+  }
+  if (run.state.config.probeEnabled) run.effects.push({ type: 'Probe', id: worker.id });
+}
+
+function quarantine(run: Actions, worker: WorkerRecord, facts: ProgressFacts, peers: readonly ProgressFacts[], reason: string): void {
+  worker.condition = 'quarantined';
+  worker.reason = reason;
+  worker.suspicion = { ...(worker.suspicion as Suspicion), quarantinedAt: run.now, start: startOf(facts, peers) };
+  run.log('warn', LOG_EVENTS.workerQuarantined, worker,
+    `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is suspect: ${reason}; out of rotation (it keeps serving what it holds) until the evidence decides`, { reason });
+}
+
+function release(run: Actions, worker: WorkerRecord, reason: string): void {
+  const wasQuarantined = worker.suspicion?.quarantinedAt !== undefined;
+  worker.suspicion = undefined;
+  if (worker.condition === 'quarantined') {
+    worker.condition = 'ok';
+    worker.reason = undefined;
+  }
+  run.log('info', LOG_EVENTS.workerReleased, worker,
+    `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is no longer suspect: ${reason}${wasQuarantined ? '; back in rotation' : ''}`, { reason });
+}
+
+function hintOnce(run: Actions, worker: WorkerRecord, reason: string): void {
+  const suspicion = worker.suspicion as Suspicion;
+  if (suspicion.isHinted) return;
+  worker.suspicion = { ...suspicion, isHinted: true, evidence: reason };
+  const where = suspicion.quarantinedAt === undefined ? 'it stays in rotation (the last worker in it)' : 'it stays out of rotation';
+  const how = run.state.config.probeEnabled ? 'its --probe-path probes decide' : 'set --probe-path so that warden can probe it and decide';
+  run.log('warn', LOG_EVENTS.workerSuspect, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) is not recycled without evidence: ${reason}; ${where}; ${how}`, { reason });
+}
+
+function startOf(facts: ProgressFacts, peers: readonly ProgressFacts[]): QuarantineStart {
+  return {
+    oldestAt: facts.statsAt - facts.stats.unansweredForMs,
+    peersServed: Object.fromEntries(peers.map((peer) => [peer.id, peer.stats.served])),
+    timedOut: facts.stats.timedOut,
+  };
+}
+
+export function progressFacts(worker: WorkerRecord): ProgressFacts | undefined {
+  if (worker.stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return undefined;
+  return { id: worker.id, stats: worker.stats, statsAt: worker.statsAt };
+}
