@@ -89,6 +89,8 @@ export interface WorkerView {
   pid: number | null;
   state: DisplayState;
   inRotation: boolean;
+  /** ELU near 1 for a sustained time while heartbeats keep coming: busy, not sick; it stays in rotation. */
+  saturated: boolean;
   reason: string | null;
   /** Set while the worker is suspect of answering nothing (docs/health.md, the stuck rule); null otherwise. */
   suspicion: SuspicionView | null;
@@ -138,6 +140,8 @@ export interface PrimaryView {
   startedAt: string;
   uptimeMs: number;
   workersTarget: number;
+  /** The fleet's saturation as one number: the mean ELU of the ready workers, 0..1 (null before any reported one). */
+  fleetUtilization: number | null;
   requiredReady: number;
   generation: number;
   reload: ReloadView;

@@ -20,6 +20,7 @@ export interface StatusRow {
   inFlight: number;
   loopDelayMs: number | null;
   eventLoopUtilization: number | null;
+  saturated: boolean;
   rssBytes: number | null;
   restarts: number;
   lastExit: string | null;
@@ -36,6 +37,7 @@ export function statusRows(current: StatusSample, previous: StatusSample | undef
       slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, uptimeMs: worker.uptimeMs,
       requestsPerSecond: rate === null ? null : Math.round(rate * 10) / 10, inFlight: worker.inFlight, loopDelayMs: worker.loopDelayMs,
       eventLoopUtilization: worker.eventLoopUtilization ?? null,
+      saturated: worker.saturated ?? false,
       rssBytes: worker.rssBytes, restarts: worker.restarts, lastExit: worker.lastExit?.reason ?? null,
       lastIncident: incident === undefined ? null : `${incident.kind}${incident.reason === undefined ? '' : `: ${incident.reason}`}`,
     };
@@ -75,7 +77,7 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
   const paint = (colour: string, text: string) => (options.colour ? `${colour}${text}${RESET}` : text);
   const queue = sample.body.acceptQueue;
   const queued = queue === undefined || queue.length === null ? '' : `  queue ${queue.length}/${queue.backlog}`;
-  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${queued}`;
+  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${p.fleetUtilization === null || p.fleetUtilization === undefined ? '' : `  elu ${Math.round(p.fleetUtilization * 100)}%`}${queued}`;
   const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'elu', 'rss', 'restarts', 'last exit / incident'];
   const cells = rows.map((row) => [
     row.generation > 1 ? `${row.slot} g${row.generation}` : String(row.slot),
@@ -85,7 +87,7 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
     row.requestsPerSecond === null ? '-' : String(row.requestsPerSecond),
     String(row.inFlight),
     row.loopDelayMs === null ? "-" : `${Math.round(row.loopDelayMs * 10) / 10}ms`,
-    row.eventLoopUtilization === null ? '-' : `${Math.round(row.eventLoopUtilization * 100)}%`,
+    row.eventLoopUtilization === null ? '-' : `${Math.round(row.eventLoopUtilization * 100)}%${row.saturated ? ' saturated' : ''}`,
     formatBytes(row.rssBytes),
     String(row.restarts),
     [row.lastExit, row.lastIncident].filter((text) => text !== null).join(' / ') || '-',

@@ -40,7 +40,7 @@ export abstract class Actions {
     const id = this.state.nextWorkerId++;
     const worker: WorkerRecord = {
       id, slot: slot.slot, generation: this.state.generation, state: 'spawning', pid: undefined,
-      since: this.now, spawnedAt: this.now, readyAt: undefined, lastBeatAt: undefined, stats: undefined, statsAt: undefined,
+      since: this.now, spawnedAt: this.now, readyAt: undefined, lastBeatAt: undefined, stats: undefined, busySince: undefined, statsAt: undefined,
       condition: 'ok', reason: undefined, deadline: undefined, retiring: false, killSent: false, probeFailures: 0,
       bootError: undefined, crashError: undefined, surgeFor, awaitingProbe: false, upkeep: undefined, suspicion: undefined,
       maxRequests: config.maxRequests > 0 ? config.maxRequests + jitterFor(id, config.maxRequestsJitter) : 0,

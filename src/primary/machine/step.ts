@@ -5,6 +5,7 @@
 // Pure: no I/O, no timers, no process handles. supervisor.ts carries out the effects and reports
 // what happened as new events; a periodic Tick lets deadlines (boot, heartbeat, drain) expire.
 
+import { busySinceAfter } from './saturation.js';
 import { EXIT_CODES } from '../../errors.js';
 import { LOG_EVENTS } from '../../log/events.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
@@ -218,6 +219,7 @@ class Step extends Actions {
     worker.lastBeatAt = this.now;
     worker.stats = stats;
     worker.statsAt = this.now;
+    worker.busySince = busySinceAfter(worker.busySince, stats.eventLoopUtilization, this.now);
     if (worker.condition === 'late') {
       worker.condition = 'ok';
       worker.reason = undefined;

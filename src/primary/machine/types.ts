@@ -77,6 +77,8 @@ export interface WorkerRecord {
   readyAt: number | undefined;
   lastBeatAt: number | undefined;
   stats: HeartbeatStats | undefined;
+  /** Since when every heartbeat carried an ELU near 1 (saturation.ts); undefined when the last did not. */
+  busySince: number | undefined;
   statsAt: number | undefined;
   condition: Condition;
   /** Why the worker is out of rotation or being retired, in words. */
