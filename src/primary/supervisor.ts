@@ -16,6 +16,7 @@ import { domainEvent, type DomainObserver } from '../protocol/events.js';
 import { serializeError } from '../protocol/messages.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
+import { formatTopFunctions } from '../diagnose/cpu-profile.js';
 import { AdminServer, isLoopbackHost } from './admin/admin-server.js';
 import { adminRoutes, workersBody, type AdminSource } from './admin/routes.js';
 import { Timeline } from './admin/timeline.js';
@@ -207,11 +208,26 @@ export class Supervisor {
         return this.scale('workers' in request ? { workers: request.workers } : { delta: request.delta }, progress);
       case 'status':
         return { ok: true, message: 'status', data: workersBody(this.adminSource) };
+      case 'profile':
+        return this.profile(request.slot, request.seconds, progress);
       default: {
         const impossible: never = request;
         throw new Error(`supervisor: unknown control request ${JSON.stringify(impossible)}`);
       }
     }
+  }
+
+  /** `warden profile <slot>`: a CPU profile of the slot's live worker through its inspector (127.0.0.1 only). */
+  private async profile(slot: number, seconds: number, progress: (message: string) => void): Promise<{ ok: boolean; message: string; data?: unknown }> {
+    const worker = this.state.workers.find((candidate) => candidate.slot === slot && candidate.state === 'ready' && candidate.pid !== undefined);
+    if (worker?.pid === undefined) return { ok: false, message: `no ready worker in slot ${slot}` };
+    const port = this.evidence.inspectPort(worker.id);
+    if (port === undefined) return { ok: false, message: `worker ${slot} (pid ${worker.pid}) has no inspector port: it was started with --capture-stacks off` };
+    progress(`profiling worker ${slot} (pid ${worker.pid}) for ${seconds}s`);
+    const summary = await this.evidence.profile(worker.pid, port, slot, Math.round(seconds * 1000));
+    if (!('top' in summary)) return { ok: false, message: `no profile of worker ${slot} (pid ${worker.pid}): ${summary.reason}` };
+    const saved = summary.path !== undefined ? `saved as ${summary.path}` : summary.notSaved !== undefined ? `not saved: ${summary.notSaved}` : 'not saved (no --profile-dir)';
+    return { ok: true, message: `worker ${slot} (pid ${worker.pid}), ${seconds}s, ${saved}; top functions by self time:\n${formatTopFunctions(summary.top) || '(no samples)'}`, data: summary };
   }
 
   /** Put an event on the queue; a signal handler does nothing else. */
