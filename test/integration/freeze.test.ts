@@ -99,8 +99,10 @@ for (const [name, route] of [['a busy loop', '/spin'], ['an Atomics.wait deadloc
     const timings = await watchRecovery(warden, frozen.slot, frozenPid, frozenAt);
     t.diagnostic(`${name}: /readyz 503 after ${timings.redAfterMs} ms, replaced after ${timings.replacedAfterMs} ms`);
     assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 10_000, `replaced after ${timings.replacedAfterMs} ms`);
-    const slot = (await warden.workers()).workers.find((w) => w.slot === frozen.slot);
-    assert.match(slot?.lastExit?.reason ?? '', /no heartbeat/);
+    // The replacement can be ready before the frozen worker exits: its kill waits for the stack and
+    // the one-second CPU profile.
+    const reason = await waitFor('the frozen worker\'s exit in its slot', async () => (await warden.workers()).workers.find((w) => w.slot === frozen.slot)?.lastExit?.reason, 10_000);
+    assert.match(reason, /no heartbeat/);
   });
 }
 
