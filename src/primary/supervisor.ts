@@ -20,7 +20,7 @@ import { AdminServer, isLoopbackHost } from './admin/admin-server.js';
 import { adminRoutes, workersBody, type AdminSource } from './admin/routes.js';
 import { Timeline } from './admin/timeline.js';
 import { Fleet, type SpawnBase } from './fleet.js';
-import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineEvent, type MachineState } from './machine/index.js';
+import { initialState, rotationOf, step, type Effect, type HaltInfo, type MachineEvent, type MachineState } from './machine/index.js';
 import { MemoryFit } from './memory-fit.js';
 import { Listener } from './net/listener.js';
 import { Prober } from './net/probes.js';
@@ -202,8 +202,8 @@ export class Supervisor {
         this.state = result.state;
         for (const effect of result.effects) this.perform(effect);
       }
-      // The listener passes the rotation on only when it changed.
-      this.listener.setRotation(this.state.workers.filter((worker) => isInRotation(this.state, worker)).sort((a, b) => a.slot - b.slot).map((worker) => worker.id));
+      // The listener passes the rotation on only when it changed (an unchanged one is the same array).
+      this.listener.setRotation(rotationOf(this.state));
     } finally {
       this.isProcessing = false;
     }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { initialState, isActive, isInRotation, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
+import { initialState, isActive, isInRotation, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
 import { deepFreeze } from './machine-harness.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
@@ -37,6 +37,7 @@ type Command =
   | { kind: 'freeze'; pick: number }
   | { kind: 'thaw'; pick: number }
   | { kind: 'heavy'; pick: number }
+  | { kind: 'silent'; pick: number }
   | { kind: 'probe'; pick: number; ok: boolean }
   | { kind: 'sigterm' }
   | { kind: 'reload'; requestId: number }
@@ -52,6 +53,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('freeze' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('thaw' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('heavy' as const), pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('silent' as const), pick }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('probe' as const), pick, ok: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sigterm' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reload' as const), requestId: fc.integer({ min: 0, max: 5 }) }) },
@@ -70,6 +72,8 @@ class World {
   readonly frozen = new Set<number>();
   /** Over --max-memory in their heartbeats. */
   readonly heavy = new Set<number>();
+  /** Beating, but answering none of its requests since the time given. */
+  readonly silent = new Map<number, number>();
   readonly killed = new Set<number>();
   private readonly pendingExits: { id: number; code: number | null; signal: string | null }[] = [];
   private readonly pendingEvents: MachineEvent[] = [];
@@ -85,6 +89,11 @@ class World {
   send(event: MachineEvent): void {
     const before = this.state;
     const result = step(this.state, event, this.now);
+    // The incremental paths (quiet heartbeats and Ticks, checks only where due) decide exactly as the full pass.
+    const full = stepFully(this.state, event, this.now);
+    assert.deepEqual(result.state, full.state, `incremental and full pass disagree on the state after ${JSON.stringify(event)}\n${this.log.slice(-8).join('\n')}`);
+    assert.deepEqual(result.effects, full.effects, `incremental and full pass disagree on the effects of ${JSON.stringify(event)}\n${this.log.slice(-8).join('\n')}`);
+    assert.deepEqual(rotationOf(result.state), rotationOf(full.state), 'the carried-over rotation is the one computed afresh');
     this.state = deepFreeze(result.state);
     this.log.push(`${this.now} ${JSON.stringify(event)}`);
     for (const effect of result.effects) this.perform(effect);
@@ -165,7 +174,9 @@ class World {
           if (!this.alive.has(worker.id) || this.frozen.has(worker.id)) continue;
           if (worker.state !== 'ready' && worker.state !== 'draining') continue;
           const rssBytes = this.heavy.has(worker.id) ? 2 * this.config.maxMemoryBytes : 50 * 1024 * 1024;
-          this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats({ rssBytes }) });
+          const silentSince = this.silent.get(worker.id);
+          const progress = silentSince === undefined ? {} : { unansweredCount: 3, unansweredForMs: this.now - silentSince, inFlight: 3, lastFinishedAgoMs: this.now - silentSince };
+          this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats({ rssBytes, ...progress }) });
         }
       }
       this.send({ type: 'Tick' });
@@ -222,6 +233,11 @@ class World {
       case 'heavy': {
         const id = this.choose(command.pick, (state) => state === 'ready');
         if (id !== undefined) this.heavy.add(id);
+        return;
+      }
+      case 'silent': {
+        const id = this.choose(command.pick, (state) => state === 'ready');
+        if (id !== undefined && !this.silent.has(id)) this.silent.set(id, this.now);
         return;
       }
       case 'probe': {
@@ -296,6 +312,13 @@ test('for random event sequences the invariants hold after every step', () => {
     const world = new World(CONFIG);
     for (const next of commands) world.run(next);
   }), { numRuns: 300 });
+});
+
+test('with a larger fleet, the incremental paths decide as the full pass for random event sequences', () => {
+  fc.assert(fc.property(fc.array(command, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 12 }), (commands, workers) => {
+    const world = new World({ ...CONFIG, workers, maxRequests: 8, maxRequestsJitter: 5 });
+    for (const next of commands) world.run(next);
+  }), { numRuns: 150 });
 });
 
 test('under a crash storm (workers dying again and again) the backoff stays under its cap and restarts go on', () => {

@@ -8,7 +8,7 @@ import { LOG_EVENTS, type LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import { backoffMs, isCrashLooping } from './policy.js';
 import {
-  jitterFor, newSlot, type Condition, type Effect, type HaltInfo, type MachineEvent, type MachineState,
+  jitterFor, newSlot, slotRecord, type Condition, type Effect, type HaltInfo, type MachineEvent, type MachineState,
   type ReplacementReason, type SlotRecord, type UpkeepReason, type WorkerRecord, type WorkerState,
 } from './types.js';
 
@@ -186,7 +186,7 @@ export abstract class Actions {
   }
 
   slotOf(worker: WorkerRecord): SlotRecord | undefined {
-    const slot = this.state.slots.find((candidate) => candidate.slot === worker.slot);
+    const slot = slotRecord(this.state, worker.slot);
     return slot === undefined ? undefined : this.ownSlot(slot);
   }
 

@@ -283,6 +283,13 @@ export function copyState(state: MachineState): MachineState {
   };
 }
 
+/** The record of slot `number`: slots are kept sorted and usually numbered 1..N, so mostly O(1). */
+export function slotRecord(state: MachineState, number: number): SlotRecord | undefined {
+  const guess = state.slots[number - 1];
+  if (guess !== undefined && guess.slot === number) return guess;
+  return state.slots.find((candidate) => candidate.slot === number);
+}
+
 /** A worker that holds its slot: not (yet) being replaced. A surge worker holds it too. */
 export function isActive(worker: WorkerRecord): boolean {
   return !worker.retiring && (worker.state === 'spawning' || worker.state === 'booting' || worker.state === 'ready');
