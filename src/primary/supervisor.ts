@@ -24,7 +24,7 @@ import { initialState, rotationOf, step, type Effect, type HaltInfo, type Machin
 import { MemoryFit } from './memory-fit.js';
 import { Listener } from './net/listener.js';
 import { Prober } from './net/probes.js';
-import { signalProcess } from './processes.js';
+import { probeParentDeathLauncher, signalProcess } from './processes.js';
 import { PendingRequests, type LifecycleOutcome } from './requests.js';
 import { CAPTURE_TIMEOUT_MS, machineConfig, workerConfig, type SupervisorSettings } from './settings.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
@@ -110,6 +110,8 @@ export class Supervisor {
   async start(): Promise<Started> {
     const { settings, listener } = this;
     const options = settings.options;
+    // Found while the ports are bound, so that the first spawn does not wait on it.
+    const launcherFound = probeParentDeathLauncher();
     const listen = options.uds === undefined
       ? await listener.listen(options.host, options.port, 'service')
       : { address: '', family: 'unix', port: 0, path: (await listener.listenUnix(options.uds, options.udsMode, 'service')).path };
@@ -156,6 +158,7 @@ export class Supervisor {
         (message) => this.log.log('warn', LOG_EVENTS.fileChanged, message, {}),
       );
     }
+    await launcherFound;
     this.dispatch({ type: 'Tick' });
     return { listen: this.info.listen, admin: this.info.admin, control, done };
   }
