@@ -20,7 +20,7 @@ const GROUND = ['errors', 'units'];
  * folder under src/primary/ (`primary/machine`), or a file at the top (`errors`, `units`).
  */
 const ALLOWED: Record<string, readonly string[]> = {
-  'cli': ['api', 'config', 'control', 'status', 'check', 'k8s', ...FLOORS],
+  'cli': ['api', 'config', 'control', 'status', 'check', 'k8s', 'systemd', ...FLOORS],
   'api': ['primary', 'primary/*', 'config', 'app', 'protocol', ...FLOORS],
   'index': ['api', 'errors'],
   'primary': ['primary/*', 'config', 'control', 'diagnose', 'protocol', ...FLOORS],
@@ -30,6 +30,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   'status': ['control', 'protocol', ...FLOORS],
   'check': ['diagnose', 'protocol', ...FLOORS],
   'k8s': ['config', ...FLOORS],
+  'systemd': ['config', ...FLOORS],
   'config': ['protocol', ...FLOORS],
   'control': ['protocol', ...FLOORS],
   'app': ['protocol', ...FLOORS],

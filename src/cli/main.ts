@@ -3,9 +3,9 @@
 // a non-zero exit code chosen from the error's stable code.
 
 import { Command, CommanderError, Option } from 'commander';
+import { addServeOptions } from './serve-flags.js';
 import { prepare, resolveApp, VERSION, type Prepared } from '../api/launch.js';
 import { start } from '../api/serve.js';
-import { SERVE_OPTIONS, takesValue, type OptionSpec } from '../config/options.js';
 import { formatResolved } from '../config/show.js';
 import { EXIT_CODES, WardenError, isWardenError, type WardenErrorCode } from '../errors.js';
 import { LOG_EVENTS } from '../log/events.js';
@@ -15,6 +15,7 @@ import { registerCheckCommand } from './check-command.js';
 import { registerControlCommands } from './control-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { registerK8sCommand } from './k8s-command.js';
+import { registerSystemdCommand } from './systemd-command.js';
 import { startupNotes } from '../config/worker-sizing.js';
 
 function exitCodeFor(code: WardenErrorCode): number {
@@ -46,14 +47,6 @@ function fail(error: unknown): never {
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   printError(`internal error: ${text}`, 'this is a bug in warden; please report it with the command you ran');
   process.exit(EXIT_CODES.failure);
-}
-
-function addServeOption(command: Command, spec: OptionSpec): void {
-  const env = spec.env.length > 0 ? ` [env: ${spec.env.join(', ')}]` : '';
-  const defaultText = spec.defaultValue === undefined || !takesValue(spec) ? '' : ` (default: ${spec.defaultValue})`;
-  const option = new Option(spec.flag, `${spec.help}${defaultText}${env}`);
-  if (spec.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
-  command.addOption(option);
 }
 
 type Flags = Record<string, string | boolean | string[] | undefined>;
@@ -116,7 +109,7 @@ async function showConfig(moduleSpec: string | undefined, extra: string[], flags
 
 function addSettingsOptions(command: Command): void {
   command.addOption(new Option('--config <path>', 'read settings from this file instead of warden.config.{js,mjs,cjs,ts,json} in the working directory [env: WARDEN_CONFIG]'));
-  for (const spec of SERVE_OPTIONS as readonly OptionSpec[]) addServeOption(command, spec);
+  addServeOptions(command);
 }
 
 export function buildProgram(argv: readonly string[] = process.argv): Command {
@@ -153,6 +146,7 @@ export function buildProgram(argv: readonly string[] = process.argv): Command {
   registerControlCommands(program);
   registerStatusCommand(program);
   registerK8sCommand(program);
+  registerSystemdCommand(program);
   return program;
 }
 

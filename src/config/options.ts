@@ -52,6 +52,10 @@ export interface ServeOptions {
   sticky: boolean;
   uds: string | undefined;
   udsMode: number;
+  // Production on one host (issue 25).
+  fd: number | undefined;
+  backlog: number;
+  maxConcurrency: number;
 }
 
 export interface ParseContext {
@@ -264,6 +268,20 @@ function parseBalance(raw: string, context: ParseContext): BalanceMode {
   throw usage(context, '"shared" (workers accept from one shared socket) or "handoff" (the primary accepts and hands each connection over)', raw);
 }
 
+function parseFd(raw: string, context: ParseContext): number | undefined {
+  const text = raw.trim();
+  if (text === '') return undefined;
+  // 0-2 are stdin, stdout and stderr; a listening socket a parent passes comes after them.
+  if (!/^\d+$/.test(text) || Number(text) < 3 || Number(text) > 65535) throw usage(context, 'a file descriptor number, 3 or more, of a listening socket this process inherited', raw);
+  return Number(text);
+}
+
+function parseBacklog(raw: string, context: ParseContext): number {
+  const text = raw.trim();
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) throw usage(context, 'a whole number from 1 to 65535 (the kernel caps it at net.core.somaxconn)', raw);
+  return Number(text);
+}
+
 /** Keeps each flag's literal text in the table's type, so WardenOptions can be derived from it. */
 function option<K extends keyof ServeOptions, const F extends string>(spec: Omit<OptionSpec<K>, 'flag'> & { flag: F }): OptionSpec<K> & { flag: F } {
   return spec;
@@ -349,6 +367,13 @@ export const SERVE_OPTIONS = [
     help: 'with --uds: file mode of the socket, in octal (666: any local user may connect; 660: owner and group)', parse: parseFileMode }),
   option({ key: 'sticky', flag: '--sticky', env: ['WARDEN_STICKY'], defaultValue: 'false',
     help: 'the same client address reaches the same worker while that worker is in rotation (socket.io long-polling); --balance handoff only', parse: parseBoolean }),
+  // Production on one host (issue 25): keep these together, at the end.
+  option({ key: 'fd', flag: '--fd <n>', env: ['WARDEN_FD'], defaultValue: undefined,
+    help: 'serve on this inherited listening socket (file descriptor N) instead of binding --host/--port; systemd socket activation (LISTEN_FDS) is used without it', parse: parseFd }),
+  option({ key: 'backlog', flag: '--backlog <n>', env: ['WARDEN_BACKLOG'], defaultValue: '511',
+    help: "the listening socket's accept queue: connections the kernel holds while every worker is busy (capped by net.core.somaxconn)", parse: parseBacklog }),
+  option({ key: 'maxConcurrency', flag: '--max-concurrency <n>', env: ['WARDEN_MAX_CONCURRENCY'], defaultValue: '0',
+    help: 'a worker with this many requests in flight answers 503 with Retry-After at once instead of queueing them (WebSockets and other upgrades not counted; 0: off)', parse: nonNegativeInteger }),
 ] as const satisfies readonly OptionSpec[];
 
 /** "--graceful-timeout <s>" -> "graceful-timeout". */

@@ -160,6 +160,11 @@ function checkConsistency(options: ServeOptions, sources?: Record<keyof ServeOpt
       });
     }
   }
+  if (options.fd !== undefined && options.uds !== undefined) {
+    throw new WardenError('WARDEN_CONFIG', '--fd and --uds are both set', {
+      hint: 'warden serves on one socket: --fd N for one it inherited (TCP or unix), or --uds PATH for one it binds',
+    });
+  }
   if (options.minReady.kind === 'count' && options.minReady.count > options.workers) {
     throw new WardenError('WARDEN_CONFIG', `--min-ready ${options.minReady.count} is more than --workers ${options.workers}`, {
       hint: 'lower --min-ready or raise --workers',

@@ -43,6 +43,8 @@ export const LOG_EVENTS = {
   workersSized: 'workers.sized',
   workersMemoryWarning: 'workers.memory_warning',
   adminExposed: 'admin.exposed',
+  adminRouteFailed: 'admin.route_failed',
+  systemdNotifyFailed: 'systemd.notify_failed',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

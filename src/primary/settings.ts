@@ -82,6 +82,8 @@ export function workerConfig(settings: SupervisorSettings, listen: { address: st
     accessLog: options.accessLog,
     logFormat: options.logFormat,
     args: [...(settings.appArgs ?? [])],
+    backlog: options.backlog,
+    maxConcurrency: options.maxConcurrency,
     ...(settings.tls === undefined ? {} : { tls: settings.tls }),
   };
 }

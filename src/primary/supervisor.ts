@@ -28,6 +28,12 @@ import { probeParentDeathLauncher, signalProcess } from './processes.js';
 import { PendingRequests, type LifecycleOutcome } from './requests.js';
 import { CAPTURE_TIMEOUT_MS, machineConfig, workerConfig, type SupervisorSettings } from './settings.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
+import { notifySetup, withoutSystemdEnv, type SdNotifier } from '../os/sd-notify.js';
+import { readAcceptQueue } from '../os/accept-queue.js';
+import { NO_NOTICES, notices, type NoticeMemory } from './systemd-notices.js';
+import { inheritedSockets } from './socket-activation.js';
+import { readyz } from './admin/report.js';
+import type { AddressInfo } from 'node:net';
 
 export { HEARTBEAT_INTERVAL_MS, machineConfig, type SupervisorSettings } from './settings.js';
 export type { TimelineEntry } from './admin/timeline.js';
@@ -72,6 +78,9 @@ export class Supervisor {
   private info: PrimaryInfo | undefined;
   private controlPath: string | undefined;
   private spawnBase: SpawnBase | undefined;
+  /** sd_notify, when systemd started warden with $NOTIFY_SOCKET (os/sd-notify.ts). */
+  private notifier: SdNotifier | undefined;
+  private noticeMemory: NoticeMemory = NO_NOTICES;
   private sourceWatch: SourceWatch | undefined;
   private finish: ((result: RunResult) => void) | undefined;
   private readonly requests = new PendingRequests();
@@ -80,7 +89,7 @@ export class Supervisor {
     const options = settings.options;
     this.state = initialState(machineConfig(options, settings.moduleLabel, settings.appArgs), clock.now());
     this.listener = new Listener({
-      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, balance: options.balance, sticky: options.sticky,
+      holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, balance: options.balance, sticky: options.sticky, backlog: options.backlog,
     });
     this.prober = new Prober((workerId, socket) => this.listener.handTo(workerId, socket), settings.tls !== undefined);
     this.evidence = new EvidenceCollector(
@@ -100,6 +109,7 @@ export class Supervisor {
       info: () => ({ ...(this.info as PrimaryInfo), requiredReady: this.requiredReady(), control: this.controlPath ?? null }),
       pendingHandoffs: (id) => this.listener.pendingCount(id), inspectPort: (id) => this.evidence.inspectPort(id),
       connections: this.listener.stats, incidents: this.evidence.incidents, timeline: this.timeline, log, appMetrics: () => this.fleet.appMetrics(),
+      acceptQueue: () => this.acceptQueue(), backlog: options.backlog,
     };
     this.admin = new AdminServer(adminRoutes(this.adminSource),
       (path, error) => this.log.log('error', LOG_EVENTS.adminError, `admin ${path} failed: ${String(error)}`, { path, error: serializeError(error) }));
@@ -112,11 +122,22 @@ export class Supervisor {
     const options = settings.options;
     // Found while the ports are bound, so that the first spawn does not wait on it.
     const launcherFound = probeParentDeathLauncher();
-    const listen = options.uds === undefined
-      ? await listener.listen(options.host, options.port, 'service')
-      : { address: '', family: 'unix', port: 0, path: (await listener.listenUnix(options.uds, options.udsMode, 'service')).path };
-    const socketPath = 'path' in listen ? listen.path : undefined;
-    const admin = await this.admin.listen(options.adminHost, options.adminPort).catch(async (error: unknown) => {
+    // --fd, or systemd socket activation: the socket outlives this primary, so a restart refuses nothing.
+    const inherited = inheritedSockets(process.env, process.pid, options.fd);
+    const unix = (path: string): AddressInfo & { path: string } => ({ address: '', family: 'unix', port: 0, path });
+    let listen: AddressInfo | (AddressInfo & { path: string });
+    if (inherited.service !== undefined) {
+      const bound = await listener.listenFd(inherited.service, 'service');
+      listen = 'path' in bound ? unix(bound.path) : bound;
+    } else {
+      listen = options.uds === undefined
+        ? await listener.listen(options.host, options.port, 'service')
+        : unix((await listener.listenUnix(options.uds, options.udsMode, 'service')).path);
+    }
+    const socketPath = 'path' in listen ? (listen as { path: string }).path : undefined;
+    const listenHost = inherited.service === undefined ? options.host : listen.address;
+    const bindAdmin = inherited.admin === undefined ? this.admin.listen(options.adminHost, options.adminPort) : this.admin.listenFd(inherited.admin);
+    const admin = await bindAdmin.catch(async (error: unknown) => {
       await listener.close();
       throw error;
     });
@@ -135,14 +156,16 @@ export class Supervisor {
     if (options.probePath !== undefined) await this.prober.start();
     this.info = {
       pid: process.pid, version: settings.version, module: settings.moduleLabel,
-      listen: socketPath === undefined ? { host: options.host, port: listen.port } : { host: '', port: 0, path: socketPath }, admin: { host: options.adminHost, port: admin.port },
+      listen: socketPath === undefined ? { host: listenHost, port: listen.port } : { host: '', port: 0, path: socketPath },
+      admin: { host: inherited.admin === undefined ? options.adminHost : admin.address, port: admin.port },
       startedAt: this.clock.now(), requiredReady: this.requiredReady(),
     };
     this.spawnBase = {
-      entry: WORKER_ENTRY, config: workerConfig(settings, listen), env: settings.workerEnv ?? process.env, nodeArgs: options.nodeArgs,
+      entry: WORKER_ENTRY, config: workerConfig(settings, listen), env: withoutSystemdEnv(settings.workerEnv ?? process.env), nodeArgs: options.nodeArgs,
       ...(settings.cwd === undefined ? {} : { cwd: settings.cwd }),
     };
     const done = new Promise<RunResult>((resolve) => (this.finish = resolve));
+    this.startNotifier();
     this.timers.push(this.clock.setInterval(() => this.dispatch({ type: 'Tick' }), TICK_MS));
     this.timers.push(this.clock.setInterval(() => listener.sweep(), 100));
     const { probePath, probeTimeoutMs } = options;
@@ -206,10 +229,44 @@ export class Supervisor {
         for (const effect of result.effects) this.perform(effect);
       }
       // The listener passes the rotation on only when it changed (an unchanged one is the same array).
-      this.listener.setRotation(rotationOf(this.state));
+      const rotation = rotationOf(this.state);
+      this.listener.setRotation(rotation);
+      this.notifySystemd(rotation.length);
     } finally {
       this.isProcessing = false;
     }
+  }
+
+  /** systemd sets NOTIFY_SOCKET (Type=notify) and WATCHDOG_USEC (WatchdogSec=) for the main process. */
+  private startNotifier(): void {
+    const setup = notifySetup(process.env, process.pid, (error) => this.log.log('warn', LOG_EVENTS.systemdNotifyFailed, error.message, {}));
+    if (setup.problem !== undefined) this.log.log('warn', LOG_EVENTS.systemdNotifyFailed, setup.problem, {});
+    this.notifier = setup.notifier;
+    // From the primary's own event loop: a primary that hangs stops pinging, and systemd restarts it.
+    if (this.notifier !== undefined && setup.watchdogIntervalMs !== undefined) {
+      const notifier = this.notifier;
+      this.timers.push(this.clock.setInterval(() => notifier.send(['WATCHDOG=1']), setup.watchdogIntervalMs));
+    }
+  }
+
+  private notifySystemd(inRotation: number): void {
+    if (this.notifier === undefined) return;
+    const result = notices(this.noticeMemory, {
+      phase: this.state.phase,
+      isReady: readyz(this.state, this.requiredReady()).status === 200,
+      reloadingTo: this.state.reload?.generation,
+      inRotation,
+      targetWorkers: this.state.targetWorkers,
+    });
+    this.noticeMemory = result.memory;
+    for (const message of result.messages) this.notifier.send(message);
+  }
+
+  /** The service socket's accept queue (Linux /proc/net/tcp), null for a unix socket or off Linux. */
+  private acceptQueue(): number | null {
+    const listen = this.info?.listen;
+    if (listen === undefined || listen.path !== undefined) return null;
+    return readAcceptQueue({ port: listen.port, ...(this.listener.listenerInode === undefined ? {} : { inode: this.listener.listenerInode }) });
   }
 
   get snapshot(): MachineState {
@@ -285,6 +342,8 @@ export class Supervisor {
     this.killAll();
     this.requests.abandonAll();
     await Promise.all([this.listener.close(), this.admin.close(), this.prober.close(), this.control.close()]);
+    // STOPPING=1 (sent when the stop began) reaches systemd before the main process is gone.
+    if (this.notifier !== undefined) await Promise.race([this.notifier.flushed(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     this.finish?.(result);
   }
 

@@ -124,5 +124,7 @@ export interface WorkersBody {
   workers: WorkerView[];
   /** The listener's connection counters (accepted, handed off, dropped, ...). */
   connections: Readonly<Record<string, number>>;
+  /** Connections waiting in the kernel's accept queue of the service socket (null: unknown: not Linux, a unix socket), and --backlog. */
+  acceptQueue: { length: number | null; backlog: number };
   logs: { stdout: LogStreamStats; stderr: LogStreamStats };
 }

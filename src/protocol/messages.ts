@@ -285,6 +285,10 @@ export interface WorkerConfig {
   args: string[];
   /** HTTPS: absolute paths of the PEM files; the worker reads them and terminates TLS itself. */
   tls?: { keyfile: string; certfile: string; ca?: string };
+  /** --backlog: a worker listens on its copy of the shared socket with it (listen(2) sets it again). */
+  backlog?: number;
+  /** --max-concurrency: requests in flight past which the worker answers 503 at once; 0 or absent: off. */
+  maxConcurrency?: number;
 }
 
 export const WORKER_CONFIG_ENV = 'WARDEN_WORKER_CONFIG';

@@ -71,7 +71,9 @@ function clip(text: string, width: number): string {
 export function formatStatus(sample: StatusSample, rows: StatusRow[], options: { colour: boolean; width: number }): string {
   const p = sample.body.primary;
   const paint = (colour: string, text: string) => (options.colour ? `${colour}${text}${RESET}` : text);
-  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready`;
+  const queue = sample.body.acceptQueue;
+  const queued = queue === undefined || queue.length === null ? '' : `  queue ${queue.length}/${queue.backlog}`;
+  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${queued}`;
   const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'rss', 'restarts', 'last exit / incident'];
   const cells = rows.map((row) => [
     row.generation > 1 ? `${row.slot} g${row.generation}` : String(row.slot),

@@ -13,6 +13,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { isOrphaned, watchParent } from './parent-watch.js';
 import { isHttpServer, RequestTracker, upgradedCloseDelayMs } from './requests.js';
+import { limitConcurrency } from './concurrency-limit.js';
 
 /** A connection's libuv handle as it arrives over IPC. */
 interface RawHandle {
@@ -194,7 +195,7 @@ async function main(): Promise<void> {
       if (status === 0 && raw !== undefined) hand(target, raw);
     };
     // listen(2) on a socket that is listening already only sets the backlog, then libuv polls it.
-    const code = copy.listen(BACKLOG);
+    const code = copy.listen(config.backlog ?? BACKLOG);
     if (code !== 0) {
       copy.close();
       send({ warden: 1, act: 'listening', error: `listen failed (libuv error ${code})` });
@@ -230,7 +231,10 @@ async function main(): Promise<void> {
   });
   server = loaded.server;
   closeApp = loaded.close;
-  if (isHttpServer(server)) tracker.attach(server);
+  if (isHttpServer(server)) {
+    tracker.attach(server);
+    limitConcurrency(server, config.maxConcurrency ?? 0, () => tracker.inFlightCount, (req, status) => tracker.countRefused(req, status));
+  }
   if (loaded.shape !== 'self-listen') {
     // The server is never bound here; report the primary's address, and run the 'listening' hooks
     // (node:http starts its connection bookkeeping on 'listening').

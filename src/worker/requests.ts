@@ -394,6 +394,16 @@ export class RequestTracker {
   }
 
   /** Count a finished request; returns the time it finished. */
+  /**
+   * A request --max-concurrency answered 503 before the app saw it: in the status counts (5xx, no
+   * time spent) and the access log, never in flight nor among the served.
+   */
+  countRefused(req: IncomingMessage, status: number): void {
+    this.http.byClass[Math.floor(status / 100) - 1] = (this.http.byClass[Math.floor(status / 100) - 1] ?? 0) + 1;
+    this.http.durationBuckets[0] = (this.http.durationBuckets[0] ?? 0) + 1;
+    this.onFinished?.({ method: req.method ?? '?', url: req.url ?? '', status, durationMs: 0 });
+  }
+
   private count(entry: Tracked): number {
     const now = performance.now();
     const durationMs = now - entry.start;

@@ -111,6 +111,9 @@ const RULES: Record<string, (raw: string) => Expected> = {
   'heap-snapshot-on-recycle': pathRule(), cwd: pathRule(), 'env-file': pathRule(), 'ssl-keyfile': pathRule(), 'ssl-certfile': pathRule(), 'ssl-ca': pathRule(),
   'max-requests': wholeRule, 'max-requests-jitter': wholeRule,
   control: pathRule(107), uds: pathRule(100, true),
+  fd: (raw) => (raw.trim() === '' ? accept(undefined) : digits(raw.trim()) && Number(raw.trim()) >= 3 && Number(raw.trim()) <= 65535 ? accept(Number(raw.trim())) : REJECT),
+  backlog: (raw) => (digits(raw.trim()) && Number(raw.trim()) >= 1 && Number(raw.trim()) <= 65535 ? accept(Number(raw.trim())) : REJECT),
+  'max-concurrency': wholeRule,
   'reload-dir': listRule, 'reload-include': listRule, 'reload-exclude': listRule,
   balance: oneOf('shared', 'handoff'), 'log-format': oneOf('text', 'json'),
   'access-log': (raw) => {

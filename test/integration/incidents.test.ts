@@ -116,8 +116,13 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
   const ages = listed.map((request) => request.ageMs);
   assert.ok(ages.every((age) => age >= 0 && age <= capturedAfterMs + 1000), `ages ${ages.join(', ')} ms, captured ${capturedAfterMs} ms after the first request`);
   assert.ok((ages[0] as number) >= 2000, `the oldest request in flight is ${ages[0]} ms old (--stuck-after 3)`);
-  assert.deepEqual(ages, [...ages].sort((a, b) => b - a), 'oldest first');
-  await warden.expectOutput(/was stuck \(.*\); (its last answer was \d+\.\ds ago|it never answered a request); \d+ request\(s\) in flight:\n +GET \/orders +\d+\.\ds/);
+  // In flight first, then the ended ones the worker never answered (504s), each part oldest first.
+  const inFlightAges = listed.filter((request) => request.endedBy === undefined).map((request) => request.ageMs);
+  const endedAges = listed.filter((request) => request.endedBy !== undefined).map((request) => request.ageMs);
+  assert.deepEqual(ages, [...inFlightAges, ...endedAges], 'requests in flight are listed before the ended ones');
+  assert.deepEqual(inFlightAges, [...inFlightAges].sort((a, b) => b - a), 'requests in flight oldest first');
+  assert.deepEqual(endedAges, [...endedAges].sort((a, b) => b - a), 'ended requests oldest first');
+  await warden.expectOutput(/was stuck \(.*\); (its last answer was \d+\.\ds ago|it never answered a request); \d+ request\(s\) in flight( and \d+ it never answered that ended)?:\n +GET \/orders +\d+\.\ds/);
 });
 
 test('a crash: the uncaught error and its stack are recorded for the slot that crashed', async (t) => {

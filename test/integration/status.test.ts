@@ -17,7 +17,7 @@ test('warden status prints one line per worker, and --json the same rows', async
   const table = status(['--admin', `http://127.0.0.1:${warden.adminPort}`]);
   assert.equal(table.status, 0, table.stderr);
   const lines = table.stdout.trimEnd().split('\n');
-  assert.match(lines[0] as string, new RegExp(`^warden primary ${warden.pid} .* 2/2 ready$`));
+  assert.match(lines[0] as string, new RegExp(`^warden primary ${warden.pid} .* 2/2 ready  queue 0/511$`));
   assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s\s+in flight\s+loop\s+rss\s+restarts\s+last exit/);
   for (const worker of workers) assert.ok(lines.some((line) => new RegExp(`^${worker.slot}\\s+${worker.pid}\\s+ready\\s`).test(line)), `a line for worker ${worker.slot}`);
   assert.ok(!table.stdout.includes('\x1b['), 'no colour when not on a terminal');

@@ -226,6 +226,15 @@ describe('stopping', () => {
     assert.equal(warned.length, 1, 'one warning names the worker');
   });
 
+  test('a booting worker that warden itself sends SIGTERM at the stop, and that dies of it, leaves the stop clean: exit 0', () => {
+    const h = new Harness({ workers: 1 });
+    const [id] = h.spawnAll(h.send({ type: 'Tick' })) as [number];
+    const effects = h.send({ type: 'SignalReceived', signal: 'SIGTERM' }, 1000);
+    assert.deepEqual(of(effects, 'Signal').map((s) => [s.id, s.signal]), [[id, 'SIGTERM']], 'a booting worker is sent SIGTERM, not drained');
+    const exit = h.send({ type: 'WorkerExited', id, code: null, signal: 'SIGTERM' }, 1100);
+    assert.deepEqual(of(exit, 'Exit').map((e) => e.code), [0]);
+  });
+
   test('workers still busy at the graceful timeout are killed, not before', () => {
     const h = new Harness({ gracefulTimeoutMs: 2000 });
     const [a] = h.boot() as [number, number];

@@ -22,6 +22,7 @@ function sample(at: number, served: number, state: DisplayState = 'ready'): Stat
       },
       workers: [worker],
       connections: {},
+      acceptQueue: { length: 3, backlog: 511 },
       logs: { stdout: idle, stderr: idle },
     },
   };
@@ -38,6 +39,7 @@ test('the table has one line per worker with state, uptime, rss, restarts and th
   const text = formatStatus(current, statusRows(current, sample(1000, 100)), { colour: false, width: 200 });
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.length, 3);
+  assert.match(lines[0] as string, /1\/1 ready  queue 3\/511$/, 'the header ends with the accept queue and --backlog');
   assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s/);
   assert.match(lines[2] as string, /^1\s+11\s+ready\s+1m01s\s+50\s+2\s+1\.2ms\s+50 MB\s+1\s+no heartbeat for 5\.0s \/ stalled: no heartbeat/);
   assert.ok(!text.includes('\x1b['), 'no colour codes');

@@ -8,7 +8,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import { http } from '../../net/node-http.js';
 import type { AddressInfo } from 'node:net';
 import type { HealthAnswer } from './report.js';
-import { listenOn } from '../net/bind.js';
+import { listenOn, listenOnFd } from '../net/bind.js';
+import { WardenError } from '../../errors.js';
 
 /** A route that is not JSON: /metrics (Prometheus text) and / (the dashboard page). */
 export interface TextAnswer {
@@ -105,6 +106,13 @@ export class AdminServer {
 
   listen(host: string, port: number): Promise<AddressInfo> {
     return listenOn(this.server, host, port, 'admin server');
+  }
+
+  /** An inherited admin socket (systemd, LISTEN_FDNAMES admin). */
+  async listenFd(fd: number): Promise<AddressInfo> {
+    const address = await listenOnFd(this.server, fd, 'admin server');
+    if ('path' in address) throw new WardenError('WARDEN_LISTEN', `the admin socket passed as descriptor ${fd} is a unix socket (${address.path}); the admin server needs TCP`, { hint: 'give the admin .socket unit a ListenStream=HOST:PORT' });
+    return address;
   }
 
   async close(): Promise<void> {

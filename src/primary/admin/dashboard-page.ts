@@ -62,7 +62,9 @@ function track(w, at) {
 function renderWorkers(body) {
   const at = performance.now();
   const p = body.primary;
-  $('primary').textContent = 'pid ' + p.pid + ' · ' + p.module + ' · ' + p.phase + ' · up ' + dur(p.uptimeMs) + ' · http://' + p.listen.host + ':' + p.listen.port;
+  const q = body.acceptQueue;
+  $('primary').textContent = 'pid ' + p.pid + ' · ' + p.module + ' · ' + p.phase + ' · up ' + dur(p.uptimeMs) + ' · http://' + p.listen.host + ':' + p.listen.port +
+    (q && q.length != null ? ' · accept queue ' + q.length + '/' + q.backlog : '');
   const live = new Set();
   $('workers').innerHTML = body.workers.map((w) => {
     live.add(w.pid);

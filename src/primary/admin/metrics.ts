@@ -30,6 +30,7 @@ export const METRIC = {
   connectionsAccepted: 'warden_connections_accepted_total',
   connectionsHeld: 'warden_connections_held',
   connectionsDropped: 'warden_connections_dropped_total',
+  acceptQueue: 'warden_accept_queue_length',
   reloads: 'warden_reloads_total',
   logDroppedLines: 'warden_log_dropped_lines_total',
   appMetricsAge: 'warden_app_metrics_age_seconds',
@@ -50,6 +51,8 @@ export interface MetricsSource {
   connections(): { accepted: number; held: number; dropped: number };
   logDrops(): { stdout: number; stderr: number };
   appMetrics(): AppMetricsSample[];
+  /** Connections waiting in the kernel's accept queue of the service socket; null when unknown (not Linux, a unix socket). */
+  acceptQueue(): number | null;
 }
 
 type Labels = Record<string, string | number>;
@@ -209,6 +212,15 @@ export class WardenMetrics {
       collect() {
         this.reset();
         this.inc(source.connections().dropped);
+      },
+    });
+    new Gauge({
+      name: METRIC.acceptQueue, help: 'Connections waiting in the kernel\'s accept queue of the service socket (/proc/net/tcp): above 0 for long, every worker is busy and clients wait', registers: [this.registry],
+      collect() {
+        const queued = source.acceptQueue();
+        // No sample rather than a made-up 0 where the queue cannot be read.
+        if (queued === null) this.reset();
+        else this.set(queued);
       },
     });
     new Counter({

@@ -56,6 +56,7 @@ export interface WorkerExtras {
 export interface ShellFacts {
   incidents: (slot: number) => Incident[];
   connections: WorkersBody['connections'];
+  acceptQueue: WorkersBody['acceptQueue'];
   logs: WorkersBody['logs'];
 }
 
@@ -129,6 +130,7 @@ export function workersReport(state: MachineState, info: PrimaryInfo, now: numbe
     },
     workers,
     connections: shell.connections,
+    acceptQueue: shell.acceptQueue,
     logs: shell.logs,
   };
 }

@@ -25,6 +25,10 @@ export interface AdminSource {
   readonly timeline: Timeline;
   readonly log: Logger;
   appMetrics(): AppMetricsSample[];
+  /** Connections waiting in the service socket's accept queue; null when unknown. */
+  acceptQueue(): number | null;
+  /** --backlog, shown beside the queue. */
+  readonly backlog: number;
 }
 
 export function adminRoutes(source: AdminSource): AdminRoutes {
@@ -37,6 +41,7 @@ export function adminRoutes(source: AdminSource): AdminRoutes {
       return { stdout: stats.stdout.droppedLines, stderr: stats.stderr.droppedLines };
     },
     appMetrics: () => source.appMetrics(),
+    acceptQueue: () => source.acceptQueue(),
   };
   // Built on the first scrape: values are read at scrape time anyway.
   let metrics: Promise<WardenMetrics> | undefined;
@@ -60,5 +65,6 @@ export function workersBody(source: AdminSource) {
   return workersReport(source.state(), source.info(), source.now(), (id) => ({
     pendingHandoffs: source.pendingHandoffs(id),
     inspectPort: source.inspectPort(id) ?? null,
-  }), { incidents: (slot) => source.incidents.forSlot(slot), connections: { ...source.connections }, logs: source.log.streamStats() });
+  }), { incidents: (slot) => source.incidents.forSlot(slot), connections: { ...source.connections },
+    acceptQueue: { length: source.acceptQueue(), backlog: source.backlog }, logs: source.log.streamStats() });
 }

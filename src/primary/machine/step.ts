@@ -273,8 +273,9 @@ class Step extends Actions {
     const reason = worker.reason ?? (worker.crashError ? `crashed: ${worker.crashError.message}` : how);
     if (slot !== undefined) slot.lastExit = { pid: worker.pid, code, signal, reason, at: this.now };
     const fields = { code, signal, reason, planned };
-    if (planned && this.state.phase === 'stopping' && !worker.killSent && (code !== 0 || signal !== null)) {
-      // warden asked for a drain, which ends in exit code 0; anything else is the app's own exit.
+    if (planned && this.state.phase === 'stopping' && worker.state === 'draining' && (code !== 0 || signal !== null)) {
+      // warden asked for a drain, which ends in exit code 0; anything else is the app's own exit. A
+      // worker warden itself signalled (one still booting gets SIGTERM, a late one SIGKILL) is not draining.
       this.state.stopWasUnclean = true;
       this.log('warn', LOG_EVENTS.workerExited, worker,
         `worker ${worker.slot} (pid ${worker.pid ?? '?'}) ${how} on its own while warden was draining it (the app's own signal handler, ` +

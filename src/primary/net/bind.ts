@@ -3,8 +3,36 @@
 
 import type { AddressInfo, Server } from 'node:net';
 import { WardenError, errnoCode } from '../../errors.js';
+import { BACKLOG } from './raw-accept.js';
 
-export function listenOn(server: Server, host: string, port: number, what: string): Promise<AddressInfo> {
+/** listen() on an inherited descriptor; a descriptor that is not a listening socket becomes a WardenError naming it. */
+export function listenOnFd(server: Server, fd: number, what: string, backlog = BACKLOG): Promise<AddressInfo | { path: string }> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      const code = errnoCode(error);
+      reject(new WardenError('WARDEN_LISTEN', `cannot listen on file descriptor ${fd} for the ${what}: ${code ?? error.message}`, {
+        hint: code === 'EBADF' || code === 'EINVAL' || code === 'ENOTSOCK'
+          ? `descriptor ${fd} is not a socket this process inherited; pass a bound TCP or unix stream socket (systemd-socket-activate, or a .socket unit)`
+          : undefined,
+        cause: error,
+      }));
+    };
+    server.once('error', onError);
+    try {
+      server.listen({ fd, backlog }, () => {
+        server.off('error', onError);
+        const address = server.address();
+        resolve(typeof address === 'string' ? { path: address } : (address as AddressInfo));
+      });
+    } catch (error) {
+      // node:net throws at once for a descriptor of the wrong type (a file, a pipe).
+      server.off('error', onError);
+      onError(error as Error);
+    }
+  });
+}
+
+export function listenOn(server: Server, host: string, port: number, what: string, backlog = BACKLOG): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => {
       const code = errnoCode(error);
@@ -16,7 +44,7 @@ export function listenOn(server: Server, host: string, port: number, what: strin
       reject(new WardenError('WARDEN_LISTEN', `cannot listen on ${address} for the ${what}: ${code ?? error.message}`, { hint, cause: error }));
     };
     server.once('error', onError);
-    server.listen({ host, port, exclusive: true }, () => {
+    server.listen({ host, port, exclusive: true, backlog }, () => {
       server.off('error', onError);
       resolve(server.address() as AddressInfo);
     });

@@ -31,4 +31,6 @@ export interface DistributorContext {
   polled(): ListeningHandle | undefined;
   /** Stop polling: close that one descriptor; the socket, its queue and the workers' copies stay. */
   closePolled(): void;
+  /** `--backlog`: listen(2)'s backlog each time the socket is listened again. */
+  readonly backlog: number;
 }

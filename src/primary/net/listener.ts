@@ -4,11 +4,12 @@
 
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { BalanceMode } from '../../config/options.js';
-import { listenOn } from './bind.js';
+import { listenOn, listenOnFd } from './bind.js';
+import { socketInode } from '../../os/accept-queue.js';
 import type { Distributor } from './distributor.js';
 import { HandoffDistributor } from './handoff.js';
 import { Handoffs, type ConnectionStats, type HandoffOptions, type HandoffTarget } from './handoffs.js';
-import { acceptRawHandles, listeningHandle, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
+import { BACKLOG, acceptRawHandles, listeningHandle, type ConnectionHandle, type ListeningHandle } from './raw-accept.js';
 import { SharedDistributor } from './shared.js';
 import { listenUnix, type BoundSocket } from './unix-socket.js';
 
@@ -20,6 +21,8 @@ export interface ListenerOptions extends HandoffOptions {
   maxAcceptDrainMs?: number;
   /** Shared mode, on close: how long at least the primary polls after telling workers to stop (default 100). */
   minAcceptDrainMs?: number;
+  /** `--backlog`: listen(2)'s backlog, each time the socket is (re)listened. */
+  backlog?: number;
 }
 
 export class Listener {
@@ -41,6 +44,7 @@ export class Listener {
       stats: this.stats,
       polled: () => (this.server === undefined ? undefined : listeningHandle(this.server)),
       closePolled: () => this.server?.close(),
+      backlog: options.backlog ?? BACKLOG,
     };
     this.distributor = options.balance === 'shared' ? new SharedDistributor(context, options.minAcceptDrainMs) : new HandoffDistributor(context);
   }
@@ -53,9 +57,31 @@ export class Listener {
   async listen(host: string, port: number, what: string): Promise<AddressInfo> {
     const server = createServer();
     this.server = server;
-    const address = await listenOn(server, host, port, what);
+    const address = await listenOn(server, host, port, what, this.options.backlog ?? BACKLOG);
+    this.rememberInode(server);
     acceptRawHandles(server, (handle) => this.handoffs.accept(handle));
     return address;
+  }
+
+  /**
+   * Serve on an inherited listening socket (`--fd`, systemd socket activation): TCP or unix. Closing
+   * it here closes only warden's descriptor; the socket and its queue stay with whoever passed it.
+   */
+  async listenFd(fd: number, what: string): Promise<AddressInfo | { path: string }> {
+    const server = createServer();
+    this.server = server;
+    const address = await listenOnFd(server, fd, what, this.options.backlog ?? BACKLOG);
+    this.rememberInode(server);
+    acceptRawHandles(server, (handle) => this.handoffs.accept(handle));
+    return address;
+  }
+
+  /** The listening socket's inode, by which /proc/net/tcp names it (undefined off Linux or for unix sockets). */
+  listenerInode: number | undefined;
+
+  private rememberInode(server: Server): void {
+    const fd = (listeningHandle(server) as { fd?: number } | undefined)?.fd;
+    this.listenerInode = typeof fd === 'number' && fd >= 0 ? socketInode(fd) : undefined;
   }
 
   /** `--uds`: bind the unix socket `path` (a stale file is replaced, a live one refused). */

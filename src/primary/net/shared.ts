@@ -9,7 +9,7 @@
 
 import { acceptorChanges } from './balance.js';
 import type { Distributor, DistributorContext } from './distributor.js';
-import { BACKLOG, type ListeningHandle } from './raw-accept.js';
+import type { ListeningHandle } from './raw-accept.js';
 
 export class SharedDistributor implements Distributor {
   /** Workers told to accept (and not told to stop since). */
@@ -74,7 +74,7 @@ export class SharedDistributor implements Distributor {
     keeper.onconnection = (status, handle) => {
       if (status === 0 && handle !== undefined) this.context.handoffs.accept(handle);
     };
-    return keeper.listen(BACKLOG) === 0;
+    return keeper.listen(this.context.backlog) === 0;
   }
 
   stop(): void {
