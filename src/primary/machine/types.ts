@@ -266,8 +266,8 @@ export function initialState(config: MachineConfig, now: number): MachineState {
 }
 
 /**
- * The copy step() starts from, so that the state it was given stays as it was: new lists and
- * counters, but the same worker and slot records. A step copies a record the first time it writes to
+ * The copy step() starts from, so that the state it was given stays as it was: a new worker list and
+ * counters (the slot list is copied when first changed), but the same worker and slot records. A step copies a record the first time it writes to
  * it (Actions.own, Actions.ownSlot), so a heartbeat copies one worker, not the fleet; what the machine
  * only ever replaces whole (config, stats, errors, exits, halt, scale, suspicion) is shared. The
  * machine tests freeze every state they get back to hold the machine to this.
@@ -276,7 +276,8 @@ export function copyState(state: MachineState): MachineState {
   return {
     ...state,
     workers: [...state.workers],
-    slots: [...state.slots],
+    // Shared until the step changes it (Actions.ownSlotList): most events touch no slot.
+    slots: state.slots,
     removedSlotReplacements: { ...state.removedSlotReplacements },
     reloads: { ...state.reloads },
     reload: state.reload === undefined ? undefined : { ...state.reload },
