@@ -153,7 +153,7 @@ export function isSwitchingProtocols(chunk: unknown): boolean {
 
 export class RequestTracker {
   private readonly inFlight = new Set<Tracked>();
-  /** The last NEVER_ANSWERED_KEPT ended requests the app never answered, oldest first. */
+  /** The last NEVER_ANSWERED_KEPT ended requests the app never answered, in the order they ended. */
   private readonly neverAnswered: NeverAnswered[] = [];
   private readonly sockets = new Map<Socket, SocketActivity>();
   private served = 0;
@@ -331,7 +331,7 @@ export class RequestTracker {
       ageMs: Math.round(now - entry.start),
       headersSent: entry.res.headersSent,
     }));
-    const ended: InFlightRequest[] = this.neverAnswered.map((entry) => ({
+    const ended: InFlightRequest[] = [...this.neverAnswered].sort((a, b) => a.start - b.start).map((entry) => ({
       method: entry.method, path: entry.path, ageMs: Math.round(now - entry.start), headersSent: entry.headersSent, endedBy: entry.endedBy,
     }));
     return {
