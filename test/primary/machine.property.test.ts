@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { initialState, isActive, isInRotation, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
@@ -92,9 +93,13 @@ class World {
     const result = step(this.state, event, this.now);
     // The incremental paths (quiet heartbeats and Ticks, checks only where due) decide exactly as the full pass.
     const full = stepFully(this.state, event, this.now);
-    assert.deepEqual(result.state, full.state, `incremental and full pass disagree on the state after ${JSON.stringify(event)}\n${this.log.slice(-8).join('\n')}`);
-    assert.deepEqual(result.effects, full.effects, `incremental and full pass disagree on the effects of ${JSON.stringify(event)}\n${this.log.slice(-8).join('\n')}`);
-    assert.deepEqual(rotationOf(result.state), rotationOf(full.state), 'the carried-over rotation is the one computed afresh');
+    // Compared first, the message (and its event log) built only when they differ.
+    const agree = (what: string, incremental: unknown, fully: unknown) => {
+      if (!isDeepStrictEqual(incremental, fully)) assert.deepEqual(incremental, fully, `incremental and full pass disagree on ${what} of ${JSON.stringify(event)}\n${this.lastEvents(8)}`);
+    };
+    agree('the state', result.state, full.state);
+    agree('the effects', result.effects, full.effects);
+    agree('the rotation (carried over, or computed afresh)', rotationOf(result.state), rotationOf(full.state));
     this.state = deepFreeze(result.state);
     this.recent.push({ at: this.now, event });
     if (this.recent.length > 16) this.recent.shift();
