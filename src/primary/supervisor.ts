@@ -21,11 +21,11 @@ import { AdminServer, isLoopbackHost } from './admin/admin-server.js';
 import { adminRoutes, workersBody, type AdminSource } from './admin/routes.js';
 import { Timeline } from './admin/timeline.js';
 import { Fleet, type SpawnBase } from './fleet.js';
-import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineEvent, type MachineState } from './machine/index.js';
+import { initialState, rotationOf, step, type Effect, type HaltInfo, type MachineEvent, type MachineState } from './machine/index.js';
 import { MemoryFit } from './memory-fit.js';
 import { Listener } from './net/listener.js';
 import { Prober } from './net/probes.js';
-import { signalProcess } from './processes.js';
+import { probeParentDeathLauncher, signalProcess } from './processes.js';
 import { PendingRequests, type LifecycleOutcome } from './requests.js';
 import { CAPTURE_TIMEOUT_MS, machineConfig, PROFILE_BEFORE_KILL_MS, workerConfig, type SupervisorSettings } from './settings.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
@@ -121,6 +121,8 @@ export class Supervisor {
   async start(): Promise<Started> {
     const { settings, listener } = this;
     const options = settings.options;
+    // Found while the ports are bound, so that the first spawn does not wait on it.
+    const launcherFound = probeParentDeathLauncher();
     // --fd, or systemd socket activation: the socket outlives this primary, so a restart refuses nothing.
     const inherited = inheritedSockets(process.env, process.pid, options.fd);
     const unix = (path: string): AddressInfo & { path: string } => ({ address: '', family: 'unix', port: 0, path });
@@ -180,6 +182,7 @@ export class Supervisor {
         (message) => this.log.log('warn', LOG_EVENTS.fileChanged, message, {}),
       );
     }
+    await launcherFound;
     this.dispatch({ type: 'Tick' });
     return { listen: this.info.listen, admin: this.info.admin, control, done };
   }
@@ -241,9 +244,9 @@ export class Supervisor {
         this.state = result.state;
         for (const effect of result.effects) this.perform(effect);
       }
-      // The listener passes the rotation on only when it changed.
-      const rotation = this.state.workers.filter((worker) => isInRotation(this.state, worker));
-      this.listener.setRotation(rotation.sort((a, b) => a.slot - b.slot).map((worker) => worker.id));
+      // The listener passes the rotation on only when it changed (an unchanged one is the same array).
+      const rotation = rotationOf(this.state);
+      this.listener.setRotation(rotation);
       this.notifySystemd(rotation.length);
     } finally {
       this.isProcessing = false;

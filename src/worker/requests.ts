@@ -3,7 +3,8 @@
 // requests the app never answered (for the incident record). It feeds the heartbeat; it never
 // decides whether the worker is healthy (the primary does).
 
-import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { http } from '../net/node-http.js';
 import type { Server, Socket } from 'node:net';
 import { DURATION_BUCKETS_S, type HeartbeatStats, type HttpCounts, type InFlightRequest, type NeverAnsweredEnd, type RequestsReport } from '../protocol/messages.js';
 
@@ -63,8 +64,8 @@ let writeHeadPatched = false;
 function patchWriteHead(): void {
   if (writeHeadPatched) return;
   writeHeadPatched = true;
-  const original = ServerResponse.prototype.writeHead;
-  ServerResponse.prototype.writeHead = function writeHead(this: TimedResponse, ...args: unknown[]) {
+  const original = http.ServerResponse.prototype.writeHead;
+  http.ServerResponse.prototype.writeHead = function writeHead(this: TimedResponse, ...args: unknown[]) {
     this[headersAt] ??= performance.now();
     return (original as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as typeof original;

@@ -7,8 +7,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { initialState, isActive, isInRotation, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
+import { initialState, isActive, isInRotation, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
 import { deepFreeze } from './machine-harness.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
@@ -37,6 +38,7 @@ type Command =
   | { kind: 'freeze'; pick: number }
   | { kind: 'thaw'; pick: number }
   | { kind: 'heavy'; pick: number }
+  | { kind: 'silent'; pick: number }
   | { kind: 'probe'; pick: number; ok: boolean }
   | { kind: 'sigterm' }
   | { kind: 'reload'; requestId: number }
@@ -52,6 +54,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('freeze' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('thaw' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('heavy' as const), pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('silent' as const), pick }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('probe' as const), pick, ok: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sigterm' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reload' as const), requestId: fc.integer({ min: 0, max: 5 }) }) },
@@ -70,6 +73,8 @@ class World {
   readonly frozen = new Set<number>();
   /** Over --max-memory in their heartbeats. */
   readonly heavy = new Set<number>();
+  /** Beating, but answering none of its requests since the time given. */
+  readonly silent = new Map<number, number>();
   readonly killed = new Set<number>();
   private readonly pendingExits: { id: number; code: number | null; signal: string | null }[] = [];
   private readonly pendingEvents: MachineEvent[] = [];
@@ -86,6 +91,15 @@ class World {
   send(event: MachineEvent): void {
     const before = this.state;
     const result = step(this.state, event, this.now);
+    // The incremental paths (quiet heartbeats and Ticks, checks only where due) decide exactly as the full pass.
+    const full = stepFully(this.state, event, this.now);
+    // Compared first, the message (and its event log) built only when they differ.
+    const agree = (what: string, incremental: unknown, fully: unknown) => {
+      if (!isDeepStrictEqual(incremental, fully)) assert.deepEqual(incremental, fully, `incremental and full pass disagree on ${what} of ${JSON.stringify(event)}\n${this.lastEvents(8)}`);
+    };
+    agree('the state', result.state, full.state);
+    agree('the effects', result.effects, full.effects);
+    agree('the rotation (carried over, or computed afresh)', rotationOf(result.state), rotationOf(full.state));
     this.state = deepFreeze(result.state);
     this.recent.push({ at: this.now, event });
     if (this.recent.length > 16) this.recent.shift();
@@ -171,7 +185,9 @@ class World {
           if (!this.alive.has(worker.id) || this.frozen.has(worker.id)) continue;
           if (worker.state !== 'ready' && worker.state !== 'draining') continue;
           const rssBytes = this.heavy.has(worker.id) ? 2 * this.config.maxMemoryBytes : 50 * 1024 * 1024;
-          this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats({ rssBytes }) });
+          const silentSince = this.silent.get(worker.id);
+          const progress = silentSince === undefined ? {} : { unansweredCount: 3, unansweredForMs: this.now - silentSince, inFlight: 3, lastFinishedAgoMs: this.now - silentSince };
+          this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats({ rssBytes, ...progress }) });
         }
       }
       this.send({ type: 'Tick' });
@@ -228,6 +244,11 @@ class World {
       case 'heavy': {
         const id = this.choose(command.pick, (state) => state === 'ready');
         if (id !== undefined) this.heavy.add(id);
+        return;
+      }
+      case 'silent': {
+        const id = this.choose(command.pick, (state) => state === 'ready');
+        if (id !== undefined && !this.silent.has(id)) this.silent.set(id, this.now);
         return;
       }
       case 'probe': {
@@ -307,6 +328,13 @@ test('for random event sequences the invariants hold after every step', () => {
     const world = new World(CONFIG);
     for (const next of commands) world.run(next);
   }), { numRuns: 300 });
+});
+
+test('with a larger fleet, the incremental paths decide as the full pass for random event sequences', () => {
+  fc.assert(fc.property(fc.array(command, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 12 }), (commands, workers) => {
+    const world = new World({ ...CONFIG, workers, maxRequests: 8, maxRequestsJitter: 5 });
+    for (const next of commands) world.run(next);
+  }), { numRuns: 150 });
 });
 
 test('under a crash storm (workers dying again and again) the backoff stays under its cap and restarts go on', () => {
