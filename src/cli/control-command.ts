@@ -1,4 +1,4 @@
-// commander wiring for `warden reload` and `warden scale`: find the running primary's control socket
+// commander wiring for `warden reload`, `warden scale` and `warden profile`: find the running primary's control socket
 // (--control, WARDEN_CONTROL, or the default derived from --uds or --port), send the request, stream its
 // progress to the terminal, and exit 0 only if the reload or scale completed.
 
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { sendControl } from '../control/client.js';
-import { defaultControlPath, type ControlRequest } from '../control/protocol.js';
+import { defaultControlPath, PROFILE_SECONDS, type ControlRequest } from '../control/protocol.js';
 import { MAX_WORKERS } from '../api/launch.js';
 import { EXIT_CODES, WardenError } from '../errors.js';
 
@@ -52,6 +52,16 @@ export function parseScaleTarget(raw: string): { workers: number } | { delta: nu
   return { delta: match[1] === '-' ? -value : value };
 }
 
+/** `warden profile 2 --seconds 3` -> slot 2 for 3 s. */
+export function parseProfileTarget(rawSlot: string, rawSeconds: string): { slot: number; seconds: number } {
+  if (!/^\d+$/.test(rawSlot.trim()) || Number(rawSlot) < 1) throw new WardenError('WARDEN_USAGE', `warden profile: the slot must be a worker slot, 1 or more (got "${rawSlot}")`);
+  const seconds = Number(rawSeconds);
+  if (rawSeconds.trim() === '' || !(seconds >= PROFILE_SECONDS.min && seconds <= PROFILE_SECONDS.max)) {
+    throw new WardenError('WARDEN_USAGE', `warden profile: --seconds must be a number from ${PROFILE_SECONDS.min} to ${PROFILE_SECONDS.max} (got "${rawSeconds}")`);
+  }
+  return { slot: Number(rawSlot), seconds };
+}
+
 async function run(request: ControlRequest, flags: ControlFlags): Promise<never> {
   const path = controlPathFor(flags, process.env);
   const waitSeconds = Number(flags.wait);
@@ -82,4 +92,11 @@ export function registerControlCommands(program: Command): void {
     // "-1" looks like a flag to commander; let it through as the target.
     .allowUnknownOption()
     .action(async (target: string, flags: ControlFlags) => run({ cmd: 'scale', ...parseScaleTarget(target) }, flags));
+
+  addCommonOptions(program
+    .command('profile')
+    .description("CPU profile of a running worker through its inspector (127.0.0.1 only): its top functions, and a .cpuprofile in the primary's --profile-dir")
+    .argument('<slot>', 'the worker slot (1..N)')
+    .addOption(new Option('--seconds <s>', 'how long to profile').default('1')))
+    .action(async (slot: string, flags: ControlFlags & { seconds: string }) => run({ cmd: 'profile', ...parseProfileTarget(slot, flags.seconds) }, flags));
 }

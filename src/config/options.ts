@@ -33,6 +33,8 @@ export interface ServeOptions {
   captureStacks: boolean;
   maxMemoryBytes: number;
   heapSnapshotDir: string | undefined;
+  profileDir: string | undefined;
+  profileDirMaxBytes: number;
   maxRequests: number;
   maxRequestsJitter: number;
   control: string | undefined;
@@ -328,6 +330,10 @@ export const SERVE_OPTIONS = [
     help: 'recycle a worker gracefully when its RSS goes above this size: 512M, 1G, or a plain number of megabytes (0: off)', parse: parseMemorySize }),
   option({ key: 'heapSnapshotDir', flag: '--heap-snapshot-on-recycle <dir>', env: ['WARDEN_HEAP_SNAPSHOT_DIR'], defaultValue: undefined,
     help: 'before a memory recycle, the worker writes a heap snapshot into this directory (skipped when the heap or the disk makes it unsafe)', parse: parseDirectory }),
+  option({ key: 'profileDir', flag: '--profile-dir <dir>', env: ['WARDEN_PROFILE_DIR'], defaultValue: undefined,
+    help: 'save the CPU profile taken before a stalled worker is killed into this directory as a .cpuprofile (its top functions go in the incident either way)', parse: parseDirectory }),
+  option({ key: 'profileDirMaxBytes', flag: '--profile-dir-max <size>', env: ['WARDEN_PROFILE_DIR_MAX'], defaultValue: '100M',
+    help: 'the most the .cpuprofile files in --profile-dir may take: 100M, 1G; the oldest are removed first', parse: parseMemorySize }),
   option({ key: 'maxRequests', flag: '--max-requests <n>', env: ['WARDEN_MAX_REQUESTS'], defaultValue: '0',
     help: 'recycle a worker after it has served this many requests, its replacement started first (0: off)', parse: nonNegativeInteger }),
   option({ key: 'maxRequestsJitter', flag: '--max-requests-jitter <n>', env: ['WARDEN_MAX_REQUESTS_JITTER'], defaultValue: '0',

@@ -8,7 +8,8 @@ export type ControlRequest =
   | { cmd: 'reload' }
   | { cmd: 'scale'; workers: number }
   | { cmd: 'scale'; delta: number }
-  | { cmd: 'status' };
+  | { cmd: 'status' }
+  | { cmd: 'profile'; slot: number; seconds: number };
 
 export type ControlReply =
   | { type: 'progress'; message: string }
@@ -17,7 +18,10 @@ export type ControlReply =
 /** A request line longer than this is refused: nothing warden accepts comes close. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
-export const COMMANDS = ['reload', 'scale', 'status'] as const;
+export const COMMANDS = ['reload', 'scale', 'status', 'profile'] as const;
+
+/** `warden profile --seconds`: long enough for a few hundred samples, short enough to stay a probe. */
+export const PROFILE_SECONDS = { min: 0.1, max: 60 } as const;
 
 /** Validates one request line; a string is the reason it was refused. */
 export function parseControlRequest(line: string): ControlRequest | string {
@@ -28,7 +32,7 @@ export function parseControlRequest(line: string): ControlRequest | string {
     return 'malformed request: not JSON';
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'malformed request: expected a JSON object';
-  const { cmd, workers, delta } = value as Record<string, unknown>;
+  const { cmd, workers, delta, slot, seconds } = value as Record<string, unknown>;
   switch (cmd) {
     case 'reload':
     case 'status':
@@ -37,6 +41,12 @@ export function parseControlRequest(line: string): ControlRequest | string {
       if (typeof workers === 'number' && Number.isInteger(workers) && delta === undefined) return { cmd, workers };
       if (typeof delta === 'number' && Number.isInteger(delta) && delta !== 0 && workers === undefined) return { cmd, delta };
       return 'malformed scale request: give "workers" (an integer) or "delta" (a non-zero integer)';
+    case 'profile':
+      if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 1) return 'malformed profile request: "slot" must be a worker slot (an integer from 1)';
+      if (typeof seconds !== 'number' || !(seconds >= PROFILE_SECONDS.min && seconds <= PROFILE_SECONDS.max)) {
+        return `malformed profile request: "seconds" must be a number from ${PROFILE_SECONDS.min} to ${PROFILE_SECONDS.max}`;
+      }
+      return { cmd, slot, seconds };
     default:
       return `unknown command ${JSON.stringify(cmd)}; known: ${COMMANDS.join(', ')}`;
   }

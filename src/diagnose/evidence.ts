@@ -1,14 +1,17 @@
-// Gathers the evidence of an incident when the machine asks for it: a stalled worker's stack through
-// its inspector, a stuck worker's requests in flight, a recycled worker's memory trend and heap
+// Gathers the evidence of an incident when the machine asks for it: a stalled worker's stack and a
+// CPU profile of about a second through its inspector, a stuck worker's requests in flight, a recycled worker's memory trend and heap
 // snapshot, a crashed worker's error. Keeps the records (IncidentLog) and logs each one once.
 // Acting code, driven by supervisor.ts; it decides nothing about a worker's fate.
 
 import type { Clock } from '../clock.js';
+import { errnoCode } from '../errors.js';
 import { LOG_EVENTS } from '../log/events.js';
 import type { Logger } from '../log/logger.js';
 import type { HeapSnapshotResult, HeartbeatStats, PrimaryMessage, RequestsReport, SerializedError } from '../protocol/messages.js';
 import { describeIncident, IncidentLog, type Incident, type IncidentKind } from './incidents.js';
+import { captureProfile, saveProfile } from './profile-capture.js';
 import { captureStack, formatStack } from './stack-capture.js';
+import type { ProfileSummary } from '../protocol/admin.js';
 
 /** A heap snapshot needs about the heap's size again in memory: skip it above this. */
 const HEAP_SNAPSHOT_LIMIT_BYTES = 1024 * 1024 * 1024;
@@ -23,6 +26,11 @@ export interface WorkerIdentity {
 
 export interface EvidenceSettings {
   captureTimeoutMs: number;
+  /** How long the CPU profile before a kill runs (0: no profile); the machine's deadline covers it. */
+  profileMs: number;
+  /** Where profiles are saved as .cpuprofile (none when undefined), and the most that directory may hold. */
+  profileDir: string | undefined;
+  profileDirMaxBytes: number;
   maxMemoryBytes: number;
   heapSnapshotDir: string | undefined;
   gracefulTimeoutMs: number;
@@ -89,8 +97,37 @@ export class EvidenceCollector {
     const capture = port === undefined
       ? { ok: false as const, reason: 'no inspector port was reserved for this worker', tookMs: 0 }
       : await captureStack(pid, port, { timeoutMs: Math.max(200, this.settings.captureTimeoutMs - 200) });
-    const evidence = capture.ok ? { stack: formatStack(capture.frames) } : { noStack: `no stack: ${capture.reason}` };
+    const evidence: Partial<Incident> = capture.ok ? { stack: formatStack(capture.frames) } : { noStack: `no stack: ${capture.reason}` };
+    // The stack says where the loop is now; the profile what it spent the last second on. A loop in a
+    // long native call answers neither, and the incident names both reasons.
+    if (this.settings.profileMs > 0 && !capture.ok) {
+      // What kept the stack out (a native call, SIGSTOP) keeps the profiler out too: no second wait.
+      evidence.noProfile = 'no profile: the inspector gave no stack either';
+    } else if (port !== undefined && this.settings.profileMs > 0) {
+      const profile = await this.profile(pid, port, slot, this.settings.profileMs);
+      if ('top' in profile) evidence.profile = profile;
+      else evidence.noProfile = `no profile: ${profile.reason}`;
+    }
     this.record(id, 'stalled', reason, evidence, { log: true, slot, pid });
+  }
+
+  /** A CPU profile of `durationMs` through the worker's inspector, saved under --profile-dir if set. */
+  async profile(pid: number, port: number, slot: number, durationMs: number): Promise<ProfileSummary | { reason: string }> {
+    const capture = await captureProfile(pid, port, { durationMs, timeoutMs: Math.max(200, this.settings.captureTimeoutMs - 200) });
+    if (!capture.ok) return { reason: capture.reason };
+    const summary: ProfileSummary = { durationMs, top: capture.top };
+    const dir = this.settings.profileDir;
+    if (dir === undefined) return summary;
+    try {
+      const name = `worker-${slot}-${pid}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      summary.path = saveProfile(dir, name, capture.profile, this.settings.profileDirMaxBytes).path;
+    } catch (error) {
+      // A full disk or a directory warden may not write: the top functions still go in the incident.
+      const code = errnoCode(error);
+      if (code === undefined) throw error;
+      summary.notSaved = `could not write to ${dir} (${code})`;
+    }
+    return summary;
   }
 
   async requestsInFlight(id: number, slot: number, kind: 'stuck' | 'unhealthy', reason: string): Promise<void> {

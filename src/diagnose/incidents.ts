@@ -5,6 +5,7 @@
 import type { Incident, IncidentKind, MemorySample } from '../protocol/admin.js';
 import type { NeverAnsweredEnd } from '../protocol/messages.js';
 import { megabytes, seconds } from '../units.js';
+import { formatTopFunctions } from './cpu-profile.js';
 
 export type { Incident, IncidentKind, MemorySample };
 
@@ -40,10 +41,16 @@ export class IncidentLog {
 export function describeIncident(incident: Incident): { msg: string; block: string | undefined } {
   const who = `worker ${incident.slot} (pid ${incident.pid ?? '?'})`;
   switch (incident.kind) {
-    case 'stalled':
+    case 'stalled': {
+      const profile = incident.profile;
+      const profileText = profile !== undefined
+        ? `top functions by self time over a ${seconds(profile.durationMs)} CPU profile${profile.path === undefined ? '' : ` (${profile.path})`}${profile.notSaved === undefined ? '' : ` (not saved: ${profile.notSaved})`}:\n${formatTopFunctions(profile.top) || '(no samples)'}`
+        : incident.noProfile;
+      const block = [incident.stack, profileText].filter((part): part is string => part !== undefined).join('\n') || undefined;
       return incident.stack !== undefined
-        ? { msg: `${who} was stalled (${incident.reason}); its main thread was here:`, block: incident.stack }
-        : { msg: `${who} was stalled (${incident.reason}); ${incident.noStack ?? 'no stack was taken'}`, block: undefined };
+        ? { msg: `${who} was stalled (${incident.reason}); its main thread was here:`, block }
+        : { msg: `${who} was stalled (${incident.reason}); ${incident.noStack ?? 'no stack was taken'}`, block };
+    }
     case 'stuck':
     case 'unhealthy': {
       const report = incident.requests;

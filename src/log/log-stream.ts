@@ -64,8 +64,10 @@ export class LogStream {
   flush(timeoutMs: number): Promise<void> {
     if (this.queue.length === 0 && !this.writing) return Promise.resolve();
     return new Promise((resolve) => {
+      // Not unref'd: at exit nothing else may hold the event loop, and with every timer of a stuck
+      // descriptor unref'd Node would end the process here, before the caller's process.exit(code)
+      // (exit code 0 whatever the outcome, and no wait at all). The timeout bounds the wait.
       const timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
       this.waiters.push(() => {
         clearTimeout(timer);
         resolve();

@@ -3,10 +3,9 @@
 // inspector's /json list). A fresh connection per request (agent: false) lets the server hand it to
 // any worker, a frozen one too.
 
-import http from 'node:http';
 import { createRequire } from 'node:module';
-
 import { errnoCode } from '../errors.js';
+import { http } from './node-http.js';
 
 export type GetOutcome =
   | { kind: 'response'; status: number; body: string }

@@ -137,16 +137,46 @@ export class WorkerProcess {
 }
 
 let launcher: string | null | undefined;
+let probing: Promise<string | null> | undefined;
 
 /**
  * util-linux's setpriv, if it is on PATH and can set a parent-death signal (Linux only; older
  * versions lack --pdeathsig), else null: workers then fall back to watching their parent pid.
- * Looked up once per primary.
+ * Looked up once per primary; probeParentDeathLauncher() does it without blocking, and a spawn that
+ * comes before that probe ended looks it up synchronously.
  */
 export function parentDeathLauncher(): string | null {
   if (launcher !== undefined) return launcher;
-  launcher = null;
-  if (process.platform !== 'linux') return launcher;
+  const candidate = setprivCandidate();
+  launcher = candidate === undefined ? null : spawnSync(candidate, TRIAL_ARGS, { stdio: 'ignore', timeout: 5000 }).status === 0 ? candidate : null;
+  return launcher;
+}
+
+/** The same lookup, with the trial run (a node start, 8-20 ms) off the event loop: start it early. */
+export function probeParentDeathLauncher(): Promise<string | null> {
+  if (launcher !== undefined) return Promise.resolve(launcher);
+  probing ??= new Promise((resolve) => {
+    const candidate = setprivCandidate();
+    if (candidate === undefined) {
+      launcher ??= null;
+      resolve(launcher);
+      return;
+    }
+    const trial = spawn(candidate, TRIAL_ARGS, { stdio: 'ignore', timeout: 5000 });
+    const settle = (found: string | null) => {
+      launcher ??= found;
+      resolve(launcher);
+    };
+    trial.once('error', () => settle(null));
+    trial.once('exit', (code) => settle(code === 0 ? candidate : null));
+  });
+  return probing;
+}
+
+const TRIAL_ARGS = ['--pdeathsig', 'KILL', '--', process.execPath, '--version'];
+
+function setprivCandidate(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue;
     const candidate = join(dir, 'setpriv');
@@ -156,11 +186,9 @@ export function parentDeathLauncher(): string | null {
       if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'EACCES' || errnoCode(error) === 'ENOTDIR') continue;
       throw error;
     }
-    const trial = spawnSync(candidate, ['--pdeathsig', 'KILL', '--', process.execPath, '--version'], { stdio: 'ignore', timeout: 5000 });
-    if (trial.status === 0) launcher = candidate;
-    break;
+    return candidate;
   }
-  return launcher;
+  return undefined;
 }
 
 /** Send a signal by pid; a process that is already gone (ESRCH) is not an error. */

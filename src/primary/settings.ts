@@ -11,6 +11,8 @@ import { DEFAULT_BACKOFF } from './machine/policy.js';
 export const HEARTBEAT_INTERVAL_MS = 250;
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
 export const CAPTURE_TIMEOUT_MS = 1500;
+/** The CPU profile of a stalled worker runs this long after its stack, before the kill. */
+export const PROFILE_BEFORE_KILL_MS = 1000;
 
 export interface SupervisorSettings {
   options: ServeOptions;
@@ -50,7 +52,8 @@ export function machineConfig(options: ServeOptions, appLabel: string, appArgs: 
     backoff: DEFAULT_BACKOFF,
     killAfterMs: 2000,
     captureStacks: options.captureStacks,
-    captureTimeoutMs: CAPTURE_TIMEOUT_MS,
+    // The machine's deadline for the evidence: the stack's budget, then the profile's (itself with a budget).
+    captureTimeoutMs: CAPTURE_TIMEOUT_MS + PROFILE_BEFORE_KILL_MS + CAPTURE_TIMEOUT_MS,
     maxMemoryBytes: options.maxMemoryBytes,
     heapSnapshotOnRecycle: options.heapSnapshotDir !== undefined,
     probeEnabled: options.probePath !== undefined,

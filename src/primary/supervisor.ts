@@ -16,17 +16,18 @@ import { domainEvent, type DomainObserver } from '../protocol/events.js';
 import { serializeError } from '../protocol/messages.js';
 import { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
+import { formatTopFunctions } from '../diagnose/cpu-profile.js';
 import { AdminServer, isLoopbackHost } from './admin/admin-server.js';
 import { adminRoutes, workersBody, type AdminSource } from './admin/routes.js';
 import { Timeline } from './admin/timeline.js';
 import { Fleet, type SpawnBase } from './fleet.js';
-import { initialState, isInRotation, step, type Effect, type HaltInfo, type MachineEvent, type MachineState } from './machine/index.js';
+import { initialState, rotationOf, step, type Effect, type HaltInfo, type MachineEvent, type MachineState } from './machine/index.js';
 import { MemoryFit } from './memory-fit.js';
 import { Listener } from './net/listener.js';
 import { Prober } from './net/probes.js';
-import { signalProcess } from './processes.js';
+import { probeParentDeathLauncher, signalProcess } from './processes.js';
 import { PendingRequests, type LifecycleOutcome } from './requests.js';
-import { CAPTURE_TIMEOUT_MS, machineConfig, workerConfig, type SupervisorSettings } from './settings.js';
+import { CAPTURE_TIMEOUT_MS, machineConfig, PROFILE_BEFORE_KILL_MS, workerConfig, type SupervisorSettings } from './settings.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
 import { notifySetup, withoutSystemdEnv, type SdNotifier } from '../os/sd-notify.js';
 import { readAcceptQueue } from '../os/accept-queue.js';
@@ -93,7 +94,7 @@ export class Supervisor {
     });
     this.prober = new Prober((workerId, socket) => this.listener.handTo(workerId, socket), settings.tls !== undefined);
     this.evidence = new EvidenceCollector(
-      { captureTimeoutMs: CAPTURE_TIMEOUT_MS, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
+      { captureTimeoutMs: CAPTURE_TIMEOUT_MS, profileMs: PROFILE_BEFORE_KILL_MS, profileDir: options.profileDir, profileDirMaxBytes: options.profileDirMaxBytes, maxMemoryBytes: options.maxMemoryBytes, heapSnapshotDir: options.heapSnapshotDir, gracefulTimeoutMs: options.gracefulTimeoutMs },
       { clock, log, identify: (id) => this.state.workers.find((worker) => worker.id === id), send: (id, message) => this.fleet.send(id, message) },
     );
     this.memoryFit = new MemoryFit(settings.memorySizing, log);
@@ -120,6 +121,8 @@ export class Supervisor {
   async start(): Promise<Started> {
     const { settings, listener } = this;
     const options = settings.options;
+    // Found while the ports are bound, so that the first spawn does not wait on it.
+    const launcherFound = probeParentDeathLauncher();
     // --fd, or systemd socket activation: the socket outlives this primary, so a restart refuses nothing.
     const inherited = inheritedSockets(process.env, process.pid, options.fd);
     const unix = (path: string): AddressInfo & { path: string } => ({ address: '', family: 'unix', port: 0, path });
@@ -179,6 +182,7 @@ export class Supervisor {
         (message) => this.log.log('warn', LOG_EVENTS.fileChanged, message, {}),
       );
     }
+    await launcherFound;
     this.dispatch({ type: 'Tick' });
     return { listen: this.info.listen, admin: this.info.admin, control, done };
   }
@@ -207,11 +211,26 @@ export class Supervisor {
         return this.scale('workers' in request ? { workers: request.workers } : { delta: request.delta }, progress);
       case 'status':
         return { ok: true, message: 'status', data: workersBody(this.adminSource) };
+      case 'profile':
+        return this.profile(request.slot, request.seconds, progress);
       default: {
         const impossible: never = request;
         throw new Error(`supervisor: unknown control request ${JSON.stringify(impossible)}`);
       }
     }
+  }
+
+  /** `warden profile <slot>`: a CPU profile of the slot's live worker through its inspector (127.0.0.1 only). */
+  private async profile(slot: number, seconds: number, progress: (message: string) => void): Promise<{ ok: boolean; message: string; data?: unknown }> {
+    const worker = this.state.workers.find((candidate) => candidate.slot === slot && candidate.state === 'ready' && candidate.pid !== undefined);
+    if (worker?.pid === undefined) return { ok: false, message: `no ready worker in slot ${slot}` };
+    const port = this.evidence.inspectPort(worker.id);
+    if (port === undefined) return { ok: false, message: `worker ${slot} (pid ${worker.pid}) has no inspector port: it was started with --capture-stacks off` };
+    progress(`profiling worker ${slot} (pid ${worker.pid}) for ${seconds}s`);
+    const summary = await this.evidence.profile(worker.pid, port, slot, Math.round(seconds * 1000));
+    if (!('top' in summary)) return { ok: false, message: `no profile of worker ${slot} (pid ${worker.pid}): ${summary.reason}` };
+    const saved = summary.path !== undefined ? `saved as ${summary.path}` : summary.notSaved !== undefined ? `not saved: ${summary.notSaved}` : 'not saved (no --profile-dir)';
+    return { ok: true, message: `worker ${slot} (pid ${worker.pid}), ${seconds}s, ${saved}; top functions by self time:\n${formatTopFunctions(summary.top) || '(no samples)'}`, data: summary };
   }
 
   /** Put an event on the queue; a signal handler does nothing else. */
@@ -225,9 +244,9 @@ export class Supervisor {
         this.state = result.state;
         for (const effect of result.effects) this.perform(effect);
       }
-      // The listener passes the rotation on only when it changed.
-      const rotation = this.state.workers.filter((worker) => isInRotation(this.state, worker));
-      this.listener.setRotation(rotation.sort((a, b) => a.slot - b.slot).map((worker) => worker.id));
+      // The listener passes the rotation on only when it changed (an unchanged one is the same array).
+      const rotation = rotationOf(this.state);
+      this.listener.setRotation(rotation);
       this.notifySystemd(rotation.length);
     } finally {
       this.isProcessing = false;

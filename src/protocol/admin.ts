@@ -24,6 +24,27 @@ export interface MemorySample {
   heapUsedBytes: number;
 }
 
+/** One function of a CPU profile, by self time. */
+export interface TopFunction {
+  functionName: string;
+  /** A file path when the script is a file; '' for V8's own entries ((program), (garbage collector)). */
+  url: string;
+  /** 1-based, like an Error stack; 0 for V8's own entries. */
+  lineNumber: number;
+  selfMs: number;
+  /** Share of the sampled time, 0..100, one decimal. */
+  selfPercent: number;
+}
+
+/** A CPU profile as an incident carries it: its top functions, and the .cpuprofile file if one was saved. */
+export interface ProfileSummary {
+  durationMs: number;
+  top: TopFunction[];
+  /** Absent without --profile-dir, or when the file could not be written (then `notSaved` says why). */
+  path?: string;
+  notSaved?: string;
+}
+
 /** What a sick worker was doing when warden replaced it. */
 export interface Incident {
   at: string;
@@ -35,6 +56,9 @@ export interface Incident {
   /** Blocked event loop: where the main thread was, or why no stack could be had. */
   stack?: string;
   noStack?: string;
+  /** Blocked event loop: a CPU profile of about a second before the kill, or why none could be had. */
+  profile?: ProfileSummary;
+  noProfile?: string;
   /** Stuck / unhealthy: the requests in flight, then the ended ones the app never answered. */
   requests?: RequestsReport;
   /** Crash: the uncaught error. */
@@ -70,6 +94,8 @@ export interface WorkerView {
   pid: number | null;
   state: DisplayState;
   inRotation: boolean;
+  /** ELU near 1 for a sustained time while heartbeats keep coming: busy, not sick; it stays in rotation. */
+  saturated: boolean;
   reason: string | null;
   /** Set while the worker is suspect of answering nothing (docs/health.md, the stuck rule); null otherwise. */
   suspicion: SuspicionView | null;
@@ -78,6 +104,8 @@ export interface WorkerView {
   uptimeMs: number;
   heartbeatAgeMs: number | null;
   loopDelayMs: number | null;
+  /** Event-loop utilisation over the last heartbeat interval, 0..1; null before a heartbeat or from an older worker. */
+  eventLoopUtilization: number | null;
   inFlight: number;
   oldestInFlightMs: number;
   served: number;
@@ -117,6 +145,8 @@ export interface PrimaryView {
   startedAt: string;
   uptimeMs: number;
   workersTarget: number;
+  /** The fleet's saturation as one number: the mean ELU of the ready workers, 0..1 (null before any reported one). */
+  fleetUtilization: number | null;
   requiredReady: number;
   generation: number;
   reload: ReloadView;

@@ -6,6 +6,11 @@
 export interface HeartbeatStats {
   /** Event-loop delay (p99 of 50 ms samples over the last interval), ms. */
   loopDelayMs: number;
+  /**
+   * Event-loop utilisation over the last interval, 0..1 (`performance.eventLoopUtilization` deltas):
+   * the share of time the loop spent running code rather than waiting. Absent from older workers.
+   */
+  eventLoopUtilization?: number;
   /** Requests received and not yet finished. */
   inFlight: number;
   /** Age of the oldest request still waiting for its response headers, ms (0 when none). */
@@ -179,8 +184,13 @@ function isHttpCounts(value: unknown): value is HttpCounts {
     typeof value.durationSumS === 'number' && Number.isFinite(value.durationSumS);
 }
 
+function isUtilization(value: unknown): boolean {
+  return value === undefined || (typeof value === 'number' && value >= 0 && value <= 1);
+}
+
 function isStats(value: unknown): value is HeartbeatStats {
   return isRecord(value) && STAT_KEYS.every((key) => typeof value[key] === 'number' && Number.isFinite(value[key])) &&
+    isUtilization(value.eventLoopUtilization) &&
     (value.http === undefined || isHttpCounts(value.http));
 }
 

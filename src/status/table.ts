@@ -19,6 +19,8 @@ export interface StatusRow {
   requestsPerSecond: number | null;
   inFlight: number;
   loopDelayMs: number | null;
+  eventLoopUtilization: number | null;
+  saturated: boolean;
   rssBytes: number | null;
   restarts: number;
   lastExit: string | null;
@@ -48,6 +50,8 @@ export function statusRows(current: StatusSample, previous: StatusSample | undef
     return {
       slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, uptimeMs: worker.uptimeMs,
       requestsPerSecond: rate === null ? null : Math.round(rate * 10) / 10, inFlight: worker.inFlight, loopDelayMs: worker.loopDelayMs,
+      eventLoopUtilization: worker.eventLoopUtilization ?? null,
+      saturated: worker.saturated ?? false,
       rssBytes: worker.rssBytes, restarts: worker.restarts, lastExit: worker.lastExit?.reason ?? null,
       lastIncident: incident === undefined ? null : `${incident.kind}${incident.reason === undefined ? '' : `: ${incident.reason}`}`,
       suspicion: suspicionText(worker),
@@ -89,8 +93,8 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
   const quarantined = rows.filter((r) => r.state === 'quarantined').length;
   const queue = sample.body.acceptQueue;
   const queued = queue === undefined || queue.length === null ? '' : `  queue ${queue.length}/${queue.backlog}`;
-  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${quarantined > 0 ? `, ${quarantined} quarantined` : ''}${queued}`;
-  const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'rss', 'restarts', 'suspicion / last exit / incident'];
+  const header = `warden primary ${p.pid}  ${p.module}  ${p.phase}  up ${formatDuration(p.uptimeMs)}  http://${p.listen.host}:${p.listen.port}  ${rows.filter((r) => r.state === 'ready').length}/${p.workersTarget} ready${quarantined > 0 ? `, ${quarantined} quarantined` : ''}${p.fleetUtilization === null || p.fleetUtilization === undefined ? '' : `  elu ${Math.round(p.fleetUtilization * 100)}%`}${queued}`;
+  const titles = ['slot', 'pid', 'state', 'uptime', 'req/s', 'in flight', 'loop', 'elu', 'rss', 'restarts', 'suspicion / last exit / incident'];
   const cells = rows.map((row) => [
     row.generation > 1 ? `${row.slot} g${row.generation}` : String(row.slot),
     row.pid === null ? '-' : String(row.pid),
@@ -99,6 +103,7 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
     row.requestsPerSecond === null ? '-' : String(row.requestsPerSecond),
     String(row.inFlight),
     row.loopDelayMs === null ? "-" : `${Math.round(row.loopDelayMs * 10) / 10}ms`,
+    row.eventLoopUtilization === null ? '-' : `${Math.round(row.eventLoopUtilization * 100)}%${row.saturated ? ' saturated' : ''}`,
     formatBytes(row.rssBytes),
     String(row.restarts),
     [row.suspicion, row.lastExit, row.lastIncident].filter((text) => text !== null).join(' / ') || '-',

@@ -3,7 +3,8 @@
 // requests the app never answered (for the incident record). It feeds the heartbeat; it never
 // decides whether the worker is healthy (the primary does).
 
-import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { http } from '../net/node-http.js';
 import type { Server, Socket } from 'node:net';
 import { DURATION_BUCKETS_S, type HeartbeatStats, type HttpCounts, type InFlightRequest, type NeverAnsweredEnd, type RequestsReport } from '../protocol/messages.js';
 
@@ -63,8 +64,8 @@ let writeHeadPatched = false;
 function patchWriteHead(): void {
   if (writeHeadPatched) return;
   writeHeadPatched = true;
-  const original = ServerResponse.prototype.writeHead;
-  ServerResponse.prototype.writeHead = function writeHead(this: TimedResponse, ...args: unknown[]) {
+  const original = http.ServerResponse.prototype.writeHead;
+  http.ServerResponse.prototype.writeHead = function writeHead(this: TimedResponse, ...args: unknown[]) {
     this[headersAt] ??= performance.now();
     return (original as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as typeof original;
@@ -152,7 +153,7 @@ export function isSwitchingProtocols(chunk: unknown): boolean {
 
 export class RequestTracker {
   private readonly inFlight = new Set<Tracked>();
-  /** The last NEVER_ANSWERED_KEPT ended requests the app never answered, oldest first. */
+  /** The last NEVER_ANSWERED_KEPT ended requests the app never answered, in the order they ended. */
   private readonly neverAnswered: NeverAnswered[] = [];
   private readonly sockets = new Map<Socket, SocketActivity>();
   private served = 0;
@@ -330,7 +331,7 @@ export class RequestTracker {
       ageMs: Math.round(now - entry.start),
       headersSent: entry.res.headersSent,
     }));
-    const ended: InFlightRequest[] = this.neverAnswered.map((entry) => ({
+    const ended: InFlightRequest[] = [...this.neverAnswered].sort((a, b) => a.start - b.start).map((entry) => ({
       method: entry.method, path: entry.path, ageMs: Math.round(now - entry.start), headersSent: entry.headersSent, endedBy: entry.endedBy,
     }));
     return {

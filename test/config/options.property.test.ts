@@ -108,7 +108,8 @@ const RULES: Record<string, (raw: string) => Expected> = {
     const unit = match === null ? undefined : SIZE[(match[2] as string).toLowerCase()];
     return match === null || unit === undefined ? REJECT : accept(Math.round(Number(match[1]) * unit));
   },
-  'heap-snapshot-on-recycle': pathRule(), cwd: pathRule(), 'env-file': pathRule(), 'ssl-keyfile': pathRule(), 'ssl-certfile': pathRule(), 'ssl-ca': pathRule(),
+  'profile-dir-max': (raw) => RULES['max-memory']!(raw),
+  'heap-snapshot-on-recycle': pathRule(), 'profile-dir': pathRule(), cwd: pathRule(), 'env-file': pathRule(), 'ssl-keyfile': pathRule(), 'ssl-certfile': pathRule(), 'ssl-ca': pathRule(),
   'max-requests': wholeRule, 'max-requests-jitter': wholeRule,
   control: pathRule(107), uds: pathRule(100, true),
   fd: (raw) => (raw.trim() === '' ? accept(undefined) : digits(raw.trim()) && Number(raw.trim()) >= 3 && Number(raw.trim()) <= 65535 ? accept(Number(raw.trim())) : REJECT),

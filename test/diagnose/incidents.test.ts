@@ -26,6 +26,16 @@ test('a stalled incident shows the stack as a block, or says why there is none',
   assert.equal(without.block, undefined);
 });
 
+test('a stalled incident with a CPU profile adds its top functions under the stack, or says why there is none', () => {
+  const profiled = describeIncident({
+    ...base, kind: 'stalled', reason: 'no heartbeat for 5.0s', stack: '    at spin (/app.js:3:1)',
+    profile: { durationMs: 1000, path: '/var/profiles/worker-2.cpuprofile', top: [{ functionName: 'spin', url: '/app.js', lineNumber: 3, selfMs: 990, selfPercent: 99 }] },
+  });
+  assert.equal(profiled.block, '    at spin (/app.js:3:1)\ntop functions by self time over a 1.0s CPU profile (/var/profiles/worker-2.cpuprofile):\n 99.0 %     990.0 ms  spin (/app.js:3)');
+  const none = describeIncident({ ...base, kind: 'stalled', reason: 'no heartbeat for 5.0s', noStack: 'no stack: inspector did not open', noProfile: 'no profile: the inspector gave no stack either' });
+  assert.equal(none.block, 'no profile: the inspector gave no stack either');
+});
+
 test('a stuck incident lists its requests in flight with their age', () => {
   const { msg, block } = describeIncident({
     ...base, kind: 'stuck', reason: '9 request(s) in 10.3s and not one answered',

@@ -47,7 +47,7 @@ test('bad control requests get an error and the primary keeps serving: malformed
   const warden = await startWarden(t, [fixture('worker-env.mjs'), '--workers', '1']);
   const answer = async (payload: string, waitMs?: number) => JSON.parse((await talk(warden.control, payload, waitMs)).trim()) as { type: string; ok: boolean; message: string };
   assert.deepEqual(await answer('not json\n'), { type: 'done', ok: false, message: 'malformed request: not JSON' });
-  assert.equal((await answer('{"cmd":"rm -rf"}\n')).message, 'unknown command "rm -rf"; known: reload, scale, status');
+  assert.equal((await answer('{"cmd":"rm -rf"}\n')).message, 'unknown command "rm -rf"; known: reload, scale, status, profile');
   assert.match((await answer('{"cmd":"scale","workers":"lots"}\n')).message, /^malformed scale request/);
   assert.equal((await answer('x'.repeat(70 * 1024))).message, 'request longer than 65536 bytes');
   assert.equal((await answer('', 10_000)).message, 'no request within 5s', 'a silent connection is closed after a timeout');

@@ -3,26 +3,31 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fixture, get, getJson, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
+import { fixture, get, getJson, processState, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
 
 const TIMEOUT_S = 2;
 
 /** Watch /readyz and the frozen slot until the worker is replaced and /readyz is green again. */
 async function watchRecovery(warden: RunningWarden, slot: number, frozenPid: number, frozenAt: number) {
   let redAt: number | undefined;
+  /** The frozen process's state (`T`: stopped, not yet killed) when /readyz was first seen 503. */
+  let frozenStateWhenRed: string | undefined;
   let replacedAt: number | undefined;
   let readyAgainAt: number | undefined;
   await waitFor('replacement and /readyz 200 again', async () => {
     const now = Date.now();
     const ready = await getJson<{ missing: { slot: number }[] }>(warden.adminPort, '/readyz', 2000);
-    if (ready.status === 503 && redAt === undefined) redAt = now;
+    if (ready.status === 503 && redAt === undefined) {
+      redAt = now;
+      frozenStateWhenRed = processState(frozenPid);
+    }
     const { workers } = await warden.workers();
     const current = workers.find((w) => w.slot === slot && w.state === 'ready');
     if (replacedAt === undefined && current && current.pid !== frozenPid) replacedAt = now;
     if (replacedAt !== undefined && ready.status === 200) readyAgainAt = now;
     return readyAgainAt !== undefined;
   }, 40_000, 50);
-  return { redAfterMs: (redAt as number) - frozenAt, replacedAfterMs: (replacedAt as number) - frozenAt, readyAfterMs: (readyAgainAt as number) - frozenAt };
+  return { redAfterMs: (redAt as number) - frozenAt, frozenStateWhenRed, replacedAfterMs: (replacedAt as number) - frozenAt, readyAfterMs: (readyAgainAt as number) - frozenAt };
 }
 
 test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in its slot, and the service never stops answering', async (t) => {
@@ -43,7 +48,11 @@ test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in i
   await waitFor('more load after recovery', () => load.samples.filter((s) => s.at > afterRecovery && s.ok).length > 20 || undefined);
   const samples = await load.stop();
   t.diagnostic(`SIGSTOP: /readyz 503 after ${timings.redAfterMs} ms, replaced after ${timings.replacedAfterMs} ms, green after ${timings.readyAfterMs} ms, ${samples.length} requests`);
-  assert.ok(timings.redAfterMs < timeoutS * 1000, `/readyz turned 503 before the timeout (after ${timings.redAfterMs} ms)`);
+  // /readyz was 503 while the frozen worker still existed, stopped: before the kill. And well before
+  // the --timeout verdict, which also turns it 503: the 1 s heartbeat window plus 2.5 s for a loaded
+  // machine's slow polls (how fast it turns is readiness.test.ts's claim).
+  assert.equal(timings.frozenStateWhenRed, 'T', `/readyz turned 503 before the kill (after ${timings.redAfterMs} ms, the frozen process then ${timings.frozenStateWhenRed ?? 'gone'})`);
+  assert.ok(timings.redAfterMs < timeoutS * 1000 - 1500, `/readyz turned 503 on the missed heartbeats, not at the --timeout verdict (after ${timings.redAfterMs} ms)`);
   assert.ok(timings.replacedAfterMs < timeoutS * 1000 + 10_000, `replaced within timeout + margin (after ${timings.replacedAfterMs} ms)`);
   // Only the requests the worker had already taken when it froze can be lost (at most one per
   // client loop); connections handed to it afterwards are held and given to another worker.
@@ -52,14 +61,23 @@ test('a worker stopped with SIGSTOP under load leaves rotation, is replaced in i
   for (const sample of failed) assert.ok(sample.at <= frozenAt, `a failed request was sent ${sample.at - frozenAt} ms after the freeze (${sample.error ?? sample.status})`);
   // After the verdict no new connection reaches the frozen worker: had one, it would have waited
   // at least the reclaim deadline (1 s) before another worker got it, or failed. So every request
-  // sent from then on is answered in under a second: that bound is the claim, not a speed goal.
+  // sent from then on is answered, and those that took a second or more are rare: on a loaded
+  // machine a few may stall on their own, but a worker left in rotation would hold about half.
   const afterVerdict = samples.filter((s) => s.at > frozenAt + timings.redAfterMs + 50);
   assert.ok(afterVerdict.length > 10, 'requests were sent after the verdict');
-  const slowest = Math.max(...afterVerdict.map((s) => s.ms));
-  assert.ok(afterVerdict.every((s) => s.ok) && slowest < 1000, `every request after the verdict answered without waiting for a reclaim (slowest ${slowest} ms)`);
-  for (let from = frozenAt; from < frozenAt + timings.readyAfterMs; from += 1000) {
-    assert.ok(samples.some((s) => s.ok && s.at + s.ms >= from && s.at + s.ms < from + 1000), `the service answered in the second from ${from - frozenAt} ms after the freeze`);
+  assert.ok(afterVerdict.every((s) => s.ok), `every request after the verdict answered: ${afterVerdict.filter((s) => !s.ok).length} failed`);
+  const slow = afterVerdict.filter((s) => s.ms >= 1000);
+  assert.ok(slow.length <= afterVerdict.length / 10, `few requests after the verdict waited a second or more (${slow.length} of ${afterVerdict.length}: ${slow.map((s) => s.ms).join(', ')} ms)`);
+  // The service never stopped answering: no gap between answers from the freeze to green again as
+  // long as the kill at --timeout would make, with room for a loaded machine's pauses.
+  const answeredAt = samples.filter((s) => s.ok).map((s) => s.at + s.ms).filter((at) => at >= frozenAt).sort((a, b) => a - b);
+  let gap = 0;
+  let previous = frozenAt;
+  for (const at of answeredAt.filter((at) => at <= frozenAt + timings.readyAfterMs)) {
+    gap = Math.max(gap, at - previous);
+    previous = at;
   }
+  assert.ok(gap < 2500, `the service answered all along: the longest gap between answers was ${gap} ms (the kill comes at ${timeoutS * 1000} ms)`);
   const { workers: after } = await warden.workers();
   assert.equal(after.find((w) => w.slot === 2)?.pid, workers.find((w) => w.slot === 2)?.pid, 'the healthy worker was not touched');
   await warden.expectOutput(/worker 1 \(pid \d+\) sent no heartbeat for/);
@@ -81,8 +99,10 @@ for (const [name, route] of [['a busy loop', '/spin'], ['an Atomics.wait deadloc
     const timings = await watchRecovery(warden, frozen.slot, frozenPid, frozenAt);
     t.diagnostic(`${name}: /readyz 503 after ${timings.redAfterMs} ms, replaced after ${timings.replacedAfterMs} ms`);
     assert.ok(timings.replacedAfterMs < TIMEOUT_S * 1000 + 10_000, `replaced after ${timings.replacedAfterMs} ms`);
-    const slot = (await warden.workers()).workers.find((w) => w.slot === frozen.slot);
-    assert.match(slot?.lastExit?.reason ?? '', /no heartbeat/);
+    // The replacement can be ready before the frozen worker exits: its kill waits for the stack and
+    // the one-second CPU profile.
+    const reason = await waitFor('the frozen worker\'s exit in its slot', async () => (await warden.workers()).workers.find((w) => w.slot === frozen.slot)?.lastExit?.reason, 10_000);
+    assert.match(reason, /no heartbeat/);
   });
 }
 

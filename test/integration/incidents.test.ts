@@ -32,6 +32,7 @@ test('a busy loop: the stack names the spinning function and its file, logged be
   const spinner = await frozenBy(warden, '/spin');
   const incident = await incidentFor(warden.adminPort, spinner, 'stalled');
   assert.match(incident.stack ?? '', /at spinForever \(.*test\/fixtures\/faults\.mjs:\d+:\d+\)/);
+  assert.equal(incident.profile?.path, undefined, 'without --profile-dir nothing is written');
   const output = await waitFor('the kill to be logged', () => (warden.output().includes(`(pid ${incident.pid}) was killed by SIGKILL`) ? warden.output() : undefined));
   const stackAt = output.indexOf('at spinForever');
   const killedAt = output.indexOf(`(pid ${incident.pid}) was killed by SIGKILL`);
@@ -39,6 +40,24 @@ test('a busy loop: the stack names the spinning function and its file, logged be
   assert.match(output, new RegExp(`worker ${incident.slot} \\(pid ${incident.pid}\\) was stalled \\(no heartbeat for \\d\\.\\ds\\); its main thread was here:`));
   const { body } = await getJson<{ incidents: IncidentView[] }>(warden.adminPort, '/incidents');
   assert.deepEqual(body.incidents.filter((i) => i.kind === 'stalled').map((i) => i.pid), [spinner], 'only the worker that got /spin stalled');
+});
+
+test('a busy loop: a one-second CPU profile is taken after the stack, its top functions in the incident and its .cpuprofile in --profile-dir', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-profiles-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--timeout', '2', '--profile-dir', dir]);
+  get(warden.port, '/spin', 20_000).catch(() => undefined);
+  const spinner = await frozenBy(warden, '/spin');
+  const incident = await incidentFor(warden.adminPort, spinner, 'stalled');
+  assert.match(incident.stack ?? '', /at spinForever/);
+  const profile = incident.profile;
+  assert.ok(profile !== undefined, `no profile: ${incident.noProfile}`);
+  const [top] = profile.top;
+  // V8 may count a loop it inlined before the profiler started in its caller (see profile-capture.ts).
+  assert.ok(top !== undefined && top.url.endsWith('test/fixtures/faults.mjs') && top.selfPercent > 50, `the top function is the app's loop: ${JSON.stringify(profile.top.slice(0, 3))}`);
+  assert.ok(profile.path !== undefined && profile.path.startsWith(dir) && profile.path.endsWith('.cpuprofile'), `saved: ${profile.path} ${profile.notSaved}`);
+  assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).length, 1);
+  await warden.expectOutput(/top functions by self time over a 1\.0s CPU profile/, 'the profile is in the logged incident');
 });
 
 test('SIGSTOP: no stack can be taken, and the record says so instead of staying silent', async (t) => {

@@ -3,10 +3,14 @@
 // responsive and its output whole (long lines in marked pieces of at most 1 MiB).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { fixture, get, getJson, killQuietly, ownProcesses, ROOT, waitFor, WARDEN, type WorkersBody } from './harness.js';
+import { fixture, get, getJson, killQuietly, ownProcesses, ROOT, waitFor, WARDEN, withDeadline, type WorkersBody } from './harness.js';
 
 interface Started {
   pid: number;
@@ -128,4 +132,79 @@ test('one 10 MB line comes out in marked pieces of at most 1 MiB, whole and in o
   });
   assert.equal(total, 10 * 1024 * 1024, 'nothing lost');
   assert.ok((await timedLivez(warden.adminPort)) < 1000);
+});
+
+/** A port free on 127.0.0.1 a moment ago, for a warden whose startup line cannot be read. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('stdout on a full disk (/dev/full): ENOSPC is counted in /workers, retried without spinning, and warden keeps serving and stops cleanly', async (t) => {
+  const full = openSync('/dev/full', 'w');
+  t.after(() => closeSync(full));
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [WARDEN, 'serve', fixture('chatty.mjs'), '--workers', '2', '--port', String(port), '--admin-port', String(adminPort)], {
+    cwd: ROOT, stdio: ['ignore', full, 'pipe'],
+  });
+  const owned = ownProcesses(t);
+  owned.own(child.pid, 'warden primary');
+  child.stderr?.on('data', () => undefined);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  await waitFor('ready', async () => (await getJson(adminPort, '/readyz')).status === 200, 20_000);
+  const logs = await waitFor('ENOSPC counted', async () => {
+    const body = (await getJson<WorkersBody>(adminPort, '/workers')).body;
+    for (const worker of body.workers) owned.own(worker.pid ?? undefined, 'worker');
+    return body.logs.stdout.droppedLines > 0 ? body.logs.stdout : undefined;
+  }, 10_000);
+  assert.equal(logs.lastError, 'ENOSPC');
+  assert.equal(logs.failing, true, 'the stream knows it is failing (writes wait for the retry)');
+  // Still failing a few retries later, the primary idles: one write a second, not a loop of them.
+  const before = cpuTicks(child.pid as number);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const ticks = cpuTicks(child.pid as number) - before;
+  t.diagnostic(`primary CPU ticks in 2 s with stdout on a full disk: ${ticks}`);
+  // Idle it uses about 2 ticks (10 ms each); retrying at once instead of after 1 s used about 30.
+  assert.ok(ticks < 15, `primary used ${ticks} CPU ticks in 2 s with stdout on a full disk`);
+  const later = (await getJson<WorkersBody>(adminPort, '/workers')).body.logs.stdout;
+  assert.equal(later.lastError, 'ENOSPC');
+  assert.ok(later.droppedLines >= logs.droppedLines, 'drops only grow');
+  assert.equal((await get(port, '/')).status, 200, 'still serving');
+  process.kill(child.pid as number, 'SIGTERM');
+  assert.deepEqual(await withDeadline(exited, 15_000, 'warden to exit after SIGTERM'), { code: 0, signal: null }, 'a failing stdout does not make the stop unclean');
+});
+
+test('on exit warden waits at most 2 s for log lines a stuck stdout will not take', async (t) => {
+  // A FIFO whose read end is held open and never read: once its 64 KiB fill, every write waits.
+  const dir = mkdtempSync(join(tmpdir(), 'warden-stuck-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'stdout');
+  execFileSync('mkfifo', [fifo]);
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  t.after(() => closeSync(reader));
+  const writer = openSync(fifo, 'w');
+  t.after(() => closeSync(writer));
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [WARDEN, 'serve', fixture('chatty.mjs'), '--workers', '2', '--port', String(port), '--admin-port', String(adminPort)], {
+    cwd: ROOT, stdio: ['ignore', writer, 'pipe'],
+  });
+  const owned = ownProcesses(t);
+  owned.own(child.pid, 'warden primary');
+  child.stderr?.on('data', () => undefined);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  await waitFor('ready', async () => (await getJson(adminPort, '/readyz')).status === 200, 20_000);
+  for (const worker of (await getJson<WorkersBody>(adminPort, '/workers')).body.workers) owned.own(worker.pid ?? undefined, 'worker');
+  const stopAt = Date.now();
+  process.kill(child.pid as number, 'SIGTERM');
+  const status = await withDeadline(exited, 15_000, 'warden to exit with its stdout stuck');
+  const tookMs = Date.now() - stopAt;
+  assert.deepEqual(status, { code: 0, signal: null });
+  // Two workers' 800 KB of output cannot fit in the FIFO, so the flush waits its full 2 s (that
+  // shows the output was stuck); then warden exits anyway. 8 s leaves room for a loaded machine.
+  assert.ok(tookMs >= 1900, `the flush waited for the stuck output (exited ${tookMs} ms after SIGTERM)`);
+  assert.ok(tookMs < 8000, `exited ${tookMs} ms after SIGTERM, the 2 s flush bound included`);
 });

@@ -43,6 +43,11 @@ function mixedLoad(port: number) {
   const keepAlive = startLoad(port, { concurrency: 3, keepAlive: true, timeoutMs: 5000, maxMs: 90_000 });
   const fresh = startLoad(port, { concurrency: 3, keepAlive: false, timeoutMs: 5000, maxMs: 90_000 });
   return {
+    /** Both loads answered `count` requests each since `from`: they run, through whatever happened last. */
+    async flowing(from = 0, count = 20) {
+      const answered = (samples: readonly { at: number; ok: boolean }[]) => samples.filter((sample) => sample.ok && sample.at >= from).length;
+      await waitFor(`${count} answers on each load`, () => (answered(keepAlive.samples) >= count && answered(fresh.samples) >= count) || undefined, 15_000);
+    },
     async stop() {
       const kept = (await keepAlive.stop()).map((sample) => ({ ...sample, error: sample.error && `keep-alive: ${sample.error}` }));
       const samples = [...kept, ...(await fresh.stop()).map((sample) => ({ ...sample, error: sample.error && `new connection: ${sample.error}` }))];
@@ -57,7 +62,7 @@ test('a rolling reload under keep-alive and new-connection load fails no request
   const before = await servingPids(warden);
   assert.equal(before.length, 2);
   const load = mixedLoad(warden.port);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await load.flowing();
 
   copy.setVersion('v2');
   // /readyz is polled all through the reload: with --min-ready all it must never leave 200.
@@ -89,7 +94,7 @@ test('a rolling reload under keep-alive and new-connection load fails no request
     const pids = await servingPids(warden);
     return pids.length === 2 && pids.every((pid) => !afterFirst.includes(pid)) ? pids : undefined;
   }, 30_000);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await load.flowing(Date.now());
   const result = await load.stop();
   assert.ok(result.keepAlive > 50 && result.fresh > 50, `both loads ran (${result.keepAlive} keep-alive, ${result.fresh} new-connection requests)`);
   assert.equal(result.samples.filter((s) => !s.ok).length, 0, failures(result.samples));
@@ -110,7 +115,7 @@ test('a reload to broken code fails at the first slot: old workers keep serving 
   const warden = await startWarden(t, [copy.app, '--workers', '2']);
   const before = await servingPids(warden);
   const load = mixedLoad(warden.port);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await load.flowing();
 
   copy.write("export default (req, res) => { res.end('broken' \n");
   const broken = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
@@ -167,7 +172,7 @@ test('--reload: editing the app under load replaces every worker with 0 failed r
   const warden = await startWarden(t, [copy.app, '--workers', '2', '--reload']);
   const before = await servingPids(warden);
   const load = mixedLoad(warden.port);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await load.flowing();
 
   copy.setVersion('v2');
   const afterEdit = await waitFor('workers replaced after the edit', async () => {

@@ -17,8 +17,8 @@ test('warden status prints one line per worker, and --json the same rows', async
   const table = status(['--admin', `http://127.0.0.1:${warden.adminPort}`]);
   assert.equal(table.status, 0, table.stderr);
   const lines = table.stdout.trimEnd().split('\n');
-  assert.match(lines[0] as string, new RegExp(`^warden primary ${warden.pid} .* 2/2 ready  queue 0/511$`));
-  assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s\s+in flight\s+loop\s+rss\s+restarts\s+suspicion \/ last exit/);
+  assert.match(lines[0] as string, new RegExp(`^warden primary ${warden.pid} .* 2/2 ready  elu \\d+%  queue 0/511$`));
+  assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s\s+in flight\s+loop\s+elu\s+rss\s+restarts\s+suspicion \/ last exit/);
   for (const worker of workers) assert.ok(lines.some((line) => new RegExp(`^${worker.slot}\\s+${worker.pid}\\s+ready\\s`).test(line)), `a line for worker ${worker.slot}`);
   assert.ok(!table.stdout.includes('\x1b['), 'no colour when not on a terminal');
 
@@ -59,7 +59,7 @@ test('warden status shows a quarantined worker as such: its state, out of rotati
   const table = status(['--admin', `http://127.0.0.1:${warden.adminPort}`]);
   assert.equal(table.status, 0, table.stderr);
   const lines = table.stdout.trimEnd().split('\n');
-  assert.match(lines[0] as string, /1\/2 ready, 1 quarantined  queue \d+\/\d+$/, lines[0]);
+  assert.match(lines[0] as string, /1\/2 ready, 1 quarantined(  elu \d+%)?  queue \d+\/\d+$/, lines[0]);
   const line = lines.find((candidate) => new RegExp(`^${victim.slot}\\s+${victim.pid}\\s`).test(candidate)) ?? '';
   assert.match(line, new RegExp(`^${victim.slot}\\s+${victim.pid}\\s+quarantined\\s.*quarantined \\d+s \\(out of rotation\\): \\d+ request\\(s\\)`), table.stdout);
   const json = JSON.parse(status(['--admin', `http://127.0.0.1:${warden.adminPort}`, '--json']).stdout) as { workers: { pid: number; state: string; suspicion: string | null }[] };

@@ -83,6 +83,7 @@ function loadVia(socketPath: string) {
     if (agent) agent.destroy();
   });
   return {
+    answered: () => ok,
     async stop() {
       running = false;
       await Promise.all(loops);
@@ -113,13 +114,14 @@ for (const balance of ['handoff', 'shared'] as const) {
     const before = new Set((await getJson<{ workers: { pid: number }[] }>(warden.adminPort, '/workers')).body.workers.map((w) => w.pid));
 
     const load = loadVia(socketPath);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor('load flowing over the socket', () => load.answered() >= 10 || undefined, 15_000);
     process.kill(warden.pid, 'SIGHUP');
     await waitFor('the reload to complete', async () => {
       const view = (await getJson<{ primary: { reload: { last: { outcome: string } | null } } }>(warden.adminPort, '/workers')).body;
       return view.primary.reload.last?.outcome === 'completed' || undefined;
     }, 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const atReload = load.answered();
+    await waitFor('load flowing after the reload', () => load.answered() >= atReload + 10 || undefined, 15_000);
     const { ok, failures } = await load.stop();
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${ok + failures.length} requests over the socket failed during the reload`);
     assert.ok(ok >= 20, `requests went through during the reload (${ok})`);

@@ -7,8 +7,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { initialState, isActive, isInRotation, step, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
+import { initialState, isActive, isInRotation, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
 import { deepFreeze } from './machine-harness.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
@@ -37,6 +38,7 @@ type Command =
   | { kind: 'freeze'; pick: number }
   | { kind: 'thaw'; pick: number }
   | { kind: 'heavy'; pick: number }
+  | { kind: 'silent'; pick: number }
   | { kind: 'probe'; pick: number; ok: boolean }
   | { kind: 'sigterm' }
   | { kind: 'reload'; requestId: number }
@@ -52,6 +54,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('freeze' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('thaw' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('heavy' as const), pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('silent' as const), pick }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('probe' as const), pick, ok: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sigterm' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reload' as const), requestId: fc.integer({ min: 0, max: 5 }) }) },
@@ -70,10 +73,13 @@ class World {
   readonly frozen = new Set<number>();
   /** Over --max-memory in their heartbeats. */
   readonly heavy = new Set<number>();
+  /** Beating, but answering none of its requests since the time given. */
+  readonly silent = new Map<number, number>();
   readonly killed = new Set<number>();
   private readonly pendingExits: { id: number; code: number | null; signal: string | null }[] = [];
   private readonly pendingEvents: MachineEvent[] = [];
-  readonly log: string[] = [];
+  /** The last few events, formatted only when an assertion fails (formatting every step was most of the run time). */
+  private readonly recent: { at: number; event: MachineEvent }[] = [];
   /** When set, every booting worker that is not frozen reports ready at the next tick. */
   autoReady = false;
 
@@ -85,12 +91,26 @@ class World {
   send(event: MachineEvent): void {
     const before = this.state;
     const result = step(this.state, event, this.now);
+    // The incremental paths (quiet heartbeats and Ticks, checks only where due) decide exactly as the full pass.
+    const full = stepFully(this.state, event, this.now);
+    // Compared first, the message (and its event log) built only when they differ.
+    const agree = (what: string, incremental: unknown, fully: unknown) => {
+      if (!isDeepStrictEqual(incremental, fully)) assert.deepEqual(incremental, fully, `incremental and full pass disagree on ${what} of ${JSON.stringify(event)}\n${this.lastEvents(8)}`);
+    };
+    agree('the state', result.state, full.state);
+    agree('the effects', result.effects, full.effects);
+    agree('the rotation (carried over, or computed afresh)', rotationOf(result.state), rotationOf(full.state));
     this.state = deepFreeze(result.state);
-    this.log.push(`${this.now} ${JSON.stringify(event)}`);
+    this.recent.push({ at: this.now, event });
+    if (this.recent.length > 16) this.recent.shift();
     for (const effect of result.effects) this.perform(effect);
-    checkInvariants(before, this.state, result.effects, this.now, this.log);
+    checkInvariants(before, this.state, result.effects, this.now, () => this.lastEvents(8));
     // Results of effects come back as later events, in order, as the supervisor's queue does.
     while (this.pendingEvents.length > 0) this.send(this.pendingEvents.shift() as MachineEvent);
+  }
+
+  lastEvents(count: number): string {
+    return this.recent.slice(-count).map(({ at, event }) => `${at} ${JSON.stringify(event)}`).join('\n');
   }
 
   private perform(effect: Effect): void {
@@ -165,7 +185,9 @@ class World {
           if (!this.alive.has(worker.id) || this.frozen.has(worker.id)) continue;
           if (worker.state !== 'ready' && worker.state !== 'draining') continue;
           const rssBytes = this.heavy.has(worker.id) ? 2 * this.config.maxMemoryBytes : 50 * 1024 * 1024;
-          this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats({ rssBytes }) });
+          const silentSince = this.silent.get(worker.id);
+          const progress = silentSince === undefined ? {} : { unansweredCount: 3, unansweredForMs: this.now - silentSince, inFlight: 3, lastFinishedAgoMs: this.now - silentSince };
+          this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats({ rssBytes, ...progress }) });
         }
       }
       this.send({ type: 'Tick' });
@@ -224,6 +246,11 @@ class World {
         if (id !== undefined) this.heavy.add(id);
         return;
       }
+      case 'silent': {
+        const id = this.choose(command.pick, (state) => state === 'ready');
+        if (id !== undefined && !this.silent.has(id)) this.silent.set(id, this.now);
+        return;
+      }
       case 'probe': {
         const id = this.choose(command.pick, (state) => state === 'ready');
         if (id !== undefined) this.send(command.ok ? { type: 'ProbeSucceeded', id } : { type: 'ProbeFailed', id, reason: 'probe answered 500' });
@@ -248,41 +275,46 @@ class World {
   }
 }
 
-function checkInvariants(before: MachineState, state: MachineState, effects: Effect[], now: number, log: readonly string[]): void {
-  const context = () => `\nlast events:\n${log.slice(-8).join('\n')}`;
+/** assert.ok with a message built only on failure: these run after every step of every run. */
+function check(condition: boolean, message: () => string): void {
+  if (!condition) assert.fail(message());
+}
+
+function checkInvariants(before: MachineState, state: MachineState, effects: Effect[], now: number, lastEvents: () => string): void {
+  const context = () => `\nlast events:\n${lastEvents()}`;
   const target = state.targetWorkers;
-  assert.ok(target >= 1 && target <= 1024, `target ${target} out of range${context()}`);
+  check(target >= 1 && target <= 1024, () => `target ${target} out of range${context()}`);
   // Never more workers serving than the target: a surge worker takes over the moment the old one drains.
   const serving = state.workers.filter((worker) => isInRotation(state, worker));
-  assert.ok(serving.length <= target, `${serving.length} workers in rotation for a target of ${target}${context()}`);
+  check(serving.length <= target, () => `${serving.length} workers in rotation for a target of ${target}${context()}`);
   // Never a worker in two places: one record per id, at most one worker holding each slot besides
   // the one surge worker (reload, upkeep) that may exist at a time.
   const ids = state.workers.map((worker) => worker.id);
-  assert.equal(new Set(ids).size, ids.length, `a worker id appears twice: ${ids.join(',')}${context()}`);
+  check(new Set(ids).size === ids.length, () => `a worker id appears twice: ${ids.join(',')}${context()}`);
   const surges = state.workers.filter((worker) => worker.surgeFor !== undefined && isActive(worker));
-  assert.ok(surges.length <= 1, `${surges.length} surge workers at once${context()}`);
+  check(surges.length <= 1, () => `${surges.length} surge workers at once${context()}`);
   for (const slot of state.slots) {
     const holders = state.workers.filter((worker) => worker.slot === slot.slot && isActive(worker) && worker.surgeFor === undefined);
-    assert.ok(holders.length <= 1, `slot ${slot.slot} held by ${holders.length} workers${context()}`);
+    check(holders.length <= 1, () => `slot ${slot.slot} held by ${holders.length} workers${context()}`);
   }
   // Workers above the target are on their way out.
   if (state.phase === 'running') {
-    for (const worker of state.workers) assert.ok(worker.slot <= target || worker.retiring, `worker ${worker.id} in slot ${worker.slot} above the target ${target} still active${context()}`);
+    for (const worker of state.workers) check(worker.slot <= target || worker.retiring, () => `worker ${worker.id} in slot ${worker.slot} above the target ${target} still active${context()}`);
   }
   const pids = state.workers.map((worker) => worker.pid).filter((pid) => pid !== undefined);
-  assert.equal(new Set(pids).size, pids.length, `a pid belongs to two workers${context()}`);
+  check(new Set(pids).size === pids.length, () => `a pid belongs to two workers${context()}`);
   for (const worker of state.workers) {
     assert.ok(['spawning', 'booting', 'ready', 'draining', 'stopping'].includes(worker.state), `worker ${worker.id} in unknown state ${worker.state}`);
     assert.ok(worker.slot >= 1 && worker.slot <= 1024, `worker ${worker.id} in slot ${worker.slot}`);
   }
   // The backoff never exceeds its cap.
   for (const slot of state.slots) {
-    assert.ok(slot.nextSpawnAt - now <= state.config.backoff.maxMs, `slot ${slot.slot} waits ${slot.nextSpawnAt - now} ms, above the ${state.config.backoff.maxMs} ms cap${context()}`);
+    check(slot.nextSpawnAt - now <= state.config.backoff.maxMs, () => `slot ${slot.slot} waits ${slot.nextSpawnAt - now} ms, above the ${state.config.backoff.maxMs} ms cap${context()}`);
   }
   // A spawn only while running, and only for a slot nobody holds.
   for (const effect of effects) {
     if (effect.type !== 'Spawn') continue;
-    assert.equal(before.phase, 'running', `spawned while ${before.phase}${context()}`);
+    check(before.phase === 'running', () => `spawned while ${before.phase}${context()}`);
   }
   // Time only moves forward inside the machine's view: no deadline set in the past is missed silently.
   if (before.phase === 'exited') assert.equal(effects.length, 0, 'an exited machine does nothing');
@@ -296,6 +328,13 @@ test('for random event sequences the invariants hold after every step', () => {
     const world = new World(CONFIG);
     for (const next of commands) world.run(next);
   }), { numRuns: 300 });
+});
+
+test('with a larger fleet, the incremental paths decide as the full pass for random event sequences', () => {
+  fc.assert(fc.property(fc.array(command, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 12 }), (commands, workers) => {
+    const world = new World({ ...CONFIG, workers, maxRequests: 8, maxRequestsJitter: 5 });
+    for (const next of commands) world.run(next);
+  }), { numRuns: 150 });
 });
 
 test('under a crash storm (workers dying again and again) the backoff stays under its cap and restarts go on', () => {
@@ -329,7 +368,7 @@ test('every frozen worker is eventually killed (stalled -> SIGKILL), whatever ca
     for (const id of victims) world.frozen.add(id);
     world.advance(TIME_TO_KILL_MS);
     for (const id of victims) {
-      assert.ok(!world.alive.has(id), `frozen worker ${id} still alive ${TIME_TO_KILL_MS} ms later${`\n${world.log.slice(-10).join('\n')}`}`);
+      check(!world.alive.has(id), () => `frozen worker ${id} still alive ${TIME_TO_KILL_MS} ms later\n${world.lastEvents(10)}`);
       assert.ok(world.killed.has(id), `frozen worker ${id} was sent SIGKILL`);
     }
   }), { numRuns: 200 });
@@ -342,7 +381,7 @@ test('a stopping supervisor always exits, even with frozen workers', () => {
     if (freezeAll) for (const id of world.alive) world.frozen.add(id);
     world.run({ kind: 'sigterm' });
     world.advance(TIME_TO_EXIT_MS);
-    assert.ok(world.exited, `no Exit ${TIME_TO_EXIT_MS} ms after SIGTERM (phase ${world.state.phase}, ${world.alive.size} alive)\n${world.log.slice(-10).join('\n')}`);
+    check(world.exited, () => `no Exit ${TIME_TO_EXIT_MS} ms after SIGTERM (phase ${world.state.phase}, ${world.alive.size} alive)\n${world.lastEvents(10)}`);
     assert.equal(world.alive.size, 0, 'no worker is left when the supervisor exits');
   }), { numRuns: 200 });
 });
@@ -379,8 +418,13 @@ test('a reload asked at any moment ends (completed, failed or stopped) once proc
     if (world.state.phase !== 'running') return;
     for (const id of [...world.frozen]) world.frozen.delete(id);
     world.autoReady = true;
-    // Two reloads at most (the running one and the one queued), each a boot per slot.
-    world.advance(2 * (world.state.targetWorkers + 1) * (CONFIG.bootTimeoutMs + CONFIG.backoff.maxMs));
+    // Two reloads at most (the running one and the one queued), each a boot per slot. Time moves in
+    // 1 s steps and stops once both are over: nothing left can start another reload.
+    const bound = 2 * (world.state.targetWorkers + 1) * (CONFIG.bootTimeoutMs + CONFIG.backoff.maxMs);
+    for (let waited = 0; waited < bound && (world.state.reload !== undefined || world.state.reloadQueued !== undefined); waited += 1000) {
+      world.advance(1000);
+      if (world.state.phase !== 'running') return;
+    }
     if (world.state.phase !== 'running') return;
     assert.equal(world.state.reload, undefined, `a reload is still running: ${JSON.stringify(world.state.reload)}`);
     assert.equal(world.state.reloadQueued, undefined, 'a queued reload was left waiting');

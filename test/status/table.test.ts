@@ -5,8 +5,8 @@ import { formatStatus, statusRows, suspicionText, useColour, type StatusSample }
 
 function sample(at: number, served: number, state: DisplayState = 'ready'): StatusSample {
   const worker: WorkerView = {
-    slot: 1, generation: 1, pid: 11, state, inRotation: true, reason: null, suspicion: null, since: '', sinceMs: 0, uptimeMs: 61_000, heartbeatAgeMs: 10,
-    loopDelayMs: 1.234, inFlight: 2, oldestInFlightMs: 0, served, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
+    slot: 1, generation: 1, pid: 11, state, inRotation: true, saturated: false, reason: null, suspicion: null, since: '', sinceMs: 0, uptimeMs: 61_000, heartbeatAgeMs: 10,
+    loopDelayMs: 1.234, eventLoopUtilization: 0.876, inFlight: 2, oldestInFlightMs: 0, served, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
     rssBytes: 50 * 1024 * 1024, heapUsedBytes: null, restarts: 1, replacements: null,
     lastExit: { code: null, signal: 'SIGKILL', reason: 'no heartbeat for 5.0s', at: '' },
     incidents: [{ at: '', slot: 1, generation: 1, pid: 11, kind: 'stalled', reason: 'no heartbeat for 5.0s' }],
@@ -17,7 +17,7 @@ function sample(at: number, served: number, state: DisplayState = 'ready'): Stat
     body: {
       primary: {
         pid: 10, version: '0.0.0', module: 'app.js', phase: 'running', control: null, listen: { host: '127.0.0.1', port: 8000 },
-        admin: { host: '127.0.0.1', port: 9000 }, startedAt: '', uptimeMs: 65_000, workersTarget: 1, requiredReady: 1, generation: 1,
+        admin: { host: '127.0.0.1', port: 9000 }, startedAt: '', uptimeMs: 65_000, workersTarget: 1, fleetUtilization: 0.876, requiredReady: 1, generation: 1,
         reload: { running: null, queued: false, last: null, counts: {} }, scaling: null,
       },
       workers: [worker],
@@ -39,11 +39,20 @@ test('the table has one line per worker with state, uptime, rss, restarts and th
   const text = formatStatus(current, statusRows(current, sample(1000, 100)), { colour: false, width: 200 });
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.length, 3);
-  assert.match(lines[0] as string, /1\/1 ready  queue 3\/511$/, 'the header ends with the accept queue and --backlog');
+  assert.match(lines[0] as string, /1\/1 ready  elu 88%  queue 3\/511$/, 'the header ends with the accept queue and --backlog');
   assert.match(lines[1] as string, /^slot\s+pid\s+state\s+uptime\s+req\/s/);
-  assert.match(lines[2] as string, /^1\s+11\s+ready\s+1m01s\s+50\s+2\s+1\.2ms\s+50 MB\s+1\s+no heartbeat for 5\.0s \/ stalled: no heartbeat/);
+  assert.match(lines[2] as string, /^1\s+11\s+ready\s+1m01s\s+50\s+2\s+1\.2ms\s+88%\s+50 MB\s+1\s+no heartbeat for 5\.0s \/ stalled: no heartbeat/);
   assert.ok(!text.includes('\x1b['), 'no colour codes');
   assert.ok(formatStatus(current, statusRows(current, undefined), { colour: true, width: 200 }).includes('\x1b[32mready'));
+});
+
+test('the header carries the fleet ELU, and a saturated worker says so in its elu cell', () => {
+  const current = sample(2000, 150);
+  const worker = current.body.workers[0];
+  if (worker !== undefined) worker.saturated = true;
+  const text = formatStatus(current, statusRows(current, undefined), { colour: false, width: 200 });
+  assert.match(text.split('\n')[0] as string, /1\/1 ready  elu 88%/);
+  assert.match(text.split('\n')[2] as string, /1\.2ms\s+88% saturated\s+50 MB/);
 });
 
 test('colour only on a terminal, and never with NO_COLOR', () => {
@@ -61,7 +70,7 @@ test('a quarantined worker reads "quarantined", out of rotation, with how long a
   });
   const text = formatStatus(current, statusRows(current, undefined), { colour: true, width: 300 });
   const lines = text.trimEnd().split('\n');
-  assert.match(lines[0] as string, /0\/1 ready, 1 quarantined  queue 3\/511$/);
+  assert.match(lines[0] as string, /0\/1 ready, 1 quarantined  elu 88%  queue 3\/511$/);
   assert.match(lines[2] as string, /\x1b\[33mquarantined/, 'yellow: out of rotation, not sick yet');
   assert.ok((lines[2] as string).includes('quarantined 3s (out of rotation): 4 request(s) unanswered for 1.2s while another worker answered'), lines[2]);
 });

@@ -4,7 +4,8 @@
 // connections closed), unknown paths get 404, and no answer ever carries a stack trace.
 
 import { isIP } from 'node:net';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { http } from '../../net/node-http.js';
 import type { AddressInfo } from 'node:net';
 import type { HealthAnswer } from './report.js';
 import { listenOn, listenOnFd } from '../net/bind.js';
@@ -49,7 +50,7 @@ export class AdminServer {
 
   /** `onError` hears about a route that threw or rejected; the client gets a bare 500. */
   constructor(routes: AdminRoutes, onError: (path: string, error: unknown) => void = () => undefined) {
-    this.server = createServer({
+    this.server = http.createServer({
       maxHeaderSize: ADMIN_LIMITS.maxHeaderBytes,
       headersTimeout: ADMIN_LIMITS.headersTimeoutMs,
       requestTimeout: ADMIN_LIMITS.requestTimeoutMs,

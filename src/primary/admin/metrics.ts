@@ -4,6 +4,8 @@
 // cannot slow it. Per-worker series carry `slot` and `generation` and exist only while the worker
 // does, so cardinality stays bounded by the live workers however often they restart.
 
+import { fleetUtilization } from '../machine/autoscale.js';
+import { isSaturated } from '../machine/saturation.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValue } from 'prom-client';
 import { displayState } from './report.js';
 import { QUARANTINE_OUTCOMES, REPLACEMENT_REASONS, type MachineState, type WorkerRecord } from '../machine/index.js';
@@ -18,6 +20,9 @@ export const METRIC = {
   workerRequestDuration: 'warden_worker_request_duration_seconds',
   workerInFlight: 'warden_worker_requests_in_flight',
   workerLoopDelay: 'warden_worker_event_loop_delay_seconds',
+  workerLoopUtilization: 'warden_worker_event_loop_utilization',
+  workerSaturated: 'warden_worker_saturated',
+  fleetLoopUtilization: 'warden_fleet_event_loop_utilization',
   workerRss: 'warden_worker_resident_memory_bytes',
   workerHeap: 'warden_worker_heap_used_bytes',
   workerHeartbeatAge: 'warden_worker_heartbeat_age_seconds',
@@ -137,6 +142,8 @@ export class WardenMetrics {
     this.perWorkerGauge(METRIC.workerQuarantined, 'A live worker quarantined: 1 while it is suspect and out of rotation (still serving what it holds), else 0', (worker) => displayState(worker) === 'quarantined' ? 1 : 0);
     this.perWorkerGauge(METRIC.workerInFlight, 'Requests in flight on a live worker', (worker) => worker.stats?.inFlight);
     this.perWorkerGauge(METRIC.workerLoopDelay, 'Event-loop delay of a live worker (p99 over its last heartbeat interval)', (worker) => worker.stats === undefined ? undefined : worker.stats.loopDelayMs / 1000);
+    this.perWorkerGauge(METRIC.workerLoopUtilization, 'Event-loop utilisation of a live worker over its last heartbeat interval, 0..1', (worker) => worker.stats?.eventLoopUtilization);
+    this.perWorkerGauge(METRIC.workerSaturated, 'A live worker whose ELU stayed near 1 for a sustained time while its heartbeats kept coming: 1, else 0 (busy, not sick)', (worker, now) => worker.state === 'ready' && isSaturated(worker.busySince, now) ? 1 : 0);
     this.perWorkerGauge(METRIC.workerRss, 'Resident memory of a live worker', (worker) => worker.stats?.rssBytes);
     this.perWorkerGauge(METRIC.workerHeap, 'V8 heap used by a live worker', (worker) => worker.stats?.heapUsedBytes);
     this.perWorkerGauge(METRIC.workerConnections, 'Open client connections on a live worker', (worker) => worker.stats?.connections);
@@ -198,6 +205,14 @@ export class WardenMetrics {
         const counts = new Map<DisplayState, number>(DISPLAY_STATES.map((state) => [state, 0]));
         for (const worker of source.state().workers) counts.set(displayState(worker), (counts.get(displayState(worker)) ?? 0) + 1);
         for (const [state, count] of counts) this.set({ state }, count);
+      },
+    });
+    new Gauge({
+      name: METRIC.fleetLoopUtilization, help: 'Mean event-loop utilisation of the ready workers, 0..1: the fleet\'s saturation as one number', registers: [this.registry],
+      collect() {
+        this.reset();
+        const value = fleetUtilization(source.state().workers.filter((worker) => worker.state === 'ready').map((worker) => worker.stats?.eventLoopUtilization));
+        if (value !== undefined) this.set(value);
       },
     });
     new Gauge({

@@ -4,6 +4,8 @@
 
 import type { MachineState, WorkerRecord } from '../machine/index.js';
 import { isInRotation } from '../machine/index.js';
+import { fleetUtilization } from '../machine/autoscale.js';
+import { isSaturated } from '../machine/saturation.js';
 import type { DisplayState, ExitView, Incident, WorkersBody, WorkerView } from '../../protocol/admin.js';
 
 export type { DisplayState };
@@ -76,6 +78,7 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
     pid: worker.pid ?? null,
     state: displayState(worker),
     inRotation: isInRotation(state, worker),
+    saturated: worker.state === 'ready' && isSaturated(worker.busySince, now),
     reason: worker.reason ?? null,
     suspicion: worker.suspicion === undefined ? null : {
       isQuarantined: worker.suspicion.quarantinedAt !== undefined,
@@ -89,6 +92,7 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
     uptimeMs: Math.round(now - worker.spawnedAt),
     heartbeatAgeMs: worker.lastBeatAt === undefined ? null : Math.round(now - worker.lastBeatAt),
     loopDelayMs: stats?.loopDelayMs ?? null,
+    eventLoopUtilization: stats?.eventLoopUtilization ?? null,
     inFlight: stats?.inFlight ?? 0,
     oldestInFlightMs: stats?.oldestWaitingMs ?? 0,
     served: stats?.served ?? 0,
@@ -120,7 +124,9 @@ export function workersReport(state: MachineState, info: PrimaryInfo, now: numbe
     primary: {
       pid: info.pid, version: info.version, module: info.module, phase: state.phase, control: info.control ?? null,
       listen: info.listen, admin: info.admin, startedAt: iso(info.startedAt), uptimeMs: Math.round(now - info.startedAt),
-      workersTarget: state.targetWorkers, requiredReady: info.requiredReady, generation: state.generation,
+      workersTarget: state.targetWorkers,
+      fleetUtilization: fleetUtilization(state.workers.filter((worker) => worker.state === 'ready').map((worker) => worker.stats?.eventLoopUtilization)) ?? null,
+      requiredReady: info.requiredReady, generation: state.generation,
       reload: {
         running: state.reload === undefined ? null : { generation: state.reload.generation, startedAt: iso(state.reload.startedAt), slotsDone: state.reload.slotsDone },
         queued: state.reloadQueued !== undefined,
@@ -138,10 +144,10 @@ export function workersReport(state: MachineState, info: PrimaryInfo, now: numbe
 
 function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slots'][number]['lastExit'], now: number): Omit<WorkerView, 'replacements' | 'incidents'> {
   return {
-    slot, generation: 0, pid: null, state: 'exited', inRotation: false, suspicion: null,
+    slot, generation: 0, pid: null, state: 'exited', inRotation: false, saturated: false, suspicion: null,
     reason: lastExit?.reason ?? 'not started', since: lastExit === undefined ? iso(now) : iso(lastExit.at),
     sinceMs: lastExit === undefined ? 0 : Math.round(now - lastExit.at), uptimeMs: 0, heartbeatAgeMs: null,
-    loopDelayMs: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
+    loopDelayMs: null, eventLoopUtilization: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
     rssBytes: null, heapUsedBytes: null, restarts: Math.max(0, spawns - 1),
     lastExit: exitView(lastExit),
   };

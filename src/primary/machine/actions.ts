@@ -8,7 +8,7 @@ import { LOG_EVENTS, type LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import { backoffMs, isCrashLooping } from './policy.js';
 import {
-  jitterFor, newSlot, type Condition, type Effect, type HaltInfo, type MachineEvent, type MachineState,
+  jitterFor, newSlot, slotRecord, type Condition, type Effect, type HaltInfo, type MachineEvent, type MachineState,
   type QuarantineOutcome, type ReplacementReason, type SlotRecord, type UpkeepReason, type WorkerRecord, type WorkerState,
 } from './types.js';
 
@@ -40,7 +40,7 @@ export abstract class Actions {
     const id = this.state.nextWorkerId++;
     const worker: WorkerRecord = {
       id, slot: slot.slot, generation: this.state.generation, state: 'spawning', pid: undefined,
-      since: this.now, spawnedAt: this.now, readyAt: undefined, lastBeatAt: undefined, stats: undefined, statsAt: undefined,
+      since: this.now, spawnedAt: this.now, readyAt: undefined, lastBeatAt: undefined, stats: undefined, busySince: undefined, statsAt: undefined,
       condition: 'ok', reason: undefined, deadline: undefined, retiring: false, killSent: false, probeFailures: 0,
       bootError: undefined, crashError: undefined, surgeFor, awaitingProbe: false, upkeep: undefined, suspicion: undefined, servedMarks: [],
       maxRequests: config.maxRequests > 0 ? config.maxRequests + jitterFor(id, config.maxRequestsJitter) : 0,
@@ -192,7 +192,7 @@ export abstract class Actions {
   }
 
   slotOf(worker: WorkerRecord): SlotRecord | undefined {
-    const slot = this.state.slots.find((candidate) => candidate.slot === worker.slot);
+    const slot = slotRecord(this.state, worker.slot);
     return slot === undefined ? undefined : this.ownSlot(slot);
   }
 
@@ -211,23 +211,36 @@ export abstract class Actions {
 
   ownSlot(slot: SlotRecord): SlotRecord {
     if (this.owned.has(slot)) return slot;
-    const index = this.state.slots.findIndex((candidate) => candidate.slot === slot.slot);
+    const slots = this.ownSlotList();
+    const index = slots[slot.slot - 1]?.slot === slot.slot ? slot.slot - 1 : slots.findIndex((candidate) => candidate.slot === slot.slot);
     if (index < 0) throw new Error(`machine: slot ${slot.slot} is not in the state; it cannot be changed`);
-    const current = this.state.slots[index] as SlotRecord;
+    const current = slots[index] as SlotRecord;
     if (this.owned.has(current)) return current;
     const copy = { ...current, replacements: { ...current.replacements } };
-    this.state.slots[index] = copy;
+    slots[index] = copy;
     this.owned.add(copy);
     return copy;
   }
+
+  /** The slot list is shared with the previous state (copyState) until a step first changes it. */
+  private ownSlotList(): SlotRecord[] {
+    if (!this.isSlotListOwned) {
+      this.state.slots = [...this.state.slots];
+      this.isSlotListOwned = true;
+    }
+    return this.state.slots;
+  }
+
+  private isSlotListOwned = false;
 
   ensureSlot(number: number): SlotRecord {
     const found = this.state.slots.find((candidate) => candidate.slot === number);
     if (found !== undefined) return this.ownSlot(found);
     const slot = newSlot(number, this.now);
     this.owned.add(slot);
-    this.state.slots.push(slot);
-    this.state.slots.sort((a, b) => a.slot - b.slot);
+    const slots = this.ownSlotList();
+    slots.push(slot);
+    slots.sort((a, b) => a.slot - b.slot);
     return slot;
   }
 

@@ -2,5 +2,5 @@
 // rollout.ts the reconciling toward a target generation (reload), worker count (scale) and upkeep
 // recycling, types.ts the state, events and effects. supervisor.ts is the only caller.
 
-export { step } from './step.js';
+export { isSettled, rotationOf, step, stepFully } from './step.js';
 export * from './types.js';

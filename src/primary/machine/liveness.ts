@@ -1,14 +1,52 @@
-// Liveness and progress, judged on every Tick for each worker: its state's deadlines, heartbeats (late
-// takes a worker out of rotation, stalled kills it), upkeep limits (--max-memory, --max-requests),
-// --request-timeout time-outs in a row, and suspicion (quarantine.ts). Pure: decides with verdicts.ts, acts
-// through an Actions object.
+// Liveness and progress, judged on every Tick for each worker whose check is due: its state's
+// deadlines, heartbeats (late takes a worker out of rotation, stalled kills it), upkeep limits
+// (--max-memory, --max-requests), --request-timeout time-outs in a row, and suspicion (quarantine.ts).
+// Pure: decides with verdicts.ts, acts through an Actions object.
 
 import { LOG_EVENTS } from '../../log/events.js';
 import { ms, type Actions } from './actions.js';
 import { scaleWorkerFailed, surgeFailed } from './rollout.js';
-import type { UpkeepReason, WorkerRecord } from './types.js';
+import { slotRecord, type MachineState, type UpkeepReason, type WorkerRecord } from './types.js';
 import { checkSuspicion } from './quarantine.js';
-import { heartbeatFreshness, hungRequestsReason } from './verdicts.js';
+import { heartbeatFreshness, hungRequestsReason, QUARANTINE_RULE, silenceMs } from './verdicts.js';
+
+/**
+ * Whether checkWorker could change anything for this worker at `now`: false only when every check
+ * it runs would find nothing (no deadline passed, heartbeat fresh, no limit reached, not suspect),
+ * so that a Tick reads each worker in O(1) and copies none. It may say true where checkWorker then
+ * finds nothing; never the other way (machine.property.test.ts compares both passes).
+ */
+export function isCheckDue(state: MachineState, worker: WorkerRecord, now: number): boolean {
+  const config = state.config;
+  switch (worker.state) {
+    case 'spawning':
+      return false;
+    case 'booting':
+      return worker.deadline !== undefined && now >= worker.deadline && !worker.retiring;
+    case 'stopping':
+      return !worker.killSent && worker.deadline !== undefined && now >= worker.deadline && worker.pid !== undefined;
+    case 'ready':
+    case 'draining':
+      break;
+    default: {
+      const impossible: never = worker.state;
+      throw new Error(`machine: worker ${worker.slot} in impossible state ${String(impossible)}`);
+    }
+  }
+  if (worker.lastBeatAt !== undefined && !worker.killSent && heartbeatFreshness(worker.lastBeatAt, now, config.lateMs, config.timeoutMs) !== 'fresh') return true;
+  if (worker.state === 'draining') return worker.deadline !== undefined && now >= worker.deadline;
+  if (worker.retiring) return false;
+  if (worker.readyAt !== undefined && now - worker.readyAt >= config.backoff.resetAfterMs && (slotRecord(state, worker.slot)?.consecutiveFailures ?? 0) !== 0) return true;
+  const stats = worker.stats;
+  if (stats === undefined || worker.statsAt === undefined || worker.readyAt === undefined) return false;
+  if (worker.upkeep === undefined && worker.surgeFor === undefined) {
+    if (config.maxMemoryBytes > 0 && stats.rssBytes > config.maxMemoryBytes) return true;
+    if (worker.maxRequests > 0 && stats.served >= worker.maxRequests) return true;
+  }
+  if (hungRequestsReason(stats) !== undefined) return true;
+  if (config.stuckAfterMs <= 0 || state.phase !== 'running') return false;
+  return worker.suspicion !== undefined || silenceMs({ id: worker.id, stats, statsAt: worker.statsAt }) >= QUARANTINE_RULE.suspectFloorMs;
+}
 
 /** The per-state deadlines of one worker on a Tick (boot, drain, kill escalation), then its liveness and progress. */
 export function checkWorker(run: Actions, worker: WorkerRecord): void {

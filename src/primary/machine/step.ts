@@ -4,31 +4,102 @@
 // decision does, liveness.ts the per-worker checks, rollout.ts reloads, scaling and upkeep recycling.
 // Pure: no I/O, no timers, no process handles. supervisor.ts carries out the effects and reports
 // what happened as new events; a periodic Tick lets deadlines (boot, heartbeat, drain) expire.
+// The common events cost the same at any fleet size: a heartbeat touches only its worker, a Tick
+// copies only the workers whose check is due, and a settled fleet skips the housekeeping pass.
 
+import { busySinceAfter } from './saturation.js';
 import { EXIT_CODES } from '../../errors.js';
 import { LOG_EVENTS } from '../../log/events.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import { Actions, ms } from './actions.js';
 import { withServedMark } from './verdicts.js';
-import { checkWorker, markForUpkeep } from './liveness.js';
+import { checkWorker, isCheckDue, markForUpkeep } from './liveness.js';
 import { probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
-import { copyState, isActive, type MachineEvent, type MachineState, type StepResult, type WorkerRecord } from './types.js';
+import { copyState, isActive, isInRotation, slotRecord, type MachineEvent, type MachineState, type StepResult } from './types.js';
 
 export function step(previous: MachineState, event: MachineEvent, now: number): StepResult {
-  const run = new Step(copyState(previous), now);
+  const run = new Step(copyState(previous), now, isSettled(previous) ? 'incremental' : 'checks-due');
+  run.apply(event);
+  if (run.isHousekeepingSkipped) {
+    // Nothing the housekeeping pass or the rotation reads has changed: both carry over.
+    SETTLED.add(run.state);
+    const rotation = ROTATIONS.get(previous);
+    if (rotation !== undefined) ROTATIONS.set(run.state, rotation);
+  }
+  return { state: run.state, effects: run.effects };
+}
+
+/**
+ * The same decisions by the full pass: every worker checked on every Tick, the housekeeping pass
+ * after every event. The reference the incremental paths are held to (machine.property.test.ts).
+ */
+export function stepFully(previous: MachineState, event: MachineEvent, now: number): StepResult {
+  const run = new Step(copyState(previous), now, 'full');
   run.apply(event);
   return { state: run.state, effects: run.effects };
 }
 
+/**
+ * The workers in rotation, in slot order: what the listener hands connections to. Computed once
+ * per state (states are never changed once step() returned them) and carried over by the steps that
+ * cannot change it, so an unchanged rotation is the same array.
+ */
+export function rotationOf(state: MachineState): readonly number[] {
+  let rotation = ROTATIONS.get(state);
+  if (rotation === undefined) {
+    rotation = state.workers.filter((worker) => isInRotation(state, worker)).sort((a, b) => a.slot - b.slot).map((worker) => worker.id);
+    ROTATIONS.set(state, rotation);
+  }
+  return rotation;
+}
+
+const ROTATIONS = new WeakMap<MachineState, readonly number[]>();
+
+/** States known to be settled (isSettled), remembered so that a run of heartbeats costs O(1) each. */
+const SETTLED = new WeakSet<MachineState>();
+
+/**
+ * Settled: the housekeeping pass has nothing to do now and will have nothing to do at any later
+ * time until an event changes a worker's state, the target, or starts a reload or a scale: every slot
+ * up to the target is held, nothing is surging or due for upkeep, no slot or worker is surplus.
+ */
+export function isSettled(state: MachineState): boolean {
+  if (SETTLED.has(state)) return true;
+  if (state.phase !== 'running' || state.reload !== undefined || state.reloadQueued !== undefined || state.scale !== undefined) return false;
+  const target = state.targetWorkers;
+  if (state.slots.length !== target) return false;
+  const held = new Set<number>();
+  for (const worker of state.workers) {
+    if (worker.surgeFor !== undefined || worker.upkeep !== undefined) return false;
+    if (worker.slot > target && !worker.retiring) return false;
+    if (isActive(worker)) held.add(worker.slot);
+  }
+  for (let slot = 1; slot <= target; slot++) if (!held.has(slot) || slotRecord(state, slot) === undefined) return false;
+  SETTLED.add(state);
+  return true;
+}
+
 class Step extends Actions {
+  /** Set by the events that, on a settled state, change nothing the housekeeping pass reads. */
+  isHousekeepingSkipped = false;
+
+  /** incremental: the state was settled, quiet events skip housekeeping; full: no shortcut at all. */
+  constructor(state: MachineState, now: number, private readonly pass: 'incremental' | 'checks-due' | 'full') {
+    super(state, now);
+  }
+
   protected abortRollouts(reason: string): void {
     abortRollouts(this, reason);
   }
 
   apply(event: MachineEvent): void {
     if (this.state.phase === 'exited') return;
+    if (this.pass === 'incremental' && this.applyQuietly(event)) {
+      this.isHousekeepingSkipped = true;
+      return;
+    }
     switch (event.type) {
       case 'Tick':
         this.onTick();
@@ -86,10 +157,33 @@ class Step extends Actions {
     this.exitWhenDone();
   }
 
+  /**
+   * On a settled state, the common events that change one worker's liveness facts and nothing else
+   * (a fresh heartbeat, a Tick with no check due): applied without the housekeeping pass, which
+   * would find nothing to do. False when the event needs the full path.
+   */
+  private applyQuietly(event: MachineEvent): boolean {
+    if (event.type === 'HeartbeatReceived') {
+      const found = this.state.workers.find((candidate) => candidate.id === event.id);
+      if (found === undefined || found.condition === 'late') return false;
+      this.onHeartbeat(event.id, event.stats);
+      return true;
+    }
+    if (event.type === 'Tick') {
+      return this.state.workers.every((worker) => !isCheckDue(this.state, worker, this.now));
+    }
+    return false;
+  }
+
   // ---- events ----
 
   private onTick(): void {
-    for (const worker of [...this.state.workers]) checkWorker(this, this.own(worker));
+    // Checks do not add or remove workers, so the index walks the records as each check left them.
+    const workers = this.state.workers;
+    for (let index = 0; index < workers.length; index++) {
+      const worker = workers[index];
+      if (worker !== undefined && (this.pass === 'full' || isCheckDue(this.state, worker, this.now))) checkWorker(this, this.own(worker));
+    }
     if (this.state.phase !== 'running' && this.state.stopDeadline !== undefined && this.now >= this.state.stopDeadline) {
       this.state.stopDeadline = undefined;
       for (const record of this.state.workers) {
@@ -221,6 +315,7 @@ class Step extends Actions {
     worker.stats = stats;
     worker.statsAt = this.now;
     worker.servedMarks = withServedMark(worker.servedMarks, this.now, stats.served);
+    worker.busySince = busySinceAfter(worker.busySince, stats.eventLoopUtilization, this.now);
     if (worker.condition === 'late') {
       worker.condition = 'ok';
       worker.reason = undefined;

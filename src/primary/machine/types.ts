@@ -77,6 +77,8 @@ export interface WorkerRecord {
   readyAt: number | undefined;
   lastBeatAt: number | undefined;
   stats: HeartbeatStats | undefined;
+  /** Since when every heartbeat carried an ELU near 1 (saturation.ts); undefined when the last did not. */
+  busySince: number | undefined;
   statsAt: number | undefined;
   condition: Condition;
   /** Why the worker is out of rotation or being retired, in words. */
@@ -279,8 +281,8 @@ export function initialState(config: MachineConfig, now: number): MachineState {
 }
 
 /**
- * The copy step() starts from, so that the state it was given stays as it was: new lists and
- * counters, but the same worker and slot records. A step copies a record the first time it writes to
+ * The copy step() starts from, so that the state it was given stays as it was: a new worker list and
+ * counters (the slot list is copied when first changed), but the same worker and slot records. A step copies a record the first time it writes to
  * it (Actions.own, Actions.ownSlot), so a heartbeat copies one worker, not the fleet; what the machine
  * only ever replaces whole (config, stats, errors, exits, halt, scale, suspicion) is shared. The
  * machine tests freeze every state they get back to hold the machine to this.
@@ -289,12 +291,20 @@ export function copyState(state: MachineState): MachineState {
   return {
     ...state,
     workers: [...state.workers],
-    slots: [...state.slots],
+    // Shared until the step changes it (Actions.ownSlotList): most events touch no slot.
+    slots: state.slots,
     removedSlotReplacements: { ...state.removedSlotReplacements },
     reloads: { ...state.reloads },
     quarantines: { started: state.quarantines.started, ended: { ...state.quarantines.ended } },
     reload: state.reload === undefined ? undefined : { ...state.reload },
   };
+}
+
+/** The record of slot `number`: slots are kept sorted and usually numbered 1..N, so mostly O(1). */
+export function slotRecord(state: MachineState, number: number): SlotRecord | undefined {
+  const guess = state.slots[number - 1];
+  if (guess !== undefined && guess.slot === number) return guess;
+  return state.slots.find((candidate) => candidate.slot === number);
 }
 
 /** A worker that holds its slot: not (yet) being replaced. A surge worker holds it too. */

@@ -32,6 +32,8 @@ export class Listener {
   private readonly distributor: Distributor;
   /** The rotation last passed on, and whether something since makes it worth passing on again. */
   private rotation: readonly number[] = [];
+  /** The array last given to setRotation: the supervisor passes the same one while nothing changed. */
+  private passed: readonly number[] | undefined;
   private isRotationStale = true;
   readonly stats: ConnectionStats = { accepted: 0, handedOff: 0, rerouted: 0, reclaimed: 0, dropped: 0, held: 0, acceptors: 0 };
 
@@ -107,7 +109,8 @@ export class Listener {
 
   /** Workers that may receive new connections, in slot order. */
   setRotation(workerIds: readonly number[]): void {
-    if (!this.isRotationStale && sameIds(workerIds, this.rotation)) return;
+    if (!this.isRotationStale && (workerIds === this.passed || sameIds(workerIds, this.rotation))) return;
+    this.passed = workerIds;
     this.rotation = [...workerIds];
     this.isRotationStale = false;
     this.distributor.rotationChanged(this.handoffs.setRotation(workerIds));

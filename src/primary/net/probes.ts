@@ -2,9 +2,9 @@
 // the user's app. The primary connects to a private loopback listener of its own and hands the
 // server side of that connection straight to the worker, bypassing rotation.
 
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { http } from '../../net/node-http.js';
 import { acceptRawHandles, remotePort, type ConnectionHandle } from './raw-accept.js';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
@@ -51,7 +51,8 @@ export class Prober {
         resolve(result);
       };
       const target = { host: '127.0.0.1', port: this.port, path, method: 'GET', agent: false as const, headers: { 'user-agent': 'warden-probe', connection: 'close' } };
-      const req = this.tls ? httpsRequest({ ...target, rejectUnauthorized: false }) : httpRequest(target);
+      // node:https only with --ssl-*, through require as node:http (net/node-http.ts says why).
+      const req = this.tls ? (createRequire(import.meta.url)('node:https') as typeof import('node:https')).request({ ...target, rejectUnauthorized: false }) : http.request(target);
       const timer = setTimeout(() => {
         req.destroy();
         finish({ ok: false, reason: `no answer within ${timeoutMs}ms` });

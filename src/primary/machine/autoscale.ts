@@ -1,0 +1,138 @@
+// The autoscaling rule for `--workers MIN..MAX`, pure and in plain numbers: grow by one when the
+// fleet's event-loop utilisation (ELU) stays above a line, retire one when it stays below a lower line
+// (the gap is the hysteresis), wait a cool-down after every change, and never go past the CPUs the
+// cgroup quota allows or the workers the memory limit holds (the figures `--workers auto` uses).
+// No I/O, no clock: the caller passes `now` and the facts; the state it returns is the only memory.
+
+import { seconds } from '../../units.js';
+
+export interface AutoscalePolicy {
+  min: number;
+  max: number;
+  /** Fleet ELU at or above this, for riseForMs, adds a worker. */
+  riseAbove: number;
+  /** Fleet ELU at or below this, for fallForMs, retires one. Below riseAbove: the band between holds. */
+  fallBelow: number;
+  riseForMs: number;
+  fallForMs: number;
+  /** After a change, no other change for this long: the new worker has to take load first. */
+  coolDownMs: number;
+}
+
+export const DEFAULT_AUTOSCALE: Omit<AutoscalePolicy, 'min' | 'max'> = {
+  riseAbove: 0.8,
+  fallBelow: 0.3,
+  riseForMs: 10_000,
+  fallForMs: 30_000,
+  coolDownMs: 20_000,
+};
+
+/** What the host allows, read once at start (and again when a worker's RSS is measured). */
+export interface AutoscaleCaps {
+  /** Usable CPUs: the cgroup CPU quota, or the cores (`usableCpuCount`). */
+  cpuCount: number;
+  /** Workers the memory limit holds (`workersThatFit(...).memoryAllows`), undefined without a limit. */
+  memoryAllows: number | undefined;
+}
+
+export interface AutoscaleState {
+  /** When the fleet ELU last went to or above riseAbove and stayed there; undefined when it is not. */
+  highSince: number | undefined;
+  lowSince: number | undefined;
+  /** When the rule last changed the count. */
+  changedAt: number | undefined;
+}
+
+export const AUTOSCALE_START: AutoscaleState = { highSince: undefined, lowSince: undefined, changedAt: undefined };
+
+export type AutoscaleReason =
+  | 'below minimum'
+  | 'above maximum'
+  | 'utilization high'
+  | 'utilization low'
+  | 'cooling down'
+  | 'at cpu quota'
+  | 'at memory limit'
+  | 'at maximum'
+  | 'at minimum'
+  | 'steady'
+  | 'no data';
+
+export interface AutoscaleDecision {
+  /** The worker count wanted: the current one when the rule holds. */
+  workers: number;
+  change: 'grow' | 'shrink' | 'hold';
+  reason: AutoscaleReason;
+  /** One sentence for the log and `warden status`, with the figures behind it. */
+  detail: string;
+}
+
+/** The highest count the rule may reach: MAX lowered by the CPUs and the memory limit, never below MIN. */
+export function autoscaleCeiling(policy: Pick<AutoscalePolicy, 'min' | 'max'>, caps: AutoscaleCaps): { workers: number; limitedBy: 'maximum' | 'cpu quota' | 'memory limit' } {
+  const cpu = Math.max(1, Math.floor(caps.cpuCount));
+  const memory = caps.memoryAllows === undefined ? Infinity : Math.max(0, Math.floor(caps.memoryAllows));
+  const lowest = Math.min(policy.max, cpu, memory);
+  const limitedBy = lowest === policy.max ? 'maximum' : lowest === cpu ? 'cpu quota' : 'memory limit';
+  return { workers: Math.max(policy.min, lowest), limitedBy };
+}
+
+/** The fleet's saturation as one number: the mean ELU of the workers that reported one. */
+export function fleetUtilization(utilizations: readonly (number | undefined)[]): number | undefined {
+  const known = utilizations.filter((value): value is number => value !== undefined && Number.isFinite(value));
+  if (known.length === 0) return undefined;
+  return Math.round((known.reduce((sum, value) => sum + value, 0) / known.length) * 1000) / 1000;
+}
+
+/**
+ * One pass of the rule, called on every housekeeping tick with the fleet ELU of the ready workers.
+ * Growing and shrinking move one worker at a time; a count outside MIN..MAX is brought back at once.
+ */
+export function decideAutoscale(
+  policy: AutoscalePolicy,
+  caps: AutoscaleCaps,
+  state: AutoscaleState,
+  input: { now: number; workers: number; utilization: number | undefined },
+): { state: AutoscaleState; decision: AutoscaleDecision } {
+  const { now, workers, utilization } = input;
+  const hold = (reason: AutoscaleReason, detail: string, next: AutoscaleState = state) => ({ state: next, decision: { workers, change: 'hold' as const, reason, detail } });
+  const changeTo = (to: number, reason: AutoscaleReason, detail: string) => ({
+    state: { highSince: undefined, lowSince: undefined, changedAt: now },
+    decision: { workers: to, change: to > workers ? ('grow' as const) : ('shrink' as const), reason, detail },
+  });
+
+  if (workers < policy.min) return changeTo(policy.min, 'below minimum', `${workers} worker(s), fewer than the minimum ${policy.min}`);
+  if (workers > policy.max) return changeTo(policy.max, 'above maximum', `${workers} worker(s), more than the maximum ${policy.max}`);
+  if (utilization === undefined) return hold('no data', 'no worker has reported its event-loop utilization yet', withoutTimers(state));
+
+  const percent = `${Math.round(utilization * 100)} %`;
+  const highSince = utilization >= policy.riseAbove ? (state.highSince ?? now) : undefined;
+  const lowSince = utilization <= policy.fallBelow ? (state.lowSince ?? now) : undefined;
+  const next: AutoscaleState = { highSince, lowSince, changedAt: state.changedAt };
+  if (highSince === undefined && lowSince === undefined) {
+    return hold('steady', `fleet utilization ${percent}, between ${Math.round(policy.fallBelow * 100)} % and ${Math.round(policy.riseAbove * 100)} %`, next);
+  }
+  const isHigh = highSince !== undefined;
+  const heldForMs = now - (isHigh ? highSince : (lowSince as number));
+  if (heldForMs < (isHigh ? policy.riseForMs : policy.fallForMs)) {
+    return hold('steady', `fleet utilization ${percent} for ${seconds(heldForMs)} of the ${seconds(isHigh ? policy.riseForMs : policy.fallForMs)} needed to ${isHigh ? 'grow' : 'shrink'}`, next);
+  }
+  if (state.changedAt !== undefined && now - state.changedAt < policy.coolDownMs) {
+    return hold('cooling down', `fleet utilization ${percent}, but the last change was ${seconds(now - state.changedAt)} ago (cool-down ${seconds(policy.coolDownMs)})`, next);
+  }
+  if (isHigh) {
+    const ceiling = autoscaleCeiling(policy, caps);
+    if (workers >= ceiling.workers) {
+      const reason: AutoscaleReason = ceiling.limitedBy === 'cpu quota' ? 'at cpu quota' : ceiling.limitedBy === 'memory limit' ? 'at memory limit' : 'at maximum';
+      const what = { 'at cpu quota': `the ${Math.floor(caps.cpuCount)} usable CPU(s)`, 'at memory limit': `the ${caps.memoryAllows} worker(s) the memory limit holds`, 'at maximum': `the maximum ${policy.max}` }[reason as 'at cpu quota'];
+      return hold(reason, `fleet utilization ${percent} for ${seconds(heldForMs)}, but ${workers} worker(s) is already ${what}`, next);
+    }
+    return changeTo(workers + 1, 'utilization high', `fleet utilization ${percent} for ${seconds(heldForMs)} (at or above ${Math.round(policy.riseAbove * 100)} %): ${workers} -> ${workers + 1} workers`);
+  }
+  if (workers <= policy.min) return hold('at minimum', `fleet utilization ${percent} for ${seconds(heldForMs)}, but ${workers} worker(s) is the minimum`, next);
+  return changeTo(workers - 1, 'utilization low', `fleet utilization ${percent} for ${seconds(heldForMs)} (at or below ${Math.round(policy.fallBelow * 100)} %): ${workers} -> ${workers - 1} workers`);
+}
+
+/** Without data the timers restart: a sustained high or low must be seen, not assumed across a gap. */
+function withoutTimers(state: AutoscaleState): AutoscaleState {
+  return { highSince: undefined, lowSince: undefined, changedAt: state.changedAt };
+}
