@@ -2,9 +2,8 @@
 // and speedscope open it), the functions that took the most self time with their file:line, and which
 // saved profiles to remove so the directory stays under its size cap. Pure: no I/O, no clock.
 
-import { fileURLToPath } from 'node:url';
-import { errnoCode } from '../errors.js';
 import type { TopFunction } from '../protocol/admin.js';
+import { scriptPath } from './script-path.js';
 
 export type { TopFunction };
 
@@ -64,7 +63,7 @@ export function topFunctions(profile: CpuProfile, limit = 10): TopFunction[] {
   for (const [id, us] of selfUs) {
     const frame = byId.get(id)?.callFrame;
     if (frame === undefined || NOT_WORK.has(frame.functionName)) continue;
-    const url = toPath(frame.url);
+    const url = scriptPath(frame.url);
     const lineNumber = url === '' && frame.lineNumber < 0 ? 0 : frame.lineNumber + 1;
     const functionName = frame.functionName === '' ? '(anonymous)' : frame.functionName;
     const key = `${functionName}\u0000${url}\u0000${lineNumber}`;
@@ -118,14 +117,3 @@ export function profilesToRemove(files: readonly SavedProfile[], capBytes: numbe
   return remove.reverse();
 }
 
-function toPath(url: string): string {
-  if (!url.startsWith('file:')) return url;
-  try {
-    return fileURLToPath(url);
-  } catch (error) {
-    // file://host/... or an encoded '/': keep the URL as the inspector gave it.
-    const code = errnoCode(error);
-    if (code === 'ERR_INVALID_FILE_URL_HOST' || code === 'ERR_INVALID_FILE_URL_PATH') return url;
-    throw error;
-  }
-}

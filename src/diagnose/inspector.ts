@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import { httpGet } from '../net/http-get.js';
+import { isIPv6 } from 'node:net';
 import { errnoCode } from '../errors.js';
 
 // ws is loaded on the first conversation, not at start: the primary imports this module (through
@@ -30,6 +31,45 @@ export function signalInspector(pid: number): 'sent' | 'gone' | 'not allowed' {
     if (code === 'ESRCH') return 'gone';
     if (code === 'EPERM') return 'not allowed';
     throw error;
+  }
+}
+
+/**
+ * SIGUSR1 to a worker started with --inspect-port, and the address its inspector then opens on
+ * (127.0.0.1 unless told otherwise), or why it cannot be asked.
+ */
+export function openInspector(pid: number, inspectPort: number, host = '127.0.0.1'): { address: string } | { reason: string } {
+  const signalled = signalInspector(pid);
+  if (signalled === 'gone') return { reason: 'process is gone' };
+  if (signalled === 'not allowed') return { reason: `not allowed to signal pid ${pid} (EPERM)` };
+  return { address: `${isIPv6(host) ? `[${host}]` : host}:${inspectPort}` };
+}
+
+/**
+ * Open a worker's inspector (openInspector), find its target and run one session on it, all within
+ * `totalMs`; the session's result, or the reason it could not be had, with the time it took.
+ */
+export async function withInspector<T extends object>(
+  pid: number,
+  inspectPort: number,
+  options: { host?: string | undefined; timeoutMs: number; totalMs: number; notOpenReason: (address: string) => string },
+  session: (debuggerUrl: string, signal: AbortSignal) => Promise<T | { reason: string }>,
+): Promise<{ ok: true; value: T; tookMs: number } | { ok: false; reason: string; tookMs: number }> {
+  const startedAt = performance.now();
+  const tookMs = (): number => Math.round(performance.now() - startedAt);
+  const opened = openInspector(pid, inspectPort, options.host);
+  if ('reason' in opened) return { ok: false, reason: opened.reason, tookMs: tookMs() };
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), options.totalMs);
+  try {
+    const target = await findDebuggerUrl(opened.address, options.timeoutMs, deadline.signal);
+    if (target === 'not open') return { ok: false, reason: options.notOpenReason(opened.address), tookMs: tookMs() };
+    if ('reason' in target) return { ok: false, reason: target.reason, tookMs: tookMs() };
+    const result = await session(target.url, deadline.signal);
+    if ('reason' in result) return { ok: false, reason: result.reason, tookMs: tookMs() };
+    return { ok: true, value: result, tookMs: tookMs() };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -7,11 +7,10 @@
 // shows as the timer callback around it; a function the loop calls again and again shows as itself.
 
 import { mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { isCpuProfile, profilesToRemove, topFunctions, type CpuProfile, type TopFunction } from './cpu-profile.js';
-import { converse, findDebuggerUrl, signalInspector } from './inspector.js';
+import { converse, withInspector } from './inspector.js';
 
 export type ProfileCapture =
   | { ok: true; profile: CpuProfile; top: TopFunction[]; tookMs: number }
@@ -30,27 +29,12 @@ export interface ProfileOptions {
 
 /** Only for a worker started with --inspect-port (see captureStack for why). */
 export async function captureProfile(pid: number, inspectPort: number, options: ProfileOptions): Promise<ProfileCapture> {
-  const startedAt = performance.now();
-  const tookMs = (): number => Math.round(performance.now() - startedAt);
-  const host = options.host ?? '127.0.0.1';
-  const address = `${net.isIPv6(host) ? `[${host}]` : host}:${inspectPort}`;
-
-  const signalled = signalInspector(pid);
-  if (signalled === 'gone') return { ok: false, reason: 'process is gone', tookMs: tookMs() };
-  if (signalled === 'not allowed') return { ok: false, reason: `not allowed to signal pid ${pid} (EPERM)`, tookMs: tookMs() };
-
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), options.timeoutMs + options.durationMs);
-  try {
-    const target = await findDebuggerUrl(address, options.timeoutMs, deadline.signal);
-    if (target === 'not open') return { ok: false, reason: `inspector did not open on ${address} within ${options.timeoutMs} ms`, tookMs: tookMs() };
-    if ('reason' in target) return { ok: false, reason: target.reason, tookMs: tookMs() };
-    const result = await runProfiler(target.url, options, deadline.signal);
-    if ('reason' in result) return { ok: false, reason: result.reason, tookMs: tookMs() };
-    return { ok: true, profile: result.profile, top: topFunctions(result.profile), tookMs: tookMs() };
-  } finally {
-    clearTimeout(timer);
-  }
+  const result = await withInspector(pid, inspectPort, {
+    host: options.host, timeoutMs: options.timeoutMs, totalMs: options.timeoutMs + options.durationMs,
+    notOpenReason: (address) => `inspector did not open on ${address} within ${options.timeoutMs} ms`,
+  }, (url, signal) => runProfiler(url, options, signal));
+  if (!result.ok) return result;
+  return { ok: true, profile: result.value.profile, top: topFunctions(result.value.profile), tookMs: result.tookMs };
 }
 
 /** Profiler.enable, setSamplingInterval, start; Profiler.stop after durationMs answers the profile. */

@@ -24,10 +24,9 @@
 //   After a capture the inspector stays open on that port until the process exits, and the worker
 //   prints "Debugger listening on ..." to its stderr: meant for right before SIGKILL.
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { errnoCode } from '../errors.js';
 import { readStat } from '../os/proc.js';
-import { converse, findDebuggerUrl, signalInspector, type CdpMessage } from './inspector.js';
+import { converse, withInspector, type CdpMessage } from './inspector.js';
+import { scriptPath } from './script-path.js';
 
 /** 1-based line and column, like an Error stack; url is a file path when the script is a file. */
 export interface StackFrame {
@@ -61,27 +60,12 @@ type SessionResult = { frames: StackFrame[] } | { reason: string };
  * 9229, and an app's own process.on('SIGUSR1') listener keeps the inspector from opening at all.
  */
 export async function captureStack(pid: number, inspectPort: number, options: CaptureOptions): Promise<StackCapture> {
-  const startedAt = performance.now();
-  const tookMs = (): number => Math.round(performance.now() - startedAt);
-  const host = options.host ?? '127.0.0.1';
-  const address = `${net.isIPv6(host) ? `[${host}]` : host}:${inspectPort}`;
-
-  const signalled = signalInspector(pid);
-  if (signalled === 'gone') return { ok: false, reason: 'process is gone', tookMs: tookMs() };
-  if (signalled === 'not allowed') return { ok: false, reason: `not allowed to signal pid ${pid} (EPERM)`, tookMs: tookMs() };
-
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), options.timeoutMs);
-  try {
-    const target = await findDebuggerUrl(address, options.timeoutMs, deadline.signal);
-    if (target === 'not open') return { ok: false, reason: notOpenReason(pid, address, options.timeoutMs), tookMs: tookMs() };
-    if ('reason' in target) return { ok: false, reason: target.reason, tookMs: tookMs() };
-    const session = await readPausedStack(target.url, deadline.signal);
-    if ('reason' in session) return { ok: false, reason: session.reason, tookMs: tookMs() };
-    return { ok: true, frames: session.frames, tookMs: tookMs() };
-  } finally {
-    clearTimeout(timer);
-  }
+  const result = await withInspector(pid, inspectPort, {
+    host: options.host, timeoutMs: options.timeoutMs, totalMs: options.timeoutMs,
+    notOpenReason: (address) => notOpenReason(pid, address, options.timeoutMs),
+  }, readPausedStack);
+  if (!result.ok) return result;
+  return { ok: true, frames: result.value.frames, tookMs: result.tookMs };
 }
 
 function notOpenReason(pid: number, address: string, timeoutMs: number): string {
@@ -141,22 +125,10 @@ function toStackFrame(frame: CdpCallFrame, scriptUrls: Map<string, string>): Sta
   const url = frame.url || scriptUrls.get(frame.location.scriptId) || '';
   return {
     functionName: frame.functionName,
-    url: toPath(url),
+    url: scriptPath(url),
     lineNumber: frame.location.lineNumber + 1,
     columnNumber: (frame.location.columnNumber ?? 0) + 1,
   };
-}
-
-function toPath(url: string): string {
-  if (!url.startsWith('file:')) return url;
-  try {
-    return fileURLToPath(url);
-  } catch (error) {
-    // file://host/... or an encoded '/': keep the URL as the inspector gave it.
-    const code = errnoCode(error);
-    if (code === 'ERR_INVALID_FILE_URL_HOST' || code === 'ERR_INVALID_FILE_URL_PATH') return url;
-    throw error;
-  }
 }
 
 /** Frames as the lines of an Error stack: "    at name (/path/file.mjs:12:5)". */
