@@ -1,6 +1,8 @@
 // The supervisor state machine, pure: step.ts holds the event handlers and the housekeeping pass,
+// state-facts.ts what each state is known to be (its rotation, whether it is settled),
 // rollout.ts the reconciling toward a target generation (reload), worker count (scale) and upkeep
 // recycling, types.ts the state, events and effects. supervisor.ts is the only caller.
 
-export { isSettled, rotationOf, step, stepFully } from './step.js';
+export { step, stepFully } from './step.js';
+export { isSettled, rotationOf } from './state-facts.js';
 export * from './types.js';

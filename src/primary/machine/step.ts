@@ -17,17 +17,14 @@ import { checkWorker, isCheckDue, markForUpkeep } from './liveness.js';
 import { probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
-import { copyState, isActive, isInRotation, slotRecord, type MachineEvent, type MachineState, type StepResult } from './types.js';
+import { carrySettled, isSettled } from './state-facts.js';
+import { copyState, isActive, type MachineEvent, type MachineState, type StepResult } from './types.js';
 
 export function step(previous: MachineState, event: MachineEvent, now: number): StepResult {
   const run = new Step(copyState(previous), now, isSettled(previous) ? 'incremental' : 'checks-due');
   run.apply(event);
-  if (run.isHousekeepingSkipped) {
-    // Nothing the housekeeping pass or the rotation reads has changed: both carry over.
-    SETTLED.add(run.state);
-    const rotation = ROTATIONS.get(previous);
-    if (rotation !== undefined) ROTATIONS.set(run.state, rotation);
-  }
+  // Nothing the housekeeping pass or the rotation reads has changed: both carry over.
+  if (run.isHousekeepingSkipped) carrySettled(previous, run.state);
   return { state: run.state, effects: run.effects };
 }
 
@@ -39,46 +36,6 @@ export function stepFully(previous: MachineState, event: MachineEvent, now: numb
   const run = new Step(copyState(previous), now, 'full');
   run.apply(event);
   return { state: run.state, effects: run.effects };
-}
-
-/**
- * The workers in rotation, in slot order: what the listener hands connections to. Computed once
- * per state (states are never changed once step() returned them) and carried over by the steps that
- * cannot change it, so an unchanged rotation is the same array.
- */
-export function rotationOf(state: MachineState): readonly number[] {
-  let rotation = ROTATIONS.get(state);
-  if (rotation === undefined) {
-    rotation = state.workers.filter((worker) => isInRotation(state, worker)).sort((a, b) => a.slot - b.slot).map((worker) => worker.id);
-    ROTATIONS.set(state, rotation);
-  }
-  return rotation;
-}
-
-const ROTATIONS = new WeakMap<MachineState, readonly number[]>();
-
-/** States known to be settled (isSettled), remembered so that a run of heartbeats costs O(1) each. */
-const SETTLED = new WeakSet<MachineState>();
-
-/**
- * Settled: the housekeeping pass has nothing to do now and will have nothing to do at any later
- * time until an event changes a worker's state, the target, or starts a reload or a scale: every slot
- * up to the target is held, nothing is surging or due for upkeep, no slot or worker is surplus.
- */
-export function isSettled(state: MachineState): boolean {
-  if (SETTLED.has(state)) return true;
-  if (state.phase !== 'running' || state.reload !== undefined || state.reloadQueued !== undefined || state.scale !== undefined) return false;
-  const target = state.targetWorkers;
-  if (state.slots.length !== target) return false;
-  const held = new Set<number>();
-  for (const worker of state.workers) {
-    if (worker.surgeFor !== undefined || worker.upkeep !== undefined) return false;
-    if (worker.slot > target && !worker.retiring) return false;
-    if (isActive(worker)) held.add(worker.slot);
-  }
-  for (let slot = 1; slot <= target; slot++) if (!held.has(slot) || slotRecord(state, slot) === undefined) return false;
-  SETTLED.add(state);
-  return true;
 }
 
 class Step extends Actions {
