@@ -29,9 +29,9 @@ import { probeParentDeathLauncher, signalProcess } from './processes.js';
 import { PendingRequests, type LifecycleOutcome } from './requests.js';
 import { CAPTURE_TIMEOUT_MS, machineConfig, PROFILE_BEFORE_KILL_MS, workerConfig, type SupervisorSettings } from './settings.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
-import { notifySetup, withoutSystemdEnv, type SdNotifier } from '../os/sd-notify.js';
+import { withoutSystemdEnv } from '../os/sd-notify.js';
 import { readAcceptQueue } from '../os/accept-queue.js';
-import { NO_NOTICES, notices, type NoticeMemory } from './systemd-notices.js';
+import { SystemdLink } from './systemd-link.js';
 import { inheritedSockets } from './socket-activation.js';
 import { readyz } from './admin/report.js';
 import type { AddressInfo } from 'node:net';
@@ -80,8 +80,7 @@ export class Supervisor {
   private controlPath: string | undefined;
   private spawnBase: SpawnBase | undefined;
   /** sd_notify, when systemd started warden with $NOTIFY_SOCKET (os/sd-notify.ts). */
-  private notifier: SdNotifier | undefined;
-  private noticeMemory: NoticeMemory = NO_NOTICES;
+  private systemd: SystemdLink | undefined;
   private sourceWatch: SourceWatch | undefined;
   private finish: ((result: RunResult) => void) | undefined;
   private readonly requests = new PendingRequests();
@@ -166,7 +165,7 @@ export class Supervisor {
       ...(settings.cwd === undefined ? {} : { cwd: settings.cwd }),
     };
     const done = new Promise<RunResult>((resolve) => (this.finish = resolve));
-    this.startNotifier();
+    this.systemd = new SystemdLink(this.clock, this.log);
     this.timers.push(this.clock.setInterval(() => this.dispatch({ type: 'Tick' }), TICK_MS));
     this.timers.push(this.clock.setInterval(() => listener.sweep(), 100));
     const { probePath, probeTimeoutMs } = options;
@@ -247,35 +246,15 @@ export class Supervisor {
       // The listener passes the rotation on only when it changed (an unchanged one is the same array).
       const rotation = rotationOf(this.state);
       this.listener.setRotation(rotation);
-      this.notifySystemd(rotation.length);
+      if (this.systemd?.isActive === true) {
+        this.systemd.update({
+          phase: this.state.phase, isReady: readyz(this.state, this.requiredReady()).status === 200,
+          reloadingTo: this.state.reload?.generation, inRotation: rotation.length, targetWorkers: this.state.targetWorkers,
+        });
+      }
     } finally {
       this.isProcessing = false;
     }
-  }
-
-  /** systemd sets NOTIFY_SOCKET (Type=notify) and WATCHDOG_USEC (WatchdogSec=) for the main process. */
-  private startNotifier(): void {
-    const setup = notifySetup(process.env, process.pid, (error) => this.log.log('warn', LOG_EVENTS.systemdNotifyFailed, error.message, {}));
-    if (setup.problem !== undefined) this.log.log('warn', LOG_EVENTS.systemdNotifyFailed, setup.problem, {});
-    this.notifier = setup.notifier;
-    // From the primary's own event loop: a primary that hangs stops pinging, and systemd restarts it.
-    if (this.notifier !== undefined && setup.watchdogIntervalMs !== undefined) {
-      const notifier = this.notifier;
-      this.timers.push(this.clock.setInterval(() => notifier.send(['WATCHDOG=1']), setup.watchdogIntervalMs));
-    }
-  }
-
-  private notifySystemd(inRotation: number): void {
-    if (this.notifier === undefined) return;
-    const result = notices(this.noticeMemory, {
-      phase: this.state.phase,
-      isReady: readyz(this.state, this.requiredReady()).status === 200,
-      reloadingTo: this.state.reload?.generation,
-      inRotation,
-      targetWorkers: this.state.targetWorkers,
-    });
-    this.noticeMemory = result.memory;
-    for (const message of result.messages) this.notifier.send(message);
   }
 
   /** The service socket's accept queue (Linux /proc/net/tcp), null for a unix socket or off Linux. */
@@ -360,7 +339,7 @@ export class Supervisor {
     this.requests.abandonAll();
     await Promise.all([this.listener.close(), this.admin.close(), this.prober.close(), this.control.close()]);
     // STOPPING=1 (sent when the stop began) reaches systemd before the main process is gone.
-    if (this.notifier !== undefined) await Promise.race([this.notifier.flushed(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await this.systemd?.close();
     this.finish?.(result);
   }
 
