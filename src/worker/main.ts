@@ -12,7 +12,8 @@ import { startAppMetrics } from './app-metrics.js';
 import { startHeartbeat } from './heartbeat.js';
 import { takeHeapSnapshot } from './heap-snapshot.js';
 import { isOrphaned, watchParent } from './parent-watch.js';
-import { isHttpServer, RequestTracker, upgradedCloseDelayMs } from './requests.js';
+import { upgradedCloseDelayMs } from './connection-close.js';
+import { isHttpServer, RequestTracker } from './requests.js';
 import { limitConcurrency } from './concurrency-limit.js';
 
 /** A connection's libuv handle as it arrives over IPC. */

@@ -4,8 +4,9 @@
 // decides whether the worker is healthy (the primary does).
 
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { http } from '../net/node-http.js';
 import type { Server, Socket } from 'node:net';
+import { CLOSE_FRAME_GOING_AWAY, DRAIN_IDLE_MS, UPGRADED_CLOSE_WAIT_MS, isSwitchingProtocols, type SocketActivity } from './connection-close.js';
+import { headersAt, pathOf, patchWriteHead, RecentAnswers, type TimedResponse } from './response-timing.js';
 import { DURATION_BUCKETS_S, type HeartbeatStats, type HttpCounts, type InFlightRequest, type NeverAnsweredEnd, type RequestsReport } from '../protocol/messages.js';
 
 /** A finished request, for the access log. */
@@ -17,8 +18,6 @@ export interface FinishedRequest {
   status: number;
   durationMs: number;
 }
-
-const headersAt = Symbol('warden.headersAt');
 
 interface Tracked {
   start: number;
@@ -46,109 +45,6 @@ interface NeverAnswered {
   start: number;
   headersSent: boolean;
   endedBy: NeverAnsweredEnd;
-}
-
-/** The path without its query string (it may hold secrets). */
-function pathOf(req: IncomingMessage): string {
-  return (req.url ?? '').split('?')[0] as string;
-}
-
-type TimedResponse = ServerResponse & { [headersAt]?: number };
-
-let writeHeadPatched = false;
-
-/**
- * Remember when each response sent its headers. Every framework ends in ServerResponse#writeHead
- * (write/end/flushHeaders call it implicitly), so one patch of the prototype covers all app shapes.
- */
-function patchWriteHead(): void {
-  if (writeHeadPatched) return;
-  writeHeadPatched = true;
-  const original = http.ServerResponse.prototype.writeHead;
-  http.ServerResponse.prototype.writeHead = function writeHead(this: TimedResponse, ...args: unknown[]) {
-    this[headersAt] ??= performance.now();
-    return (original as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as typeof original;
-}
-
-/** Two one-minute buckets: the slowest time-to-headers, and how many answers, of the last one to two minutes. */
-class RecentAnswers {
-  private current = { slowest: 0, count: 0 };
-  private previous = { slowest: 0, count: 0 };
-  private bucketStart = performance.now();
-
-  add(value: number, now: number): void {
-    this.rotate(now);
-    if (value > this.current.slowest) this.current.slowest = value;
-    this.current.count += 1;
-  }
-
-  slowest(now: number): number {
-    this.rotate(now);
-    return Math.max(this.current.slowest, this.previous.slowest);
-  }
-
-  count(now: number): number {
-    this.rotate(now);
-    return this.current.count + this.previous.count;
-  }
-
-  private rotate(now: number): void {
-    if (now - this.bucketStart < 60_000) return;
-    this.previous = now - this.bucketStart < 120_000 ? this.current : { slowest: 0, count: 0 };
-    this.current = { slowest: 0, count: 0 };
-    this.bucketStart = now;
-  }
-}
-
-/**
- * On drain, a connection with no request on it is closed once it has also been quiet this long. A
- * keep-alive client may be sending its next request at the very moment the connection looks idle;
- * closing it then loses that request (the client reads a reset, or its write fails with EPIPE), so a
- * connection that read bytes recently is left to answer one more request with `Connection: close`.
- * A busy client whose process is descheduled for a few hundred milliseconds (a loaded machine, a GC
- * pause) looks idle for that long: at 100 ms such clients lost a request now and then during reloads
- * on a loaded 2-core machine. One second costs a draining worker at most that much longer to exit
- * (the replacement is serving already).
- */
-export const DRAIN_IDLE_MS = 1000;
-
-interface SocketActivity {
-  bytesRead: number;
-  lastActiveAt: number;
-  /**
-   * closeIdle() calls in a row that found nothing new read. Timers run before I/O in each turn of
-   * the event loop, so after a stall (a busy CPU) the first check can come before the read of bytes
-   * that already arrived; two checks always have an I/O phase between them.
-   */
-  quietChecks: number;
-  /** Taken over by an upgrade (WebSocket): not HTTP any more, left open until it closes. */
-  upgraded: boolean;
-  /** The upgrade asked for `websocket` and the app answered `101`: warden may write a close frame. */
-  isWebSocket: boolean;
-}
-
-/**
- * A WebSocket close frame as a server sends it (unmasked, RFC 6455 section 5.5.1): FIN + opcode 8,
- * payload length 2, status code 1001 "going away" in network byte order.
- */
-export const CLOSE_FRAME_GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
-
-/** After the close frame, how long the client gets to close its side before the socket is destroyed. */
-const UPGRADED_CLOSE_WAIT_MS = 500;
-
-/**
- * When a draining worker closes its upgraded connections: at --graceful-timeout, less a margin so the
- * close frames go out (and the worker exits) before the primary's kill at that same deadline.
- */
-export function upgradedCloseDelayMs(gracefulTimeoutMs: number): number {
-  return Math.max(0, gracefulTimeoutMs - Math.min(1000, Math.round(gracefulTimeoutMs / 5)));
-}
-
-/** Is this the first chunk of a `101 Switching Protocols` response? */
-export function isSwitchingProtocols(chunk: unknown): boolean {
-  const head = typeof chunk === 'string' ? chunk.slice(0, 13) : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk.subarray(0, 13)).toString('latin1') : '';
-  return /^HTTP\/1\.[01] 101\b/.test(head);
 }
 
 export class RequestTracker {

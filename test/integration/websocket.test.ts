@@ -101,9 +101,15 @@ test('a reload leaves an open WebSocket connected until --graceful-timeout, then
     return answer.pid !== client.pid ? answer.pid : undefined;
   }, 20_000);
   assert.notEqual(replaced, client.pid);
-  // The old worker is draining and the new one serves: the WebSocket is still there and answers.
-  const draining = (await warden.workers()).workers as unknown as UpgradedView[];
-  assert.ok(draining.some((worker) => worker.pid === client.pid && worker.state === 'draining' && worker.upgraded === 1), `the old worker drains with its WebSocket: ${JSON.stringify(draining)}`);
+  // The old worker is draining and the new one serves: the WebSocket is still there and answers. Its
+  // count of upgraded connections comes with its next heartbeat (every 250 ms), which on a fast
+  // machine can be after the whole reload: wait for it, well within the graceful timeout.
+  let draining: UpgradedView[] = [];
+  const seen = await waitFor('the old worker to show its WebSocket while draining', async () => {
+    draining = (await warden.workers()).workers as unknown as UpgradedView[];
+    return draining.some((worker) => worker.pid === client.pid && worker.state === 'draining' && worker.upgraded === 1) || undefined;
+  }, 2000).catch(() => false);
+  assert.ok(seen, `the old worker drains with its WebSocket: ${JSON.stringify(draining)}`);
   assert.equal(await echo(client.socket, 'during the reload'), 'during the reload');
   const closed = await withDeadline(client.closed, 15_000, 'the WebSocket to be closed');
   assert.equal(closed.code, 1001, 'a close frame with 1001 going away');

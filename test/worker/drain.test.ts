@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
-import { DRAIN_IDLE_MS, RequestTracker } from '../../src/worker/requests.js';
+import { DRAIN_IDLE_MS } from '../../src/worker/connection-close.js';
+import { RequestTracker } from '../../src/worker/requests.js';
 
 class FakeSocket extends EventEmitter {
   bytesRead = 0;

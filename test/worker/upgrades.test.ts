@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLOSE_FRAME_GOING_AWAY, isSwitchingProtocols, upgradedCloseDelayMs } from '../../src/worker/requests.js';
+import { CLOSE_FRAME_GOING_AWAY, isSwitchingProtocols, upgradedCloseDelayMs } from '../../src/worker/connection-close.js';
 
 test('upgraded connections close just before the graceful timeout: a fifth of it earlier, at most one second', () => {
   assert.equal(upgradedCloseDelayMs(30_000), 29_000);
