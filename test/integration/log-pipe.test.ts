@@ -121,16 +121,22 @@ test('one 10 MB line comes out in marked pieces of at most 1 MiB, whole and in o
   });
   await waitFor('the marker after the line', () => out.includes('after-big-line-1\n') || undefined, 20_000);
   const lines = out.split('\n').filter((line) => line.includes('LLLL'));
-  assert.equal(lines.length, 10, 'ten pieces of 1 MiB');
+  // The primary never blocks on its stdout: when this reader falls behind by more than the log
+  // queue holds (a busy machine), whole pieces are dropped, and counted. Each piece is written or
+  // counted as dropped; only then is every byte there.
+  const { body } = await getJson<{ logs: { stdout: { droppedLines: number; droppedBytes: number } } }>(warden.adminPort, '/workers');
+  const dropped = body.logs.stdout;
+  assert.equal(lines.length + dropped.droppedLines, 10, `ten pieces of 1 MiB, written (${lines.length}) or counted as dropped (${dropped.droppedLines})`);
   let total = 0;
   lines.forEach((line, index) => {
     const match = /^\[w1 \d+( partial)?\] (L+)$/.exec(line);
     assert.ok(match, `piece ${index} is a whole record`);
-    assert.equal(match[1] !== undefined, index < lines.length - 1, 'every piece but the last is marked partial');
+    // The last piece is the one not marked partial, unless it was among those dropped.
+    if (index < lines.length - 1 || dropped.droppedLines === 0) assert.equal(match[1] !== undefined, index < lines.length - 1, 'every piece but the last is marked partial');
     assert.ok((match[2] as string).length <= 1024 * 1024);
     total += (match[2] as string).length;
   });
-  assert.equal(total, 10 * 1024 * 1024, 'nothing lost');
+  assert.equal(total + dropped.droppedLines * 1024 * 1024, 10 * 1024 * 1024, 'every byte written, or counted in a dropped piece');
   assert.ok((await timedLivez(warden.adminPort)) < 1000);
 });
 
