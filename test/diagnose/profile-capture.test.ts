@@ -57,7 +57,8 @@ describe('captureProfile', { skip: hasProcFs() ? false : 'needs Linux /proc and 
     assert.equal(top?.functionName, 'burnCpu', formatTopFunctions(capture.top));
     assert.equal(top?.url, fixture(FIXTURE));
     assert.equal(top?.lineNumber, 4, 'the line the function is declared on, 1-based');
-    assert.ok(top.selfPercent > 80, `a busy loop is nearly all of the samples (${top.selfPercent} %)`);
+    // Most, not all: the profiled process shares the CPUs with the rest of a test run.
+    assert.ok(top.selfPercent > 50, `a busy loop is most of the samples (${top.selfPercent} %)`);
     assert.ok(top.selfMs > 500 && top.selfMs < 3000, `about the second it ran (${top.selfMs} ms)`);
     assert.ok(capture.tookMs >= 1000 && capture.tookMs < 6000, `took ${capture.tookMs} ms`);
 
