@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listChildren, readStat } from '../../src/os/proc.js';
@@ -468,4 +468,17 @@ export async function quarantineOne(warden: RunningWarden): Promise<{ pid: numbe
   }
   const victim = await waitFor(`worker pid ${pid} quarantined`, async () => (await warden.workers()).workers.find((worker) => worker.pid === pid && worker.state === 'quarantined'), 15_000);
   return { pid, slot: victim.slot, hanging };
+}
+
+/**
+ * A port free on 127.0.0.1 a moment ago (bound, then closed), for a warden that must be given fixed
+ * ports: one whose startup line cannot be read, or sockets systemd-socket-activate binds.
+ */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -3,14 +3,12 @@
 // responsive and its output whole (long lines in marked pieces of at most 1 MiB).
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { fixture, get, getJson, killQuietly, ownProcesses, ROOT, waitFor, WARDEN, withDeadline, type WorkersBody } from './harness.js';
+import { fixture, get, getJson, killQuietly, ownProcesses, ROOT, waitFor, WARDEN, withDeadline, type WorkersBody, freePort } from './harness.js';
 
 interface Started {
   pid: number;
@@ -140,15 +138,6 @@ test('one 10 MB line comes out in marked pieces of at most 1 MiB, whole and in o
   assert.ok((await timedLivez(warden.adminPort)) < 1000);
 });
 
-/** A port free on 127.0.0.1 a moment ago, for a warden whose startup line cannot be read. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('stdout on a full disk (/dev/full): ENOSPC is counted in /workers, retried without spinning, and warden keeps serving and stops cleanly', async (t) => {
   const full = openSync('/dev/full', 'w');

@@ -9,18 +9,9 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { join } from 'node:path';
-import { ROOT, WARDEN, fixture, get, getJson, ownProcesses, waitFor, withDeadline } from './harness.js';
+import { ROOT, WARDEN, fixture, get, getJson, ownProcesses, waitFor, withDeadline, freePort } from './harness.js';
 import { toolOrSkip } from './systemd-tools.js';
 
-/** A port free right now (bound, then closed): systemd-socket-activate needs fixed ports. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function collect(child: ReturnType<typeof spawn>): () => string {
   let output = '';
