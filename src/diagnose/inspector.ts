@@ -120,6 +120,18 @@ export type CdpFailure =
   | { kind: 'connection failed'; detail: string }
   | { kind: 'closed' };
 
+/** A failed conversation in words, for every failure but the deadline (which each caller words itself). */
+export function cdpFailureReason(failure: Exclude<CdpFailure, { kind: 'deadline' }>, step: string): string {
+  switch (failure.kind) {
+    case 'not json':
+      return 'inspector sent a message that is not JSON';
+    case 'connection failed':
+      return `inspector connection failed during ${step}: ${failure.detail}`;
+    case 'closed':
+      return `inspector closed the connection during ${step}`;
+  }
+}
+
 export interface CdpConversation<T> {
   /** The WebSocket is open: send the requests. */
   onOpen(send: (id: number, method: string, params?: Record<string, unknown>) => void): void;

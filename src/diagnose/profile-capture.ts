@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { isCpuProfile, profilesToRemove, topFunctions, type CpuProfile, type TopFunction } from './cpu-profile.js';
-import { converse, withInspector } from './inspector.js';
+import { cdpFailureReason, converse, withInspector } from './inspector.js';
 
 export type ProfileCapture =
   | { ok: true; profile: CpuProfile; top: TopFunction[]; tookMs: number }
@@ -63,12 +63,8 @@ function runProfiler(debuggerUrl: string, options: ProfileOptions, signal: Abort
       switch (failure.kind) {
         case 'deadline':
           return { reason: step === 'connect' ? 'inspector did not accept the WebSocket connection in time' : `the profiler did not answer in time (${step}): main thread not running JavaScript (a long native call?)` };
-        case 'not json':
-          return { reason: 'inspector sent a message that is not JSON' };
-        case 'connection failed':
-          return { reason: `inspector connection failed during ${step}: ${failure.detail}` };
-        case 'closed':
-          return { reason: `inspector closed the connection during ${step}` };
+        default:
+          return { reason: cdpFailureReason(failure, step) };
       }
     },
   });

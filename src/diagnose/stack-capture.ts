@@ -25,7 +25,7 @@
 //   prints "Debugger listening on ..." to its stderr: meant for right before SIGKILL.
 import net from 'node:net';
 import { readStat } from '../os/proc.js';
-import { converse, withInspector, type CdpMessage } from './inspector.js';
+import { cdpFailureReason, converse, withInspector, type CdpMessage } from './inspector.js';
 import { scriptPath } from './script-path.js';
 
 /** 1-based line and column, like an Error stack; url is a file path when the script is a file. */
@@ -109,12 +109,8 @@ function readPausedStack(debuggerUrl: string, signal: AbortSignal): Promise<Sess
               pause: 'did not pause: main thread not running JavaScript (a long native call?)',
             }[step],
           };
-        case 'not json':
-          return { reason: 'inspector sent a message that is not JSON' };
-        case 'connection failed':
-          return { reason: `inspector connection failed during ${step}: ${failure.detail}` };
-        case 'closed':
-          return { reason: `inspector closed the connection during ${step}` };
+        default:
+          return { reason: cdpFailureReason(failure, step) };
       }
     },
   });
