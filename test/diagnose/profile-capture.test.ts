@@ -55,9 +55,11 @@ describe('captureProfile', { skip: hasProcFs() ? false : 'needs Linux /proc and 
     const capture = await captureProfile(worker.pid, worker.port, { durationMs: 1000, timeoutMs: 5000 });
     assert.ok(capture.ok, `no profile: ${capture.ok ? '' : capture.reason}`);
     const [top] = capture.top;
-    assert.equal(top?.functionName, 'burnCpu', formatTopFunctions(capture.top));
+    // The loop's function, or keepBusy, its only caller, when V8 inlined it there before the profile
+    // began (docs/incidents.md): which one depends on when V8 optimised the loop.
+    assert.ok(top?.functionName === 'burnCpu' || top?.functionName === 'keepBusy', formatTopFunctions(capture.top));
     assert.equal(top?.url, fixture(FIXTURE));
-    assert.equal(top?.lineNumber, 4, 'the line the function is declared on, 1-based');
+    assert.equal(top?.lineNumber, top?.functionName === 'burnCpu' ? 4 : 11, 'the line the function is declared on, 1-based');
     // Most, not all: the profiled process shares the CPUs with the rest of a test run.
     assert.ok(top.selfPercent > 50, `a busy loop is most of the samples (${top.selfPercent} %)`);
     assert.ok(top.selfMs > 500 && top.selfMs < 3000, `about the second it ran (${top.selfMs} ms)`);
