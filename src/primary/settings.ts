@@ -9,6 +9,15 @@ import type { MachineConfig } from './machine/index.js';
 import { DEFAULT_BACKOFF } from './machine/policy.js';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
+/**
+ * An idle worker's heartbeat interval (nothing in flight, nothing arrived or finished since its last
+ * beat): 4 times fewer wake-ups of the primary per idle worker. A quarter of --timeout at most, so the
+ * stall rule keeps its margin; an idle worker that freezes leaves rotation this much later (the late
+ * window grows by the difference), a busy one as before.
+ */
+export function idleHeartbeatIntervalMs(timeoutMs: number): number {
+  return Math.max(HEARTBEAT_INTERVAL_MS, Math.min(1000, Math.floor(timeoutMs / 4)));
+}
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
 export const CAPTURE_TIMEOUT_MS = 1500;
 /** The CPU profile of a stalled worker runs this long after its stack, before the kill. */
@@ -79,6 +88,7 @@ export function workerConfig(settings: SupervisorSettings, listen: { address: st
     address: socketPath ?? { address: listen.address, family: listen.family, port: listen.port },
     ...(socketPath === undefined ? {} : { socketPath }),
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+    idleHeartbeatIntervalMs: idleHeartbeatIntervalMs(options.timeoutMs),
     requestTimeoutMs: options.requestTimeoutMs,
     listenWaitMs: options.bootTimeoutMs,
     gracefulTimeoutMs: options.gracefulTimeoutMs,

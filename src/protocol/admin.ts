@@ -103,6 +103,8 @@ export interface WorkerView {
   sinceMs: number;
   uptimeMs: number;
   heartbeatAgeMs: number | null;
+  /** How much later than the regular 250 ms its next heartbeat is due (an idle worker beats less often); null before a heartbeat. */
+  heartbeatDelayedMs: number | null;
   loopDelayMs: number | null;
   /** Event-loop utilisation over the last heartbeat interval, 0..1; null before a heartbeat or from an older worker. */
   eventLoopUtilization: number | null;

@@ -62,6 +62,8 @@ export class RequestTracker {
   private readonly recent = new RecentAnswers();
   private draining = false;
   private readonly http: HttpCounts = { byClass: [0, 0, 0, 0, 0, 0], durationBuckets: new Array<number>(DURATION_BUCKETS_S.length + 1).fill(0), durationSumS: 0 };
+  /** Called on each new connection and request: the heartbeat returns to its regular pace at once. */
+  onArrival: (() => void) | undefined;
 
   constructor(
     private readonly requestTimeoutMs: number,
@@ -80,6 +82,7 @@ export class RequestTracker {
   addSocket(socket: Socket, now = performance.now()): void {
     this.sockets.set(socket, { bytesRead: 0, lastActiveAt: now, quietChecks: 0, upgraded: false, isWebSocket: false });
     socket.once('close', () => this.sockets.delete(socket));
+    this.onArrival?.();
   }
 
   /**
@@ -98,6 +101,10 @@ export class RequestTracker {
 
   get inFlightCount(): number {
     return this.inFlight.size;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   /** Open connections, upgraded ones included: a draining worker exits once there are none. */
@@ -264,6 +271,7 @@ export class RequestTracker {
     this.inFlight.add(entry);
     this.firstUnansweredAt ??= entry.start;
     this.unansweredCount += 1;
+    this.onArrival?.();
     if (this.draining) res.shouldKeepAlive = false;
     const socket = req.socket;
     const done = () => {

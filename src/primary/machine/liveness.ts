@@ -8,7 +8,7 @@ import { ms, type Actions } from './actions.js';
 import { scaleWorkerFailed, surgeFailed } from './rollout.js';
 import { slotRecord, type MachineState, type UpkeepReason, type WorkerRecord } from './types.js';
 import { checkSuspicion } from './quarantine.js';
-import { heartbeatFreshness, hungRequestsReason, QUARANTINE_RULE, silenceMs } from './verdicts.js';
+import { heartbeatFreshness, hungRequestsReason, lateAfterBeatMs, QUARANTINE_RULE, silenceMs } from './verdicts.js';
 
 /**
  * Whether checkWorker could change anything for this worker at `now`: false only when every check
@@ -33,7 +33,7 @@ export function isCheckDue(state: MachineState, worker: WorkerRecord, now: numbe
       throw new Error(`machine: worker ${worker.slot} in impossible state ${String(impossible)}`);
     }
   }
-  if (worker.lastBeatAt !== undefined && !worker.killSent && heartbeatFreshness(worker.lastBeatAt, now, config.lateMs, config.timeoutMs) !== 'fresh') return true;
+  if (worker.lastBeatAt !== undefined && !worker.killSent && heartbeatFreshness(worker.lastBeatAt, now, lateAfterBeatMs(config.lateMs, worker.stats), config.timeoutMs) !== 'fresh') return true;
   if (worker.state === 'draining') return worker.deadline !== undefined && now >= worker.deadline;
   if (worker.retiring) return false;
   if (worker.readyAt !== undefined && now - worker.readyAt >= config.backoff.resetAfterMs && (slotRecord(state, worker.slot)?.consecutiveFailures ?? 0) !== 0) return true;
@@ -99,7 +99,7 @@ export function checkWorker(run: Actions, worker: WorkerRecord): void {
 function checkLiveness(run: Actions, worker: WorkerRecord): void {
   const config = run.state.config;
   if (worker.lastBeatAt === undefined || worker.killSent) return;
-  const freshness = heartbeatFreshness(worker.lastBeatAt, run.now, config.lateMs, config.timeoutMs);
+  const freshness = heartbeatFreshness(worker.lastBeatAt, run.now, lateAfterBeatMs(config.lateMs, worker.stats), config.timeoutMs);
   const silentFor = ms(run.now - worker.lastBeatAt);
   if (freshness === 'stalled') {
     if (worker.condition === 'stalled') return; // already waiting for its stack
