@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { initialState, isActive, isInRotation, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
+import { initialState, isActive, isInRotation, quietUntil, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
 import { deepFreeze } from './machine-harness.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
@@ -280,6 +280,9 @@ function check(condition: boolean, message: () => string): void {
   if (!condition) assert.fail(message());
 }
 
+/** States checkInvariants found quiet (quietUntil defined), so a test can tell the property was exercised. */
+let quietStatesSeen = 0;
+
 function checkInvariants(before: MachineState, state: MachineState, effects: Effect[], now: number, lastEvents: () => string): void {
   const context = () => `\nlast events:\n${lastEvents()}`;
   const target = state.targetWorkers;
@@ -318,6 +321,17 @@ function checkInvariants(before: MachineState, state: MachineState, effects: Eff
   }
   // Time only moves forward inside the machine's view: no deadline set in the past is missed silently.
   if (before.phase === 'exited') assert.equal(effects.length, 0, 'an exited machine does nothing');
+  // While quiet, a Tick at any moment before the quiet ends finds nothing to do, by the full pass too:
+  // the supervisor may skip those Ticks.
+  const quiet = quietUntil(state, now);
+  if (quiet !== undefined) {
+    quietStatesSeen += 1;
+    check(quiet > now, () => `quiet until ${quiet}, not after now (${now})${context()}`);
+    for (const at of [now, Math.floor((now + Math.min(quiet, now + 60_000)) / 2), Math.min(quiet, now + 60_000) - 1]) {
+      const ticked = stepFully(state, { type: 'Tick' }, at);
+      check(ticked.effects.length === 0 && isDeepStrictEqual(rotationOf(ticked.state), rotationOf(state)), () => `quiet until ${quiet}, but a Tick at ${at} did ${JSON.stringify(ticked.effects)}${context()}`);
+    }
+  }
 }
 
 const TIME_TO_KILL_MS = CONFIG.timeoutMs + CONFIG.captureTimeoutMs + CONFIG.gracefulTimeoutMs + CONFIG.killAfterMs + 1000;
@@ -328,6 +342,24 @@ test('for random event sequences the invariants hold after every step', () => {
     const world = new World(CONFIG);
     for (const next of commands) world.run(next);
   }), { numRuns: 300 });
+});
+
+test('a quiet fleet is reached, and a Tick at any moment of its quiet finds nothing to do (the supervisor may skip it)', () => {
+  const before = quietStatesSeen;
+  const calm = fc.oneof(
+    { weight: 8, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 3000 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), pick }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('freeze' as const), pick }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('thaw' as const), pick }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('silent' as const), pick }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('heavy' as const), pick }) },
+  );
+  fc.assert(fc.property(fc.array(calm, { minLength: 1, maxLength: 30 }), (commands) => {
+    const world = new World(CONFIG);
+    world.autoReady = true;
+    for (const next of commands) world.run(next);
+  }), { numRuns: 100 });
+  assert.ok(quietStatesSeen - before > 100, `quiet states were checked (${quietStatesSeen - before})`);
 });
 
 test('with a larger fleet, the incremental paths decide as the full pass for random event sequences', () => {

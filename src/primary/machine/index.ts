@@ -5,4 +5,5 @@
 
 export { step, stepFully } from './step.js';
 export { isSettled, rotationOf } from './state-facts.js';
+export { quietUntil } from './liveness.js';
 export * from './types.js';
