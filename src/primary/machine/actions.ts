@@ -7,10 +7,9 @@ import { EXIT_CODES } from '../../errors.js';
 import { LOG_EVENTS, type LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import { backoffMs, isCrashLooping } from './policy.js';
-import {
-  jitterFor, newSlot, slotRecord, type Condition, type Effect, type HaltInfo, type MachineEvent, type MachineState,
-  type QuarantineOutcome, type ReplacementReason, type SlotRecord, type UpkeepReason, type WorkerRecord, type WorkerState,
-} from './types.js';
+import type { Effect, MachineEvent } from './events.js';
+import { jitterFor, newSlot, slotRecord } from './state.js';
+import type { Condition, HaltInfo, MachineState, QuarantineOutcome, ReplacementReason, SlotRecord, UpkeepReason, WorkerRecord, WorkerState } from './types.js';
 
 /**
  * Events a worker may still send after it was reaped (IPC is asynchronous): for an unknown worker id

@@ -18,7 +18,9 @@ import { probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
 import { carrySettled, isSettled } from './state-facts.js';
-import { copyState, isActive, type MachineEvent, type MachineState, type StepResult } from './types.js';
+import type { MachineEvent, StepResult } from './events.js';
+import { copyState, isActive } from './state.js';
+import type { MachineState } from './types.js';
 
 export function step(previous: MachineState, event: MachineEvent, now: number): StepResult {
   const run = new Step(copyState(previous), now, isSettled(previous) ? 'incremental' : 'checks-due');
