@@ -50,3 +50,6 @@ export interface StepResult {
   state: MachineState;
   effects: Effect[];
 }
+
+/** The event of one type, for the handlers a dispatch table maps each type to. */
+export type EventOf<T extends MachineEvent['type']> = Extract<MachineEvent, { type: T }>;
