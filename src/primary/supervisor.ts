@@ -3,37 +3,27 @@
 // Per-worker state lives in fleet.ts, connections in net/, what the admin port answers in admin/;
 // the parts built in parts.ts, binding in ports.ts, the timers in schedule.ts, the control socket's requests in control-requests.ts.
 
-import { fileURLToPath } from 'node:url';
 import type { Clock } from '../clock.js';
 import { requiredReady } from '../config/resolve.js';
 import { ControlServer } from '../control/server.js';
-import { freeInspectPort } from '../diagnose/stack-capture.js';
 import type { Logger } from '../log/logger.js';
-import { withoutSystemdEnv } from '../os/sd-notify.js';
 import { domainEvent, type DomainObserver } from '../protocol/events.js';
-import type { AdminServer } from './admin/admin-server.js';
 import { readyz, type PrimaryInfo } from './admin/report.js';
-import { workersBody, type AdminSource } from './admin/routes.js';
-import type { Timeline } from './admin/timeline.js';
+import { workersBody } from './admin/routes.js';
 import { answerControl, type ControlTarget } from './control-requests.js';
-import type { Fleet, SpawnBase } from './fleet.js';
-import type { EvidenceCollector } from '../diagnose/evidence.js';
+import type { SpawnBase } from './fleet.js';
 import { initialState, rotationOf, step, type Effect, type HaltInfo, type MachineEvent, type MachineState } from './machine/index.js';
-import type { Listener } from './net/listener.js';
-import type { Prober } from './net/probes.js';
-import { buildParts } from './parts.js';
-import { bindPorts } from './ports.js';
+import { buildParts, type Parts } from './parts.js';
+import { bindPorts, type BoundPorts } from './ports.js';
 import { probeParentDeathLauncher, signalProcess } from './processes.js';
 import { PendingRequests, type LifecycleOutcome } from './requests.js';
 import { startSchedule } from './schedule.js';
-import { machineConfig, workerConfig, type SupervisorSettings } from './settings.js';
+import { machineConfig, spawnBase, type SupervisorSettings } from './settings.js';
 import { SystemdLink } from './systemd-link.js';
 
 export { HEARTBEAT_INTERVAL_MS, machineConfig, type SupervisorSettings } from './settings.js';
 export type { TimelineEntry } from './admin/timeline.js';
 export type { LifecycleOutcome } from './requests.js';
-
-const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
 /** Called with every log event the machine emits, after it is logged: the programmatic API's events. */
 export type SupervisorObserver = DomainObserver;
@@ -43,11 +33,8 @@ export interface RunResult {
   halt: HaltInfo | undefined;
 }
 
-export interface Started {
-  /** With --uds: host '' and port 0, and the socket's path. */
-  listen: { host: string; port: number; path?: string };
-  admin: { host: string; port: number };
-  control: string;
+/** The addresses bound (with --uds: host '' and port 0, and the socket's path), and the end. */
+export interface Started extends Omit<BoundPorts, 'service'> {
   /** Resolves when the supervisor has stopped every worker and wants the process to exit. */
   done: Promise<RunResult>;
 }
@@ -56,15 +43,10 @@ export class Supervisor {
   private state: MachineState;
   private readonly queue: MachineEvent[] = [];
   private isProcessing = false;
-  private readonly listener: Listener;
+  /** The listener, the prober, the evidence, the fleet, the admin server (parts.ts). */
+  private readonly parts: Parts;
   /** Set when the listener starts closing: it first takes the connections still queued in the kernel. */
   private listenerClosed: Promise<void> | undefined;
-  private readonly prober: Prober;
-  private readonly evidence: EvidenceCollector;
-  private readonly fleet: Fleet;
-  private readonly admin: AdminServer;
-  private readonly adminSource: AdminSource;
-  private readonly timeline: Timeline;
   private readonly control: ControlServer;
   private schedule: { cancel(): void } | undefined;
   private info: PrimaryInfo | undefined;
@@ -77,35 +59,33 @@ export class Supervisor {
 
   constructor(private readonly settings: SupervisorSettings, private readonly clock: Clock, private readonly log: Logger, private readonly observe?: SupervisorObserver) {
     this.state = initialState(machineConfig(settings.options, settings.moduleLabel, settings.appArgs), clock.now());
-    ({ listener: this.listener, prober: this.prober, evidence: this.evidence, fleet: this.fleet, timeline: this.timeline, adminSource: this.adminSource, admin: this.admin } = buildParts(settings, clock, log, {
+    this.parts = buildParts(settings, clock, log, {
       state: () => this.state, dispatch: (event) => this.dispatch(event), info: () => this.info, controlPath: () => this.controlPath, requiredReady: () => this.requiredReady(),
-    }));
+    });
     const controlTarget: ControlTarget = {
       reload: (progress) => this.reload(progress), scale: (target, progress) => this.scale(target, progress),
-      status: () => workersBody(this.adminSource), state: () => this.state, evidence: this.evidence,
+      status: () => workersBody(this.parts.adminSource), state: () => this.state, evidence: this.parts.evidence,
     };
     this.control = new ControlServer((request, progress) => answerControl(controlTarget, request, progress));
   }
 
   /** Bind the service and admin ports (failing fast with a clear error), then start the workers. */
   async start(): Promise<Started> {
-    const { settings, listener } = this;
+    const { settings } = this;
+    const { listener, prober } = this.parts;
     const options = settings.options;
     // Found while the ports are bound, so that the first spawn does not wait on it.
     const launcherFound = probeParentDeathLauncher();
-    const bound = await bindPorts(options, { listener, admin: this.admin, control: this.control }, this.log);
+    const bound = await bindPorts(options, { listener, admin: this.parts.admin, control: this.control }, this.log);
     this.controlPath = bound.control;
-    if (options.probePath !== undefined) await this.prober.start();
+    if (options.probePath !== undefined) await prober.start();
     this.info = { pid: process.pid, version: settings.version, module: settings.moduleLabel, listen: bound.listen, admin: bound.admin, startedAt: this.clock.now(), requiredReady: this.requiredReady() };
-    this.spawnBase = {
-      entry: WORKER_ENTRY, config: workerConfig(settings, bound.service), env: withoutSystemdEnv(settings.workerEnv ?? process.env), nodeArgs: options.nodeArgs,
-      ...(settings.cwd === undefined ? {} : { cwd: settings.cwd }),
-    };
+    this.spawnBase = spawnBase(settings, bound.service);
     const done = new Promise<RunResult>((resolve) => (this.finish = resolve));
     this.systemd = new SystemdLink(this.clock, this.log);
     this.schedule = startSchedule({
       clock: this.clock, log: this.log, options, modulePath: settings.modulePath, state: () => this.state, dispatch: (event) => this.dispatch(event),
-      sweep: () => listener.sweep(), probe: (id, path, timeoutMs) => this.fleet.probe(id, path, timeoutMs),
+      sweep: () => listener.sweep(), probe: (id, path, timeoutMs) => this.parts.fleet.probe(id, path, timeoutMs),
     });
     await launcherFound;
     this.dispatch({ type: 'Tick' });
@@ -141,7 +121,7 @@ export class Supervisor {
       }
       // The listener passes the rotation on only when it changed (an unchanged one is the same array).
       const rotation = rotationOf(this.state);
-      this.listener.setRotation(rotation);
+      this.parts.listener.setRotation(rotation);
       if (this.systemd?.isActive === true) {
         this.systemd.update({
           phase: this.state.phase, isReady: readyz(this.state, this.requiredReady()).status === 200,
@@ -159,33 +139,29 @@ export class Supervisor {
 
   /** Last resort on an unexpected primary exit: no worker may outlive the primary. */
   killAll(): void {
-    this.fleet.killAll();
-    this.listener.destroyAll();
+    this.parts.fleet.killAll();
+    this.parts.listener.destroyAll();
   }
 
   private perform(effect: Effect): void {
     switch (effect.type) {
-      case 'Spawn': {
-        const spawn = (port: number | undefined) => this.fleet.spawnSoon(this.spawnBase as SpawnBase, effect.id, effect.slot, effect.generation, effect.workerCount, port);
-        // The port is only reserved here; nothing listens on it until a capture sends SIGUSR1.
-        if (this.settings.options.captureStacks) void freeInspectPort().then(spawn, () => spawn(undefined));
-        else spawn(undefined);
+      case 'Spawn':
+        this.parts.fleet.spawnSoon(this.spawnBase as SpawnBase, effect.id, effect.slot, effect.generation, effect.workerCount, this.settings.options.captureStacks);
         return;
-      }
       case 'Probe':
-        if (this.settings.options.probePath !== undefined) this.fleet.probe(effect.id, this.settings.options.probePath, this.settings.options.probeTimeoutMs);
+        if (this.settings.options.probePath !== undefined) this.parts.fleet.probe(effect.id, this.settings.options.probePath, this.settings.options.probeTimeoutMs);
         return;
       case 'Notify':
         this.requests.notify(effect);
         return;
       case 'CaptureStack':
-        void this.evidence.stalled(effect.id, effect.pid, effect.slot, effect.reason).then(() => this.dispatch({ type: 'StackCaptured', id: effect.id }));
+        void this.parts.evidence.stalled(effect.id, effect.pid, effect.slot, effect.reason).then(() => this.dispatch({ type: 'StackCaptured', id: effect.id }));
         return;
       case 'ReportRequests':
-        void this.evidence.requestsInFlight(effect.id, effect.slot, effect.reason.startsWith('stuck') ? 'stuck' : 'unhealthy', effect.reason);
+        void this.parts.evidence.requestsInFlight(effect.id, effect.slot, effect.reason.startsWith('stuck') ? 'stuck' : 'unhealthy', effect.reason);
         return;
       case 'ReportMemory':
-        void this.evidence.memory(effect.id, effect.slot, effect.reason);
+        void this.parts.evidence.memory(effect.id, effect.slot, effect.reason);
         return;
       case 'Signal':
         signalProcess(effect.pid, effect.signal);
@@ -193,19 +169,19 @@ export class Supervisor {
       case 'Drain': {
         // While the listener closes, the connections it still takes go to these workers: they drain
         // (and may exit) only once it is closed, so none of those connections finds them gone.
-        const drain = () => this.fleet.send(effect.id, { warden: 1, act: 'drain', reason: effect.reason });
+        const drain = () => this.parts.fleet.send(effect.id, { warden: 1, act: 'drain', reason: effect.reason });
         if (this.listenerClosed === undefined) drain();
         else void this.listenerClosed.then(drain);
         return;
       }
       case 'CloseListener':
-        this.listenerClosed ??= this.listener.close().catch(() => undefined);
-        void this.prober.close();
+        this.listenerClosed ??= this.parts.listener.close().catch(() => undefined);
+        void this.parts.prober.close();
         this.control.stopListening();
         return;
       case 'Log':
         this.log.log(effect.level, effect.event, effect.msg, effect.fields);
-        this.timeline.add(this.clock.now(), effect.level, effect.event, effect.msg, effect.fields);
+        this.parts.timeline.add(this.clock.now(), effect.level, effect.event, effect.msg, effect.fields);
         if (this.observe !== undefined) {
           const domain = domainEvent(effect.event, effect.fields, effect.msg);
           if (domain !== undefined) this.observe(domain);
@@ -225,7 +201,7 @@ export class Supervisor {
     this.schedule?.cancel();
     this.killAll();
     this.requests.abandonAll();
-    await Promise.all([this.listener.close(), this.admin.close(), this.prober.close(), this.control.close()]);
+    await Promise.all([this.parts.listener.close(), this.parts.admin.close(), this.parts.prober.close(), this.control.close()]);
     // STOPPING=1 (sent when the stop began) reaches systemd before the main process is gone.
     await this.systemd?.close();
     this.finish?.(result);
