@@ -1,7 +1,8 @@
 // The machine's actions: what a decision does to the state (spawn, retire, recycle, drain, stop, kill,
 // count a failure, halt) and the effects it asks for (notify, log). Shared by the event handlers
-// (step.ts), the liveness checks (liveness.ts) and the rollouts (rollout.ts), which all act through
-// an Actions object. Pure: it changes only the state it holds and pushes effects; no I/O, no clocks.
+// (worker-events.ts, stopping.ts), the liveness checks (liveness.ts) and the rollouts (rollout.ts),
+// which all act through an Actions object. Pure: it changes only the state it holds and pushes
+// effects; no I/O, no clocks.
 
 import { EXIT_CODES } from '../../errors.js';
 import { LOG_EVENTS, type LogEvent } from '../../log/events.js';

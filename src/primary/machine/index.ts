@@ -1,4 +1,5 @@
-// The supervisor state machine, pure: step.ts holds the event handlers and the housekeeping pass,
+// The supervisor state machine, pure: step.ts maps events to their handlers (worker-events.ts,
+// stopping.ts, rollout.ts) and runs the housekeeping pass,
 // state-facts.ts what each state is known to be (its rotation, whether it is settled),
 // rollout.ts the reconciling toward a target generation (reload), worker count (scale) and upkeep
 // recycling, types.ts the state, events.ts the events and effects, state.ts building and reading a
