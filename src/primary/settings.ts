@@ -72,6 +72,7 @@ export function machineConfig(options: ServeOptions, appLabel: string, appArgs: 
     probeEnabled: options.probePath !== undefined,
     maxRequests: options.maxRequests,
     maxRequestsJitter: options.maxRequestsJitter,
+    minReady: options.minReady,
   };
 }
 
