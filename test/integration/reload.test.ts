@@ -56,6 +56,27 @@ function mixedLoad(port: number) {
   };
 }
 
+/** /readyz polled until stop(), which returns every status seen (0: no answer). */
+function pollReadiness(t: TestContext, warden: RunningWarden): { stop(): Promise<number[]> } {
+  const readiness: number[] = [];
+  let polling = true;
+  t.after(() => (polling = false));
+  const poller = (async () => {
+    while (polling) {
+      readiness.push((await getJson(warden.adminPort, '/readyz').catch(() => ({ status: 0 }))).status);
+      // Often: on a fast machine a whole reload takes a few hundred milliseconds.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return {
+    async stop() {
+      polling = false;
+      await poller;
+      return readiness;
+    },
+  };
+}
+
 test('a rolling reload under keep-alive and new-connection load fails no request, replaces every worker and serves the new code; SIGHUP does the same', async (t) => {
   const copy = appCopy(t);
   const warden = await startWarden(t, [copy.app, '--workers', '2'], { env: { CLOSE_LOG: copy.closeLog } });
@@ -66,18 +87,9 @@ test('a rolling reload under keep-alive and new-connection load fails no request
 
   copy.setVersion('v2');
   // /readyz is polled all through the reload: with --min-ready all it must never leave 200.
-  const readiness: number[] = [];
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      readiness.push((await getJson(warden.adminPort, '/readyz').catch(() => ({ status: 0 }))).status);
-      // Often: on a fast machine the whole two-slot reload takes a few hundred milliseconds.
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  })();
+  const polls = pollReadiness(t, warden);
   const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
-  polling = false;
-  await poller;
+  const readiness = await polls.stop();
   assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
   assert.ok(readiness.length > 5, `readiness was polled (${readiness.length} times)`);
   assert.deepEqual(readiness.filter((status) => status !== 200), [], `/readyz stayed 200 through the reload (${readiness.length} polls)`);
@@ -151,21 +163,54 @@ test('a reload to broken code fails at the first slot: old workers keep serving 
   await waitFor('the new code answers', async () => JSON.parse((await get(warden.port)).body).version === 'v2' || undefined, 10_000);
 });
 
-test('a reload asked while one runs is queued, said so, and runs after it, never interleaved', async (t) => {
+test('a reload asked while one runs is queued, said so, and runs after it, never interleaved; one asked while another is queued joins it', async (t) => {
   const warden = await startWarden(t, [fixture('lifecycle/slow-boot.mjs'), '--workers', '2']);
   const first = runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
   await waitFor('the first reload running', async () => (await view(warden)).primary.reload.running !== null || undefined, 10_000);
-  const second = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
-  const firstResult = await first;
+  const second = runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  await waitFor('the second reload queued', async () => (await view(warden)).primary.reload.queued || undefined, 10_000);
+  const third = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const [firstResult, secondResult] = await Promise.all([first, second]);
   assert.equal(firstResult.code, 0, firstResult.stderr);
-  assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stdout, /is running; this one is queued/);
-  assert.match(second.stdout, /generation 3 completed/);
+  assert.equal(secondResult.code, 0, secondResult.stderr);
+  assert.equal(third.code, 0, third.stderr);
+  assert.match(secondResult.stdout, /is running; this one is queued/);
+  assert.match(secondResult.stdout, /generation 3 completed/);
+  assert.match(third.stdout, /another is already queued; this request waits for the queued one/, 'the third request joins the queued reload');
+  assert.match(third.stdout, /generation 3 completed/, 'and is answered by its completion');
   const final = await view(warden);
-  assert.equal(final.primary.reload.counts.completed, 2);
+  assert.equal(final.primary.reload.counts.completed, 2, 'three requests, two reloads');
+  assert.equal(final.primary.reload.last?.generation, 3);
+  assert.equal(final.primary.reload.queued, false, 'nothing left queued');
   const log = warden.output();
+  assert.doesNotMatch(log, /generation 4/, 'no third reload ran');
   const secondStart = log.indexOf('reloading (asked by a queued request)');
   assert.ok(secondStart > log.indexOf('reload to generation 2 completed'), 'the queued reload started only after the first completed');
+});
+
+test('a reload with --workers 1 under load keeps /readyz 200 and fails no request: the new worker serves before the old one drains', async (t) => {
+  const copy = appCopy(t);
+  const warden = await startWarden(t, [copy.app, '--workers', '1']);
+  const before = await servingPids(warden);
+  assert.equal(before.length, 1);
+  const load = mixedLoad(warden.port);
+  await load.flowing();
+  copy.setVersion('v2');
+  const polls = pollReadiness(t, warden);
+  const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const readiness = await polls.stop();
+  assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
+  assert.ok(readiness.length > 5, `readiness was polled (${readiness.length} times)`);
+  assert.deepEqual(readiness.filter((status) => status !== 200), [], `/readyz stayed 200 through the reload (${readiness.length} polls)`);
+  await waitFor('the old worker gone', async () => {
+    const pids = await servingPids(warden);
+    return pids.length === 1 && pids[0] !== before[0] || undefined;
+  }, 30_000);
+  await load.flowing(Date.now());
+  const result = await load.stop();
+  assert.ok(result.keepAlive > 20 && result.fresh > 20, `both loads ran (${result.keepAlive} keep-alive, ${result.fresh} new-connection requests)`);
+  assert.equal(result.samples.filter((s) => !s.ok).length, 0, failures(result.samples));
+  assert.equal(JSON.parse((await get(warden.port)).body).version, 'v2', 'the new code answers');
 });
 
 test('--reload: editing the app under load replaces every worker with 0 failed requests; a broken save keeps serving until the next good one', async (t) => {
