@@ -28,17 +28,23 @@ for (const keepAlive of [false, true]) {
     const startPaced = () => startLoad(warden.port, { concurrency: keepAlive ? 12 : 8, keepAlive, timeoutMs: 2000, maxMs: 60_000, ratePerLoop: 10 });
     let load = startPaced();
     t.after(() => load.stop());
+    // The paced load's rate before the poison: 60 answers from a second after it started (not a fixed wait).
+    const answeredSince = (from: number, count: number) => waitFor(`${count} answers`, () => load.samples.filter((sample) => sample.ok && sample.at >= from).length >= count || undefined, 30_000);
     let warmupFrom = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 3000));
     for (let attempt = 1; keepAlive; attempt++) {
+      // Each client opens its connection with its first request: the spread is known within moments.
+      const spread = await waitFor('the keep-alive connections to spread', async () => {
+        const held = (await warden.workers()).workers.map((w) => (w as unknown as { connections: number }).connections);
+        return held.every((count) => count >= 5) ? held : undefined;
+      }, 2000).catch(() => undefined);
+      if (spread !== undefined) break;
       const held = (await warden.workers()).workers.map((w) => (w as unknown as { connections: number }).connections);
-      if (held.every((count) => count >= 5)) break;
       assert.ok(attempt < 8, `the keep-alive connections never spread at least 5 per worker (last: ${held.join(' / ')})`);
       await load.stop();
       load = startPaced();
       warmupFrom = Date.now();
-      await new Promise((resolve) => setTimeout(resolve, 3000));
     }
+    await answeredSince(warmupFrom + 1000, 60);
     const before = throughput(load.samples, warmupFrom + 1000, Date.now());
     const poisoned = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };
     const poisonedAt = Date.now();
@@ -65,7 +71,7 @@ for (const keepAlive of [false, true]) {
     polling = false;
     await poller;
     const settled = Date.now() + 1000;
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    await answeredSince(settled, 120);
     const samples = await load.stop();
     const after = throughput(samples, settled, Date.now());
 
