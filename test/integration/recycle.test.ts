@@ -50,6 +50,9 @@ test('a worker over --max-memory is out of rotation at once, before its replacem
   await warden.expectOutput(new RegExp(`worker ${slot} \\(pid ${grown.pid}\\) will be recycled: RSS \\d+ MB is above --max-memory 150 MB`));
   t.diagnostic(`out of rotation ${outAt !== undefined ? outAt - replacedAt : NaN} ms relative to the replacement's readiness`);
   assert.ok(outAt !== undefined && outAt < replacedAt, `out of rotation (${outAt}) before the replacement was ready (${replacedAt})`);
+  // The worker's lines arrive in order: once its drain line is in, every connection line before it is too.
+  await warden.expectOutput(new RegExp(`\\[w${slot} ${grown.pid}\\] faults: drain received after \\d+ connections while grown`), 'the grown worker was drained');
+  assert.doesNotMatch(warden.output(), new RegExp(`\\[w${slot} ${grown.pid}\\] faults: connection after drain`), 'no connection reached it after its drain');
   const lateConnections = [...warden.output().matchAll(new RegExp(`\\[w${slot} ${grown.pid}\\] faults: connection at (\\d+)`, 'g'))]
     .map((match) => Number(match[1])).filter((at) => at > (outAt as number) + IN_TRANSIT_MS);
   assert.deepEqual(lateConnections.map((at) => `${at - (outAt as number)} ms after`), [], 'no connection reached the worker after it left rotation');
@@ -69,25 +72,28 @@ test('a stuck worker is drained for --graceful-timeout (3 s) and only then SIGKI
   assert.equal(poisoned.pid, pinned.pid, 'the pinned worker was poisoned');
   const held = get(warden.port, '/', 60_000, {}, pinned[1]).then(() => 'answered', (error: Error) => `failed: ${error.message}`);
 
-  let drainingAt: number | undefined;
+  let seenDrainingAt: number | undefined;
   const goneAt = await waitFor('the stuck worker gone', async () => {
     const victim = (await warden.workers()).workers.find((worker) => worker.pid === poisoned.pid);
     const now = Date.now();
     // Shown `unhealthy` from the verdict until it exits: out of rotation, draining.
-    if (victim !== undefined && victim.state === 'unhealthy' && !victim.inRotation) drainingAt ??= now;
+    if (victim !== undefined && victim.state === 'unhealthy' && !victim.inRotation) seenDrainingAt ??= now;
     return isAlive(poisoned.pid) ? undefined : now;
   }, 30_000, 20);
   await load.stop();
   const slot = (await warden.workers()).workers.find((worker) => worker.lastExit?.pid === poisoned.pid);
 
-  t.diagnostic(`drained for ${goneAt - (drainingAt ?? NaN)} ms before it was gone`);
-  assert.ok(drainingAt !== undefined, 'the stuck worker was seen draining');
+  assert.ok(seenDrainingAt !== undefined, 'the stuck worker was seen out of rotation, draining');
   await warden.expectOutput(new RegExp(`\\(pid ${poisoned.pid}\\) is stuck: .*; replacing it`));
-  await warden.expectOutput(new RegExp(`\\[w\\d+ ${poisoned.pid}\\] faults: drain received after \\d+ connections while poisoned`), 'the stuck worker was told to drain');
+  // The worker's own clock when the drain reached it, moments after the verdict: the kill is due 3 s after that.
+  const drainLine = new RegExp(`\\[w\\d+ ${poisoned.pid}\\] faults: drain received after \\d+ connections while poisoned at (\\d+)`);
+  const drained = drainLine.exec(await warden.expectOutput(drainLine, 'the stuck worker was told to drain'));
+  assert.ok(drained);
+  const drainedAt = Number(drained[1]);
   await warden.expectOutput(new RegExp(`\\(pid ${poisoned.pid}\\) did not finish draining within 3\\.0s; killing it`));
-  // The kill is due 3 s after the verdict, which came at or before the drain was first seen.
-  assert.ok(goneAt - drainingAt >= 2500, `alive and draining for ${goneAt - drainingAt} ms before the kill (--graceful-timeout 3 s)`);
-  assert.ok(goneAt - drainingAt < 3000 + 5000, `killed ${goneAt - drainingAt} ms after its drain began (bound 3 s plus slack)`);
+  t.diagnostic(`drained for ${goneAt - drainedAt} ms before it was seen gone`);
+  assert.ok(goneAt - drainedAt >= 2500, `alive and draining for ${goneAt - drainedAt} ms before the kill (--graceful-timeout 3 s)`);
+  assert.ok(goneAt - drainedAt < 3000 + 5000, `killed ${goneAt - drainedAt} ms after its drain began (bound 3 s plus slack)`);
   assert.equal(slot?.lastExit?.signal, 'SIGKILL', `the stuck worker ended by SIGKILL: ${JSON.stringify(slot?.lastExit)}`);
   assert.match(await held, /^failed/, 'the patient request was held by the stuck worker until the kill');
 });
