@@ -7,10 +7,10 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
-import { fixture, get, startLoad, startWarden, waitFor, type RunningWarden, type WorkerView } from './harness.js';
+import { fixture, get, pinAgents, startLoad, startWarden, waitFor, type RunningWarden, type WorkerView } from './harness.js';
 
 /** --stuck-after's default: a worker only waiting must be watched past it. */
 const STUCK_AFTER_MS = 10_000;
@@ -86,24 +86,6 @@ async function startDependency(t: TestContext, slowMs: number) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, slow: () => (delayMs = slowMs) };
 }
 
-/** `perWorker` keep-alive agents each holding a connection to each of `pids` (tried up to 400 connections). */
-async function pinAgents(t: TestContext, warden: RunningWarden, pids: number[], perWorker: number): Promise<Agent[]> {
-  const held = new Map<number, Agent[]>(pids.map((pid) => [pid, []]));
-  const all: Agent[] = [];
-  t.after(() => all.forEach((agent) => agent.destroy()));
-  for (let tries = 0; tries < 400 && [...held.values()].some((list) => list.length < perWorker); tries++) {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    all.push(agent);
-    const { pid } = JSON.parse((await get(warden.port, '/pid', 5000, {}, agent)).body) as { pid: number };
-    const list = held.get(pid);
-    if (list !== undefined && list.length < perWorker) list.push(agent);
-    else agent.destroy();
-  }
-  const counts = [...held.values()].map((list) => list.length);
-  assert.ok(counts.every((n) => n === perWorker), `${perWorker} keep-alive connections on each worker (got ${counts.join(' / ')})`);
-  return [...held.values()].flat();
-}
-
 async function poison(warden: RunningWarden): Promise<{ pid: number; slot: number; at: number }> {
   const { pid } = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };
   const at = Date.now();
@@ -137,7 +119,7 @@ describe('a worker only waiting is never recycled', { concurrency: 4 }, () => {
       // Four keep-alive clients on each worker, so every worker surely has requests waiting on the
       // dependency (with new connections the kernel may give all of them to one worker).
       const { workers } = await warden.workers();
-      const agents = await pinAgents(t, warden, workers.map((worker) => worker.pid as number), 4);
+      const agents = await pinAgents(t, warden.port, workers.map((worker) => worker.pid as number), 4);
       let isRunning = true;
       const answered: number[] = [];
       const loops = agents.map(async (agent) => {
