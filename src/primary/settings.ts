@@ -2,7 +2,7 @@
 // configuration every worker starts with. Pure: no I/O.
 
 import type { ServeOptions } from '../config/options.js';
-import type { SizingFacts } from '../config/worker-sizing.js';
+import type { RangeCaps, SizingFacts } from '../config/worker-sizing.js';
 import { lateAfterMs } from './machine/verdicts.js';
 import type { WorkerConfig } from '../protocol/messages.js';
 import type { MachineConfig } from './machine/index.js';
@@ -28,6 +28,11 @@ export interface SupervisorSettings {
    * estimated worker RSS. Once the first worker is ready its real RSS replaces the estimate.
    */
   memorySizing?: SizingFacts;
+  /**
+   * --workers MIN..MAX: the caps checked at start (the quota's CPUs, the workers the memory limit holds
+   * with the estimated RSS) and the facts to fit the memory again once the first worker's RSS is measured.
+   */
+  autoscale?: { caps: RangeCaps; sizing: SizingFacts };
   /** Environment of every worker (before warden's own variables); process.env when absent. */
   workerEnv?: NodeJS.ProcessEnv;
   /** Working directory of every worker; the primary's when absent. */

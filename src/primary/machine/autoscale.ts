@@ -2,6 +2,7 @@
 // fleet's event-loop utilisation (ELU) stays above a line, retire one when it stays below a lower line
 // (the gap is the hysteresis), wait a cool-down after every change, and never go past the CPUs the
 // cgroup quota allows or the workers the memory limit holds (the figures `--workers auto` uses).
+// A kernel accept queue that stays long counts as high too: connections wait for a free worker.
 // No I/O, no clock: the caller passes `now` and the facts; the state it returns is the only memory.
 
 import { seconds } from '../../units.js';
@@ -17,6 +18,8 @@ export interface AutoscalePolicy {
   fallForMs: number;
   /** After a change, no other change for this long: the new worker has to take load first. */
   coolDownMs: number;
+  /** Connections waiting in the kernel's accept queue at or above this count as high, whatever the ELU. */
+  queueAbove: number;
 }
 
 export const DEFAULT_AUTOSCALE: Omit<AutoscalePolicy, 'min' | 'max'> = {
@@ -25,12 +28,21 @@ export const DEFAULT_AUTOSCALE: Omit<AutoscalePolicy, 'min' | 'max'> = {
   riseForMs: 10_000,
   fallForMs: 30_000,
   coolDownMs: 20_000,
+  queueAbove: 16,
 };
+
+/** The policy for `--workers MIN..MAX` with `--autoscale-window W`: rise after W, fall after 3 W, cool down 2 W. */
+export function autoscalePolicy(range: { min: number; max: number }, windowMs: number): AutoscalePolicy {
+  return { ...DEFAULT_AUTOSCALE, min: range.min, max: range.max, riseForMs: windowMs, fallForMs: 3 * windowMs, coolDownMs: 2 * windowMs };
+}
 
 /** What the host allows, read once at start (and again when a worker's RSS is measured). */
 export interface AutoscaleCaps {
-  /** Usable CPUs: the cgroup CPU quota, or the cores (`usableCpuCount`). */
-  cpuCount: number;
+  /**
+   * CPUs the cgroup CPU quota allows (rounded up, as `--workers auto` counts them); undefined without
+   * a quota: then MAX alone caps (on a bare host the operator's MAX may go past the cores).
+   */
+  cpuCount: number | undefined;
   /** Workers the memory limit holds (`workersThatFit(...).memoryAllows`), undefined without a limit. */
   memoryAllows: number | undefined;
 }
@@ -56,7 +68,14 @@ export type AutoscaleReason =
   | 'at maximum'
   | 'at minimum'
   | 'steady'
+  | 'rollout in progress'
   | 'no data';
+
+/** Every reason, for the metric's label values. */
+export const AUTOSCALE_REASONS: readonly AutoscaleReason[] = [
+  'below minimum', 'above maximum', 'utilization high', 'utilization low', 'cooling down', 'at cpu quota', 'at memory limit', 'at maximum', 'at minimum', 'steady',
+  'rollout in progress', 'no data',
+];
 
 export interface AutoscaleDecision {
   /** The worker count wanted: the current one when the rule holds. */
@@ -69,7 +88,7 @@ export interface AutoscaleDecision {
 
 /** The highest count the rule may reach: MAX lowered by the CPUs and the memory limit, never below MIN. */
 export function autoscaleCeiling(policy: Pick<AutoscalePolicy, 'min' | 'max'>, caps: AutoscaleCaps): { workers: number; limitedBy: 'maximum' | 'cpu quota' | 'memory limit' } {
-  const cpu = Math.max(1, Math.floor(caps.cpuCount));
+  const cpu = caps.cpuCount === undefined ? Infinity : Math.max(1, Math.ceil(caps.cpuCount));
   const memory = caps.memoryAllows === undefined ? Infinity : Math.max(0, Math.floor(caps.memoryAllows));
   const lowest = Math.min(policy.max, cpu, memory);
   const limitedBy = lowest === policy.max ? 'maximum' : lowest === cpu ? 'cpu quota' : 'memory limit';
@@ -91,9 +110,10 @@ export function decideAutoscale(
   policy: AutoscalePolicy,
   caps: AutoscaleCaps,
   state: AutoscaleState,
-  input: { now: number; workers: number; utilization: number | undefined },
+  input: { now: number; workers: number; utilization: number | undefined; acceptQueue?: number | undefined; isRollingOut?: boolean },
 ): { state: AutoscaleState; decision: AutoscaleDecision } {
   const { now, workers, utilization } = input;
+  const queue = input.acceptQueue;
   const hold = (reason: AutoscaleReason, detail: string, next: AutoscaleState = state) => ({ state: next, decision: { workers, change: 'hold' as const, reason, detail } });
   const changeTo = (to: number, reason: AutoscaleReason, detail: string) => ({
     state: { highSince: undefined, lowSince: undefined, changedAt: now },
@@ -102,10 +122,13 @@ export function decideAutoscale(
 
   if (workers < policy.min) return changeTo(policy.min, 'below minimum', `${workers} worker(s), fewer than the minimum ${policy.min}`);
   if (workers > policy.max) return changeTo(policy.max, 'above maximum', `${workers} worker(s), more than the maximum ${policy.max}`);
+  // A reload or a scale under way changes the fleet under the readings: decide once it is over.
+  if (input.isRollingOut === true) return hold('rollout in progress', 'a reload or scale is in progress; no autoscaling decision until it ends', withoutTimers(state));
   if (utilization === undefined) return hold('no data', 'no worker has reported its event-loop utilization yet', withoutTimers(state));
 
-  const percent = `${Math.round(utilization * 100)} %`;
-  const highSince = utilization >= policy.riseAbove ? (state.highSince ?? now) : undefined;
+  const isQueueHigh = queue !== undefined && queue !== null && queue >= policy.queueAbove;
+  const percent = `${Math.round(utilization * 100)} %${isQueueHigh ? `, ${queue} connection(s) in the accept queue` : ''}`;
+  const highSince = utilization >= policy.riseAbove || isQueueHigh ? (state.highSince ?? now) : undefined;
   const lowSince = utilization <= policy.fallBelow ? (state.lowSince ?? now) : undefined;
   const next: AutoscaleState = { highSince, lowSince, changedAt: state.changedAt };
   if (highSince === undefined && lowSince === undefined) {
@@ -123,7 +146,7 @@ export function decideAutoscale(
     const ceiling = autoscaleCeiling(policy, caps);
     if (workers >= ceiling.workers) {
       const reason: AutoscaleReason = ceiling.limitedBy === 'cpu quota' ? 'at cpu quota' : ceiling.limitedBy === 'memory limit' ? 'at memory limit' : 'at maximum';
-      const what = { 'at cpu quota': `the ${Math.floor(caps.cpuCount)} usable CPU(s)`, 'at memory limit': `the ${caps.memoryAllows} worker(s) the memory limit holds`, 'at maximum': `the maximum ${policy.max}` }[reason as 'at cpu quota'];
+      const what = { 'at cpu quota': `the ${Math.ceil(caps.cpuCount ?? 0)} CPU(s) of the cgroup quota`, 'at memory limit': `the ${caps.memoryAllows} worker(s) the memory limit holds`, 'at maximum': `the maximum ${policy.max}` }[reason as 'at cpu quota'];
       return hold(reason, `fleet utilization ${percent} for ${seconds(heldForMs)}, but ${workers} worker(s) is already ${what}`, next);
     }
     return changeTo(workers + 1, 'utilization high', `fleet utilization ${percent} for ${seconds(heldForMs)} (at or above ${Math.round(policy.riseAbove * 100)} %): ${workers} -> ${workers + 1} workers`);
