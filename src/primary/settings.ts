@@ -7,6 +7,7 @@ import { lateAfterMs } from './machine/verdicts.js';
 import type { WorkerConfig } from '../protocol/messages.js';
 import type { MachineConfig } from './machine/index.js';
 import { DEFAULT_BACKOFF } from './machine/policy.js';
+import { autoscalePolicy } from './machine/autoscale.js';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
@@ -41,8 +42,13 @@ export interface SupervisorSettings {
   tls?: { keyfile: string; certfile: string; ca?: string };
 }
 
-export function machineConfig(options: ServeOptions, appLabel: string, appArgs: readonly string[] = []): MachineConfig {
+/** How often the supervisor samples the load for --workers MIN..MAX (LoadSampled): the rule's clock. */
+export const LOAD_SAMPLE_MS = 1000;
+
+export function machineConfig(options: ServeOptions, appLabel: string, appArgs: readonly string[] = [], rangeCaps?: RangeCaps): MachineConfig {
+  const range = options.workersRange;
   return {
+    ...(range === undefined ? {} : { autoscale: { policy: autoscalePolicy(range, options.autoscaleWindowMs), caps: rangeCaps ?? { cpuCount: undefined, memoryAllows: undefined } } }),
     appLabel,
     // The hint to run the app alone keeps its arguments (`node node_modules/next/dist/bin/next start`).
     appCommand: ['node', appLabel, ...appArgs].map(shellWord).join(' '),

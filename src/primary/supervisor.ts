@@ -27,7 +27,7 @@ import { Listener } from './net/listener.js';
 import { Prober } from './net/probes.js';
 import { probeParentDeathLauncher, signalProcess } from './processes.js';
 import { PendingRequests, type LifecycleOutcome } from './requests.js';
-import { CAPTURE_TIMEOUT_MS, machineConfig, PROFILE_BEFORE_KILL_MS, workerConfig, type SupervisorSettings } from './settings.js';
+import { CAPTURE_TIMEOUT_MS, LOAD_SAMPLE_MS, machineConfig, PROFILE_BEFORE_KILL_MS, workerConfig, type SupervisorSettings } from './settings.js';
 import { watchSources, type SourceWatch } from './source-watch.js';
 import { withoutSystemdEnv } from '../os/sd-notify.js';
 import { readAcceptQueue } from '../os/accept-queue.js';
@@ -84,10 +84,12 @@ export class Supervisor {
   private sourceWatch: SourceWatch | undefined;
   private finish: ((result: RunResult) => void) | undefined;
   private readonly requests = new PendingRequests();
+  /** --workers MIN..MAX under a memory limit: the workers it holds with the first measured worker RSS. */
+  private memoryAllows: number | undefined;
 
   constructor(private readonly settings: SupervisorSettings, private readonly clock: Clock, private readonly log: Logger, private readonly observe?: SupervisorObserver) {
     const options = settings.options;
-    this.state = initialState(machineConfig(options, settings.moduleLabel, settings.appArgs), clock.now());
+    this.state = initialState(machineConfig(options, settings.moduleLabel, settings.appArgs, settings.autoscale?.caps), clock.now());
     this.listener = new Listener({
       holdLimit: 4096, holdTimeoutMs: options.bootTimeoutMs, slowAckMs: 200, acceptWindowMs: 500, reclaimAfterMs: 1000, balance: options.balance, sticky: options.sticky, backlog: options.backlog,
     });
@@ -100,6 +102,7 @@ export class Supervisor {
     this.fleet = new Fleet({
       clock, log, listener: this.listener, evidence: this.evidence, prober: this.prober, state: () => this.state, dispatch: (event) => this.dispatch(event),
       onRss: (id, rssBytes) => {
+        this.memoryAllows ??= this.memoryFit.rangeAllows(this.fleet.record(id), rssBytes, settings.autoscale?.sizing);
         const workers = this.memoryFit.onRss(this.fleet.record(id), rssBytes, this.state.targetWorkers);
         if (workers !== undefined) this.dispatch({ type: 'ScaleRequested', requestId: 0, source: '--workers auto (memory)', workers });
       },
@@ -168,6 +171,9 @@ export class Supervisor {
     this.systemd = new SystemdLink(this.clock, this.log);
     this.timers.push(this.clock.setInterval(() => this.dispatch({ type: 'Tick' }), TICK_MS));
     this.timers.push(this.clock.setInterval(() => listener.sweep(), 100));
+    if (options.workersRange !== undefined) {
+      this.timers.push(this.clock.setInterval(() => this.dispatch({ type: 'LoadSampled', acceptQueue: this.acceptQueue(), ...(this.memoryAllows === undefined ? {} : { memoryAllows: this.memoryAllows }) }), LOAD_SAMPLE_MS));
+    }
     const { probePath, probeTimeoutMs } = options;
     if (probePath !== undefined) {
       this.timers.push(this.clock.setInterval(() => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  AUTOSCALE_START, autoscaleCeiling, decideAutoscale, fleetUtilization,
+  AUTOSCALE_START, autoscaleCeiling, decideAutoscale, fleetUtilization, sampleAutoscale, startAutoscale,
   type AutoscaleCaps, type AutoscaleDecision, type AutoscalePolicy, type AutoscaleState,
 } from '../../src/primary/machine/autoscale.js';
 import { busySinceAfter, isSaturated } from '../../src/primary/machine/saturation.js';
@@ -141,4 +141,21 @@ test('a worker is saturated after 5 s of ELU at or above 0.9 without a break, an
   assert.equal(busySinceAfter(since, 0.5, 5000), undefined, 'one quieter beat ends the run');
   assert.equal(busySinceAfter(since, undefined, 5000), undefined, 'a beat without ELU is not busy');
   assert.equal(isSaturated(undefined, 1e9), false);
+});
+
+test('sampleAutoscale logs and counts every change, and a hold that stops the rule only when it begins', () => {
+  let run = startAutoscale(POLICY, { cpuCount: 3, memoryAllows: undefined });
+  let workers = 2;
+  const logged: string[] = [];
+  for (let now = 0; now <= 60_000; now += 1000) {
+    const sample = sampleAutoscale(run, { now, workers, utilization: 0.95, acceptQueue: undefined, isRollingOut: false });
+    run = sample.run;
+    workers = sample.decision.workers;
+    if (sample.isLogged) logged.push(`${now / 1000}:${sample.decision.change}:${sample.decision.reason}`);
+  }
+  // Grows at 10 s; high again from 11 s, so the cool-down holds it from 21 s until 30 s; then the quota (3) holds it.
+  assert.deepEqual(logged, ['10:grow:utilization high', '21:hold:cooling down', '30:hold:at cpu quota']);
+  assert.deepEqual(run.counts, { 'grow:utilization high': 1, 'hold:cooling down': 1, 'hold:at cpu quota': 1 });
+  assert.equal(run.last?.reason, 'at cpu quota');
+  assert.equal(run.last?.from, 3);
 });

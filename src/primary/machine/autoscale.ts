@@ -159,3 +159,49 @@ export function decideAutoscale(
 function withoutTimers(state: AutoscaleState): AutoscaleState {
   return { highSince: undefined, lowSince: undefined, changedAt: state.changedAt };
 }
+
+/** What the machine keeps for `--workers MIN..MAX` (MachineState.autoscale); replaced whole by each step. */
+export interface AutoscaleRun {
+  policy: AutoscalePolicy;
+  caps: AutoscaleCaps;
+  rule: AutoscaleState;
+  /** The last decision logged (a change, or a hold worth saying: a cap, the cool-down, a rollout), with when. */
+  last: (AutoscaleDecision & { at: number; from: number }) | undefined;
+  /** Logged decisions by direction and reason, for `warden_autoscale_decisions_total`. */
+  counts: Readonly<Record<string, number>>;
+  /** The service socket's accept queue at the last sample; undefined when unknown. */
+  acceptQueue: number | undefined;
+}
+
+export function startAutoscale(policy: AutoscalePolicy, caps: AutoscaleCaps): AutoscaleRun {
+  return { policy, caps, rule: AUTOSCALE_START, last: undefined, counts: {}, acceptQueue: undefined };
+}
+
+/** The counter key of a decision: "grow:utilization high". */
+export function decisionKey(change: AutoscaleDecision['change'], reason: AutoscaleReason): string {
+  return `${change}:${reason}`;
+}
+
+/** Holds worth a log line (and a count) when they begin: something stops the rule from acting. */
+const NOTABLE_HOLDS: ReadonlySet<AutoscaleReason> = new Set(['at cpu quota', 'at memory limit', 'at maximum', 'cooling down', 'rollout in progress']);
+
+/**
+ * One sample of the fleet (about once a second): the rule's decision, and whether it is to be logged
+ * and counted: every change, and a notable hold when it differs from the last one logged.
+ */
+export function sampleAutoscale(
+  run: AutoscaleRun,
+  input: { now: number; workers: number; utilization: number | undefined; acceptQueue: number | undefined; isRollingOut: boolean },
+): { run: AutoscaleRun; decision: AutoscaleDecision; isLogged: boolean } {
+  const { state, decision } = decideAutoscale(run.policy, run.caps, run.rule, input);
+  const last = run.last;
+  const isLogged = decision.change !== 'hold'
+    || (NOTABLE_HOLDS.has(decision.reason) && (last === undefined || last.change !== 'hold' || last.reason !== decision.reason));
+  const next: AutoscaleRun = { ...run, rule: state, acceptQueue: input.acceptQueue };
+  if (isLogged) {
+    const key = decisionKey(decision.change, decision.reason);
+    next.last = { ...decision, at: input.now, from: input.workers };
+    next.counts = { ...run.counts, [key]: (run.counts[key] ?? 0) + 1 };
+  }
+  return { run: next, decision, isLogged };
+}

@@ -16,7 +16,7 @@ import { withServedMark } from './verdicts.js';
 import { checkWorker, isCheckDue, markForUpkeep } from './liveness.js';
 import { probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
-import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
+import { abortRollouts, onLoadSampled, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
 import { carrySettled, isSettled } from './state-facts.js';
 import { copyState, isActive, type MachineEvent, type MachineState, type StepResult } from './types.js';
 
@@ -102,6 +102,9 @@ class Step extends Actions {
         break;
       case 'ScaleRequested':
         onScaleRequested(this, event);
+        break;
+      case 'LoadSampled':
+        onLoadSampled(this, event);
         break;
       default: {
         const impossible: never = event;

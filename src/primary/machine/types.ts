@@ -6,6 +6,7 @@ import type { WardenErrorCode } from '../../errors.js';
 import type { LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
+import { startAutoscale, type AutoscaleCaps, type AutoscalePolicy, type AutoscaleRun } from './autoscale.js';
 import type { BackoffConfig } from './policy.js';
 import type { QuarantineStart, ServedMark } from './verdicts.js';
 
@@ -45,6 +46,8 @@ export interface MachineConfig {
   maxRequests: number;
   /** --max-requests-jitter: each worker's limit is maxRequests plus 0..jitter. */
   maxRequestsJitter: number;
+  /** --workers MIN..MAX: the rule's policy and the caps found at start (autoscale.ts); absent for a fixed count. */
+  autoscale?: { policy: AutoscalePolicy; caps: AutoscaleCaps };
 }
 
 export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
@@ -207,6 +210,8 @@ export interface MachineState {
   /** Quarantines begun, and how the ended ones ended (the machine's QuarantineOutcome words). */
   quarantines: { started: number; ended: Record<QuarantineOutcome, number> };
   scale: ScaleRun | undefined;
+  /** --workers MIN..MAX: the rule's memory, its caps and its last decision; undefined for a fixed count. */
+  autoscale: AutoscaleRun | undefined;
 }
 
 /**
@@ -236,7 +241,12 @@ export type MachineEvent =
   /** SIGHUP, `warden reload` or a file change; `requestId` 0 when nobody waits for the outcome. */
   | { type: 'ReloadRequested'; requestId: number; source: string }
   /** SIGTTIN/SIGTTOU or `warden scale`: an absolute target, or a step up or down. */
-  | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number };
+  | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number }
+  /**
+   * About once a second with --workers MIN..MAX: the accept queue (null: unknown) and, once the first
+   * worker's RSS is measured, the workers the memory limit holds. The autoscaling rule decides on it.
+   */
+  | { type: 'LoadSampled'; acceptQueue: number | null; memoryAllows?: number };
 
 export type Effect =
   | { type: 'Spawn'; id: number; slot: number; generation: number; workerCount: number }
@@ -277,6 +287,7 @@ export function initialState(config: MachineConfig, now: number): MachineState {
     nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, stopWasUnclean: false, halt: undefined,
     reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 },
     quarantines: { started: 0, ended: { released: 0, recycled: 0, returned: 0, exited: 0 } }, scale: undefined,
+    autoscale: config.autoscale === undefined ? undefined : startAutoscale(config.autoscale.policy, config.autoscale.caps),
   };
 }
 
