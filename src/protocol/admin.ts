@@ -53,10 +53,10 @@ export interface Incident {
   pid: number | null;
   kind: IncidentKind;
   reason: string;
-  /** Blocked event loop: where the main thread was, or why no stack could be had. */
+  /** Blocked event loop (or a stuck worker whose profile failed): where the main thread was, or why no stack could be had. */
   stack?: string;
   noStack?: string;
-  /** Blocked event loop: a CPU profile of about a second before the kill, or why none could be had. */
+  /** Blocked event loop or stuck: a CPU profile of about a second before the kill, or why none could be had. */
   profile?: ProfileSummary;
   noProfile?: string;
   /** Stuck / unhealthy: the requests in flight, then the ended ones the app never answered. */
