@@ -116,10 +116,11 @@ function markdown(result) {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...result.runs.map(({ summary: s }) => `| \`${s.label}\` | ${s.loadRps} | ${s.lateLoadRps} | ${s.p99Ms ?? '-'} | ${s.failed} of ${s.requests} | ${s.maxServing} | ${s.growAfterS ?? '-'} | ${s.backToMinAfterS ?? '-'} |`),
     '',
-    'Read the figures as ratios within this run: other work may share the machine. On a host with fewer',
-    'cores than MAX, workers past the core count only share the same CPUs, so the range cannot beat',
-    'the fixed MIN on throughput there; what it shows is the fleet following the load, and the cost of',
-    'each change (p99 while a worker boots or drains).',
+    'Read the figures as ratios within this run, and mind the load average above: other work may share',
+    'the machine. On a quiet host with fewer cores than MAX, workers past the core count only share the',
+    'same CPUs; on a busy one, more processes also take a larger share of the CPUs from the other work,',
+    'so a bigger fleet can win even there. What the range shows is the fleet following the load (workers',
+    'serving, second by second, below), its throughput once grown (second half), and no failed request.',
     '',
   ];
   for (const run of result.runs) {
