@@ -5,7 +5,8 @@
 
 import { LOG_EVENTS } from '../../log/events.js';
 import type { Actions } from './actions.js';
-import { isInRotation, type Suspicion, type WorkerRecord } from './types.js';
+import { isInRotation } from './state.js';
+import type { Suspicion, WorkerRecord } from './types.js';
 import { fleetPace, judgeQuarantined, QUARANTINE_RULE, servedAtOrAfter, silenceMs, suspectReason, type ProgressFacts, type QuarantineStart } from './verdicts.js';
 
 export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
