@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Incident } from '../../src/diagnose/incidents.js';
 import { fixture, get, getJson, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
 
@@ -24,6 +24,26 @@ async function incidentFor(adminPort: number, pid: number, kind: string): Promis
 async function frozenBy(warden: RunningWarden, route: string): Promise<number> {
   const match = await waitFor(`the worker to report ${route}`, () => new RegExp(`^\\[w\\d \\d+\\] ${route} pid (\\d+)$`, 'm').exec(warden.output()) ?? undefined, 10_000);
   return Number(match[1]);
+}
+
+/**
+ * Three keep-alive connections held by one worker, so that worker surely holds several unanswered
+ * requests: with --balance shared the kernel, not warden, picks the worker of a new connection.
+ */
+async function pinThree(t: TestContext, warden: RunningWarden): Promise<{ pinned: Agent[]; target: number | undefined }> {
+  const agents: Agent[] = [];
+  t.after(() => agents.forEach((agent) => agent.destroy()));
+  const pinned: Agent[] = [];
+  let target: number | undefined;
+  for (let i = 0; i < 60 && pinned.length < 3; i++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    const { pid } = JSON.parse((await get(warden.port, '/', 5000, {}, agent)).body) as { pid: number };
+    target ??= pid;
+    if (pid === target) pinned.push(agent);
+  }
+  assert.equal(pinned.length, 3, 'three keep-alive connections on one worker');
+  return { pinned, target };
 }
 
 test('a busy loop: the stack names the spinning function and its file, logged before the worker is killed', async (t) => {
@@ -98,20 +118,7 @@ test('an app with its own SIGUSR1 handler: the inspector cannot open, and the re
 
 test('a stuck worker: its requests in flight are listed (method, path without query, age)', async (t) => {
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--stuck-after', '3']);
-  // Three keep-alive connections held by one worker, so that worker surely holds several unanswered
-  // requests: with --balance shared the kernel, not warden, picks the worker of a new connection.
-  const agents: Agent[] = [];
-  t.after(() => agents.forEach((agent) => agent.destroy()));
-  const pinned: Agent[] = [];
-  let target: number | undefined;
-  for (let i = 0; i < 60 && pinned.length < 3; i++) {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    agents.push(agent);
-    const { pid } = JSON.parse((await get(warden.port, '/', 5000, {}, agent)).body) as { pid: number };
-    target ??= pid;
-    if (pid === target) pinned.push(agent);
-  }
-  assert.equal(pinned.length, 3, 'three keep-alive connections on one worker');
+  const { pinned, target } = await pinThree(t, warden);
   const poisoned = JSON.parse((await get(warden.port, '/poison', 5000, {}, pinned[0])).body) as { pid: number };
   assert.equal(poisoned.pid, target, 'the worker of those connections is poisoned');
   const pinnedSentAt = Date.now();
@@ -146,18 +153,7 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
 
 test('a stuck worker whose loop still turns: a CPU profile is taken before it is killed, its top function the busy one, the kill after --graceful-timeout', async (t) => {
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--stuck-after', '3', '--graceful-timeout', '4']);
-  const agents: Agent[] = [];
-  t.after(() => agents.forEach((agent) => agent.destroy()));
-  const pinned: Agent[] = [];
-  let target: number | undefined;
-  for (let i = 0; i < 60 && pinned.length < 3; i++) {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    agents.push(agent);
-    const { pid } = JSON.parse((await get(warden.port, '/', 5000, {}, agent)).body) as { pid: number };
-    target ??= pid;
-    if (pid === target) pinned.push(agent);
-  }
-  assert.equal(pinned.length, 3, 'three keep-alive connections on one worker');
+  const { pinned, target } = await pinThree(t, warden);
   const poisoned = JSON.parse((await get(warden.port, '/poison-busy', 5000, {}, pinned[0])).body) as { pid: number };
   assert.equal(poisoned.pid, target);
   for (const agent of pinned) void get(warden.port, '/orders', 30_000, {}, agent).catch(() => undefined);
