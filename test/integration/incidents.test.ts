@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Incident } from '../../src/diagnose/incidents.js';
-import { fixture, get, getJson, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
+import { fixture, get, getJson, pinAgents, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
 
 /** An incident as /incidents serves it (the record type, serialized). */
 type IncidentView = Incident;
@@ -31,19 +31,9 @@ async function frozenBy(warden: RunningWarden, route: string): Promise<number> {
  * requests: with --balance shared the kernel, not warden, picks the worker of a new connection.
  */
 async function pinThree(t: TestContext, warden: RunningWarden): Promise<{ pinned: Agent[]; target: number | undefined }> {
-  const agents: Agent[] = [];
-  t.after(() => agents.forEach((agent) => agent.destroy()));
-  const pinned: Agent[] = [];
-  let target: number | undefined;
-  for (let i = 0; i < 60 && pinned.length < 3; i++) {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    agents.push(agent);
-    const { pid } = JSON.parse((await get(warden.port, '/', 5000, {}, agent)).body) as { pid: number };
-    target ??= pid;
-    if (pid === target) pinned.push(agent);
-  }
-  assert.equal(pinned.length, 3, 'three keep-alive connections on one worker');
-  return { pinned, target };
+  const target = (await warden.workers()).workers.find((worker) => worker.state === 'ready')?.pid ?? undefined;
+  assert.ok(target !== undefined, 'a ready worker to pin');
+  return { pinned: await pinAgents(t, warden.port, [target], 3), target };
 }
 
 test('a busy loop: the stack names the spinning function and its file, logged before the worker is killed', async (t) => {
