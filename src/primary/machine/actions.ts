@@ -9,7 +9,7 @@ import { LOG_EVENTS, type LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import { backoffMs, isCrashLooping } from './policy.js';
 import type { Effect, MachineEvent } from './events.js';
-import { jitterFor, newSlot, slotRecord } from './state.js';
+import { jitterFor, newSlot, slotRecord, workerIndex } from './state.js';
 import type { Condition, HaltInfo, MachineState, QuarantineOutcome, ReplacementReason, SlotRecord, UpkeepReason, WorkerRecord, WorkerState } from './types.js';
 
 /**
@@ -48,7 +48,7 @@ export abstract class Actions {
     slot = this.ownSlot(slot);
     slot.spawns += 1;
     this.owned.add(worker);
-    this.state.workers.push(worker);
+    this.ownWorkerList().push(worker);
     this.effects.push({ type: 'Spawn', id: worker.id, slot: worker.slot, generation: worker.generation, workerCount: this.state.targetWorkers });
     return worker;
   }
@@ -183,8 +183,8 @@ export abstract class Actions {
   }
 
   find(id: number, eventName: MachineEvent['type']): WorkerRecord | undefined {
-    const worker = this.state.workers.find((candidate) => candidate.id === id);
-    if (worker !== undefined) return this.own(worker);
+    const index = workerIndex(this.state, id);
+    if (index >= 0) return this.ownAt(index);
     if (!LATE_EVENTS.has(eventName)) {
       this.effects.push({ type: 'Log', level: 'warn', event: LOG_EVENTS.workerExited, msg: `${eventName} for unknown worker id ${id}; ignored`, fields: { id } });
     }
@@ -199,15 +199,34 @@ export abstract class Actions {
   /** This step's own copy of a worker record, made the first time it is written to (copy-on-write). */
   own(worker: WorkerRecord): WorkerRecord {
     if (this.owned.has(worker)) return worker;
-    const index = this.state.workers.findIndex((candidate) => candidate.id === worker.id);
+    const index = workerIndex(this.state, worker.id);
     if (index < 0) throw new Error(`machine: worker ${worker.slot} (id ${worker.id}) is not in the state; it cannot be changed`);
+    return this.ownAt(index);
+  }
+
+  private ownAt(index: number): WorkerRecord {
     const current = this.state.workers[index] as WorkerRecord;
     if (this.owned.has(current)) return current;
     const copy = { ...current };
-    this.state.workers[index] = copy;
+    this.ownWorkerList()[index] = copy;
     this.owned.add(copy);
     return copy;
   }
+
+  /**
+   * The worker list is shared with the previous state (copyState) until this step first changes it;
+   * step.ts takes it at once for every event but the quiet ones, so that a handler looping over the
+   * list sees the records it changed.
+   */
+  ownWorkerList(): WorkerRecord[] {
+    if (!this.isWorkerListOwned) {
+      this.state.workers = [...this.state.workers];
+      this.isWorkerListOwned = true;
+    }
+    return this.state.workers;
+  }
+
+  private isWorkerListOwned = false;
 
   ownSlot(slot: SlotRecord): SlotRecord {
     if (this.owned.has(slot)) return slot;

@@ -26,17 +26,17 @@ export function initialState(config: MachineConfig, now: number): MachineState {
 }
 
 /**
- * The copy step() starts from, so that the state it was given stays as it was: a new worker list and
- * counters (the slot list is copied when first changed), but the same worker and slot records. A step copies a record the first time it writes to
- * it (Actions.own, Actions.ownSlot), so a heartbeat copies one worker, not the fleet; what the machine
- * only ever replaces whole (config, stats, errors, exits, halt, scale, suspicion) is shared. The
- * machine tests freeze every state they get back to hold the machine to this.
+ * The copy step() starts from, so that the state it was given stays as it was: new counters, but the
+ * same worker list, slot list, worker and slot records. A step copies a list or a record the first
+ * time it writes to it (Actions.own, Actions.ownSlot), so a heartbeat copies one worker, not the
+ * fleet; what the machine only ever replaces whole (config, stats, errors, exits, halt, scale,
+ * suspicion) is shared. The machine tests freeze every state they get back to hold the machine to this.
  */
 export function copyState(state: MachineState): MachineState {
   return {
     ...state,
-    workers: [...state.workers],
-    // Shared until the step changes it (Actions.ownSlotList): most events touch no slot.
+    // Both lists are shared until the step changes them (Actions.ownWorkerList, ownSlotList).
+    workers: state.workers,
     slots: state.slots,
     removedSlotReplacements: { ...state.removedSlotReplacements },
     reloads: { ...state.reloads },
@@ -50,6 +50,25 @@ export function slotRecord(state: MachineState, number: number): SlotRecord | un
   const guess = state.slots[number - 1];
   if (guess !== undefined && guess.slot === number) return guess;
   return state.slots.find((candidate) => candidate.slot === number);
+}
+
+/**
+ * The index of worker `id` in the worker list, or -1. Workers are appended with a new, higher id and
+ * only ever removed, so the list is sorted by id and a binary search finds one in O(log n); the scan
+ * after it keeps the answer right should that order ever break.
+ */
+export function workerIndex(state: MachineState, id: number): number {
+  const workers = state.workers;
+  let low = 0;
+  let high = workers.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const candidate = (workers[middle] as WorkerRecord).id;
+    if (candidate === id) return middle;
+    if (candidate < id) low = middle + 1;
+    else high = middle - 1;
+  }
+  return workers.findIndex((candidate) => candidate.id === id);
 }
 
 /** A worker that holds its slot: not (yet) being replaced. A surge worker holds it too. */

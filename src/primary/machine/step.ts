@@ -12,7 +12,7 @@ import type { EventOf, MachineEvent, StepResult } from './events.js';
 import { Actions } from './actions.js';
 import { checkWorker, isCheckDue } from './liveness.js';
 import { abortRollouts, onLoadSampled, onReloadRequested, onScaleRequested, reconcileRollouts } from './rollout.js';
-import { copyState, isActive } from './state.js';
+import { copyState, isActive, workerIndex } from './state.js';
 import { carrySettled, isSettled } from './state-facts.js';
 import { exitWhenDone, killPastGracefulTimeout, onStopSignal } from './stopping.js';
 import type { MachineState } from './types.js';
@@ -80,6 +80,7 @@ class Step extends Actions {
     }
     const handler = HANDLERS[event.type] as ((run: Step, event: MachineEvent) => void) | undefined;
     if (handler === undefined) throw new Error(`machine: unknown event ${JSON.stringify(event)}`);
+    this.ownWorkerList();
     handler(this, event);
     // Housekeeping after every event, like gunicorn's arbiter loop: fill empty slots, move reloads and
     // scaling toward their targets, finish a stop.
@@ -94,7 +95,7 @@ class Step extends Actions {
    */
   private applyQuietly(event: MachineEvent): boolean {
     if (event.type === 'HeartbeatReceived') {
-      const found = this.state.workers.find((candidate) => candidate.id === event.id);
+      const found = this.state.workers[workerIndex(this.state, event.id)];
       if (found === undefined || found.condition === 'late') return false;
       onHeartbeat(this, event);
       return true;
