@@ -11,7 +11,8 @@
 import type { EventOf, MachineEvent, StepResult } from './events.js';
 import { Actions } from './actions.js';
 import { checkWorker, isCheckDue } from './liveness.js';
-import { abortRollouts, onLoadSampled, onReloadRequested, onScaleRequested, reconcileRollouts } from './rollout.js';
+import { abortRollouts, onReloadRequested, reconcileRollouts } from './rollout.js';
+import { onLoadSampled, onScaleRequested } from './scaling.js';
 import { copyState, isActive } from './state.js';
 import { carrySettled, isSettled } from './state-facts.js';
 import { exitWhenDone, killPastGracefulTimeout, onStopSignal } from './stopping.js';
