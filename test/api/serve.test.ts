@@ -79,7 +79,7 @@ test('bad options are refused by the same rules as flags, naming serve()\'s key'
   await assert.rejects(serve({ app: fixture('api-app.mjs'), workers: 'many' as unknown as number, silent: true }), (error: unknown) => {
     assert.ok(error instanceof WardenError);
     assert.equal(error.code, 'WARDEN_USAGE');
-    assert.equal(error.message, '--workers (from serve() options key "workers") must be a positive integer (at most 1024) or "auto" (got "many")');
+    assert.equal(error.message, '--workers (from serve() options key "workers") must be a positive integer (at most 1024), "auto", or a range MIN..MAX such as 2..8 (got "many")');
     return true;
   });
   await assert.rejects(serve({ app: fixture('api-app.mjs'), gracefullTimeout: 1 } as Parameters<typeof serve>[0]), /unknown option "gracefullTimeout"; did you mean "gracefulTimeout"\?/);
