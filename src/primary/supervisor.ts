@@ -153,7 +153,7 @@ export class Supervisor {
         `the admin server listens on ${options.adminHost}, reachable from other machines: it shows worker pids, file paths and incidents with stacks; keep it private (--admin-host 127.0.0.1, a firewall, or a network policy that admits only the probes)`,
         { host: options.adminHost, port: admin.port });
     }
-    if (options.probePath !== undefined) await this.prober.start();
+    if (options.probePath !== undefined || options.compareProbe) await this.prober.start();
     this.info = {
       pid: process.pid, version: settings.version, module: settings.moduleLabel,
       listen: socketPath === undefined ? { host: listenHost, port: listen.port } : { host: '', port: 0, path: socketPath },
@@ -285,6 +285,9 @@ export class Supervisor {
       }
       case 'Probe':
         if (this.settings.options.probePath !== undefined) this.fleet.probe(effect.id, this.settings.options.probePath, this.settings.options.probeTimeoutMs);
+        return;
+      case 'CompareProbe':
+        this.fleet.compare(effect.id, effect.peerId, this.settings.options.probePath ?? '/', effect.timeoutMs);
         return;
       case 'Notify':
         this.requests.notify(effect);

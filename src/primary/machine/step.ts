@@ -14,7 +14,7 @@ import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js
 import { Actions, ms } from './actions.js';
 import { withServedMark } from './verdicts.js';
 import { checkWorker, isCheckDue, markForUpkeep } from './liveness.js';
-import { probeFailedWhileSuspect } from './quarantine.js';
+import { onComparisonProbed, probeFailedWhileSuspect } from './quarantine.js';
 import { describeExit } from './policy.js';
 import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts, scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
 import { carrySettled, isSettled } from './state-facts.js';
@@ -90,6 +90,9 @@ class Step extends Actions {
         break;
       case 'ProbeFailed':
         this.onProbeFailed(event.id, event.reason);
+        break;
+      case 'ComparisonProbed':
+        onComparisonProbed(this, event);
         break;
       case 'SignalReceived':
         this.onStopSignal(event.signal);

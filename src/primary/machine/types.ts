@@ -7,7 +7,7 @@ import type { LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { BackoffConfig } from './policy.js';
-import type { QuarantineStart, ServedMark } from './verdicts.js';
+import type { ComparisonRecord, ProbeAnswer, QuarantineStart, ServedMark } from './verdicts.js';
 
 /** Scaling refuses targets above this (the --workers limit). */
 export const MAX_WORKERS = 1024;
@@ -29,6 +29,8 @@ export interface MachineConfig {
   probeFailures: number;
   /** --probe-path is set: a reload waits for each new worker's first probe before retiring the old one. */
   probeEnabled: boolean;
+  /** --compare-probe: a quarantined worker is compared with a peer through the same GET (verdicts.ts). */
+  compareProbeEnabled: boolean;
   maxRestarts: number;
   backoff: BackoffConfig;
   /** How long a halt or a SIGTERM waits before escalating to SIGKILL. */
@@ -103,6 +105,8 @@ export interface WorkerRecord {
   suspicion: Suspicion | undefined;
   /** Its served counter at each heartbeat of the last few seconds (verdicts.ts); replaced whole. */
   servedMarks: readonly ServedMark[];
+  /** Its comparison probes (verdicts.ts), kept across quarantines for their backoff; replaced whole. */
+  comparison: ComparisonRecord | undefined;
 }
 
 /**
@@ -230,6 +234,8 @@ export type MachineEvent =
   | { type: 'HeartbeatReceived'; id: number; stats: HeartbeatStats }
   | { type: 'ProbeSucceeded'; id: number }
   | { type: 'ProbeFailed'; id: number; reason: string }
+  /** Both sides of a CompareProbe came back (each answered, failed, or ran out of time). */
+  | { type: 'ComparisonProbed'; id: number; peerId: number; suspect: ProbeAnswer; peer: ProbeAnswer }
   | { type: 'SignalReceived'; signal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT' }
   /** The evidence asked for by a CaptureStack effect is in (or could not be had). */
   | { type: 'StackCaptured'; id: number }
@@ -250,6 +256,8 @@ export type Effect =
   | { type: 'ReportMemory'; id: number; slot: number; reason: string }
   /** Probe this worker now (a reload waits for the new worker's first probe). */
   | { type: 'Probe'; id: number }
+  /** Send the same GET to quarantined worker `id` and to peer `peerId` at once, each bounded by `timeoutMs`. */
+  | { type: 'CompareProbe'; id: number; peerId: number; timeoutMs: number }
   /** Tell the control requests waiting on a reload or scale how it goes; `done` ends them. */
   | { type: 'Notify'; requestIds: number[]; message: string; done?: { ok: boolean } }
   | { type: 'CloseListener' }
