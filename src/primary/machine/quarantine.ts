@@ -30,7 +30,9 @@ export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
   if (suspicion === undefined) {
     if (!isInRotation(state, worker)) return;
     const reason = suspectReason(facts, peers, pace, state.config.stuckAfterMs);
-    if (reason !== undefined) suspect(run, worker, facts, peers, reason);
+    if (reason === undefined) return;
+    suspect(run, worker, facts, peers, reason);
+    compareIfDue(run, worker, facts, peers, pace);
     return;
   }
   if (suspicion.quarantinedAt !== undefined && peers.length === 0) {
