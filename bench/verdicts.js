@@ -23,8 +23,11 @@ const HOSTS = ['quiet', 'busy'];
 const CONNS = ['newconn', 'keepalive'];
 const OTHER_CONTENDERS = ['cluster', 'pm2'];
 const APP = 'verdict-cells.js';
-/** The env vars verdictParams reads: the ones set go into the report's command. */
-const PARAM_VARS = ['ROUNDS', 'CELLS', 'MODES', 'CONNS', 'HOSTS', 'CONTENDERS', 'CONTENDER_HOSTS', 'CONTENDER_ROUNDS', 'HEALTHY_S', 'CAUGHT_S', 'WORKERS', 'NEIGHBOURS'];
+/**
+ * The env vars verdictParams reads, and warden's own that change its verdicts (they reach warden
+ * through the environment): the ones set go into the report's command.
+ */
+const PARAM_VARS = ['ROUNDS', 'CELLS', 'MODES', 'CONNS', 'HOSTS', 'CONTENDERS', 'CONTENDER_HOSTS', 'CONTENDER_ROUNDS', 'HEALTHY_S', 'CAUGHT_S', 'WORKERS', 'NEIGHBOURS', 'WARDEN_COMPARE_PROBE'];
 /** Seconds each run costs besides its traffic (start, every worker answering, stop), for the estimate. */
 const OVERHEAD_S = 2.5;
 
