@@ -5,6 +5,7 @@
 
 import type { Clock } from '../clock.js';
 import type { EvidenceCollector } from '../diagnose/evidence.js';
+import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
 import { LOG_EVENTS } from '../log/events.js';
 import type { PrimaryMessage, WorkerConfig, WorkerMessage } from '../protocol/messages.js';
@@ -117,8 +118,15 @@ export class Fleet {
    * server, IPC and the log run between two spawns, so ten restarts due together stall the primary
    * for one spawn at a time, not for ten in a row.
    */
-  spawnSoon(base: SpawnBase, id: number, slot: number, generation: number, workerCount: number, inspectPort: number | undefined): void {
-    this.spawnQueue.push(() => this.spawn(base, id, slot, generation, workerCount, inspectPort));
+  spawnSoon(base: SpawnBase, id: number, slot: number, generation: number, workerCount: number, withInspector: boolean): void {
+    const queue = (inspectPort: number | undefined) => this.queueSpawn(() => this.spawn(base, id, slot, generation, workerCount, inspectPort));
+    // The port is only reserved here; nothing listens on it until a capture sends SIGUSR1.
+    if (withInspector) void freeInspectPort().then(queue, () => queue(undefined));
+    else queue(undefined);
+  }
+
+  private queueSpawn(spawn: () => void): void {
+    this.spawnQueue.push(spawn);
     if (this.isSpawnScheduled) return;
     this.isSpawnScheduled = true;
     setImmediate(() => this.spawnNext());

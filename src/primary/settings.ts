@@ -1,14 +1,18 @@
 // What the primary derives once from the resolved options: the machine's configuration and the
-// configuration every worker starts with. Pure: no I/O.
+// configuration every worker starts with, and how it is spawned. Pure: no I/O.
 
+import { fileURLToPath } from 'node:url';
 import type { ServeOptions } from '../config/options.js';
 import type { SizingFacts } from '../config/worker-sizing.js';
 import { lateAfterMs } from './machine/verdicts.js';
 import type { WorkerConfig } from '../protocol/messages.js';
 import type { MachineConfig } from './machine/index.js';
 import { DEFAULT_BACKOFF } from './machine/policy.js';
+import { withoutSystemdEnv } from '../os/sd-notify.js';
+import type { SpawnBase } from './fleet.js';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
+const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
 export const CAPTURE_TIMEOUT_MS = 1500;
 /** The CPU profile of a stalled worker runs this long after its stack, before the kill. */
@@ -89,5 +93,13 @@ export function workerConfig(settings: SupervisorSettings, listen: { address: st
     backlog: options.backlog,
     maxConcurrency: options.maxConcurrency,
     ...(settings.tls === undefined ? {} : { tls: settings.tls }),
+  };
+}
+
+/** How every worker is started, once the service socket is bound (`service`: as a worker reports it). */
+export function spawnBase(settings: SupervisorSettings, service: Parameters<typeof workerConfig>[1]): SpawnBase {
+  return {
+    entry: WORKER_ENTRY, config: workerConfig(settings, service), env: withoutSystemdEnv(settings.workerEnv ?? process.env), nodeArgs: settings.options.nodeArgs,
+    ...(settings.cwd === undefined ? {} : { cwd: settings.cwd }),
   };
 }

@@ -1,6 +1,6 @@
 // --reload: watch the app's source directories and report a change, debounced, so that one save (or
 // a `git checkout` touching many files) asks for one rolling reload. It decides nothing about the
-// reload itself; supervisor.ts turns the report into a ReloadRequested event.
+// reload itself; schedule.ts turns the report into a ReloadRequested event.
 
 import { watch, type FSWatcher } from 'node:fs';
 import { relative, resolve } from 'node:path';

@@ -1,6 +1,6 @@
 // How a draining worker closes its connections: when a keep-alive connection counts as quiet, and how
 // an upgraded (WebSocket) one is told to go away before --graceful-timeout. Constants and pure helpers
-// for requests.ts and main.ts.
+// for connections.ts and main.ts.
 
 /**
  * On drain, a connection with no request on it is closed once it has also been quiet this long. A

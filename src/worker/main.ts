@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     // timeout, then get a close frame, just before the primary's kill at that same deadline.
     if (config.gracefulTimeoutMs !== undefined) setTimeout(() => tracker.closeUpgraded(), upgradedCloseDelayMs(config.gracefulTimeoutMs)).unref();
     // Done when every connection has closed: the last responses went out with `Connection: close`
-    // and the quiet connections were closed (requests.ts says why "quiet" and not just "idle").
+    // and the quiet connections were closed (connections.ts says why "quiet" and not just "idle").
     const poll = setInterval(() => {
       tracker.closeIdle();
       if (tracker.inFlightCount > 0 || tracker.socketCount > 0) return;

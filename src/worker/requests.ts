@@ -1,13 +1,17 @@
 // Request bookkeeping inside a worker: which requests are in flight, which still wait for response
 // headers and for how long, when the app last answered, --request-timeout (504 or cut), and the last
 // requests the app never answered (for the incident record). It feeds the heartbeat; it never
-// decides whether the worker is healthy (the primary does).
+// decides whether the worker is healthy (the primary does). The connections themselves are kept in
+// connections.ts, the status and duration counts in http-counts.ts, the unanswered ones in
+// never-answered.ts.
 
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
-import { CLOSE_FRAME_GOING_AWAY, DRAIN_IDLE_MS, UPGRADED_CLOSE_WAIT_MS, isSwitchingProtocols, type SocketActivity } from './connection-close.js';
+import { Connections } from './connections.js';
+import { NeverAnsweredLog } from './never-answered.js';
+import { HttpCounter } from './http-counts.js';
 import { headersAt, pathOf, patchWriteHead, RecentAnswers, type TimedResponse } from './response-timing.js';
-import { DURATION_BUCKETS_S, type HeartbeatStats, type HttpCounts, type InFlightRequest, type NeverAnsweredEnd, type RequestsReport } from '../protocol/messages.js';
+import type { HeartbeatStats, InFlightRequest, NeverAnsweredEnd, RequestsReport } from '../protocol/messages.js';
 
 /** A finished request, for the access log. */
 export interface FinishedRequest {
@@ -28,30 +32,13 @@ interface Tracked {
   endedBy?: NeverAnsweredEnd;
 }
 
-/**
- * Ended requests the app never answered that a worker remembers for its incident record. A request
- * warden answered 504 leaves the in-flight set at once, so without this list a stuck worker's
- * incident read "0 request(s) in flight" while every request it got had hung. Bounded: a poisoned
- * worker under load sees thousands.
- */
-export const NEVER_ANSWERED_KEPT = 50;
-
 /** At most this many of the requests still in flight go into a report, the oldest. */
 const IN_FLIGHT_REPORTED = 20;
 
-interface NeverAnswered {
-  method: string;
-  path: string;
-  start: number;
-  headersSent: boolean;
-  endedBy: NeverAnsweredEnd;
-}
-
 export class RequestTracker {
   private readonly inFlight = new Set<Tracked>();
-  /** The last NEVER_ANSWERED_KEPT ended requests the app never answered, in the order they ended. */
-  private readonly neverAnswered: NeverAnswered[] = [];
-  private readonly sockets = new Map<Socket, SocketActivity>();
+  private readonly neverAnswered = new NeverAnsweredLog();
+  private readonly connections = new Connections();
   private served = 0;
   private timedOut = 0;
   private consecutiveTimeouts = 0;
@@ -61,7 +48,7 @@ export class RequestTracker {
   private unansweredCount = 0;
   private readonly recent = new RecentAnswers();
   private draining = false;
-  private readonly http: HttpCounts = { byClass: [0, 0, 0, 0, 0, 0], durationBuckets: new Array<number>(DURATION_BUCKETS_S.length + 1).fill(0), durationSumS: 0 };
+  private readonly http = new HttpCounter();
 
   constructor(
     private readonly requestTimeoutMs: number,
@@ -73,13 +60,12 @@ export class RequestTracker {
   /** Follow a server's requests; listeners go first so the start time is the arrival time. */
   attach(server: HttpServer): void {
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
-    server.prependListener('upgrade', (req: IncomingMessage, socket: Socket) => this.onUpgrade(req, socket));
+    server.prependListener('upgrade', (req: IncomingMessage, socket: Socket) => this.connections.onUpgrade(req, socket));
   }
 
   /** Every connection handed to this worker, HTTP or not. */
   addSocket(socket: Socket, now = performance.now()): void {
-    this.sockets.set(socket, { bytesRead: 0, lastActiveAt: now, quietChecks: 0, upgraded: false, isWebSocket: false });
-    socket.once('close', () => this.sockets.delete(socket));
+    this.connections.add(socket, now);
   }
 
   /**
@@ -88,12 +74,11 @@ export class RequestTracker {
    * connection busy during a drain, and an upgrade on it counts).
    */
   adoptSecure(secure: Socket, carrier: Socket | undefined, now = performance.now()): void {
-    if (carrier !== undefined) this.sockets.delete(carrier);
-    this.addSocket(secure, now);
+    this.connections.adoptSecure(secure, carrier, now);
   }
 
   get connectionCount(): number {
-    return this.sockets.size;
+    return this.connections.count;
   }
 
   get inFlightCount(): number {
@@ -102,7 +87,7 @@ export class RequestTracker {
 
   /** Open connections, upgraded ones included: a draining worker exits once there are none. */
   get socketCount(): number {
-    return this.sockets.size;
+    return this.connections.count;
   }
 
   /** Stop keeping connections alive: requests in flight finish and their connections then close. */
@@ -114,52 +99,25 @@ export class RequestTracker {
     this.closeIdle();
   }
 
-  /**
-   * Close the connections that carry no request and have been quiet for DRAIN_IDLE_MS (since their
-   * last answer, or since a check saw bytes read: a request still being parsed counts as activity)
-   * and three checks.
-   * Upgraded connections are left alone: they end on their own or at the graceful timeout.
-   */
+  /** Close the connections that carry no request and have been quiet a while (connections.ts). */
   closeIdle(now = performance.now()): void {
     const busy = new Set<Socket>();
     for (const entry of this.inFlight) if (entry.res.socket) busy.add(entry.res.socket);
-    for (const [socket, activity] of this.sockets) {
-      if (busy.has(socket) || activity.upgraded) continue;
-      const bytesRead = socket.bytesRead;
-      if (bytesRead !== activity.bytesRead) {
-        activity.bytesRead = bytesRead;
-        activity.lastActiveAt = now;
-        activity.quietChecks = 0;
-        continue;
-      }
-      activity.quietChecks += 1;
-      if (activity.quietChecks >= 3 && now - activity.lastActiveAt >= DRAIN_IDLE_MS) socket.destroy();
-    }
+    this.connections.closeIdle(busy, now);
   }
 
   /** Upgraded connections open now (WebSockets and any other protocol taken over from HTTP). */
   get upgradedCount(): number {
-    let count = 0;
-    for (const activity of this.sockets.values()) if (activity.upgraded) count += 1;
-    return count;
+    return this.connections.upgradedCount;
   }
 
-  /**
-   * The graceful timeout came: end every upgraded connection. A WebSocket gets a close frame (1001,
-   * going away) first, so its client sees a clean close and may reconnect to another worker; other
-   * upgrades are just ended. A client that does not close its side in time is cut.
-   */
+  /** At the graceful timeout: end every upgraded connection, a WebSocket with a close frame first. */
   closeUpgraded(): void {
-    for (const [socket, activity] of this.sockets) {
-      if (!activity.upgraded) continue;
-      if (activity.isWebSocket && socket.writable) socket.write(CLOSE_FRAME_GOING_AWAY);
-      socket.end();
-      setTimeout(() => socket.destroy(), UPGRADED_CLOSE_WAIT_MS).unref();
-    }
+    this.connections.closeUpgraded();
   }
 
   destroyAll(): void {
-    for (const socket of this.sockets.keys()) socket.destroy();
+    this.connections.destroyAll();
   }
 
   /** Answer 504 to requests past --request-timeout (or cut them if headers already went out). */
@@ -208,9 +166,9 @@ export class RequestTracker {
       answeredRecent: this.recent.count(now),
       timedOut: this.timedOut,
       consecutiveTimeouts: this.consecutiveTimeouts,
-      connections: this.sockets.size,
-      upgraded: this.upgradedCount,
-      http: { byClass: [...this.http.byClass], durationBuckets: [...this.http.durationBuckets], durationSumS: this.http.durationSumS },
+      connections: this.connections.count,
+      upgraded: this.connections.upgradedCount,
+      http: this.http.snapshot(),
     };
   }
 
@@ -227,9 +185,7 @@ export class RequestTracker {
       ageMs: Math.round(now - entry.start),
       headersSent: entry.res.headersSent,
     }));
-    const ended: InFlightRequest[] = [...this.neverAnswered].sort((a, b) => a.start - b.start).map((entry) => ({
-      method: entry.method, path: entry.path, ageMs: Math.round(now - entry.start), headersSent: entry.headersSent, endedBy: entry.endedBy,
-    }));
+    const ended = this.neverAnswered.list(now);
     return {
       inFlight: entries.length,
       neverAnswered: ended.length,
@@ -237,26 +193,6 @@ export class RequestTracker {
       lastAnsweredAgoMs: stats.lastFinishedAgoMs,
       unansweredCount: stats.unansweredCount,
     };
-  }
-
-  private rememberNeverAnswered(entry: Tracked, endedBy: NeverAnsweredEnd): void {
-    this.neverAnswered.push({ method: entry.req.method ?? '?', path: pathOf(entry.req), start: entry.start, headersSent: endedBy === 'timeoutCut', endedBy });
-    if (this.neverAnswered.length > NEVER_ANSWERED_KEPT) this.neverAnswered.shift();
-  }
-
-  private onUpgrade(req: IncomingMessage, socket: Socket): void {
-    const activity = this.sockets.get(socket);
-    if (activity === undefined) return;
-    activity.upgraded = true;
-    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return;
-    // The app writes its handshake answer straight to the socket; only a 101 makes it a WebSocket
-    // (a 400 or 426 refusal does not). Watch the first write only, then step aside.
-    const write = socket.write;
-    socket.write = function firstWrite(this: Socket, ...args: unknown[]) {
-      socket.write = write;
-      if (isSwitchingProtocols(args[0])) activity.isWebSocket = true;
-      return (write as (...a: unknown[]) => boolean).apply(this, args);
-    } as typeof socket.write;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -271,16 +207,11 @@ export class RequestTracker {
       this.served += 1;
       // The app's own headers are what counts as an answer; warden's 504 sets the mark too.
       const appEndedBy = entry.endedBy ?? ((res as TimedResponse)[headersAt] === undefined && !res.headersSent ? 'connectionClosed' : undefined);
-      if (appEndedBy !== undefined) this.rememberNeverAnswered(entry, appEndedBy);
+      if (appEndedBy !== undefined) this.neverAnswered.remember(entry.req, entry.start, appEndedBy);
       const now = this.count(entry);
       // A keep-alive connection is quiet from its last answer on: a drain closes one that has been
       // idle long (a pooled connection) at once, and gives one that was busy a moment ago its time.
-      const activity = this.sockets.get(socket);
-      if (activity !== undefined) {
-        activity.bytesRead = socket.bytesRead;
-        activity.lastActiveAt = now;
-        activity.quietChecks = 0;
-      }
+      this.connections.answeredOn(socket, now);
       const sentAt = (res as TimedResponse)[headersAt];
       if (!entry.timedOut && sentAt !== undefined) this.answered(entry, sentAt);
     };
@@ -289,28 +220,21 @@ export class RequestTracker {
     res.once('close', done);
   }
 
-  /** Count a finished request; returns the time it finished. */
   /**
    * A request --max-concurrency answered 503 before the app saw it: in the status counts (5xx, no
    * time spent) and the access log, never in flight nor among the served.
    */
   countRefused(req: IncomingMessage, status: number): void {
-    this.http.byClass[Math.floor(status / 100) - 1] = (this.http.byClass[Math.floor(status / 100) - 1] ?? 0) + 1;
-    this.http.durationBuckets[0] = (this.http.durationBuckets[0] ?? 0) + 1;
+    this.http.countRefused(status);
     this.onFinished?.({ method: req.method ?? '?', url: req.url ?? '', status, durationMs: 0 });
   }
 
+  /** Count a finished request; returns the time it finished. */
   private count(entry: Tracked): number {
     const now = performance.now();
     const durationMs = now - entry.start;
     const status = entry.res.headersSent ? entry.res.statusCode : 0;
-    const statusClass = status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : 5;
-    this.http.byClass[statusClass] = (this.http.byClass[statusClass] ?? 0) + 1;
-    const seconds = durationMs / 1000;
-    const bucket = DURATION_BUCKETS_S.findIndex((bound) => seconds <= bound);
-    const index = bucket === -1 ? DURATION_BUCKETS_S.length : bucket;
-    this.http.durationBuckets[index] = (this.http.durationBuckets[index] ?? 0) + 1;
-    this.http.durationSumS += seconds;
+    this.http.count(status, durationMs);
     this.onFinished?.({ method: entry.req.method ?? '?', url: entry.req.url ?? '', status, durationMs });
     return now;
   }

@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { NEVER_ANSWERED_KEPT, RequestTracker } from '../../src/worker/requests.js';
+import { NEVER_ANSWERED_KEPT } from '../../src/worker/never-answered.js';
+import { RequestTracker } from '../../src/worker/requests.js';
 
 async function serve(t: TestContext, requestTimeoutMs: number) {
   const tracker = new RequestTracker(requestTimeoutMs);

@@ -1,16 +1,16 @@
 // The machine's actions: what a decision does to the state (spawn, retire, recycle, drain, stop, kill,
 // count a failure, halt) and the effects it asks for (notify, log). Shared by the event handlers
-// (step.ts), the liveness checks (liveness.ts) and the rollouts (rollout.ts), which all act through
-// an Actions object. Pure: it changes only the state it holds and pushes effects; no I/O, no clocks.
+// (worker-events.ts, stopping.ts), the liveness checks (liveness.ts) and the rollouts (rollout.ts),
+// which all act through an Actions object. Pure: it changes only the state it holds and pushes
+// effects; no I/O, no clocks.
 
 import { EXIT_CODES } from '../../errors.js';
 import { LOG_EVENTS, type LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import { backoffMs, isCrashLooping } from './policy.js';
-import {
-  jitterFor, newSlot, slotRecord, type Condition, type Effect, type HaltInfo, type MachineEvent, type MachineState,
-  type QuarantineOutcome, type ReplacementReason, type SlotRecord, type UpkeepReason, type WorkerRecord, type WorkerState,
-} from './types.js';
+import type { Effect, MachineEvent } from './events.js';
+import { jitterFor, newSlot, slotRecord } from './state.js';
+import type { Condition, HaltInfo, MachineState, QuarantineOutcome, ReplacementReason, SlotRecord, UpkeepReason, WorkerRecord, WorkerState } from './types.js';
 
 /**
  * Events a worker may still send after it was reaped (IPC is asynchronous): for an unknown worker id

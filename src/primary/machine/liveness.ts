@@ -6,7 +6,8 @@
 import { LOG_EVENTS } from '../../log/events.js';
 import { ms, type Actions } from './actions.js';
 import { scaleWorkerFailed, surgeFailed } from './rollout.js';
-import { slotRecord, type MachineState, type UpkeepReason, type WorkerRecord } from './types.js';
+import { slotRecord } from './state.js';
+import type { MachineState, UpkeepReason, WorkerRecord } from './types.js';
 import { checkSuspicion } from './quarantine.js';
 import { heartbeatFreshness, hungRequestsReason, QUARANTINE_RULE, silenceMs } from './verdicts.js';
 

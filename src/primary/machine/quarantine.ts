@@ -5,7 +5,9 @@
 
 import { LOG_EVENTS } from '../../log/events.js';
 import type { Actions } from './actions.js';
-import { isInRotation, type MachineEvent, type Suspicion, type WorkerRecord } from './types.js';
+import type { EventOf } from './events.js';
+import { isInRotation } from './state.js';
+import type { Suspicion, WorkerRecord } from './types.js';
 import {
   comparisonBackoffMs, comparisonPeer, comparisonTimeoutMs, fleetPace, isComparisonDue, judgeComparison, judgeQuarantined, QUARANTINE_RULE,
   servedAtOrAfter, silenceMs, suspectReason, type FleetPace, type ProgressFacts, type QuarantineStart,
@@ -95,7 +97,7 @@ function compareIfDue(run: Actions, worker: WorkerRecord, facts: ProgressFacts, 
 }
 
 /** Both sides of a comparison are back: recycle, release or keep the quarantine (verdicts.ts decides). */
-export function onComparisonProbed(run: Actions, event: Extract<MachineEvent, { type: 'ComparisonProbed' }>): void {
+export function onComparisonProbed(run: Actions, event: EventOf<'ComparisonProbed'>): void {
   const worker = run.find(event.id, 'ComparisonProbed');
   const pending = worker?.comparison?.pending;
   if (worker === undefined || pending === undefined || pending.peerId !== event.peerId) return;

@@ -7,7 +7,8 @@
 import { LOG_EVENTS } from '../../log/events.js';
 import type { Actions } from './actions.js';
 import { backoffMs } from './policy.js';
-import { MAX_WORKERS, REPLACEMENT_REASONS, isActive, isInRotation, type MachineState, type ReloadOutcome, type WorkerRecord } from './types.js';
+import { isActive, isInRotation } from './state.js';
+import { MAX_WORKERS, REPLACEMENT_REASONS, type MachineState, type ReloadOutcome, type WorkerRecord } from './types.js';
 
 // ---- reload ----
 

@@ -2,7 +2,8 @@
 // once step() returned them): the rotation the listener hands connections to, and whether the fleet
 // is settled so that a run of heartbeats costs O(1) each. Pure.
 
-import { isActive, isInRotation, slotRecord, type MachineState } from './types.js';
+import { isActive, isInRotation, slotRecord } from './state.js';
+import type { MachineState } from './types.js';
 
 /**
  * The workers in rotation, in slot order: what the listener hands connections to. Computed once

@@ -1,13 +1,12 @@
-// The supervisor's state, the events it reacts to and the effects it asks for: the vocabulary of the
-// state machine, shared by its parts (step.ts, actions.ts, liveness.ts, rollout.ts) and by the shell that carries effects out.
-// Pure data: no I/O, no timers, no process handles.
+// The supervisor's state: its configuration, its workers and slots, the runs under way (reload,
+// scale) and the words for states, conditions and reasons, shared by the machine's parts and the shell.
+// Pure data: no I/O, no timers, no process handles. The events and effects are in events.ts, the
+// functions that build, copy and read a state in state.ts.
 
 import type { WardenErrorCode } from '../../errors.js';
-import type { LogEvent } from '../../log/events.js';
-import type { Level } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { BackoffConfig } from './policy.js';
-import type { ComparisonRecord, ProbeAnswer, QuarantineStart, ServedMark } from './verdicts.js';
+import type { ComparisonRecord, QuarantineStart, ServedMark } from './verdicts.js';
 
 /** Scaling refuses targets above this (the --workers limit). */
 export const MAX_WORKERS = 1024;
@@ -220,114 +219,3 @@ export interface MachineState {
  */
 export const QUARANTINE_OUTCOMES = ['released', 'recycled', 'returned', 'exited'] as const;
 export type QuarantineOutcome = (typeof QUARANTINE_OUTCOMES)[number];
-
-export type MachineEvent =
-  | { type: 'Tick' }
-  | { type: 'WorkerSpawned'; id: number; pid: number }
-  /** The worker reported a SIGTERM sent to it (not by warden): replace it gracefully. */
-  | { type: 'WorkerSigtermReceived'; id: number }
-  | { type: 'WorkerSpawnFailed'; id: number; error: SerializedError }
-  | { type: 'WorkerReady'; id: number }
-  | { type: 'WorkerBootFailed'; id: number; error: SerializedError }
-  | { type: 'WorkerCrashed'; id: number; error: SerializedError }
-  | { type: 'WorkerExited'; id: number; code: number | null; signal: string | null }
-  | { type: 'HeartbeatReceived'; id: number; stats: HeartbeatStats }
-  | { type: 'ProbeSucceeded'; id: number }
-  | { type: 'ProbeFailed'; id: number; reason: string }
-  /** Both sides of a CompareProbe came back (each answered, failed, or ran out of time). */
-  | { type: 'ComparisonProbed'; id: number; peerId: number; suspect: ProbeAnswer; peer: ProbeAnswer }
-  | { type: 'SignalReceived'; signal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT' }
-  /** The evidence asked for by a CaptureStack effect is in (or could not be had). */
-  | { type: 'StackCaptured'; id: number }
-  /** SIGHUP, `warden reload` or a file change; `requestId` 0 when nobody waits for the outcome. */
-  | { type: 'ReloadRequested'; requestId: number; source: string }
-  /** SIGTTIN/SIGTTOU or `warden scale`: an absolute target, or a step up or down. */
-  | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number };
-
-export type Effect =
-  | { type: 'Spawn'; id: number; slot: number; generation: number; workerCount: number }
-  | { type: 'Signal'; id: number; pid: number; signal: 'SIGKILL' | 'SIGTERM' }
-  | { type: 'Drain'; id: number; reason: string }
-  /** Take the stalled worker's JavaScript stack, then report StackCaptured; the kill waits for it. */
-  | { type: 'CaptureStack'; id: number; pid: number; slot: number; reason: string }
-  /** Ask a stuck or unhealthy worker for its requests in flight, for the incident record. */
-  | { type: 'ReportRequests'; id: number; slot: number; reason: string }
-  /** Record a memory recycle (RSS trend; heap snapshot if asked) before the worker drains. */
-  | { type: 'ReportMemory'; id: number; slot: number; reason: string }
-  /** Probe this worker now (a reload waits for the new worker's first probe). */
-  | { type: 'Probe'; id: number }
-  /** Send the same GET to quarantined worker `id` and to peer `peerId` at once, each bounded by `timeoutMs`. */
-  | { type: 'CompareProbe'; id: number; peerId: number; timeoutMs: number }
-  /** Tell the control requests waiting on a reload or scale how it goes; `done` ends them. */
-  | { type: 'Notify'; requestIds: number[]; message: string; done?: { ok: boolean } }
-  | { type: 'CloseListener' }
-  | { type: 'Log'; level: Level; event: LogEvent; msg: string; fields: Record<string, unknown> }
-  | { type: 'Exit'; code: number; halt: HaltInfo | undefined };
-
-export interface StepResult {
-  state: MachineState;
-  effects: Effect[];
-}
-
-export function emptyReplacements(): Record<ReplacementReason, number> {
-  return Object.fromEntries(REPLACEMENT_REASONS.map((reason) => [reason, 0])) as Record<ReplacementReason, number>;
-}
-
-export function newSlot(slot: number, now: number): SlotRecord {
-  return { slot, spawns: 0, consecutiveFailures: 0, nextSpawnAt: now, lastExit: undefined, replacements: emptyReplacements() };
-}
-
-export function initialState(config: MachineConfig, now: number): MachineState {
-  const slots: SlotRecord[] = [];
-  for (let slot = 1; slot <= config.workers; slot++) slots.push(newSlot(slot, now));
-  return {
-    phase: 'running', config, generation: 1, highestGeneration: 1, targetWorkers: config.workers, workers: [], slots, removedSlotReplacements: emptyReplacements(),
-    nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, stopWasUnclean: false, halt: undefined,
-    reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 },
-    quarantines: { started: 0, ended: { released: 0, recycled: 0, returned: 0, exited: 0 } }, scale: undefined,
-  };
-}
-
-/**
- * The copy step() starts from, so that the state it was given stays as it was: a new worker list and
- * counters (the slot list is copied when first changed), but the same worker and slot records. A step copies a record the first time it writes to
- * it (Actions.own, Actions.ownSlot), so a heartbeat copies one worker, not the fleet; what the machine
- * only ever replaces whole (config, stats, errors, exits, halt, scale, suspicion) is shared. The
- * machine tests freeze every state they get back to hold the machine to this.
- */
-export function copyState(state: MachineState): MachineState {
-  return {
-    ...state,
-    workers: [...state.workers],
-    // Shared until the step changes it (Actions.ownSlotList): most events touch no slot.
-    slots: state.slots,
-    removedSlotReplacements: { ...state.removedSlotReplacements },
-    reloads: { ...state.reloads },
-    quarantines: { started: state.quarantines.started, ended: { ...state.quarantines.ended } },
-    reload: state.reload === undefined ? undefined : { ...state.reload },
-  };
-}
-
-/** The record of slot `number`: slots are kept sorted and usually numbered 1..N, so mostly O(1). */
-export function slotRecord(state: MachineState, number: number): SlotRecord | undefined {
-  const guess = state.slots[number - 1];
-  if (guess !== undefined && guess.slot === number) return guess;
-  return state.slots.find((candidate) => candidate.slot === number);
-}
-
-/** A worker that holds its slot: not (yet) being replaced. A surge worker holds it too. */
-export function isActive(worker: WorkerRecord): boolean {
-  return !worker.retiring && (worker.state === 'spawning' || worker.state === 'booting' || worker.state === 'ready');
-}
-
-/** Only these workers receive new connections. */
-export function isInRotation(state: MachineState, worker: WorkerRecord): boolean {
-  return state.phase === 'running' && worker.state === 'ready' && !worker.retiring && !worker.awaitingProbe && worker.condition === 'ok';
-}
-
-/** Deterministic per-worker jitter in 0..jitter (gunicorn draws it at random; a hash keeps step() pure). */
-export function jitterFor(id: number, jitter: number): number {
-  if (jitter <= 0) return 0;
-  const mixed = Math.imul(id ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
-  return ((mixed ^ (mixed >>> 13)) >>> 0) % (jitter + 1);
-}
