@@ -13,6 +13,7 @@
 //   npm run bench -- scale                   the fleet-size experiment alone, in the suite's report shape (temp dir unless --out)
 //   npm run bench -- machine                 the pure state machine's cost per event (no processes)
 //   npm run bench -- restart                 restart warden itself under load, with and without socket activation
+//   npm run bench -- autoscale [--quick]     a step in load against --workers MIN..MAX and the fixed counts MIN and MAX
 // Parameters come from env vars (ROUNDS, DURATION, CONNECTIONS, WARMUP, APPS, LOADS, CONTENDERS,
 // MIXED_DURATION, MIXED_LOOPS, WORKERS); see bench/README.md.
 
@@ -30,6 +31,7 @@ import { runSpread } from './spread.js';
 import { runStorm } from './storm.js';
 import { runVerdicts } from './verdicts.js';
 import { runRestart } from './restart.js';
+import { runAutoscale } from './autoscale.js';
 import { missingFigures, targets } from './lib/check.js';
 import { CONTENDERS, skippedContenders } from './lib/contender-set.js';
 import { assertWardenBuilt, ROOT } from './lib/contenders.js';
@@ -199,7 +201,7 @@ async function main() {
   for (const item of skip) if (!EXPERIMENTS.includes(item)) throw new Error(`--skip: unknown experiment "${item}" (expected some of ${EXPERIMENTS.join(', ')})`);
   const isScaleAlone = positionals.length === 1 && positionals[0] === 'scale';
   if (positionals.length > 0 && !isScaleAlone) {
-    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, spread: runSpread, profile: runProfileStartup, machine: runMachineStep, restart: runRestart };
+    const singles = { balance: runBalance, freeze: runFreeze, reload: runReloadAlone, storm: runStorm, verdicts: runVerdicts, spread: runSpread, profile: runProfileStartup, machine: runMachineStep, restart: runRestart, autoscale: runAutoscale };
     for (const name of positionals) {
       if (!Object.hasOwn(singles, name)) throw new Error(`unknown bench "${name}" (expected: ${Object.keys(singles).join(', ')}, or no name for the whole suite)`);
     }

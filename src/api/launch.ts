@@ -7,7 +7,7 @@ import { relative, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseEnv } from 'node:util';
 import { systemClock } from '../clock.js';
-import { autoWorkers, readSizingFacts, type SizingFacts } from '../config/worker-sizing.js';
+import { autoWorkers, checkWorkersRange, readSizingFacts, type RangeCaps, type SizingFacts, type StartupNote } from '../config/worker-sizing.js';
 import type { Fit } from '../config/memory.js';
 import { findConfigFile, loadConfigFile, type LoadedConfigFile } from '../config/file.js';
 import type { ServeOptions } from '../config/options.js';
@@ -41,6 +41,8 @@ export interface Prepared extends Resolved {
   sizing: SizingFacts;
   /** How --workers auto chose the count; undefined when a number was given. */
   autoFit: Fit | undefined;
+  /** --workers MIN..MAX: what caps the range while it runs, and what to log about it at start. */
+  range: { caps: RangeCaps; notes: StartupNote[] } | undefined;
   /** Absolute working directory of warden and its workers. */
   cwd: string;
   moduleSpec: string | undefined;
@@ -77,7 +79,9 @@ export async function prepare(input: PrepareInput): Promise<Prepared> {
   }
   const moduleSpec = input.moduleSpec ?? stringKey(file, 'app');
   const appArgs = input.appArgs !== undefined && input.appArgs.length > 0 ? [...input.appArgs] : (stringList(file, 'args') ?? [...(input.appArgs ?? [])]);
-  return { ...resolved, file, cwd, moduleSpec, appArgs, sizing, autoFit };
+  const workersRange = resolved.options.workersRange;
+  const range = workersRange === undefined ? undefined : checkWorkersRange(workersRange, sizing);
+  return { ...resolved, file, cwd, moduleSpec, appArgs, sizing, autoFit, range };
 }
 
 function stringKey(file: LoadedConfigFile | undefined, key: string): string | undefined {
@@ -172,7 +176,8 @@ export function createSupervisor(prepared: Prepared, app: App, log: Logger, obse
     {
       options, modulePath: app.modulePath, exportName: app.exportName, moduleLabel: app.moduleLabel, version: VERSION,
       appArgs: prepared.appArgs, workerEnv: workerEnvironment(options, prepared.cwd, process.env), cwd: prepared.cwd,
-      ...(prepared.autoFit !== undefined && prepared.sizing.limitBytes !== undefined ? { memorySizing: prepared.sizing } : {}),
+      ...(prepared.autoFit !== undefined && prepared.range === undefined && prepared.sizing.limitBytes !== undefined ? { memorySizing: prepared.sizing } : {}),
+      ...(prepared.range === undefined ? {} : { autoscale: { caps: prepared.range.caps, sizing: prepared.sizing } }),
       ...(tls === undefined ? {} : { tls }),
     },
     systemClock,

@@ -83,15 +83,17 @@ async function serve(moduleSpec: string | undefined, extra: string[], flags: Fla
   const app = resolveApp(prepared.moduleSpec, prepared.cwd);
   const { options } = prepared;
   const log = createLogger(options.logFormat);
-  for (const note of startupNotes(prepared.sizing, options.workers, prepared.autoFit)) log.log(note.level, note.event, note.msg, note.fields);
+  // A range is checked against the sizing rule on its own (config/worker-sizing.ts, checkWorkersRange).
+  const notes = prepared.range === undefined ? startupNotes(prepared.sizing, options.workers, prepared.autoFit) : prepared.range.notes;
+  for (const note of notes) log.log(note.level, note.event, note.msg, note.fields);
   const server = await start(prepared, app, log);
   const removeHandlers = server.handleSignals();
   const shown = prepared.moduleSpec as string;
   process.title = primaryTitle(shown, server.listen.path ?? server.listen.port);
   const url = (host: string, port: number, protocol = 'http') => `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.log('info', LOG_EVENTS.started,
-    `warden ${VERSION} serving ${shown} with ${options.workers} worker${options.workers === 1 ? '' : 's'} on ${server.listen.path === undefined ? url(server.listen.host, server.listen.port, server.protocol) : server.url} (admin ${url(server.admin.host, server.admin.port)}, control ${server.control}, pid ${process.pid})`,
-    { version: VERSION, module: shown, workers: options.workers, listen: server.listen, admin: server.admin, control: server.control, ...(prepared.file === undefined ? {} : { config: prepared.file.path }) });
+    `warden ${VERSION} serving ${shown} with ${options.workersRange === undefined ? '' : `${options.workersRange.min}..${options.workersRange.max} workers (autoscaling), starting with `}${options.workers} worker${options.workers === 1 ? '' : 's'} on ${server.listen.path === undefined ? url(server.listen.host, server.listen.port, server.protocol) : server.url} (admin ${url(server.admin.host, server.admin.port)}, control ${server.control}, pid ${process.pid})`,
+    { version: VERSION, module: shown, workers: options.workers, ...(options.workersRange === undefined ? {} : { workersRange: options.workersRange }), listen: server.listen, admin: server.admin, control: server.control, ...(prepared.file === undefined ? {} : { config: prepared.file.path }) });
   const result = await server.done;
   await log.flush(2000);
   removeHandlers();

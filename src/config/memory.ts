@@ -11,6 +11,8 @@ export const MEMORY_HEADROOM = 0.8;
 export interface SizingFacts {
   /** Workers the CPUs allow (`usableCpuCount`): memory can only lower this. */
   cpuCount: number;
+  /** The cgroup CPU quota in CPUs, undefined without one (what caps `--workers MIN..MAX`). */
+  cpuQuota?: number | undefined;
   /** The cgroup memory limit, or undefined for none. */
   limitBytes: number | undefined;
   primaryRssBytes: number;

@@ -11,8 +11,19 @@ export type { LogFormat };
 export type AccessLog = 'off' | 'on' | 'query';
 export type BalanceMode = 'shared' | 'handoff';
 
+/** `--workers MIN..MAX`: autoscaling between these counts (primary/machine/autoscale.ts). */
+export interface WorkersRange {
+  min: number;
+  max: number;
+}
+
 export interface ServeOptions {
+  /** The count to start with: N, the CPUs for "auto", MIN for a range. */
   workers: number;
+  /** Set by `--workers MIN..MAX` (derived from the --workers text by resolve.ts, not a row of its own). */
+  workersRange: WorkersRange | undefined;
+  /** --autoscale-window: how long the fleet must stay busy before a worker is added (3× to retire one, 2× cool-down). */
+  autoscaleWindowMs: number;
   host: string;
   port: number;
   adminHost: string;
@@ -84,12 +95,39 @@ function usage(context: ParseContext, rule: string, raw: string): WardenError {
   return new WardenError('WARDEN_USAGE', `${context.source} must be ${rule} (got "${raw}")`);
 }
 
+const WORKERS_RULE = 'a positive integer (at most 1024), "auto", or a range MIN..MAX such as 2..8';
+
+/** The count to start with: N, the CPUs for "auto" (or 0), MIN for a range (its rules: parseWorkersRange). */
 export function parseWorkers(raw: string, context: ParseContext): number {
+  const range = parseWorkersRange(raw, context);
+  if (range !== undefined) return range.min;
   const text = raw.trim().toLowerCase();
   // "00" is 0 too: it must mean the CPU count, not zero workers.
   if (text === 'auto' || (/^\d+$/.test(text) && Number(text) === 0)) return context.cpuCount();
-  if (!/^\d+$/.test(text) || Number(text) > 1024) throw usage(context, 'a positive integer (at most 1024) or "auto"', raw);
+  if (!/^\d+$/.test(text) || Number(text) > 1024) throw usage(context, WORKERS_RULE, raw);
   return Number(text);
+}
+
+/**
+ * `--workers MIN..MAX` (MAX may be "auto": the count `--workers auto` would pick); undefined for a
+ * plain count. Each refusal says which part is wrong and what a valid range looks like.
+ */
+export function parseWorkersRange(raw: string, context: ParseContext): WorkersRange | undefined {
+  const text = raw.trim().toLowerCase();
+  if (!text.includes('..')) return undefined;
+  const match = /^(\S*?)\s*\.\.\s*(\S*)$/.exec(text);
+  const [minText, maxText] = match === null ? ['', ''] : [match[1] as string, match[2] as string];
+  const bad = (why: string) => new WardenError('WARDEN_USAGE', `${context.source} must be a range MIN..MAX of whole numbers, 1 <= MIN <= MAX <= 1024: ${why} (got "${raw}")`, {
+    hint: 'e.g. --workers 2..8 (MAX may be "auto": the CPUs, lowered to what the memory limit holds)',
+  });
+  if (!/^\d+$/.test(minText)) throw bad(`MIN must be a whole number (got "${minText}")`);
+  if (maxText !== 'auto' && !/^\d+$/.test(maxText)) throw bad(`MAX must be a whole number or "auto" (got "${maxText}")`);
+  const min = Number(minText);
+  const max = maxText === 'auto' ? context.cpuCount() : Number(maxText);
+  if (min < 1) throw bad('MIN must be at least 1 (a range never scales to zero workers)');
+  if (max > 1024) throw bad(`MAX must be at most 1024 (got ${max})`);
+  if (min > max) throw bad(`MIN ${min} is more than MAX ${max}${maxText === 'auto' ? ' (auto: the CPUs and memory this process may use)' : ''}`);
+  return { min, max };
 }
 
 export function parsePort(raw: string, context: ParseContext): number {
@@ -296,7 +334,7 @@ function option<K extends keyof ServeOptions, const F extends string>(spec: Omit
 
 export const SERVE_OPTIONS = [
   option({ key: 'workers', flag: '--workers <n>', env: ['WARDEN_WORKERS', 'WORKERS'], defaultValue: '1',
-    help: 'worker processes: a number, or "auto" (or 0) for the CPUs this process may use (cgroup quota aware)', parse: parseWorkers }),
+    help: 'worker processes: a number, "auto" (or 0) for the CPUs this process may use (cgroup quota aware), or MIN..MAX (e.g. 2..8) to follow the load', parse: parseWorkers }),
   option({ key: 'host', flag: '--host <host>', env: ['HOST'], defaultValue: '127.0.0.1',
     help: 'address the service listens on', parse: parseHost }),
   option({ key: 'port', flag: '--port <port>', env: ['PORT'], defaultValue: '8000',
@@ -380,6 +418,8 @@ export const SERVE_OPTIONS = [
     help: 'with --uds: file mode of the socket, in octal (666: any local user may connect; 660: owner and group)', parse: parseFileMode }),
   option({ key: 'sticky', flag: '--sticky', defaultValue: 'false',
     help: 'the same client address reaches the same worker while that worker is in rotation (socket.io long-polling); --balance handoff only', parse: parseBoolean }),
+  option({ key: 'autoscaleWindowMs', flag: '--autoscale-window <s>', defaultValue: '10',
+    help: 'with --workers MIN..MAX: seconds the fleet stays busy before a worker is added; idle 3x as long before one is retired; 2x as long between changes', parse: seconds({ allowZero: false }) }),
   // Production on one host (issue 25): keep these together, at the end.
   option({ key: 'fd', flag: '--fd <n>', defaultValue: undefined,
     help: 'serve on this inherited listening socket (file descriptor N) instead of binding --host/--port; systemd socket activation (LISTEN_FDS) is used without it', parse: parseFd }),

@@ -5,7 +5,7 @@
 // Pure: the CPU count is injected, files are read elsewhere (config/file.ts).
 
 import { WardenError } from '../errors.js';
-import { SERVE_OPTIONS, flagName, type OptionSpec, type ServeOptions } from './options.js';
+import { SERVE_OPTIONS, flagName, parseWorkersRange, type OptionSpec, type ServeOptions } from './options.js';
 
 export type RawFlags = Readonly<Record<string, string | boolean | string[] | undefined>>;
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -62,6 +62,10 @@ export function resolveSettings(input: ResolveInput): Resolved {
     resolved[spec.key] = source.raw === undefined ? unset : spec.parse(source.raw, { source: label, cpuCount: input.cpuCount });
   }
   const options = resolved as unknown as ServeOptions;
+  // One --workers text gives both the count to start with and, for MIN..MAX, the autoscaling range.
+  const workersSource = sources.workers as ValueSource;
+  const workersLabel = workersSource.kind === 'default' || workersSource.name === '--workers' ? '--workers' : `--workers (from ${workersSource.name})`;
+  options.workersRange = workersSource.raw === undefined ? undefined : parseWorkersRange(workersSource.raw, { source: workersLabel, cpuCount: input.cpuCount });
   // --sticky needs the primary to pick the worker for each connection: it chooses handoff unless a
   // balance mode was asked for (an explicit shared is refused below).
   if (options.sticky && sources.balance?.kind === 'default') {

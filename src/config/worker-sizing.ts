@@ -3,9 +3,11 @@
 // RSS is an estimate; once the first worker is ready the supervisor measures it and calls
 // `workersThatFit` again with the real figure (see docs/kubernetes.md, "auto in a container").
 
-import { cgroupMemoryLimit, cgroupRoot, readTextFile, type ReadText } from '../os/cgroup.js';
+import { cgroupCpuQuota, cgroupMemoryLimit, cgroupRoot, readTextFile, type ReadText } from '../os/cgroup.js';
 import { detectCpuCount } from './cpus.js';
-import { explicitWorkersWarning, workersThatFit, type Fit, type SizingFacts } from './memory.js';
+import { explicitWorkersWarning, memoryAllowance, workersThatFit, type Fit, type SizingFacts } from './memory.js';
+import { WardenError } from '../errors.js';
+import type { WorkersRange } from './options.js';
 import { LOG_EVENTS, type LogEvent } from '../log/events.js';
 
 /**
@@ -20,6 +22,7 @@ export function readSizingFacts(env: Readonly<Record<string, string | undefined>
   const root = cgroupRoot(env);
   return {
     cpuCount: detectCpuCount(read, root),
+    cpuQuota: cgroupCpuQuota(read, root),
     limitBytes: cgroupMemoryLimit(read, root),
     primaryRssBytes: process.memoryUsage.rss(),
     workerRssBytes: WORKER_RSS_ESTIMATE_BYTES,
@@ -51,4 +54,42 @@ export function startupNotes(facts: SizingFacts, workers: number, auto: Fit | un
   }
   const warning = explicitWorkersWarning(workers, facts);
   return warning === undefined ? [] : [{ level: 'warn', event: LOG_EVENTS.workersMemoryWarning, msg: warning, fields }];
+}
+
+/** What caps `--workers MIN..MAX` while it runs: the quota's CPUs (rounded up) and the workers the memory limit holds. */
+export interface RangeCaps {
+  cpuCount: number | undefined;
+  memoryAllows: number | undefined;
+}
+
+/**
+ * `--workers MIN..MAX` against the sizing rule `auto` uses: MAX past the cgroup CPU quota or past what
+ * the memory limit holds (with the worker RSS estimate, a floor) is refused, naming the figure and
+ * the fix. Without a quota MAX may go past the cores (the note says so): the operator chose it.
+ */
+export function checkWorkersRange(range: WorkersRange, facts: SizingFacts): { caps: RangeCaps; notes: StartupNote[] } {
+  const quota = facts.cpuQuota === undefined ? undefined : Math.max(1, Math.ceil(facts.cpuQuota));
+  const text = `--workers ${range.min}..${range.max}`;
+  if (quota !== undefined && range.max > quota) {
+    throw new WardenError('WARDEN_CONFIG', `${text}: MAX ${range.max} is more than the ${quota} CPU${quota === 1 ? '' : 's'} the cgroup CPU quota allows (${facts.cpuQuota} CPUs)`, {
+      hint: quota >= range.min ? `lower MAX to ${quota} (--workers ${range.min}..${quota}), or raise the CPU limit` : `lower the range to fit ${quota} CPU${quota === 1 ? '' : 's'}, or raise the CPU limit`,
+    });
+  }
+  let memoryAllows: number | undefined;
+  if (facts.limitBytes !== undefined && facts.workerRssBytes > 0) {
+    const allowance = memoryAllowance({ ...facts, limitBytes: facts.limitBytes });
+    memoryAllows = allowance.memoryAllows;
+    if (range.max > memoryAllows) {
+      throw new WardenError('WARDEN_CONFIG', `${text}: MAX ${range.max} does not fit in the memory limit: ${allowance.figures}`, {
+        hint: memoryAllows >= range.min ? `lower MAX to ${memoryAllows} (--workers ${range.min}..${memoryAllows}), or raise the memory limit` : 'raise the memory limit, or lower the range',
+      });
+    }
+  }
+  const notes: StartupNote[] = [];
+  const fields = { min: range.min, max: range.max, cpuCount: facts.cpuCount, cpuQuota: facts.cpuQuota ?? null, memoryLimitBytes: facts.limitBytes ?? null };
+  if (quota === undefined && range.max > facts.cpuCount) {
+    notes.push({ level: 'warn', event: LOG_EVENTS.workersSized, fields,
+      msg: `${text}: MAX ${range.max} is more than the ${facts.cpuCount} CPU${facts.cpuCount === 1 ? '' : 's'} of this host (no cgroup CPU quota caps it); workers past ${facts.cpuCount} share the same CPUs` });
+  }
+  return { caps: { cpuCount: quota, memoryAllows }, notes };
 }

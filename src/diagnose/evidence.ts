@@ -1,5 +1,6 @@
 // Gathers the evidence of an incident when the machine asks for it: a stalled worker's stack and a
-// CPU profile of about a second through its inspector, a stuck worker's requests in flight, a recycled worker's memory trend and heap
+// CPU profile of about a second through its inspector, a stuck worker's requests in flight and the
+// same profile (its stack instead when no profile can be had), a recycled worker's memory trend and heap
 // snapshot, a crashed worker's error. Keeps the records (IncidentLog) and logs each one once.
 // Acting code, driven by supervisor.ts; it decides nothing about a worker's fate.
 
@@ -131,9 +132,32 @@ export class EvidenceCollector {
   }
 
   async requestsInFlight(id: number, slot: number, kind: 'stuck' | 'unhealthy', reason: string): Promise<void> {
-    const reply = await this.ask(id, { warden: 1, act: 'report' }, REPORT_TIMEOUT_MS);
+    const pid = this.deps.identify(id)?.pid;
+    // A stuck worker's loop turns: what it spends its CPU on is the profile, taken while it drains.
+    const profiling = kind === 'stuck' ? this.stuckProfile(id, pid, slot) : Promise.resolve({});
+    const [reply, profiled] = await Promise.all([this.ask(id, { warden: 1, act: 'report' }, REPORT_TIMEOUT_MS), profiling]);
     const requests = reply?.act === 'report' ? reply.report : undefined;
-    this.record(id, kind, reason, requests === undefined ? {} : { requests }, { log: true, slot });
+    this.record(id, kind, reason, { ...(requests === undefined ? {} : { requests }), ...profiled }, { log: true, slot, ...(pid === undefined ? {} : { pid }) });
+  }
+
+  /**
+   * The stuck worker's CPU profile, started when its drain begins, so it ends before the kill at
+   * --graceful-timeout (it runs at most half of that); the stack when no profile can be had.
+   */
+  private async stuckProfile(id: number, pid: number | undefined, slot: number): Promise<Partial<Incident>> {
+    if (this.settings.profileMs <= 0) return {};
+    const port = this.inspectPorts.get(id);
+    if (pid === undefined || port === undefined) {
+      return { noProfile: 'no profile: no inspector port was reserved for this worker (--capture-stacks off)', noStack: 'no stack: no inspector port was reserved for this worker' };
+    }
+    const durationMs = Math.min(this.settings.profileMs, Math.max(100, Math.floor(this.settings.gracefulTimeoutMs / 2)));
+    const profile = await this.profile(pid, port, slot, durationMs);
+    if ('top' in profile) return { profile };
+    const capture = await captureStack(pid, port, { timeoutMs: Math.max(200, this.settings.captureTimeoutMs - 200) });
+    return {
+      noProfile: `no profile: ${profile.reason}; ${capture.ok ? 'its stack was taken instead' : 'no stack either'}`,
+      ...(capture.ok ? { stack: formatStack(capture.frames) } : { noStack: `no stack: ${capture.reason}` }),
+    };
   }
 
   async memory(id: number, slot: number, reason: string): Promise<void> {

@@ -37,15 +37,19 @@ export class IncidentLog {
   }
 }
 
+/** The profile's top functions for the log block, or why there is none; undefined when none was tried. */
+function profileBlock(incident: Incident): string | undefined {
+  const profile = incident.profile;
+  if (profile === undefined) return incident.noProfile;
+  return `top functions by self time over a ${seconds(profile.durationMs)} CPU profile${profile.path === undefined ? '' : ` (${profile.path})`}${profile.notSaved === undefined ? '' : ` (not saved: ${profile.notSaved})`}:\n${formatTopFunctions(profile.top) || '(no samples)'}`;
+}
+
 /** One line for the log, plus the evidence as a block under it (a stack reads as a stack). */
 export function describeIncident(incident: Incident): { msg: string; block: string | undefined } {
   const who = `worker ${incident.slot} (pid ${incident.pid ?? '?'})`;
   switch (incident.kind) {
     case 'stalled': {
-      const profile = incident.profile;
-      const profileText = profile !== undefined
-        ? `top functions by self time over a ${seconds(profile.durationMs)} CPU profile${profile.path === undefined ? '' : ` (${profile.path})`}${profile.notSaved === undefined ? '' : ` (not saved: ${profile.notSaved})`}:\n${formatTopFunctions(profile.top) || '(no samples)'}`
-        : incident.noProfile;
+      const profileText = profileBlock(incident);
       const block = [incident.stack, profileText].filter((part): part is string => part !== undefined).join('\n') || undefined;
       return incident.stack !== undefined
         ? { msg: `${who} was stalled (${incident.reason}); its main thread was here:`, block }
@@ -54,7 +58,9 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
     case 'stuck':
     case 'unhealthy': {
       const report = incident.requests;
-      if (report === undefined) return { msg: `${who} was ${incident.kind} (${incident.reason}); it did not list its requests`, block: undefined };
+      // A stuck worker's profile (or the stack taken instead, or why neither) follows its requests.
+      const cpu = [incident.stack === undefined ? undefined : `its main thread was here:\n${incident.stack}`, profileBlock(incident)].filter((part): part is string => part !== undefined);
+      if (report === undefined) return { msg: `${who} was ${incident.kind} (${incident.reason}); it did not list its requests`, block: cpu.join('\n') || undefined };
       const since = report.lastAnsweredAgoMs < 0 ? 'it never answered a request' : `its last answer was ${seconds(report.lastAnsweredAgoMs)} ago`;
       const ended = report.neverAnswered ?? 0;
       const listedInFlight = report.requests.length - ended;
@@ -62,7 +68,7 @@ export function describeIncident(incident: Incident): { msg: string; block: stri
         `${request.method} ${request.path}  ${seconds(request.ageMs)}${request.headersSent ? '  (headers sent)' : ''}${request.endedBy === undefined ? '' : `  (${ENDED_TEXT[request.endedBy]})`}`);
       if (report.inFlight > listedInFlight) lines.splice(listedInFlight, 0, `… and ${report.inFlight - listedInFlight} more`);
       const count = ended === 0 ? `${report.inFlight} request(s) in flight` : `${report.inFlight} request(s) in flight and ${ended} it never answered that ended`;
-      return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${count}:`, block: lines.join('\n') || '(none)' };
+      return { msg: `${who} was ${incident.kind} (${incident.reason}); ${since}; ${count}:`, block: [lines.join('\n') || '(none)', ...cpu].join('\n') };
     }
     case 'crashed':
       return { msg: `${who} crashed: ${incident.error?.message ?? incident.reason}`, block: incident.error?.stack };

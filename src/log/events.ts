@@ -37,6 +37,8 @@ export const LOG_EVENTS = {
   reloadAborted: 'reload.aborted',
   scaled: 'warden.scaled',
   scaleRefused: 'warden.scale_refused',
+  /** --workers MIN..MAX: a decision of the autoscaling rule (a change, or a hold that stops it). */
+  autoscaled: 'warden.autoscaled',
   fileChanged: 'reload.file_changed',
   logDropped: 'log.dropped',
   adminError: 'admin.error',

@@ -1,5 +1,6 @@
 // Builds the shell's parts and wires them to each other: the listener, the prober, the evidence
-// collector, the fleet (with --workers auto's re-fit to the first measured RSS) and the admin server
+// collector, the fleet (with --workers auto's re-fit to the first measured RSS, and the memory cap of
+// --workers MIN..MAX from it) and the admin server
 // with the source its routes read. It builds and connects; it starts nothing (the supervisor does).
 
 import type { Clock } from '../clock.js';
@@ -37,6 +38,8 @@ export interface Parts {
   timeline: Timeline;
   adminSource: AdminSource;
   admin: AdminServer;
+  /** --workers MIN..MAX: what the next LoadSampled carries (the accept queue; the memory limit's workers once measured). */
+  sampleLoad(): { acceptQueue: number | null; memoryAllows?: number };
 }
 
 export function buildParts(settings: SupervisorSettings, clock: Clock, log: Logger, hooks: PartsHooks): Parts {
@@ -50,9 +53,12 @@ export function buildParts(settings: SupervisorSettings, clock: Clock, log: Logg
     { clock, log, identify: (id) => hooks.state().workers.find((worker) => worker.id === id), send: (id, message) => fleet.send(id, message) },
   );
   const memoryFit = new MemoryFit(settings.memorySizing, log);
+  // --workers MIN..MAX under a memory limit: the workers it holds with the first measured worker RSS.
+  let memoryAllows: number | undefined;
   const fleet: Fleet = new Fleet({
     clock, log, listener, evidence, prober, state: hooks.state, dispatch: hooks.dispatch,
     onRss: (id, rssBytes) => {
+      memoryAllows ??= memoryFit.rangeAllows(fleet.record(id), rssBytes, settings.autoscale?.sizing);
       const workers = memoryFit.onRss(fleet.record(id), rssBytes, hooks.state().targetWorkers);
       if (workers !== undefined) hooks.dispatch({ type: 'ScaleRequested', requestId: 0, source: '--workers auto (memory)', workers });
     },
@@ -67,7 +73,8 @@ export function buildParts(settings: SupervisorSettings, clock: Clock, log: Logg
   };
   const admin = new AdminServer(adminRoutes(adminSource),
     (path, error) => log.log('error', LOG_EVENTS.adminError, `admin ${path} failed: ${String(error)}`, { path, error: serializeError(error) }));
-  return { listener, prober, evidence, fleet, timeline, adminSource, admin };
+  const sampleLoad = () => ({ acceptQueue: acceptQueue(listener, hooks.info()), ...(memoryAllows === undefined ? {} : { memoryAllows }) });
+  return { listener, prober, evidence, fleet, timeline, adminSource, admin, sampleLoad };
 }
 
 /** The service socket's accept queue (Linux /proc/net/tcp), null for a unix socket or off Linux. */

@@ -3,11 +3,12 @@
 
 import { fileURLToPath } from 'node:url';
 import type { ServeOptions } from '../config/options.js';
-import type { SizingFacts } from '../config/worker-sizing.js';
+import type { RangeCaps, SizingFacts } from '../config/worker-sizing.js';
 import { lateAfterMs } from './machine/verdicts.js';
 import type { WorkerConfig } from '../protocol/messages.js';
 import type { MachineConfig } from './machine/index.js';
 import { DEFAULT_BACKOFF } from './machine/policy.js';
+import { autoscalePolicy } from './machine/autoscale.js';
 import { withoutSystemdEnv } from '../os/sd-notify.js';
 import type { SpawnBase } from './fleet.js';
 
@@ -32,6 +33,11 @@ export interface SupervisorSettings {
    * estimated worker RSS. Once the first worker is ready its real RSS replaces the estimate.
    */
   memorySizing?: SizingFacts;
+  /**
+   * --workers MIN..MAX: the caps checked at start (the quota's CPUs, the workers the memory limit holds
+   * with the estimated RSS) and the facts to fit the memory again once the first worker's RSS is measured.
+   */
+  autoscale?: { caps: RangeCaps; sizing: SizingFacts };
   /** Environment of every worker (before warden's own variables); process.env when absent. */
   workerEnv?: NodeJS.ProcessEnv;
   /** Working directory of every worker; the primary's when absent. */
@@ -40,8 +46,10 @@ export interface SupervisorSettings {
   tls?: { keyfile: string; certfile: string; ca?: string };
 }
 
-export function machineConfig(options: ServeOptions, appLabel: string, appArgs: readonly string[] = []): MachineConfig {
+export function machineConfig(options: ServeOptions, appLabel: string, appArgs: readonly string[] = [], rangeCaps?: RangeCaps): MachineConfig {
+  const range = options.workersRange;
   return {
+    ...(range === undefined ? {} : { autoscale: { policy: autoscalePolicy(range, options.autoscaleWindowMs), caps: rangeCaps ?? { cpuCount: undefined, memoryAllows: undefined } } }),
     appLabel,
     // The hint to run the app alone keeps its arguments (`node node_modules/next/dist/bin/next start`).
     appCommand: ['node', appLabel, ...appArgs].map(shellWord).join(' '),

@@ -58,7 +58,7 @@ export class Supervisor {
   private readonly requests = new PendingRequests();
 
   constructor(private readonly settings: SupervisorSettings, private readonly clock: Clock, private readonly log: Logger, private readonly observe?: SupervisorObserver) {
-    this.state = initialState(machineConfig(settings.options, settings.moduleLabel, settings.appArgs), clock.now());
+    this.state = initialState(machineConfig(settings.options, settings.moduleLabel, settings.appArgs, settings.autoscale?.caps), clock.now());
     this.parts = buildParts(settings, clock, log, {
       state: () => this.state, dispatch: (event) => this.dispatch(event), info: () => this.info, controlPath: () => this.controlPath, requiredReady: () => this.requiredReady(),
     });
@@ -85,7 +85,7 @@ export class Supervisor {
     this.systemd = new SystemdLink(this.clock, this.log);
     this.schedule = startSchedule({
       clock: this.clock, log: this.log, options, modulePath: settings.modulePath, state: () => this.state, dispatch: (event) => this.dispatch(event),
-      sweep: () => listener.sweep(), probe: (id, path, timeoutMs) => this.parts.fleet.probe(id, path, timeoutMs),
+      sweep: () => listener.sweep(), probe: (id, path, timeoutMs) => this.parts.fleet.probe(id, path, timeoutMs), sampleLoad: () => this.parts.sampleLoad(),
     });
     await launcherFound;
     this.dispatch({ type: 'Tick' });

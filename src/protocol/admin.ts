@@ -53,10 +53,10 @@ export interface Incident {
   pid: number | null;
   kind: IncidentKind;
   reason: string;
-  /** Blocked event loop: where the main thread was, or why no stack could be had. */
+  /** Blocked event loop (or a stuck worker whose profile failed): where the main thread was, or why no stack could be had. */
   stack?: string;
   noStack?: string;
-  /** Blocked event loop: a CPU profile of about a second before the kill, or why none could be had. */
+  /** Blocked event loop or stuck: a CPU profile of about a second before the kill, or why none could be had. */
   profile?: ProfileSummary;
   noProfile?: string;
   /** Stuck / unhealthy: the requests in flight, then the ended ones the app never answered. */
@@ -133,6 +133,21 @@ export interface ReloadView {
   counts: Readonly<Record<string, number>>;
 }
 
+/** `--workers MIN..MAX`: the range, what caps it now, and the last decision the rule logged. */
+export interface AutoscaleView {
+  min: number;
+  max: number;
+  /** The most workers the rule may reach now: MAX lowered by the cgroup CPU quota and the memory limit. */
+  ceiling: number;
+  limitedBy: 'maximum' | 'cpu quota' | 'memory limit';
+  /** The service socket's accept queue at the last sample; null when unknown. */
+  acceptQueue: number | null;
+  /** change: grow, shrink or hold; reason: the rule's word (primary/machine/autoscale.ts AutoscaleReason); detail: the sentence logged. */
+  last: { at: string; change: 'grow' | 'shrink' | 'hold'; reason: string; detail: string; from: number; workers: number } | null;
+  /** Logged decisions, "direction:reason" -> count (warden_autoscale_decisions_total). */
+  decisions: Readonly<Record<string, number>>;
+}
+
 export interface PrimaryView {
   pid: number;
   version: string;
@@ -151,6 +166,8 @@ export interface PrimaryView {
   generation: number;
   reload: ReloadView;
   scaling: { target: number; startedAt: string } | null;
+  /** Set with `--workers MIN..MAX`; null for a fixed count. */
+  autoscale: AutoscaleView | null;
 }
 
 /** The `GET /workers` answer. */

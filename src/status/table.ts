@@ -120,9 +120,26 @@ export function formatStatus(sample: StatusSample, rows: StatusRow[], options: {
     .join('  ').trimEnd();
   return [
     header,
+    ...autoscaleLine(p),
     line(titles, () => DIM),
     ...cells.map((values, rowIndex) => line(values, (index) => (index === 2 ? stateColour((rows[rowIndex] as StatusRow).state) : undefined))),
   ].join('\n') + '\n';
+}
+
+/** With --workers MIN..MAX: the range, its ceiling now, and the last decision with its reason. */
+function autoscaleLine(p: WorkersBody['primary']): string[] {
+  const auto = p.autoscale;
+  if (auto === null || auto === undefined) return [];
+  const ceiling = auto.ceiling < auto.max ? ` (at most ${auto.ceiling} now: ${auto.limitedBy})` : '';
+  const last = auto.last;
+  let decision = 'no decision yet';
+  if (last !== null) {
+    const agoMs = Date.parse(p.startedAt) + p.uptimeMs - Date.parse(last.at);
+    const ago = Number.isFinite(agoMs) ? ` ${formatDuration(Math.max(0, agoMs))} ago` : '';
+    const what = last.change === 'hold' ? `held at ${last.workers}` : `${last.change} ${last.from} -> ${last.workers}`;
+    decision = `last: ${what}${ago} (${last.reason}): ${last.detail}`;
+  }
+  return [`autoscale ${auto.min}..${auto.max}${ceiling}, target ${p.workersTarget}; ${decision}`];
 }
 
 /** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */

@@ -1,15 +1,36 @@
 // The programmatic API as a user calls it: serve() in this process, real workers, real requests,
-// the typed events, close(). Every worker pid seen is killed in `after`, even when a test fails.
+// the typed events, close(). The workers are this process's children: each one is owned (harness.ts)
+// as soon as it is seen, ready or not, and killed by pid in `after`, even when a test fails.
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test, type TestContext } from 'node:test';
 import { serve, WardenError, type WardenServer, type WorkerEvent, type WorkerExitEvent } from '../../src/index.js';
-import { fixture, get, isAlive, killQuietly, waitFor } from '../integration/harness.js';
+import { descendants, fixture, get, isAlive, ownProcesses, waitFor } from '../integration/harness.js';
 
-/** serve() with cleanup registered: close with a deadline, then SIGKILL (and SIGCONT) every pid seen. */
+/**
+ * Own every process this test process starts from now on (serve()'s workers and what they fork):
+ * `close` runs first when the test ends, with a deadline, then each process still alive is SIGKILLed by pid.
+ */
+function ownChildren(t: TestContext, close: () => Promise<unknown>): void {
+  // Registered before ownProcesses' hook, so it runs first: close() has its chance before the kill.
+  t.after(async () => {
+    await Promise.race([close(), new Promise((resolve) => setTimeout(resolve, 5000))]);
+    clearInterval(watch);
+    look();
+  });
+  const owned = ownProcesses(t);
+  const look = () => {
+    for (const pid of descendants(process.pid)) owned.own(pid, 'a process of serve()');
+  };
+  const watch = setInterval(look, 50);
+  watch.unref();
+}
+
+/** serve() with cleanup registered (ownChildren), and the events a test reads. */
 async function started(t: TestContext, input: Parameters<typeof serve>[0]): Promise<{ server: WardenServer; ready: WorkerEvent[]; exited: WorkerExitEvent[]; pids: Set<number> }> {
   const server = await serve({ port: 0, adminPort: 0, silent: true, ...input });
+  ownChildren(t, () => server.close());
   const ready: WorkerEvent[] = [];
   const exited: WorkerExitEvent[] = [];
   const pids = new Set<number>();
@@ -18,13 +39,6 @@ async function started(t: TestContext, input: Parameters<typeof serve>[0]): Prom
     if (event.pid !== null) pids.add(event.pid);
   });
   server.on('workerExited', (event) => exited.push(event));
-  t.after(async () => {
-    await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 5000))]);
-    for (const pid of pids) {
-      killQuietly(pid, 'SIGKILL');
-      killQuietly(pid, 'SIGCONT');
-    }
-  });
   return { server, ready, exited, pids };
 }
 
@@ -65,7 +79,7 @@ test('bad options are refused by the same rules as flags, naming serve()\'s key'
   await assert.rejects(serve({ app: fixture('api-app.mjs'), workers: 'many' as unknown as number, silent: true }), (error: unknown) => {
     assert.ok(error instanceof WardenError);
     assert.equal(error.code, 'WARDEN_USAGE');
-    assert.equal(error.message, '--workers (from serve() options key "workers") must be a positive integer (at most 1024) or "auto" (got "many")');
+    assert.equal(error.message, '--workers (from serve() options key "workers") must be a positive integer (at most 1024), "auto", or a range MIN..MAX such as 2..8 (got "many")');
     return true;
   });
   await assert.rejects(serve({ app: fixture('api-app.mjs'), gracefullTimeout: 1 } as Parameters<typeof serve>[0]), /unknown option "gracefullTimeout"; did you mean "gracefulTimeout"\?/);
@@ -76,7 +90,7 @@ test('require("warden") gives the same serve() from CommonJS', async (t) => {
   const required = createRequire(import.meta.url)('warden') as { serve: typeof serve };
   assert.equal(typeof required.serve, 'function');
   const server = await required.serve({ app: fixture('api-app.mjs'), port: 0, adminPort: 0, silent: true });
-  t.after(() => server.close());
+  ownChildren(t, () => server.close());
   const answer = await waitFor('an answer', async () => (await get(server.listen.port, '/')).status === 200, 20_000);
   assert.equal(answer, true);
   assert.equal((await server.close()).code, 0);

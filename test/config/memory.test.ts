@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explicitWorkersWarning, workersThatFit } from '../../src/config/memory.js';
 import { cgroupMemoryLimit, parseCgroupV1MemoryLimit, parseCgroupV2MemoryMax, readTextFile } from '../../src/os/cgroup.js';
-import { startupNotes, type SizingFacts } from '../../src/config/worker-sizing.js';
+import { checkWorkersRange, startupNotes, type SizingFacts } from '../../src/config/worker-sizing.js';
+import { WardenError } from '../../src/errors.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/cgroup/', import.meta.url));
 const MiB = 1024 * 1024;
@@ -105,4 +106,35 @@ test('startup notes: auto set by memory is logged as info with the reason; auto 
   const explicit = startupNotes(facts, 6, undefined);
   assert.equal(explicit[0]?.level, 'warn');
   assert.equal(explicit[0]?.event, 'workers.memory_warning');
+});
+
+test('--workers MIN..MAX: MAX past the cgroup CPU quota is refused, naming the quota and the range that fits', () => {
+  const facts: SizingFacts = { cpuCount: 4, cpuQuota: 3.5, limitBytes: undefined, primaryRssBytes: 60 * MiB, workerRssBytes: 50 * MiB };
+  assert.throws(() => checkWorkersRange({ min: 2, max: 8 }, facts), (error: unknown) => {
+    assert.ok(error instanceof WardenError);
+    assert.equal(error.code, 'WARDEN_CONFIG');
+    assert.equal(error.message, '--workers 2..8: MAX 8 is more than the 4 CPUs the cgroup CPU quota allows (3.5 CPUs)');
+    assert.equal(error.hint, 'lower MAX to 4 (--workers 2..4), or raise the CPU limit');
+    return true;
+  });
+  assert.deepEqual(checkWorkersRange({ min: 2, max: 4 }, facts).caps, { cpuCount: 4, memoryAllows: undefined }, 'a 3.5 CPU quota rounds up, as --workers auto counts it');
+});
+
+test('--workers MIN..MAX: MAX past what the memory limit holds is refused with the figures', () => {
+  const facts: SizingFacts = { cpuCount: 8, limitBytes: 512 * MiB, primaryRssBytes: 60 * MiB, workerRssBytes: 50 * MiB };
+  assert.throws(() => checkWorkersRange({ min: 2, max: 8 }, facts), (error: unknown) => {
+    assert.ok(error instanceof WardenError);
+    assert.match(error.message, /^--workers 2\.\.8: MAX 8 does not fit in the memory limit: 80% of the 512 MiB memory limit, less 60 MiB for the primary, fits 6 workers of 50 MiB$/);
+    assert.equal(error.hint, 'lower MAX to 6 (--workers 2..6), or raise the memory limit');
+    return true;
+  });
+  assert.deepEqual(checkWorkersRange({ min: 2, max: 6 }, facts), { caps: { cpuCount: undefined, memoryAllows: 6 }, notes: [] });
+});
+
+test('--workers MIN..MAX with no CPU quota: MAX past the cores is allowed, with a warning', () => {
+  const { caps, notes } = checkWorkersRange({ min: 2, max: 4 }, { cpuCount: 2, limitBytes: undefined, primaryRssBytes: 60 * MiB, workerRssBytes: 50 * MiB });
+  assert.deepEqual(caps, { cpuCount: undefined, memoryAllows: undefined });
+  assert.equal(notes.length, 1);
+  assert.equal(notes[0]?.level, 'warn');
+  assert.match(notes[0]?.msg ?? '', /MAX 4 is more than the 2 CPUs of this host \(no cgroup CPU quota caps it\)/);
 });

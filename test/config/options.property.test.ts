@@ -32,7 +32,7 @@ const rawValue = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.integer({ min: -100_000, max: 100_000 }).map(String),
   fc.double({ noNaN: false }).map(String),
-  fc.constantFrom('', ' ', 'auto', 'all', '50%', '0', '-0', '00', ' 007 ', '1e3', '0x10', '1_000', 'Infinity', 'NaN', '10s', '5 ', ' 5', '١٢', 'true', 'off', '/x', 'json',
+  fc.constantFrom('', ' ', 'auto', 'all', '2..8', '8..2', '0..3', '1..auto', ' 2 .. 4 ', '2..', '..', 'a..b', '1...3', '50%', '0', '-0', '00', ' 007 ', '1e3', '0x10', '1_000', 'Infinity', 'NaN', '10s', '5 ', ' 5', '١٢', 'true', 'off', '/x', 'json',
     'shared', 'HANDOFF', 'query', '512M', '1.5g', '660', '0755', '--inspect', 'a,b, ,c', 'x\0y', '100%', '0.0001'),
   // A number with a unit, a sign or blanks around it: valid for many options, so their values get compared.
   fc.tuple(fc.constantFrom('', ' ', '-'), fc.oneof(fc.nat(3000).map(String), fc.double({ min: 0, max: 1e4, noNaN: true }).map((n) => n.toFixed(3))), fc.constantFrom('', '', 'k', 'M', 'g', 'GB', 's', '%', ' ')).map((parts) => parts.join('')),
@@ -86,6 +86,14 @@ const SIZE: Record<string, number> = { '': 2 ** 20, k: 2 ** 10, kb: 2 ** 10, m: 
 const RULES: Record<string, (raw: string) => Expected> = {
   workers: (raw) => {
     const text = raw.trim().toLowerCase();
+    // MIN..MAX starts with MIN (MAX may be "auto"), 1 <= MIN <= MAX <= 1024.
+    const range = /^(.*?)\s*\.\.\s*(.*)$/.exec(text);
+    if (text.includes('..')) {
+      const [min, max] = [range?.[1] ?? '', range?.[2] ?? ''];
+      if (!digits(min) || !(digits(max) || max === 'auto')) return REJECT;
+      const top = max === 'auto' ? cpus() : Number(max);
+      return Number(min) >= 1 && top <= 1024 && Number(min) <= top ? accept(Number(min)) : REJECT;
+    }
     if (text === 'auto' || (digits(text) && Number(text) === 0)) return accept(cpus());
     return digits(text) && Number(text) <= 1024 ? accept(Number(text)) : REJECT;
   },
@@ -93,6 +101,7 @@ const RULES: Record<string, (raw: string) => Expected> = {
   factory: booleanRule, reload: booleanRule, sticky: booleanRule, 'capture-stacks': booleanRule, 'compare-probe': booleanRule,
   'graceful-timeout': secondsRule(false), 'boot-timeout': secondsRule(false), timeout: secondsRule(false),
   'probe-interval': secondsRule(false), 'probe-timeout': secondsRule(false),
+  'autoscale-window': secondsRule(false),
   'request-timeout': secondsRule(true), 'stuck-after': secondsRule(true),
   'probe-path': (raw) => (raw.trim() === '' ? accept(undefined) : raw.trim().startsWith('/') ? accept(raw.trim()) : REJECT),
   'probe-failures': positiveRule, 'max-restarts': positiveRule,

@@ -54,8 +54,41 @@ test('"auto" and 0 mean the usable CPU count', () => {
   assert.equal(resolveServeOptions({ workers: '0' }, {}, cpus).workers, 3);
 });
 
+test('--workers MIN..MAX starts with MIN and keeps the range, from a flag, the environment or a file', () => {
+  const flag = resolveServeOptions({ workers: '2..8' }, {}, cpus);
+  assert.deepEqual([flag.workers, flag.workersRange], [2, { min: 2, max: 8 }]);
+  assert.deepEqual(resolveServeOptions({}, { WARDEN_WORKERS: ' 1 .. 3 ' }, cpus).workersRange, { min: 1, max: 3 });
+  assert.deepEqual(resolveSettings({ cpuCount: cpus, file: { label: 'warden.config.json', values: { workers: '2..4' } } }).options.workersRange, { min: 2, max: 4 });
+  assert.deepEqual(resolveServeOptions({ workers: '1..auto' }, {}, cpus).workersRange, { min: 1, max: 3 }, 'MAX "auto" is the count --workers auto picks');
+  assert.equal(resolveServeOptions({ workers: '4' }, {}, cpus).workersRange, undefined, 'a plain count is no range');
+  assert.deepEqual(resolveServeOptions({ workers: '3..3' }, {}, cpus).workersRange, { min: 3, max: 3 });
+  assert.equal(resolveServeOptions({ autoscaleWindow: '2' }, {}, cpus).autoscaleWindowMs, 2000);
+  assert.equal(resolveServeOptions({}, {}, cpus).autoscaleWindowMs, 10_000);
+});
+
+test('a bad --workers range says which part is wrong and how a range is written', () => {
+  const cases: [string, RegExp][] = [
+    ['8..2', /^--workers must be a range MIN\.\.MAX of whole numbers, 1 <= MIN <= MAX <= 1024: MIN 8 is more than MAX 2 \(got "8\.\.2"\)$/],
+    ['0..4', /MIN must be at least 1/],
+    ['a..4', /MIN must be a whole number \(got "a"\)/],
+    ['2..x', /MAX must be a whole number or "auto" \(got "x"\)/],
+    ['2..', /MAX must be a whole number or "auto" \(got ""\)/],
+    ['2..2000', /MAX must be at most 1024/],
+    ['4..auto', /MIN 4 is more than MAX 3 \(auto/],
+    ['1.5..3', /MIN must be a whole number/],
+  ];
+  for (const [raw, pattern] of cases) {
+    const error = usageError({ workers: raw });
+    assert.match(error.message, pattern, raw);
+    assert.equal(error.code, 'WARDEN_USAGE', raw);
+    assert.match(error.hint ?? '', /--workers 2\.\.8/, `${raw}: the hint shows a valid range`);
+  }
+  assert.match(usageError({}, { WARDEN_WORKERS: '5..1' }).message, /^--workers \(from WARDEN_WORKERS\) must be a range .*\(got "5\.\.1"\)$/);
+  assert.equal(usageError({ minReady: '3', workers: '2..8' }).code, 'WARDEN_CONFIG', '--min-ready is held to MIN');
+});
+
 test('bad values are refused with the flag, the rule and the value', () => {
-  assert.equal(usageError({ workers: 'abc' }).message, '--workers must be a positive integer (at most 1024) or "auto" (got "abc")');
+  assert.equal(usageError({ workers: 'abc' }).message, '--workers must be a positive integer (at most 1024), "auto", or a range MIN..MAX such as 2..8 (got "abc")');
   assert.match(usageError({ workers: '1.5' }).message, /--workers .*got "1\.5"/);
   assert.match(usageError({ workers: '-2' }).message, /--workers .*got "-2"/);
   assert.equal(usageError({ port: '70000' }).message, '--port must be a port number from 0 to 65535 (got "70000")');

@@ -79,3 +79,19 @@ test('a memory incident shows the trend and the heap snapshot', () => {
   });
   assert.equal(block, ' -60s  rss 300.0 MB  heap used 100.0 MB\nheap snapshot skipped: heap of 2048 MB is over the 1024 MB limit for snapshots');
 });
+
+test('a stuck incident adds the CPU profile taken before the kill under its requests, or the stack taken instead and why', () => {
+  const requests = { inFlight: 1, lastAnsweredAgoMs: 12_000, unansweredCount: 1, requests: [{ method: 'GET', path: '/spin', ageMs: 11_000, headersSent: false }] };
+  const profiled = describeIncident({
+    ...base, kind: 'stuck', reason: 'no answer', requests,
+    profile: { durationMs: 1000, top: [{ functionName: 'spinForever', url: '/app.js', lineNumber: 7, selfMs: 950, selfPercent: 95 }] },
+  });
+  assert.equal(profiled.block, 'GET /spin  11.0s\ntop functions by self time over a 1.0s CPU profile:\n 95.0 %     950.0 ms  spinForever (/app.js:7)');
+  const instead = describeIncident({
+    ...base, kind: 'stuck', reason: 'no answer', requests,
+    noProfile: 'no profile: the inspector closed; its stack was taken instead', stack: '    at spinForever (/app.js:7:3)',
+  });
+  assert.equal(instead.block, 'GET /spin  11.0s\nits main thread was here:\n    at spinForever (/app.js:7:3)\nno profile: the inspector closed; its stack was taken instead');
+  const unlisted = describeIncident({ ...base, kind: 'stuck', reason: 'no answer', noProfile: 'no profile: no inspector port was reserved for this worker (--capture-stacks off)' });
+  assert.equal(unlisted.block, 'no profile: no inspector port was reserved for this worker (--capture-stacks off)');
+});

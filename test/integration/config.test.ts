@@ -87,7 +87,7 @@ test('bad settings in a config file: the option, the file and key, the rule; unk
   writeFileSync(join(dir, 'warden.config.json'), JSON.stringify({ workers: 'many' }));
   const bad = await run(['config'], dir);
   assert.equal(bad.code, 2);
-  assert.equal(bad.stderr.split('\n')[0], 'warden: --workers (from warden.config.json key "workers") must be a positive integer (at most 1024) or "auto" (got "many")');
+  assert.equal(bad.stderr.split('\n')[0], 'warden: --workers (from warden.config.json key "workers") must be a positive integer (at most 1024), "auto", or a range MIN..MAX such as 2..8 (got "many")');
 
   writeFileSync(join(dir, 'warden.config.json'), JSON.stringify({ gracefullTimeout: 3 }));
   const typo = await run(['serve', fixture('worker-env.mjs')], dir);

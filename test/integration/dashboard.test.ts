@@ -52,6 +52,16 @@ test('the dashboard shows both workers, a SIGSTOPped one red within a second, th
     await page.locator(`.worker[data-pid="${worker.pid}"][data-health="ok"]`).waitFor({ timeout: 5000 });
   }
   for (let i = 0; i < 10; i++) await get(warden.port, '/');
+  // Each card charts its ELU on a fixed 0-100 % axis over the seconds it has seen.
+  for (const worker of before) {
+    const chart = page.locator(`.worker[data-pid="${worker.pid}"] .elu-chart`);
+    // 'attached': an idle worker's line is flat at 0 %, which Playwright counts as not visible.
+    await page.locator(`.worker[data-pid="${worker.pid}"] .elu-chart polyline`).waitFor({ state: 'attached', timeout: 10_000 });
+    assert.deepEqual(await chart.locator('.axis-y span').allTextContents(), ['100%', '50%', '0%'], 'the y axis');
+    assert.match((await chart.locator('.axis-x').textContent()) ?? '', /^-\d+snow$/, 'the time axis: seconds ago to now');
+    assert.ok(Number(await chart.getAttribute('data-elu-points')) >= 2, 'at least two readings');
+    assert.match((await page.locator(`.worker[data-pid="${worker.pid}"] .elu-value`).textContent()) ?? '', /^\d+%/);
+  }
   const victim = before.find((worker) => worker.slot === 1)?.pid as number;
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-healthy.png'), fullPage: true });

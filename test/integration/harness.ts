@@ -377,6 +377,29 @@ export async function answeringPids(port: number, expected: number, { maxRequest
   return pids;
 }
 
+/**
+ * `perWorker` keep-alive agents each holding a connection to each of `pids`, for a server whose
+ * answers are JSON with the answering `pid` (tried up to 400 connections; the others are closed).
+ * With `--balance shared` the kernel may give a whole run of new connections to one worker, so
+ * starting N clients and hoping for a spread is not enough. Destroyed when the test ends.
+ */
+export async function pinAgents(t: TestContext, port: number, pids: number[], perWorker: number): Promise<Agent[]> {
+  const held = new Map<number, Agent[]>(pids.map((pid) => [pid, []]));
+  const all: Agent[] = [];
+  t.after(() => all.forEach((agent) => agent.destroy()));
+  for (let tries = 0; tries < 400 && [...held.values()].some((list) => list.length < perWorker); tries++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    all.push(agent);
+    const { pid } = JSON.parse((await get(port, '/pid', 5000, {}, agent)).body) as { pid: number };
+    const list = held.get(pid);
+    if (list !== undefined && list.length < perWorker) list.push(agent);
+    else agent.destroy();
+  }
+  const counts = [...held.values()].map((list) => list.length);
+  assert.ok(counts.every((n) => n === perWorker), `${perWorker} keep-alive connections on each worker (got ${counts.join(' / ')})`);
+  return [...held.values()].flat();
+}
+
 export interface LoadSample {
   at: number;
   ok: boolean;
@@ -398,15 +421,17 @@ export interface Load {
  */
 export function startLoad(
   port: number,
-  options: { concurrency?: number; keepAlive?: boolean; timeoutMs?: number; path?: string; maxMs?: number; ratePerLoop?: number } = {},
+  options: { concurrency?: number; keepAlive?: boolean; timeoutMs?: number; path?: string; maxMs?: number; ratePerLoop?: number; agents?: Agent[] } = {},
 ): Load {
-  const { concurrency = 4, keepAlive = false, timeoutMs = 10_000, path = '/', maxMs = 60_000, ratePerLoop } = options;
+  // `agents`: one client loop per given keep-alive agent (pinAgents), instead of `concurrency` new ones.
+  const { keepAlive = false, timeoutMs = 10_000, path = '/', maxMs = 60_000, ratePerLoop, agents } = options;
+  const concurrency = agents?.length ?? options.concurrency ?? 4;
   const requests = new Set<ClientRequest>();
   const samples: LoadSample[] = [];
   let running = true;
   const hardStop = setTimeout(() => (running = false), maxMs);
-  const loops = Array.from({ length: concurrency }, async () => {
-    const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
+  const loops = Array.from({ length: concurrency }, async (_, index) => {
+    const agent = agents?.[index] ?? (keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : false);
     while (running) {
       const started = Date.now();
       const sample = await new Promise<LoadSample>((resolve) => {

@@ -1,14 +1,14 @@
 // What a sick worker was doing, captured before it is replaced: the stack of a blocked event loop,
-// the requests in flight of a stuck worker, the error of a crash, each attributed to its slot.
+// the requests in flight of a stuck worker and a CPU profile of it, the error of a crash, each attributed to its slot.
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Incident } from '../../src/diagnose/incidents.js';
-import { fixture, get, getJson, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
+import { fixture, get, getJson, pinAgents, startLoad, startWarden, waitFor, type RunningWarden } from './harness.js';
 
 /** An incident as /incidents serves it (the record type, serialized). */
 type IncidentView = Incident;
@@ -24,6 +24,16 @@ async function incidentFor(adminPort: number, pid: number, kind: string): Promis
 async function frozenBy(warden: RunningWarden, route: string): Promise<number> {
   const match = await waitFor(`the worker to report ${route}`, () => new RegExp(`^\\[w\\d \\d+\\] ${route} pid (\\d+)$`, 'm').exec(warden.output()) ?? undefined, 10_000);
   return Number(match[1]);
+}
+
+/**
+ * Three keep-alive connections held by one worker, so that worker surely holds several unanswered
+ * requests: with --balance shared the kernel, not warden, picks the worker of a new connection.
+ */
+async function pinThree(t: TestContext, warden: RunningWarden): Promise<{ pinned: Agent[]; target: number | undefined }> {
+  const target = (await warden.workers()).workers.find((worker) => worker.state === 'ready')?.pid ?? undefined;
+  assert.ok(target !== undefined, 'a ready worker to pin');
+  return { pinned: await pinAgents(t, warden.port, [target], 3), target };
 }
 
 test('a busy loop: the stack names the spinning function and its file, logged before the worker is killed', async (t) => {
@@ -98,20 +108,7 @@ test('an app with its own SIGUSR1 handler: the inspector cannot open, and the re
 
 test('a stuck worker: its requests in flight are listed (method, path without query, age)', async (t) => {
   const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--stuck-after', '3']);
-  // Three keep-alive connections held by one worker, so that worker surely holds several unanswered
-  // requests: with --balance shared the kernel, not warden, picks the worker of a new connection.
-  const agents: Agent[] = [];
-  t.after(() => agents.forEach((agent) => agent.destroy()));
-  const pinned: Agent[] = [];
-  let target: number | undefined;
-  for (let i = 0; i < 60 && pinned.length < 3; i++) {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    agents.push(agent);
-    const { pid } = JSON.parse((await get(warden.port, '/', 5000, {}, agent)).body) as { pid: number };
-    target ??= pid;
-    if (pid === target) pinned.push(agent);
-  }
-  assert.equal(pinned.length, 3, 'three keep-alive connections on one worker');
+  const { pinned, target } = await pinThree(t, warden);
   const poisoned = JSON.parse((await get(warden.port, '/poison', 5000, {}, pinned[0])).body) as { pid: number };
   assert.equal(poisoned.pid, target, 'the worker of those connections is poisoned');
   const pinnedSentAt = Date.now();
@@ -144,6 +141,30 @@ test('a stuck worker: its requests in flight are listed (method, path without qu
   assert.deepEqual(inFlightAges, [...inFlightAges].sort((a, b) => b - a), 'requests in flight oldest first');
   assert.deepEqual(endedAges, [...endedAges].sort((a, b) => b - a), 'ended requests oldest first');
   await warden.expectOutput(/was stuck \(.*\); (its last answer was \d+\.\ds ago|it never answered a request); \d+ request\(s\) in flight( and \d+ it never answered that ended)?:\n +GET \/orders +\d+\.\ds/);
+});
+
+test('a stuck worker whose loop still turns: a CPU profile is taken before it is killed, its top function the busy one, the kill after --graceful-timeout', async (t) => {
+  const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--stuck-after', '3', '--graceful-timeout', '4']);
+  const { pinned, target } = await pinThree(t, warden);
+  const poisoned = JSON.parse((await get(warden.port, '/poison-busy', 5000, {}, pinned[0])).body) as { pid: number };
+  assert.equal(poisoned.pid, target);
+  for (const agent of pinned) void get(warden.port, '/orders', 30_000, {}, agent).catch(() => undefined);
+  const load = startLoad(warden.port, { concurrency: 4, timeoutMs: 2000, path: '/orders', maxMs: 30_000, ratePerLoop: 20 });
+  t.after(() => load.stop());
+  const incident = await incidentFor(warden.adminPort, poisoned.pid, 'stuck');
+  await load.stop();
+  assert.ok((incident.requests?.requests.length ?? 0) > 0, 'its requests are listed as before');
+  const profile = incident.profile;
+  assert.ok(profile !== undefined, `a profile was taken: ${incident.noProfile}`);
+  assert.equal(profile.durationMs, 1000);
+  const [top] = profile.top;
+  // spinChunk, or churnCpu when V8 inlined spinChunk into it (docs/incidents.md).
+  assert.ok(top !== undefined && ['spinChunk', 'churnCpu'].includes(top.functionName) && top.url.endsWith('test/fixtures/faults.mjs'), `the top function is the busy one: ${JSON.stringify(profile.top.slice(0, 3))}`);
+  await warden.expectOutput(/top functions by self time over a 1\.0s CPU profile:\n.*(spinChunk|churnCpu)/, 'the logged incident carries the profile');
+  // The order stays: drain, --graceful-timeout (4 s), then SIGKILL; the profile came before.
+  await warden.expectOutput(new RegExp(`worker \\d \\(pid ${poisoned.pid}\\) did not finish draining within 4\\.0s; killing it`), 'killed after the graceful timeout', 20_000);
+  const killedAt = warden.output().indexOf(`(pid ${poisoned.pid}) did not finish draining`);
+  assert.ok(warden.output().indexOf('top functions by self time over a 1.0s CPU profile') < killedAt, 'the profile is logged before the kill');
 });
 
 test('a crash: the uncaught error and its stack are recorded for the slot that crashed', async (t) => {

@@ -53,6 +53,16 @@ function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
 }
 
+/** The median of five /livez answers, 50 ms apart: a primary that stalls is slow on all of them, a loaded machine on one. */
+async function medianLivez(adminPort: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    times.push(await timedLivez(adminPort));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return times.sort((a, b) => a - b)[2] as number;
+}
+
 async function timedLivez(adminPort: number): Promise<number> {
   const start = performance.now();
   const answer = await get(adminPort, '/livez', 5000);
@@ -78,7 +88,8 @@ test('a closed stdout does not crash, spin or stall warden; the drops are counte
   const ticks = cpuTicks(warden.pid) - before;
   assert.ok(ticks < 60, `primary used ${ticks} CPU ticks in 2 s with a closed stdout (a spin would be ~200)`);
   assert.equal((await get(warden.port, '/')).status, 200, 'still serving');
-  assert.ok((await timedLivez(warden.adminPort)) < 1000);
+  const livezMs = await medianLivez(warden.adminPort);
+  assert.ok(livezMs < 1000, `/livez answers promptly (median ${livezMs.toFixed(0)} ms)`);
 });
 
 test('a worker flooding stdout (asking for 100 MB/s): the primary answers promptly and every line is whole', async (t) => {
@@ -135,7 +146,8 @@ test('one 10 MB line comes out in marked pieces of at most 1 MiB, whole and in o
     total += (match[2] as string).length;
   });
   assert.equal(total + dropped.droppedLines * 1024 * 1024, 10 * 1024 * 1024, 'every byte written, or counted in a dropped piece');
-  assert.ok((await timedLivez(warden.adminPort)) < 1000);
+  const livezMs = await medianLivez(warden.adminPort);
+  assert.ok(livezMs < 1000, `/livez answers promptly (median ${livezMs.toFixed(0)} ms)`);
 });
 
 

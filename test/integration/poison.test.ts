@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fixture, get, getJson, startLoad, startWarden, throughput, waitFor } from './harness.js';
+import { fixture, get, getJson, pinAgents, startLoad, startWarden, throughput, waitFor } from './harness.js';
 
 /**
  * The verdict comes at the 1.5 s floor plus a heartbeat (250 ms): that bound is the stuck rule's claim.
@@ -21,24 +21,17 @@ for (const keepAlive of [false, true]) {
   test(`a poisoned worker is out of rotation at the verdict and replaced within seconds (${mode}), default flags`, { timeout: 90_000 }, async (t) => {
     const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2']);
     // Clients give up after 2 s, as real ones do; their abandoned requests still count as unanswered.
-    // Keep-alive: twelve clients, started again until each worker holds at least five of their
-    // connections, so the poisoned one holds five requests at once whichever it is (with fewer, it
-    // takes their retries, or --stuck-after, to show five). With --balance shared the kernel spreads
-    // the connections, and a split such as 8 / 4 happens.
-    const startPaced = () => startLoad(warden.port, { concurrency: keepAlive ? 12 : 8, keepAlive, timeoutMs: 2000, maxMs: 60_000, ratePerLoop: 10 });
-    let load = startPaced();
+    // Keep-alive: six clients pinned to each worker (pinAgents: with --balance shared the kernel can
+    // give a whole run of new connections to one worker), so the poisoned one holds six requests at
+    // once whichever it is (with fewer, it takes their retries, or --stuck-after, to show five).
+    const pids = (await warden.workers()).workers.map((w) => w.pid as number);
+    const agents = keepAlive ? await pinAgents(t, warden.port, pids, 6) : undefined;
+    const load = startLoad(warden.port, { concurrency: 8, agents, timeoutMs: 2000, maxMs: 60_000, ratePerLoop: 10 });
     t.after(() => load.stop());
-    let warmupFrom = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    for (let attempt = 1; keepAlive; attempt++) {
-      const held = (await warden.workers()).workers.map((w) => (w as unknown as { connections: number }).connections);
-      if (held.every((count) => count >= 5)) break;
-      assert.ok(attempt < 8, `the keep-alive connections never spread at least 5 per worker (last: ${held.join(' / ')})`);
-      await load.stop();
-      load = startPaced();
-      warmupFrom = Date.now();
-      await new Promise((resolve) => setTimeout(resolve, 3000));
-    }
+    // The paced load's rate before the poison: 60 answers from a second after it started (not a fixed wait).
+    const answeredSince = (from: number, count: number) => waitFor(`${count} answers`, () => load.samples.filter((sample) => sample.ok && sample.at >= from).length >= count || undefined, 30_000);
+    const warmupFrom = Date.now();
+    await answeredSince(warmupFrom + 1000, 60);
     const before = throughput(load.samples, warmupFrom + 1000, Date.now());
     const poisoned = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };
     const poisonedAt = Date.now();
@@ -56,16 +49,20 @@ for (const keepAlive of [false, true]) {
     })();
     t.after(() => (polling = false));
     let outOfRotationAt: number | undefined;
+    let lastSeen: unknown;
     const replacedAt = await waitFor('the poisoned worker to be replaced', async () => {
       const seen = (await warden.workers()).workers;
+      lastSeen = seen.map((w) => ({ slot: w.slot, pid: w.pid, state: w.state, inRotation: w.inRotation, inFlight: (w as unknown as { inFlight: number }).inFlight, connections: (w as unknown as { connections: number }).connections, suspicion: w.suspicion }));
       if (seen.find((w) => w.pid === poisoned.pid)?.inRotation !== true) outOfRotationAt ??= Date.now();
       const current = seen.find((w) => w.slot === slot && w.state === 'ready');
       return current !== undefined && current.pid !== poisoned.pid ? Date.now() : undefined;
-    }, 30_000, 50);
+    }, 30_000, 50).catch((error: Error) => {
+      throw new Error(`${error.message}; /workers seen last: ${JSON.stringify(lastSeen)}\noutput:\n${warden.output()}`);
+    });
     polling = false;
     await poller;
     const settled = Date.now() + 1000;
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    await answeredSince(settled, 120);
     const samples = await load.stop();
     const after = throughput(samples, settled, Date.now());
 

@@ -7,10 +7,10 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { test, type TestContext } from 'node:test';
-import { fixture, get, startLoad, startWarden, waitFor, type RunningWarden, type WorkerView } from './harness.js';
+import { describe, test, type TestContext } from 'node:test';
+import { fixture, get, pinAgents, startLoad, startWarden, waitFor, type RunningWarden, type WorkerView } from './harness.js';
 
 /** --stuck-after's default: a worker only waiting must be watched past it. */
 const STUCK_AFTER_MS = 10_000;
@@ -86,24 +86,6 @@ async function startDependency(t: TestContext, slowMs: number) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, slow: () => (delayMs = slowMs) };
 }
 
-/** `perWorker` keep-alive agents each holding a connection to each of `pids` (tried up to 400 connections). */
-async function pinAgents(t: TestContext, warden: RunningWarden, pids: number[], perWorker: number): Promise<Agent[]> {
-  const held = new Map<number, Agent[]>(pids.map((pid) => [pid, []]));
-  const all: Agent[] = [];
-  t.after(() => all.forEach((agent) => agent.destroy()));
-  for (let tries = 0; tries < 400 && [...held.values()].some((list) => list.length < perWorker); tries++) {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    all.push(agent);
-    const { pid } = JSON.parse((await get(warden.port, '/pid', 5000, {}, agent)).body) as { pid: number };
-    const list = held.get(pid);
-    if (list !== undefined && list.length < perWorker) list.push(agent);
-    else agent.destroy();
-  }
-  const counts = [...held.values()].map((list) => list.length);
-  assert.ok(counts.every((n) => n === perWorker), `${perWorker} keep-alive connections on each worker (got ${counts.join(' / ')})`);
-  return [...held.values()].flat();
-}
-
 async function poison(warden: RunningWarden): Promise<{ pid: number; slot: number; at: number }> {
   const { pid } = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };
   const at = Date.now();
@@ -112,52 +94,58 @@ async function poison(warden: RunningWarden): Promise<{ pid: number; slot: numbe
   return { pid, slot, at };
 }
 
-for (const mode of ['shared', 'handoff']) {
-  test(`a worker holding only long polls is never recycled (--balance ${mode})`, { timeout: 90_000 }, async (t) => {
-    const warden = await startWarden(t, [fixture('long-poll.mjs'), '--workers', '2', '--balance', mode], { env: { LONG_POLL_MS: '30000' } });
-    // Twelve clients, each holding a 30 s poll on a new connection: wherever the kernel or warden
-    // puts them, some worker holds polls far longer than --stuck-after.
-    const load = startLoad(warden.port, { concurrency: 12, timeoutMs: 45_000, maxMs: 60_000 });
-    t.after(() => load.stop());
-    const seen = await watchWorkers(warden, STUCK_AFTER_MS + 5000);
-    await load.stop();
-    assert.deepEqual(recycledPids(seen), [], 'no worker was recycled');
-    assert.doesNotMatch(warden.output(), /is stuck/, 'no stuck verdict was logged');
-    const held = Math.max(...seen.oldestInFlightMs.values());
-    assert.ok(seen.maxInFlight >= 12, `the twelve polls reached the workers (at most ${seen.maxInFlight} in flight at once)`);
-    assert.ok(held > STUCK_AFTER_MS + 2000, `a worker held a poll past --stuck-after (longest ${held} ms)`);
-  });
-
-  test(`a dependency slow for every worker recycles nobody (--balance ${mode})`, { timeout: 90_000 }, async (t) => {
-    const dependency = await startDependency(t, 15_000);
-    const warden = await startWarden(t, [fixture('slow-dependency.mjs'), '--workers', '2', '--balance', mode], { env: { DEPENDENCY_URL: dependency.url } });
-    // Four keep-alive clients on each worker, so every worker surely has requests waiting on the
-    // dependency (with new connections the kernel may give all of them to one worker).
-    const { workers } = await warden.workers();
-    const agents = await pinAgents(t, warden, workers.map((worker) => worker.pid as number), 4);
-    let isRunning = true;
-    const answered: number[] = [];
-    const loops = agents.map(async (agent) => {
-      while (isRunning) {
-        const answer = await get(warden.port, '/', 30_000, {}, agent).catch(() => undefined);
-        if (answer?.status === 200) answered.push(Date.now());
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+// Only waiting, in both modes: four wardens watched at once (the watches are time, not CPU), so the
+// four take about as long as one.
+describe('a worker only waiting is never recycled', { concurrency: 4 }, () => {
+  for (const mode of ['shared', 'handoff']) {
+    test(`a worker holding only long polls is never recycled (--balance ${mode})`, { timeout: 90_000 }, async (t) => {
+      const warden = await startWarden(t, [fixture('long-poll.mjs'), '--workers', '2', '--balance', mode], { env: { LONG_POLL_MS: '30000' } });
+      // Twelve clients, each holding a 30 s poll on a new connection: wherever the kernel or warden
+      // puts them, some worker holds polls far longer than --stuck-after.
+      const load = startLoad(warden.port, { concurrency: 12, timeoutMs: 45_000, maxMs: 60_000 });
+      t.after(() => load.stop());
+      const seen = await watchWorkers(warden, STUCK_AFTER_MS + 5000);
+      await load.stop();
+      assert.deepEqual(recycledPids(seen), [], 'no worker was recycled');
+      assert.doesNotMatch(warden.output(), /is stuck/, 'no stuck verdict was logged');
+      const held = Math.max(...seen.oldestInFlightMs.values());
+      assert.ok(seen.maxInFlight >= 12, `the twelve polls reached the workers (at most ${seen.maxInFlight} in flight at once)`);
+      assert.ok(held > STUCK_AFTER_MS + 2000, `a worker held a poll past --stuck-after (longest ${held} ms)`);
     });
-    t.after(() => (isRunning = false));
-    // Answered at once first, so each worker has a pace the verdicts can judge by.
-    await waitFor('answers from the fast dependency', () => answered.length >= 20 || undefined, 15_000);
-    dependency.slow();
-    const seen = await watchWorkers(warden, STUCK_AFTER_MS + 5000);
-    isRunning = false;
-    for (const agent of agents) agent.destroy();
-    await Promise.all(loops);
-    assert.deepEqual(recycledPids(seen), [], 'no worker was recycled');
-    assert.doesNotMatch(warden.output(), /is stuck/, 'no stuck verdict was logged');
-    const waited = [...seen.oldestInFlightMs.values()];
-    assert.ok(waited.length === 2 && waited.every((ms) => ms > STUCK_AFTER_MS + 1000), `every worker waited on the dependency past --stuck-after (${waited.join(', ')} ms)`);
-  });
 
+    test(`a dependency slow for every worker recycles nobody (--balance ${mode})`, { timeout: 90_000 }, async (t) => {
+      const dependency = await startDependency(t, 15_000);
+      const warden = await startWarden(t, [fixture('slow-dependency.mjs'), '--workers', '2', '--balance', mode], { env: { DEPENDENCY_URL: dependency.url } });
+      // Four keep-alive clients on each worker, so every worker surely has requests waiting on the
+      // dependency (with new connections the kernel may give all of them to one worker).
+      const { workers } = await warden.workers();
+      const agents = await pinAgents(t, warden.port, workers.map((worker) => worker.pid as number), 4);
+      let isRunning = true;
+      const answered: number[] = [];
+      const loops = agents.map(async (agent) => {
+        while (isRunning) {
+          const answer = await get(warden.port, '/', 30_000, {}, agent).catch(() => undefined);
+          if (answer?.status === 200) answered.push(Date.now());
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      });
+      t.after(() => (isRunning = false));
+      // Answered at once first, so each worker has a pace the verdicts can judge by.
+      await waitFor('answers from the fast dependency', () => answered.length >= 20 || undefined, 15_000);
+      dependency.slow();
+      const seen = await watchWorkers(warden, STUCK_AFTER_MS + 5000);
+      isRunning = false;
+      for (const agent of agents) agent.destroy();
+      await Promise.all(loops);
+      assert.deepEqual(recycledPids(seen), [], 'no worker was recycled');
+      assert.doesNotMatch(warden.output(), /is stuck/, 'no stuck verdict was logged');
+      const waited = [...seen.oldestInFlightMs.values()];
+      assert.ok(waited.length === 2 && waited.every((ms) => ms > STUCK_AFTER_MS + 1000), `every worker waited on the dependency past --stuck-after (${waited.join(', ')} ms)`);
+    });
+  }
+});
+
+for (const mode of ['shared', 'handoff']) {
   test(`a poisoned worker under load leaves rotation and is replaced (--balance ${mode})`, { timeout: 90_000 }, async (t) => {
     const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--balance', mode]);
     const load = startLoad(warden.port, { concurrency: 8, timeoutMs: 2000, maxMs: 60_000, ratePerLoop: 10 });
@@ -210,7 +198,7 @@ for (const mode of ['shared', 'handoff']) {
   test(`keep-alive clients pinned to a poisoned worker, nothing else arriving: the comparison probe replaces it (--balance ${mode})`, { timeout: 90_000 }, async (t) => {
     const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--balance', mode]);
     const { workers } = await warden.workers();
-    const agents = await pinAgents(t, warden, workers.map((worker) => worker.pid as number), 4);
+    const agents = await pinAgents(t, warden.port, workers.map((worker) => worker.pid as number), 4);
     // The first four agents hold their connection to the first worker: poisoned through one of them.
     const victimAgents = agents.slice(0, 4);
     const { pid: victimPid } = JSON.parse((await get(warden.port, '/poison', 5000, {}, victimAgents[0])).body) as { pid: number };

@@ -56,6 +56,27 @@ function mixedLoad(port: number) {
   };
 }
 
+/** /readyz polled until stop(), which returns every status seen (0: no answer). */
+function pollReadiness(t: TestContext, warden: RunningWarden): { stop(): Promise<number[]> } {
+  const readiness: number[] = [];
+  let polling = true;
+  t.after(() => (polling = false));
+  const poller = (async () => {
+    while (polling) {
+      readiness.push((await getJson(warden.adminPort, '/readyz').catch(() => ({ status: 0 }))).status);
+      // Often: on a fast machine a whole reload takes a few hundred milliseconds.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return {
+    async stop() {
+      polling = false;
+      await poller;
+      return readiness;
+    },
+  };
+}
+
 test('a rolling reload under keep-alive and new-connection load fails no request, replaces every worker and serves the new code; SIGHUP does the same', async (t) => {
   const copy = appCopy(t);
   const warden = await startWarden(t, [copy.app, '--workers', '2'], { env: { CLOSE_LOG: copy.closeLog } });
@@ -66,18 +87,9 @@ test('a rolling reload under keep-alive and new-connection load fails no request
 
   copy.setVersion('v2');
   // /readyz is polled all through the reload: with --min-ready all it must never leave 200.
-  const readiness: number[] = [];
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      readiness.push((await getJson(warden.adminPort, '/readyz').catch(() => ({ status: 0 }))).status);
-      // Often: on a fast machine the whole two-slot reload takes a few hundred milliseconds.
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  })();
+  const polls = pollReadiness(t, warden);
   const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
-  polling = false;
-  await poller;
+  const readiness = await polls.stop();
   assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
   assert.ok(readiness.length > 5, `readiness was polled (${readiness.length} times)`);
   assert.deepEqual(readiness.filter((status) => status !== 200), [], `/readyz stayed 200 through the reload (${readiness.length} polls)`);
@@ -151,21 +163,51 @@ test('a reload to broken code fails at the first slot: old workers keep serving 
   await waitFor('the new code answers', async () => JSON.parse((await get(warden.port)).body).version === 'v2' || undefined, 10_000);
 });
 
-test('a reload asked while one runs is queued, said so, and runs after it, never interleaved', async (t) => {
-  const warden = await startWarden(t, [fixture('lifecycle/slow-boot.mjs'), '--workers', '2']);
+test('a reload asked while one runs is queued, said so, and runs after it, never interleaved; one asked while another is queued joins it', async (t) => {
+  // Two seconds per boot: the first reload lasts four, long enough for two more CLIs to start and ask on a loaded machine.
+  const warden = await startWarden(t, [fixture('lifecycle/slow-boot.mjs'), '--workers', '2'], { env: { BOOT_MS: '2000' } });
   const first = runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
   await waitFor('the first reload running', async () => (await view(warden)).primary.reload.running !== null || undefined, 10_000);
-  const second = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
-  const firstResult = await first;
-  assert.equal(firstResult.code, 0, firstResult.stderr);
-  assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stdout, /is running; this one is queued/);
-  assert.match(second.stdout, /generation 3 completed/);
+  // Asked at once: whichever arrives first is queued, the other joins it.
+  const [firstResult, ...later] = await Promise.all([first, runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 }), runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 })]);
+  for (const result of [firstResult, ...later]) assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+  const queued = later.find((result) => /is running; this one is queued/.test(result.stdout));
+  const joined = later.find((result) => /another is already queued; this request waits for the queued one/.test(result.stdout));
+  assert.ok(queued !== undefined && joined !== undefined && queued !== joined, `one request queued, the other joined it:\n${later.map((result) => result.stdout).join('\n--\n')}`);
+  for (const result of later) assert.match(result.stdout, /generation 3 completed/, 'both are answered by the queued reload\'s completion');
   const final = await view(warden);
-  assert.equal(final.primary.reload.counts.completed, 2);
+  assert.equal(final.primary.reload.counts.completed, 2, 'three requests, two reloads');
+  assert.equal(final.primary.reload.last?.generation, 3);
+  assert.equal(final.primary.reload.queued, false, 'nothing left queued');
   const log = warden.output();
+  assert.doesNotMatch(log, /generation 4/, 'no third reload ran');
   const secondStart = log.indexOf('reloading (asked by a queued request)');
   assert.ok(secondStart > log.indexOf('reload to generation 2 completed'), 'the queued reload started only after the first completed');
+});
+
+test('a reload with --workers 1 under load keeps /readyz 200 and fails no request: the new worker serves before the old one drains', async (t) => {
+  const copy = appCopy(t);
+  const warden = await startWarden(t, [copy.app, '--workers', '1']);
+  const before = await servingPids(warden);
+  assert.equal(before.length, 1);
+  const load = mixedLoad(warden.port);
+  await load.flowing();
+  copy.setVersion('v2');
+  const polls = pollReadiness(t, warden);
+  const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const readiness = await polls.stop();
+  assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
+  assert.ok(readiness.length > 5, `readiness was polled (${readiness.length} times)`);
+  assert.deepEqual(readiness.filter((status) => status !== 200), [], `/readyz stayed 200 through the reload (${readiness.length} polls)`);
+  await waitFor('the old worker gone', async () => {
+    const pids = await servingPids(warden);
+    return pids.length === 1 && pids[0] !== before[0] || undefined;
+  }, 30_000);
+  await load.flowing(Date.now());
+  const result = await load.stop();
+  assert.ok(result.keepAlive > 20 && result.fresh > 20, `both loads ran (${result.keepAlive} keep-alive, ${result.fresh} new-connection requests)`);
+  assert.equal(result.samples.filter((s) => !s.ok).length, 0, failures(result.samples));
+  assert.equal(JSON.parse((await get(warden.port)).body).version, 'v2', 'the new code answers');
 });
 
 test('--reload: editing the app under load replaces every worker with 0 failed requests; a broken save keeps serving until the next good one', async (t) => {

@@ -1,18 +1,22 @@
 // Apps that are slow, streaming or busy on purpose must never be judged stuck. Each runs on its own
-// warden with default flags and 2 workers, under a light bounded load for 42 s; all six run at the
-// same time so the file takes about 50 s. Each test also checks that its load really did what the
-// app is about (long polls answered after 30 s, 8 s requests seen, the cold phase seen, requests
-// queued behind each other's CPU), so a test cannot pass on a load that never reached the app.
+// warden with default flags and 2 workers, under a light bounded load for 26 s; all six run at the
+// same time so the file takes about 35 s. Each test also checks that its load really did what the
+// app is about (long polls answered after 18 s, 8 s past the default --stuck-after, 8 s requests
+// seen, the cold phase seen, requests queued behind each other's CPU), so a test cannot pass on a
+// load that never reached the app.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fixture, getJson, startLoad, startWarden, waitFor, type LoadSample } from './harness.js';
 
-const LOAD_MS = 42_000;
+const LOAD_MS = 26_000;
+/** Long polls and streams last this long: 8 s past --stuck-after's default (10 s), answered within LOAD_MS. */
+const HOLD_MS = 18_000;
 
 interface Case {
   name: string;
   fixture: string;
+  env?: NodeJS.ProcessEnv;
   load: { concurrency: number; timeoutMs: number; ratePerLoop?: number };
   /** What the answers must show for the run to mean anything; returns a failure message or undefined. */
   evidence: (ok: readonly LoadSample[]) => string | undefined;
@@ -22,16 +26,18 @@ const count = (samples: readonly LoadSample[], keep: (sample: LoadSample) => boo
 
 const CASES: Case[] = [
   {
-    name: 'long polls of 30 s',
+    name: `long polls of ${HOLD_MS / 1000} s`,
     fixture: 'long-poll.mjs',
+    env: { LONG_POLL_MS: String(HOLD_MS) },
     load: { concurrency: 6, timeoutMs: 45_000 },
-    evidence: (ok) => (count(ok, (s) => s.ms >= 29_000) >= 6 ? undefined : `expected 6 long polls answered after 30 s, got ${ok.map((s) => s.ms).join(', ')} ms`),
+    evidence: (ok) => (count(ok, (s) => s.ms >= HOLD_MS - 1000) >= 6 ? undefined : `expected 6 long polls answered after ${HOLD_MS} ms, got ${ok.map((s) => s.ms).join(', ')} ms`),
   },
   {
-    name: 'SSE streams of 30 s',
+    name: `SSE streams of ${HOLD_MS / 1000} s`,
     fixture: 'sse.mjs',
+    env: { SSE_MS: String(HOLD_MS) },
     load: { concurrency: 6, timeoutMs: 45_000 },
-    evidence: (ok) => (count(ok, (s) => s.ms >= 29_000) >= 6 ? undefined : `expected 6 complete 30 s streams, got ${ok.length}`),
+    evidence: (ok) => (count(ok, (s) => s.ms >= HOLD_MS - 1000) >= 6 ? undefined : `expected 6 complete ${HOLD_MS} ms streams, got ${ok.length}`),
   },
   {
     name: 'every request taking 2 to 5 s',
@@ -74,7 +80,7 @@ describe(`no false stuck verdict: ${CASES.length} apps under load for ${LOAD_MS 
   for (const app of CASES) {
     test(`${app.name}: no worker is recycled`, { timeout: 180_000 }, async (t) => {
       const startedAt = Date.now();
-      const warden = await startWarden(t, [fixture(app.fixture), '--workers', '2'], { waitReady: false });
+      const warden = await startWarden(t, [fixture(app.fixture), '--workers', '2'], { waitReady: false, env: app.env });
       // Twelve workers booting at once on a shared 2-core machine can take half a minute.
       await waitFor('all workers ready', async () => (await getJson(warden.adminPort, '/readyz')).status === 200, 90_000, 200);
       const bootMs = Date.now() - startedAt;

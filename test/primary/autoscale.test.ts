@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  AUTOSCALE_START, autoscaleCeiling, decideAutoscale, fleetUtilization,
+  AUTOSCALE_START, autoscaleCeiling, decideAutoscale, fleetUtilization, sampleAutoscale, startAutoscale,
   type AutoscaleCaps, type AutoscaleDecision, type AutoscalePolicy, type AutoscaleState,
 } from '../../src/primary/machine/autoscale.js';
 import { busySinceAfter, isSaturated } from '../../src/primary/machine/saturation.js';
 
-const POLICY: AutoscalePolicy = { min: 2, max: 4, riseAbove: 0.8, fallBelow: 0.3, riseForMs: 10_000, fallForMs: 30_000, coolDownMs: 20_000 };
+const POLICY: AutoscalePolicy = { min: 2, max: 4, riseAbove: 0.8, fallBelow: 0.3, riseForMs: 10_000, fallForMs: 30_000, coolDownMs: 20_000, queueAbove: 16 };
 const ROOMY: AutoscaleCaps = { cpuCount: 8, memoryAllows: undefined };
 
 /** Feeds one ELU reading per second from `from` to `to` (inclusive), applying each change to the count. */
@@ -83,13 +83,31 @@ describe('decideAutoscale', () => {
     const result = run({ workers: 2 }, [{ from: 0, to: 120_000, utilization: 1 }], { cpuCount: 3, memoryAllows: undefined });
     assert.equal(result.workers, 3);
     assert.equal(result.last?.reason, 'at cpu quota');
-    assert.match(result.last?.detail ?? '', /3 worker\(s\) is already the 3 usable CPU\(s\)/);
+    assert.match(result.last?.detail ?? '', /3 worker\(s\) is already the 3 CPU\(s\) of the cgroup quota/);
   });
 
   test('the memory limit caps growth below MAX and below the CPUs', () => {
     const result = run({ workers: 2 }, [{ from: 0, to: 120_000, utilization: 1 }], { cpuCount: 8, memoryAllows: 2 });
     assert.equal(result.workers, 2);
     assert.equal(result.last?.reason, 'at memory limit');
+  });
+
+  test('a long accept queue counts as high even when the ELU is not (connections wait for a worker)', () => {
+    let state = AUTOSCALE_START;
+    let decision: AutoscaleDecision | undefined;
+    for (let now = 0; now <= 10_000; now += 1000) ({ state, decision } = decideAutoscale(POLICY, ROOMY, state, { now, workers: 2, utilization: 0.5, acceptQueue: 40 }));
+    assert.deepEqual([decision?.workers, decision?.reason], [3, 'utilization high']);
+    assert.match(decision?.detail ?? '', /40 connection\(s\) in the accept queue/);
+    const short = decideAutoscale(POLICY, ROOMY, { highSince: 0, lowSince: undefined, changedAt: undefined }, { now: 20_000, workers: 2, utilization: 0.5, acceptQueue: 3 });
+    assert.equal(short.decision.reason, 'steady', 'a short queue is not high');
+  });
+
+  test('no decision while a reload or a scale is in progress, and a sustained high must be seen again after it', () => {
+    const high = run({ workers: 2 }, [{ from: 0, to: 9000, utilization: 0.95 }]);
+    const during = decideAutoscale(POLICY, ROOMY, high.state, { now: 10_000, workers: 2, utilization: 0.95, isRollingOut: true });
+    assert.deepEqual([during.decision.change, during.decision.reason], ['hold', 'rollout in progress']);
+    const after = decideAutoscale(POLICY, ROOMY, during.state, { now: 11_000, workers: 2, utilization: 0.95 });
+    assert.equal(after.decision.change, 'hold', 'the 9 s before the rollout do not count');
   });
 
   test('a count outside MIN..MAX is brought back at once, whatever the load', () => {
@@ -104,7 +122,8 @@ test('the ceiling is MAX lowered by the CPUs and the memory limit, never below M
   assert.deepEqual(autoscaleCeiling({ min: 2, max: 8 }, { cpuCount: 4, memoryAllows: 6 }), { workers: 4, limitedBy: 'cpu quota' });
   assert.deepEqual(autoscaleCeiling({ min: 2, max: 8 }, { cpuCount: 4, memoryAllows: 3 }), { workers: 3, limitedBy: 'memory limit' });
   assert.deepEqual(autoscaleCeiling({ min: 2, max: 8 }, { cpuCount: 4, memoryAllows: 0 }), { workers: 2, limitedBy: 'memory limit' }, 'MIN is kept even when it does not fit');
-  assert.deepEqual(autoscaleCeiling({ min: 1, max: 8 }, { cpuCount: 1.5, memoryAllows: undefined }), { workers: 1, limitedBy: 'cpu quota' }, 'a fractional quota rounds down');
+  assert.deepEqual(autoscaleCeiling({ min: 1, max: 8 }, { cpuCount: 1.5, memoryAllows: undefined }), { workers: 2, limitedBy: 'cpu quota' }, 'a fractional quota rounds up, as --workers auto counts it');
+  assert.deepEqual(autoscaleCeiling({ min: 2, max: 8 }, { cpuCount: undefined, memoryAllows: undefined }), { workers: 8, limitedBy: 'maximum' }, 'no quota: MAX alone caps');
 });
 
 test("the fleet's saturation is the mean ELU of the workers that reported one", () => {
@@ -122,4 +141,21 @@ test('a worker is saturated after 5 s of ELU at or above 0.9 without a break, an
   assert.equal(busySinceAfter(since, 0.5, 5000), undefined, 'one quieter beat ends the run');
   assert.equal(busySinceAfter(since, undefined, 5000), undefined, 'a beat without ELU is not busy');
   assert.equal(isSaturated(undefined, 1e9), false);
+});
+
+test('sampleAutoscale logs and counts every change, and a hold that stops the rule only when it begins', () => {
+  let run = startAutoscale(POLICY, { cpuCount: 3, memoryAllows: undefined });
+  let workers = 2;
+  const logged: string[] = [];
+  for (let now = 0; now <= 60_000; now += 1000) {
+    const sample = sampleAutoscale(run, { now, workers, utilization: 0.95, acceptQueue: undefined, isRollingOut: false });
+    run = sample.run;
+    workers = sample.decision.workers;
+    if (sample.isLogged) logged.push(`${now / 1000}:${sample.decision.change}:${sample.decision.reason}`);
+  }
+  // Grows at 10 s; high again from 11 s, so the cool-down holds it from 21 s until 30 s; then the quota (3) holds it.
+  assert.deepEqual(logged, ['10:grow:utilization high', '21:hold:cooling down', '30:hold:at cpu quota']);
+  assert.deepEqual(run.counts, { 'grow:utilization high': 1, 'hold:cooling down': 1, 'hold:at cpu quota': 1 });
+  assert.equal(run.last?.reason, 'at cpu quota');
+  assert.equal(run.last?.from, 3);
 });

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { initialState, isActive, isInRotation, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
+import { autoscalePolicy } from '../../src/primary/machine/autoscale.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
 import { deepFreeze } from './machine-harness.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
@@ -42,7 +43,9 @@ type Command =
   | { kind: 'probe'; pick: number; ok: boolean }
   | { kind: 'sigterm' }
   | { kind: 'reload'; requestId: number }
-  | { kind: 'scale'; workers: number | undefined; delta: number };
+  | { kind: 'scale'; workers: number | undefined; delta: number }
+  /** The event-loop utilisation every worker reports from now on (the autoscaling rule reads it). */
+  | { kind: 'load'; elu: number };
 
 const pick = fc.nat({ max: 20 });
 const command: fc.Arbitrary<Command> = fc.oneof(
@@ -59,6 +62,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sigterm' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reload' as const), requestId: fc.integer({ min: 0, max: 5 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('scale' as const), workers: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }), delta: fc.constantFrom(-1, 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('load' as const), elu: fc.constantFrom(0, 0.1, 0.5, 0.85, 1) }) },
 );
 
 /** Processes as supervisor.ts and the OS would treat them: forks succeed, SIGKILL always works. */
@@ -82,6 +86,10 @@ class World {
   private readonly recent: { at: number; event: MachineEvent }[] = [];
   /** When set, every booting worker that is not frozen reports ready at the next tick. */
   autoReady = false;
+  /** The ELU in every heartbeat; with --workers MIN..MAX a LoadSampled goes out each second. */
+  elu = 0;
+  /** The autoscaling rule's logged decisions. */
+  readonly autoscaleLog: { change: unknown; to: number }[] = [];
 
   constructor(readonly config: MachineConfig) {
     this.state = initialState(config, 0);
@@ -148,10 +156,12 @@ class World {
         this.pendingEvents.push({ type: 'ComparisonProbed', id: effect.id, peerId: effect.peerId, suspect: answer(effect.id), peer: answer(effect.peerId) });
         return;
       }
+      case 'Log':
+        if (effect.event === 'warden.autoscaled') this.autoscaleLog.push({ change: effect.fields.change, to: effect.fields.to as number });
+        return;
       case 'ReportRequests':
       case 'ReportMemory':
       case 'CloseListener':
-      case 'Log':
       case 'Notify':
         return;
       default: {
@@ -194,9 +204,10 @@ class World {
           const rssBytes = this.heavy.has(worker.id) ? 2 * this.config.maxMemoryBytes : 50 * 1024 * 1024;
           const silentSince = this.silent.get(worker.id);
           const progress = silentSince === undefined ? {} : { unansweredCount: 3, unansweredForMs: this.now - silentSince, inFlight: 3, lastFinishedAgoMs: this.now - silentSince };
-          this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats({ rssBytes, ...progress }) });
+          this.send({ type: 'HeartbeatReceived', id: worker.id, stats: stats({ rssBytes, eventLoopUtilization: this.elu, ...progress }) });
         }
       }
+      if (this.config.autoscale !== undefined && this.now % 1000 === 0) this.send({ type: 'LoadSampled', acceptQueue: null });
       this.send({ type: 'Tick' });
     }
     this.deliverExits();
@@ -269,6 +280,9 @@ class World {
       case 'reload':
         this.send({ type: 'ReloadRequested', requestId: command.requestId, source: 'test' });
         return;
+      case 'load':
+        this.elu = command.elu;
+        return;
       case 'scale':
         this.send(command.workers === undefined
           ? { type: 'ScaleRequested', requestId: 0, source: 'test', delta: command.delta }
@@ -291,6 +305,8 @@ function checkInvariants(before: MachineState, state: MachineState, effects: Eff
   const context = () => `\nlast events:\n${lastEvents()}`;
   const target = state.targetWorkers;
   check(target >= 1 && target <= 1024, () => `target ${target} out of range${context()}`);
+  const range = state.config.autoscale?.policy;
+  if (range !== undefined) check(target >= range.min && target <= range.max, () => `target ${target} outside --workers ${range.min}..${range.max}${context()}`);
   // Never more workers serving than the target: a surge worker takes over the moment the old one drains.
   const serving = state.workers.filter((worker) => isInRotation(state, worker));
   check(serving.length <= target, () => `${serving.length} workers in rotation for a target of ${target}${context()}`);
@@ -341,6 +357,17 @@ test('with a larger fleet, the incremental paths decide as the full pass for ran
   fc.assert(fc.property(fc.array(command, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 12 }), (commands, workers) => {
     const world = new World({ ...CONFIG, workers, maxRequests: 8, maxRequestsJitter: 5 });
     for (const next of commands) world.run(next);
+  }), { numRuns: 150 });
+});
+
+test('with --workers 2..5 and a load that rises and falls, the target stays within the range and the incremental paths decide as the full pass', () => {
+  const autoscaled: MachineConfig = { ...CONFIG, workers: 2, autoscale: { policy: autoscalePolicy({ min: 2, max: 5 }, 1000), caps: { cpuCount: undefined, memoryAllows: 4 } } };
+  fc.assert(fc.property(fc.array(command, { minLength: 1, maxLength: 60 }), (commands) => {
+    const world = new World(autoscaled);
+    world.autoReady = true;
+    for (const next of commands) world.run(next);
+    // The rule itself never passes the memory cap (a manual `warden scale 5` may: the range allows it).
+    for (const line of world.autoscaleLog) if (line.change === 'grow') check(line.to <= 4, () => `the rule grew to ${line.to}, past the memory cap of 4`);
   }), { numRuns: 150 });
 });
 

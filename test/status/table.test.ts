@@ -18,7 +18,7 @@ function sample(at: number, served: number, state: DisplayState = 'ready'): Stat
       primary: {
         pid: 10, version: '0.0.0', module: 'app.js', phase: 'running', control: null, listen: { host: '127.0.0.1', port: 8000 },
         admin: { host: '127.0.0.1', port: 9000 }, startedAt: '', uptimeMs: 65_000, workersTarget: 1, fleetUtilization: 0.876, requiredReady: 1, generation: 1,
-        reload: { running: null, queued: false, last: null, counts: {} }, scaling: null,
+        reload: { running: null, queued: false, last: null, counts: {} }, scaling: null, autoscale: null,
       },
       workers: [worker],
       connections: {},
@@ -81,4 +81,18 @@ test('a suspect kept in rotation as the last worker reads "ready" and says it is
   const recycled = { state: 'unhealthy' as const, suspicion: { isQuarantined: true, suspectForMs: 2500, quarantinedForMs: 2400, reason: 'silent', evidence: 'peers answered 9 since it left rotation' } };
   assert.equal(suspicionText(recycled), 'recycled on evidence: peers answered 9 since it left rotation');
   assert.equal(suspicionText({ state: 'ready', suspicion: null }), null);
+});
+
+test('with --workers MIN..MAX a second header line shows the range, what caps it, and the last decision with its reason', () => {
+  const current = sample(2000, 10);
+  current.body.primary.startedAt = '2026-12-02T10:00:00.000Z';
+  current.body.primary.workersTarget = 3;
+  current.body.primary.autoscale = {
+    min: 2, max: 8, ceiling: 4, limitedBy: 'cpu quota', acceptQueue: 0, decisions: { 'grow:utilization high': 1 },
+    last: { at: '2026-12-02T10:00:53.000Z', change: 'grow', reason: 'utilization high', detail: 'fleet utilization 95 % for 10.0s (at or above 80 %): 2 -> 3 workers', from: 2, workers: 3 },
+  };
+  const lines = formatStatus(current, statusRows(current, undefined), { colour: false, width: 200 }).split('\n');
+  assert.equal(lines[1], 'autoscale 2..8 (at most 4 now: cpu quota), target 3; last: grow 2 -> 3 12s ago (utilization high): fleet utilization 95 % for 10.0s (at or above 80 %): 2 -> 3 workers');
+  const fixed = sample(2000, 10);
+  assert.match(formatStatus(fixed, statusRows(fixed, undefined), { colour: false, width: 200 }).split('\n')[1] ?? '', /^slot/, 'a fixed count has no autoscale line');
 });

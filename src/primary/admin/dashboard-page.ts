@@ -1,6 +1,8 @@
 // The live dashboard served on GET / of the admin port: one self-contained page (inline CSS and
 // script, no external fetches, works offline) that polls the read-only admin endpoints. A worker
 // whose heartbeat is late turns red from its heartbeat age alone, before the supervisor's verdict.
+// Each worker card charts its event-loop utilisation (ELU) over the last minute on a fixed 0-100 %
+// axis, so cards compare at a glance; with --workers MIN..MAX the header shows the last decision.
 
 /** Poll /workers this often; with 250 ms heartbeats a frozen worker shows red within a second. */
 const POLL_MS = 250;
@@ -20,6 +22,11 @@ main{padding:0 16px 24px;max-width:1200px}
 dl{display:grid;grid-template-columns:auto 1fr;gap:2px 10px;margin:8px 0}dt{color:var(--muted)}dd{margin:0;font-variant-numeric:tabular-nums}
 svg{width:100%;height:32px;display:block}svg polyline{fill:none;stroke-width:1.5}
 .spark-label{font-size:12px;color:var(--muted)}
+.elu-chart{display:grid;grid-template-columns:auto 1fr;gap:0 4px;font-size:10px;color:var(--muted)}
+.elu-chart .axis-y{display:flex;flex-direction:column;justify-content:space-between;text-align:right;height:48px;line-height:1}
+.elu-chart svg{height:48px;border-left:1px solid var(--line);border-bottom:1px solid var(--line)}
+.elu-chart svg line{stroke:var(--line);stroke-width:0.5;stroke-dasharray:2 2}
+.elu-chart .axis-x{grid-column:2;display:flex;justify-content:space-between}
 #incidents details{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:6px 10px;margin-bottom:6px}
 pre{white-space:pre-wrap;word-break:break-word;font-size:12px;margin:6px 0 0}
 #events{list-style:none;padding:0;margin:0;font-size:13px}#events li{padding:3px 0;border-bottom:1px solid var(--line)}
@@ -53,16 +60,25 @@ function spark(values, colour) {
   const points = values.map((v, i) => (i * 100 / (values.length - 1)).toFixed(1) + ',' + (31 - v / max * 30).toFixed(1)).join(' ');
   return '<svg viewBox="0 0 100 32" preserveAspectRatio="none"><polyline stroke="' + colour + '" points="' + points + '"/></svg>';
 }
+/** ELU 0..1 on a fixed axis (0, 50, 100 %) and a time axis of the seconds shown: the same scale on every card. */
+function eluChart(values) {
+  const points = values.length < 2 ? '' : values.map((v, i) => (i * 100 / (values.length - 1)).toFixed(1) + ',' + (47 - Math.min(1, Math.max(0, v)) * 46).toFixed(1)).join(' ');
+  return '<div class="elu-chart" data-elu-points="' + values.length + '"><div class="axis-y"><span>100%</span><span>50%</span><span>0%</span></div>' +
+    '<svg viewBox="0 0 100 48" preserveAspectRatio="none"><line x1="0" y1="24" x2="100" y2="24"/><line x1="0" y1="1" x2="100" y2="1"/>' +
+    (points ? '<polyline stroke="var(--ok)" points="' + points + '"/>' : '') + '</svg>' +
+    '<div class="axis-x"><span>' + (values.length > 1 ? '-' + (values.length - 1) + 's' : '') + '</span><span>now</span></div></div>';
+}
 function track(w, at) {
   if (w.pid == null) return;
   const key = w.pid;
   let h = history.get(key);
-  if (!h) { h = { served: w.served, at, rps: [], loop: [] }; history.set(key, h); }
+  if (!h) { h = { served: w.served, at, rps: [], loop: [], elu: [] }; history.set(key, h); }
   const seconds = (at - h.at) / 1000;
   if (seconds >= 0.9) {
     h.rps.push(Math.max(0, w.served - h.served) / seconds); h.served = w.served; h.at = at;
     h.loop.push(w.loopDelayMs ?? 0);
-    if (h.rps.length > 60) { h.rps.shift(); h.loop.shift(); }
+    h.elu.push(w.eventLoopUtilization ?? 0);
+    if (h.rps.length > 60) { h.rps.shift(); h.loop.shift(); h.elu.shift(); }
   }
   return h;
 }
@@ -70,12 +86,15 @@ function renderWorkers(body) {
   const at = performance.now();
   const p = body.primary;
   const q = body.acceptQueue;
+  const a = p.autoscale;
   $('primary').textContent = 'pid ' + p.pid + ' · ' + p.module + ' · ' + p.phase + ' · up ' + dur(p.uptimeMs) + ' · http://' + p.listen.host + ':' + p.listen.port +
-    (q && q.length != null ? ' · accept queue ' + q.length + '/' + q.backlog : '');
+    (q && q.length != null ? ' · accept queue ' + q.length + '/' + q.backlog : '') + (p.fleetUtilization == null ? '' : ' · fleet ELU ' + Math.round(p.fleetUtilization * 100) + '%');
+  $('autoscale').textContent = !a ? '' : 'autoscale ' + a.min + '..' + a.max + (a.ceiling < a.max ? ' (at most ' + a.ceiling + ': ' + a.limitedBy + ')' : '') + ' · target ' + p.workersTarget +
+    (a.last ? ' · last: ' + a.last.change + ' ' + a.last.from + ' → ' + a.last.workers + ' (' + a.last.reason + ')' : ' · no decision yet');
   const live = new Set();
   $('workers').innerHTML = body.workers.map((w) => {
     live.add(w.pid);
-    const h = track(w, at) || { rps: [], loop: [] };
+    const h = track(w, at) || { rps: [], loop: [], elu: [] };
     const cls = health(w);
     const late = w.heartbeatAgeMs != null && w.heartbeatAgeMs >= 600 ? ' (no heartbeat for ' + (w.heartbeatAgeMs / 1000).toFixed(1) + 's)' : '';
     const rps = h.rps.length ? h.rps[h.rps.length - 1].toFixed(1) : '-';
@@ -83,8 +102,10 @@ function renderWorkers(body) {
       '<div class="top"><strong>worker ' + w.slot + (w.generation > 1 ? ' g' + w.generation : '') + '</strong><span class="muted">pid ' + (w.pid ?? '-') + '</span></div>' +
       '<div class="state">' + esc(w.state) + esc(late) + '</div>' + (w.suspicion ? suspicionLine(w.suspicion, w.state) : w.reason ? '<div class="muted">' + esc(w.reason) + '</div>' : '') +
       '<dl><dt>uptime</dt><dd>' + (w.pid == null ? '-' : dur(w.uptimeMs)) + '</dd><dt>req/s</dt><dd>' + rps + '</dd><dt>in flight</dt><dd>' + w.inFlight + '</dd>' +
-      '<dt>loop delay</dt><dd>' + (w.loopDelayMs == null ? '-' : (Math.round(w.loopDelayMs * 10) / 10) + ' ms') + '</dd><dt>RSS</dt><dd>' + mb(w.rssBytes) + '</dd>' +
+      '<dt>loop delay</dt><dd>' + (w.loopDelayMs == null ? '-' : (Math.round(w.loopDelayMs * 10) / 10) + ' ms') + '</dd>' +
+      '<dt>ELU</dt><dd class="elu-value">' + (w.eventLoopUtilization == null ? '-' : Math.round(w.eventLoopUtilization * 100) + '%' + (w.saturated ? ' saturated' : '')) + '</dd><dt>RSS</dt><dd>' + mb(w.rssBytes) + '</dd>' +
       '<dt>restarts</dt><dd>' + w.restarts + '</dd><dt>last exit</dt><dd>' + esc(w.lastExit ? w.lastExit.reason : '-') + '</dd></dl>' +
+      '<div class="spark-label">event-loop utilization</div>' + eluChart(h.elu) +
       '<div class="spark-label">req/s</div>' + spark(h.rps, 'var(--ok)') + '<div class="spark-label">loop delay</div>' + spark(h.loop, 'var(--warn)') +
       '</section>';
   }).join('');
@@ -126,7 +147,7 @@ export function dashboardPage(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>warden</title><style>${STYLE}</style></head>
-<body><header><h1>warden</h1><span id="primary" class="muted">connecting…</span><span id="conn"></span></header>
+<body><header><h1>warden</h1><span id="primary" class="muted">connecting…</span><span id="autoscale" class="muted"></span><span id="conn"></span></header>
 <main><div id="workers"></div>
 <h2>Incidents</h2><div id="incidents"><p class="muted">none</p></div>
 <h2>Supervisor events</h2><ul id="events"></ul></main>

@@ -4,7 +4,7 @@
 // cannot slow it. Per-worker series carry `slot` and `generation` and exist only while the worker
 // does, so cardinality stays bounded by the live workers however often they restart.
 
-import { fleetUtilization } from '../machine/autoscale.js';
+import { AUTOSCALE_REASONS, autoscaleCeiling, decisionKey, fleetUtilization } from '../machine/autoscale.js';
 import { isSaturated } from '../machine/saturation.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValue } from 'prom-client';
 import { displayState } from './report.js';
@@ -40,6 +40,10 @@ export const METRIC = {
   connectionsDropped: 'warden_connections_dropped_total',
   acceptQueue: 'warden_accept_queue_length',
   reloads: 'warden_reloads_total',
+  autoscaleDecisions: 'warden_autoscale_decisions_total',
+  autoscaleMin: 'warden_autoscale_min_workers',
+  autoscaleMax: 'warden_autoscale_max_workers',
+  autoscaleCeiling: 'warden_autoscale_ceiling_workers',
   logDroppedLines: 'warden_log_dropped_lines_total',
   appMetricsAge: 'warden_app_metrics_age_seconds',
   primaryPrefix: 'warden_primary_',
@@ -219,6 +223,48 @@ export class WardenMetrics {
       name: METRIC.workersTarget, help: 'Worker slots warden keeps filled', registers: [this.registry],
       collect() {
         this.set(source.state().targetWorkers);
+      },
+    });
+    // --workers MIN..MAX only: a fixed count has no range and makes no decisions.
+    new Counter({
+      name: METRIC.autoscaleDecisions, help: 'Autoscaling decisions logged, by direction (grow, shrink, hold) and reason (a hold is counted when a cap, the cool-down or a rollout starts to stop the rule)',
+      labelNames: ['direction', 'reason'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const run = source.state().autoscale;
+        if (run === undefined) return;
+        for (const direction of ['grow', 'shrink', 'hold'] as const) {
+          for (const reason of AUTOSCALE_REASONS) {
+            const count = run.counts[decisionKey(direction, reason)];
+            if (count !== undefined) this.inc({ direction, reason }, count);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC.autoscaleMin, help: 'MIN of --workers MIN..MAX', registers: [this.registry],
+      collect() {
+        this.reset();
+        const run = source.state().autoscale;
+        if (run !== undefined) this.set(run.policy.min);
+      },
+    });
+    new Gauge({
+      name: METRIC.autoscaleMax, help: 'MAX of --workers MIN..MAX', registers: [this.registry],
+      collect() {
+        this.reset();
+        const run = source.state().autoscale;
+        if (run !== undefined) this.set(run.policy.max);
+      },
+    });
+    new Gauge({
+      name: METRIC.autoscaleCeiling, help: 'The most workers autoscaling may reach now: MAX lowered by the cgroup CPU quota and the memory limit', labelNames: ['limited_by'], registers: [this.registry],
+      collect() {
+        this.reset();
+        const run = source.state().autoscale;
+        if (run === undefined) return;
+        const ceiling = autoscaleCeiling(run.policy, run.caps);
+        this.set({ limited_by: ceiling.limitedBy }, ceiling.workers);
       },
     });
     new Counter({

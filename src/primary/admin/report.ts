@@ -4,9 +4,9 @@
 
 import type { MachineState, WorkerRecord } from '../machine/index.js';
 import { isInRotation } from '../machine/index.js';
-import { fleetUtilization } from '../machine/autoscale.js';
+import { autoscaleCeiling, fleetUtilization, type AutoscaleRun } from '../machine/autoscale.js';
 import { isSaturated } from '../machine/saturation.js';
-import type { DisplayState, ExitView, Incident, WorkersBody, WorkerView } from '../../protocol/admin.js';
+import type { AutoscaleView, DisplayState, ExitView, Incident, WorkersBody, WorkerView } from '../../protocol/admin.js';
 
 export type { DisplayState };
 
@@ -134,11 +134,22 @@ export function workersReport(state: MachineState, info: PrimaryInfo, now: numbe
         counts: state.reloads,
       },
       scaling: state.scale === undefined ? null : { target: state.scale.target, startedAt: iso(state.scale.startedAt) },
+      autoscale: state.autoscale === undefined ? null : autoscaleView(state.autoscale),
     },
     workers,
     connections: shell.connections,
     acceptQueue: shell.acceptQueue,
     logs: shell.logs,
+  };
+}
+
+function autoscaleView(run: AutoscaleRun): AutoscaleView {
+  const ceiling = autoscaleCeiling(run.policy, run.caps);
+  const last = run.last;
+  return {
+    min: run.policy.min, max: run.policy.max, ceiling: ceiling.workers, limitedBy: ceiling.limitedBy, acceptQueue: run.acceptQueue ?? null,
+    last: last === undefined ? null : { at: iso(last.at), change: last.change, reason: last.reason, detail: last.detail, from: last.from, workers: last.workers },
+    decisions: run.counts,
   };
 }
 

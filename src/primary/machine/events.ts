@@ -29,7 +29,12 @@ export type MachineEvent =
   /** SIGHUP, `warden reload` or a file change; `requestId` 0 when nobody waits for the outcome. */
   | { type: 'ReloadRequested'; requestId: number; source: string }
   /** SIGTTIN/SIGTTOU or `warden scale`: an absolute target, or a step up or down. */
-  | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number };
+  | { type: 'ScaleRequested'; requestId: number; source: string; workers?: number; delta?: number }
+  /**
+   * About once a second with --workers MIN..MAX: the accept queue (null: unknown) and, once the first
+   * worker's RSS is measured, the workers the memory limit holds. The autoscaling rule decides on it.
+   */
+  | { type: 'LoadSampled'; acceptQueue: number | null; memoryAllows?: number };
 
 export type Effect =
   | { type: 'Spawn'; id: number; slot: number; generation: number; workerCount: number }

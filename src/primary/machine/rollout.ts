@@ -1,11 +1,12 @@
 // Reconcile toward targets, as gunicorn's arbiter does: a reload raises the target generation, a
-// scale moves the target worker count, and upkeep (--max-requests, --max-memory) marks a worker as
+// scale (or the autoscaling rule, on each LoadSampled) moves the target worker count, and upkeep (--max-requests, --max-memory) marks a worker as
 // due. The same pass then starts one surge worker at a time in the slot concerned, and retires the
 // old worker only once the new one is ready, so capacity never drops below the target.
 // Pure, like step.ts: it acts through an Actions object (actions.ts) and pushes effects.
 
 import { LOG_EVENTS } from '../../log/events.js';
 import type { Actions } from './actions.js';
+import { fleetUtilization, sampleAutoscale } from './autoscale.js';
 import { backoffMs } from './policy.js';
 import { isActive, isInRotation } from './state.js';
 import { MAX_WORKERS, REPLACEMENT_REASONS, type MachineState, type ReloadOutcome, type WorkerRecord } from './types.js';
@@ -99,6 +100,10 @@ export function onScaleRequested(run: Actions, event: { requestId: number; sourc
   let refusal: string | undefined;
   if (!Number.isInteger(target) || target < 1) refusal = `cannot scale to ${target} workers: at least 1 is needed (to stop warden, send it SIGTERM)`;
   else if (target > MAX_WORKERS) refusal = `cannot scale to ${target} workers: at most ${MAX_WORKERS}`;
+  else if (state.autoscale !== undefined && (target < state.autoscale.policy.min || target > state.autoscale.policy.max)) {
+    const { min, max } = state.autoscale.policy;
+    refusal = `cannot scale to ${target} workers: --workers ${min}..${max} keeps the count between ${min} and ${max}; restart warden with another range to go past it`;
+  }
   if (refusal !== undefined) {
     run.log('warn', LOG_EVENTS.scaleRefused, undefined, `${refusal} (asked by ${source})`, { source, target, current });
     run.notify([requestId], refusal, { ok: false });
@@ -110,10 +115,44 @@ export function onScaleRequested(run: Actions, event: { requestId: number; sourc
   }
   state.targetWorkers = target;
   for (let slot = 1; slot <= target; slot++) run.ensureSlot(slot);
+  // Within the range a manual scale moves the count now, and the rule waits its cool-down before it
+  // may move it again (it would otherwise undo the operator's step at the next sample).
+  if (state.autoscale !== undefined) state.autoscale = { ...state.autoscale, rule: { highSince: undefined, lowSince: undefined, changedAt: run.now } };
   const message = `scaling from ${current} to ${target} worker${target === 1 ? '' : 's'} (asked by ${source})`;
   run.log('info', LOG_EVENTS.scaled, undefined, message, { source, from: current, to: target });
   state.scale = { target, requestIds: [...(state.scale?.requestIds ?? []), requestId], startedAt: state.scale?.startedAt ?? run.now };
   run.notify([requestId], message);
+}
+
+// ---- autoscale ----
+
+/**
+ * --workers MIN..MAX, about once a second: the rule decides on the fleet ELU of the workers in
+ * rotation and the accept queue; a change moves the target like `warden scale +1`/`-1` (reconcile
+ * spawns into the new slot; retireSurplus drains the highest one, its requests in flight finishing).
+ * No decision while a reload or a `warden scale` runs: they change the fleet under the readings.
+ */
+export function onLoadSampled(run: Actions, event: { acceptQueue: number | null; memoryAllows?: number }): void {
+  const state = run.state;
+  const current = state.autoscale;
+  if (current === undefined || state.phase !== 'running') return;
+  const auto = event.memoryAllows === undefined || event.memoryAllows === current.caps.memoryAllows
+    ? current : { ...current, caps: { ...current.caps, memoryAllows: event.memoryAllows } };
+  const serving = state.workers.filter((worker) => isInRotation(state, worker));
+  const isRollingOut = state.reload !== undefined || state.reloadQueued !== undefined || state.scale !== undefined;
+  const sample = sampleAutoscale(auto, {
+    now: run.now, workers: state.targetWorkers, utilization: fleetUtilization(serving.map((worker) => worker.stats?.eventLoopUtilization)),
+    acceptQueue: event.acceptQueue ?? undefined, isRollingOut,
+  });
+  state.autoscale = sample.run;
+  if (!sample.isLogged) return;
+  const { decision } = sample;
+  const from = state.targetWorkers;
+  run.log('info', LOG_EVENTS.autoscaled, undefined, `autoscale: ${decision.change === 'hold' ? 'holding' : `${decision.change === 'grow' ? 'adding' : 'retiring'} a worker`} (${decision.reason}): ${decision.detail}`,
+    { change: decision.change, reason: decision.reason, from, to: decision.workers });
+  if (decision.change === 'hold') return;
+  state.targetWorkers = decision.workers;
+  for (let slot = 1; slot <= decision.workers; slot++) run.ensureSlot(slot);
 }
 
 /** A worker of a slot added by scaling died before it was ready: the scale request fails (the slot retries). */

@@ -2,6 +2,7 @@
 // slot look-up, and the questions every part asks of a worker (does it hold its slot, is it in
 // rotation). Pure: no I/O.
 
+import { startAutoscale } from './autoscale.js';
 import { REPLACEMENT_REASONS, type MachineConfig, type MachineState, type ReplacementReason, type SlotRecord, type WorkerRecord } from './types.js';
 
 export function emptyReplacements(): Record<ReplacementReason, number> {
@@ -20,6 +21,7 @@ export function initialState(config: MachineConfig, now: number): MachineState {
     nextWorkerId: 1, everReady: false, startedAt: now, stopDeadline: undefined, stopSignals: 0, stopWasUnclean: false, halt: undefined,
     reload: undefined, reloadQueued: undefined, lastReload: undefined, reloads: { completed: 0, failed: 0, aborted: 0 },
     quarantines: { started: 0, ended: { released: 0, recycled: 0, returned: 0, exited: 0 } }, scale: undefined,
+    autoscale: config.autoscale === undefined ? undefined : startAutoscale(config.autoscale.policy, config.autoscale.caps),
   };
 }
 

@@ -12,7 +12,7 @@ import type { EventOf, MachineEvent, StepResult } from './events.js';
 import { Actions } from './actions.js';
 import { checkWorker, isCheckDue } from './liveness.js';
 import { onComparisonProbed } from './quarantine.js';
-import { abortRollouts, onReloadRequested, onScaleRequested, reconcileRollouts } from './rollout.js';
+import { abortRollouts, onLoadSampled, onReloadRequested, onScaleRequested, reconcileRollouts } from './rollout.js';
 import { copyState, isActive } from './state.js';
 import { carrySettled, isSettled } from './state-facts.js';
 import { exitWhenDone, killPastGracefulTimeout, onStopSignal } from './stopping.js';
@@ -58,6 +58,7 @@ const HANDLERS: { [T in MachineEvent['type']]: (run: Step, event: EventOf<T>) =>
   StackCaptured: onStackCaptured,
   ReloadRequested: (run, event) => onReloadRequested(run, event.requestId, event.source),
   ScaleRequested: onScaleRequested,
+  LoadSampled: onLoadSampled,
 };
 
 class Step extends Actions {

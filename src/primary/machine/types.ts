@@ -5,6 +5,7 @@
 
 import type { WardenErrorCode } from '../../errors.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
+import type { AutoscaleCaps, AutoscalePolicy, AutoscaleRun } from './autoscale.js';
 import type { BackoffConfig } from './policy.js';
 import type { ComparisonRecord, QuarantineStart, ServedMark } from './verdicts.js';
 
@@ -46,6 +47,8 @@ export interface MachineConfig {
   maxRequests: number;
   /** --max-requests-jitter: each worker's limit is maxRequests plus 0..jitter. */
   maxRequestsJitter: number;
+  /** --workers MIN..MAX: the rule's policy and the caps found at start (autoscale.ts); absent for a fixed count. */
+  autoscale?: { policy: AutoscalePolicy; caps: AutoscaleCaps };
 }
 
 export type Phase = 'running' | 'stopping' | 'halting' | 'exited';
@@ -210,6 +213,8 @@ export interface MachineState {
   /** Quarantines begun, and how the ended ones ended (the machine's QuarantineOutcome words). */
   quarantines: { started: number; ended: Record<QuarantineOutcome, number> };
   scale: ScaleRun | undefined;
+  /** --workers MIN..MAX: the rule's memory, its caps and its last decision; undefined for a fixed count. */
+  autoscale: AutoscaleRun | undefined;
 }
 
 /**
