@@ -3,6 +3,8 @@
 // cluster mode (`pm2 reload`) serve the same app with the same workers; keep-alive clients and
 // clients opening a new connection per request run at the same time, from BEFORE seconds before
 // the reload until AFTER seconds after it ended. node:cluster has no reload and is not measured.
+// MIN_READY (default "all"): warden's --min-ready, or several comma-separated, each run as its own
+// contender in the same rounds: the room it leaves sets how many slots a reload rolls at once.
 
 import { pathToFileURL } from 'node:url';
 import { pm2Bin, startPm2, startWarden } from './lib/contenders.js';
@@ -22,11 +24,23 @@ export function reloadParams() {
     requestTimeoutMs: envNumber('REQUEST_TIMEOUT', 2, { min: 0.1 }) * 1000,
     repeats: envNumber('REPEATS', 2, { min: 1, integer: true }),
     contenders: envList('CONTENDERS', ALL_CONTENDERS, ALL_CONTENDERS),
+    minReady: (process.env.MIN_READY ?? 'all').split(',').map((value) => value.trim()).filter((value) => value !== ''),
   };
 }
 
+/** The keys run: pm2, and warden once per --min-ready value ("warden" alone for the default). */
+function contenderKeys(params) {
+  return params.contenders.flatMap((key) => (key !== 'warden' ? [key] : params.minReady.map((value) => (value === 'all' ? 'warden' : `warden@${value}`))));
+}
+
+function labelOf(key) {
+  return key.startsWith('warden@') ? `warden reload (--min-ready ${key.slice('warden@'.length)})` : LABELS[key];
+}
+
 function start(key, params) {
-  return key === 'warden' ? startWarden({ workers: params.workers }) : startPm2({ workers: params.workers });
+  if (key === 'pm2') return startPm2({ workers: params.workers });
+  const minReady = key.startsWith('warden@') ? key.slice('warden@'.length) : undefined;
+  return startWarden({ workers: params.workers, flags: minReady === undefined ? [] : ['--min-ready', minReady] });
 }
 
 async function runOnce(key, params) {
@@ -55,7 +69,7 @@ async function runOnce(key, params) {
 
 export async function runReload() {
   const params = reloadParams();
-  const contenders = params.contenders.filter((key) => key !== 'pm2' || pm2Bin() !== undefined);
+  const contenders = contenderKeys(params).filter((key) => key !== 'pm2' || pm2Bin() !== undefined);
   process.stdout.write(`== reload: failed requests during a rolling reload (${params.workers} workers, ${params.loadConnections} keep-alive + ${params.loadConnections} new-connection clients, ${params.repeats} rounds)\n   ${machineLine()}\n`);
   const runs = [];
   for (let round = 0; round < params.repeats; round++) {
@@ -79,7 +93,7 @@ export async function runReload() {
   const show = (s) => (s.min === s.max ? `${s.median}` : `${s.median} (${s.min}-${s.max})`);
   process.stdout.write(`${table(
     ['', 'keep-alive failed', 'new connection failed', 'requests sent', 'reload took s', 'errors'],
-    results.map((r) => [LABELS[r.contender], show(r.keepaliveFailed), show(r.newconnFailed), show(r.sent), show(r.reloadS), r.errors.join('; ') || '-']),
+    results.map((r) => [labelOf(r.contender), show(r.keepaliveFailed), show(r.newconnFailed), show(r.sent), show(r.reloadS), r.errors.join('; ') || '-']),
   )}\n`);
   return { params, machine: machine(), results, runs };
 }

@@ -4,7 +4,7 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { createSecureContext } from 'node:tls';
+import { createRequire } from 'node:module';
 import { parseEnv } from 'node:util';
 import { systemClock } from '../clock.js';
 import { autoWorkers, checkWorkersRange, readSizingFacts, type RangeCaps, type SizingFacts, type StartupNote } from '../config/worker-sizing.js';
@@ -159,6 +159,8 @@ export function tlsFiles(options: Pick<ServeOptions, 'sslKeyfile' | 'sslCertfile
   const key = read('--ssl-keyfile', options.sslKeyfile);
   const cert = read('--ssl-certfile', options.sslCertfile);
   const ca = options.sslCa === undefined ? undefined : read('--ssl-ca', options.sslCa);
+  // node:tls (and the crypto under it) loads only with --ssl-*: about 1.5 MB of the primary's RSS otherwise.
+  const { createSecureContext } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
   try {
     createSecureContext({ key: key.text, cert: cert.text, ...(ca === undefined ? {} : { ca: ca.text }) });
   } catch (error) {

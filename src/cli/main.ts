@@ -11,11 +11,6 @@ import { EXIT_CODES, WardenError, isWardenError, type WardenErrorCode } from '..
 import { LOG_EVENTS } from '../log/events.js';
 import { createLogger } from '../log/logger.js';
 import { primaryTitle } from '../process-title.js';
-import { registerCheckCommand } from './check-command.js';
-import { registerControlCommands } from './control-command.js';
-import { registerStatusCommand } from './status-command.js';
-import { registerK8sCommand } from './k8s-command.js';
-import { registerSystemdCommand } from './systemd-command.js';
 import { startupNotes } from '../config/worker-sizing.js';
 
 function exitCodeFor(code: WardenErrorCode): number {
@@ -114,7 +109,25 @@ function addSettingsOptions(command: Command): void {
   addServeOptions(command);
 }
 
-export function buildProgram(argv: readonly string[] = process.argv): Command {
+/** The commands that serve, or show what serving would use: they load none of the side commands. */
+const SERVING_COMMANDS = new Set(['serve', 'config']);
+
+/**
+ * The side commands (check, control, status, k8s, systemd), loaded only when one may run or when
+ * help lists them all: `warden serve`, which stays up, keeps their modules out of its memory.
+ */
+async function registerSideCommands(program: Command): Promise<void> {
+  const [check, control, status, k8s, systemd] = await Promise.all([
+    import('./check-command.js'), import('./control-command.js'), import('./status-command.js'), import('./k8s-command.js'), import('./systemd-command.js'),
+  ]);
+  check.registerCheckCommand(program);
+  control.registerControlCommands(program);
+  status.registerStatusCommand(program);
+  k8s.registerK8sCommand(program);
+  systemd.registerSystemdCommand(program);
+}
+
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('warden')
     .description('Process manager for Node.js HTTP servers in which no worker fails silently')
     .version(VERSION, '-V, --version')
@@ -144,11 +157,7 @@ export function buildProgram(argv: readonly string[] = process.argv): Command {
       await showConfig(moduleSpec, extra, flags, argv);
     });
   addSettingsOptions(configCommand);
-  registerCheckCommand(program);
-  registerControlCommands(program);
-  registerStatusCommand(program);
-  registerK8sCommand(program);
-  registerSystemdCommand(program);
+  if (!SERVING_COMMANDS.has(argv[2] ?? '')) await registerSideCommands(program);
   return program;
 }
 
@@ -167,7 +176,7 @@ function ignoreClosedOutput(stream: NodeJS.WriteStream): void {
 export async function main(argv: string[]): Promise<void> {
   ignoreClosedOutput(process.stdout);
   ignoreClosedOutput(process.stderr);
-  const program = buildProgram(argv);
+  const program = await buildProgram(argv);
   program.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   for (const command of program.commands) command.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
   try {

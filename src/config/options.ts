@@ -4,9 +4,9 @@
 
 import { WardenError } from '../errors.js';
 import type { LogFormat } from '../log/logger.js';
+import type { MinReady } from '../protocol/admin.js';
 
-export type MinReady = { kind: 'all' } | { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
-export type { LogFormat };
+export type { LogFormat, MinReady };
 /** off; on: one line per request, path without its query string; query: with the query string. */
 export type AccessLog = 'off' | 'on' | 'query';
 export type BalanceMode = 'shared' | 'handoff';

@@ -5,6 +5,7 @@
 // Pure: the CPU count is injected, files are read elsewhere (config/file.ts).
 
 import { WardenError } from '../errors.js';
+import { requiredReadyOf } from '../protocol/admin.js';
 import { SERVE_OPTIONS, flagName, parseWorkersRange, type OptionSpec, type ServeOptions } from './options.js';
 
 export type RawFlags = Readonly<Record<string, string | boolean | string[] | undefined>>;
@@ -213,12 +214,5 @@ function camel(name: string): string {
 
 /** Number of workers /readyz requires, given the target count. */
 export function requiredReady(options: Pick<ServeOptions, 'minReady'>, workers: number): number {
-  switch (options.minReady.kind) {
-    case 'all':
-      return workers;
-    case 'count':
-      return Math.min(options.minReady.count, workers);
-    case 'percent':
-      return Math.max(1, Math.ceil((workers * options.minReady.percent) / 100));
-  }
+  return requiredReadyOf(options.minReady, workers);
 }

@@ -1,17 +1,21 @@
 // The primary's recurring work: the machine's Tick, the listener's sweep, --probe-path's periodic
 // probes, --reload's source watch and, with --workers MIN..MAX, the load sample the autoscaling rule reads. Each timer only puts an event on the queue or calls the one
 // owner of the thing it touches; `cancel()` stops them all (at shutdown).
+// The Tick (with the sweep) comes every TICK_MS while anything may be due; while the fleet is quiet
+// (the machine's quietUntil) and the listener holds no connection, it waits until the quiet ends:
+// an idle primary wakes for its workers' heartbeats and little else.
 
 import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { ServeOptions } from '../config/options.js';
 import { LOG_EVENTS } from '../log/events.js';
 import type { Logger } from '../log/logger.js';
-import type { MachineEvent, MachineState } from './machine/index.js';
+import { quietUntil, type MachineEvent, type MachineState } from './machine/index.js';
 import { watchSources } from './source-watch.js';
 
 export const TICK_MS = 50;
-const SWEEP_MS = 100;
+/** While quiet, a Tick comes at least this often all the same. */
+const QUIET_TICK_MAX_MS = 1000;
 /** With --workers MIN..MAX, a LoadSampled this often: the autoscaling rule's clock. */
 export const LOAD_SAMPLE_MS = 1000;
 
@@ -24,14 +28,44 @@ export interface Scheduled {
   state(): MachineState;
   dispatch(event: MachineEvent): void;
   sweep(): void;
+  /** The listener holds connections (hand-offs not yet acknowledged, or held): the sweep is due every Tick. */
+  hasConnectionWork(): boolean;
   probe(id: number, path: string, timeoutMs: number): void;
   /** The accept queue (and the memory limit's workers once measured), for LoadSampled. */
   sampleLoad(): { acceptQueue: number | null; memoryAllows?: number };
 }
 
-export function startSchedule(on: Scheduled): { cancel(): void } {
+export interface Schedule {
+  /** After each batch of events (and when the listener takes a connection): the next Tick may be due sooner. */
+  replan(): void;
+  cancel(): void;
+}
+
+export function startSchedule(on: Scheduled): Schedule {
   const { clock, options } = on;
-  const timers = [clock.setInterval(() => on.dispatch({ type: 'Tick' }), TICK_MS), clock.setInterval(() => on.sweep(), SWEEP_MS)];
+  const timers: { cancel(): void }[] = [];
+  let tick: { cancel(): void } | undefined;
+  let tickAt = Number.POSITIVE_INFINITY;
+  let isCancelled = false;
+  const replan = () => {
+    if (isCancelled) return;
+    const now = clock.now();
+    // A Tick within TICK_MS is as soon as any would be: no need to ask the machine.
+    if (tick !== undefined && tickAt <= now + TICK_MS) return;
+    const quiet = on.hasConnectionWork() ? undefined : quietUntil(on.state(), now);
+    const delayMs = quiet === undefined ? TICK_MS : Math.min(QUIET_TICK_MAX_MS, Math.max(TICK_MS, quiet - now));
+    if (tick !== undefined && tickAt <= now + delayMs) return;
+    tick?.cancel();
+    tickAt = now + delayMs;
+    tick = clock.setTimeout(() => {
+      tick = undefined;
+      tickAt = Number.POSITIVE_INFINITY;
+      on.sweep();
+      on.dispatch({ type: 'Tick' });
+      replan();
+    }, delayMs);
+  };
+  replan();
   const { probePath, probeTimeoutMs } = options;
   if (probePath !== undefined) {
     timers.push(clock.setInterval(() => {
@@ -45,7 +79,10 @@ export function startSchedule(on: Scheduled): { cancel(): void } {
     (message) => on.log.log('warn', LOG_EVENTS.fileChanged, message, {}),
   );
   return {
+    replan,
     cancel() {
+      isCancelled = true;
+      tick?.cancel();
       for (const timer of timers) timer.cancel();
       sourceWatch?.close();
     },

@@ -13,6 +13,15 @@ import { withoutSystemdEnv } from '../os/sd-notify.js';
 import type { SpawnBase } from './fleet.js';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
+/**
+ * An idle worker's heartbeat interval (nothing in flight, nothing arrived or finished since its last
+ * beat): 4 times fewer wake-ups of the primary per idle worker. A quarter of --timeout at most, so the
+ * stall rule keeps its margin; an idle worker that freezes leaves rotation this much later (the late
+ * window grows by the difference), a busy one as before.
+ */
+export function idleHeartbeatIntervalMs(timeoutMs: number): number {
+  return Math.max(HEARTBEAT_INTERVAL_MS, Math.min(1000, Math.floor(timeoutMs / 4)));
+}
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 /** How long the kill of a stalled worker waits for its stack (a capture takes ~100 ms). */
 export const CAPTURE_TIMEOUT_MS = 1500;
@@ -72,6 +81,7 @@ export function machineConfig(options: ServeOptions, appLabel: string, appArgs: 
     compareProbeEnabled: options.compareProbe,
     maxRequests: options.maxRequests,
     maxRequestsJitter: options.maxRequestsJitter,
+    minReady: options.minReady,
   };
 }
 
@@ -92,6 +102,7 @@ export function workerConfig(settings: SupervisorSettings, listen: { address: st
     address: socketPath ?? { address: listen.address, family: listen.family, port: listen.port },
     ...(socketPath === undefined ? {} : { socketPath }),
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+    idleHeartbeatIntervalMs: idleHeartbeatIntervalMs(options.timeoutMs),
     requestTimeoutMs: options.requestTimeoutMs,
     listenWaitMs: options.bootTimeoutMs,
     gracefulTimeoutMs: options.gracefulTimeoutMs,

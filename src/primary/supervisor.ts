@@ -17,7 +17,7 @@ import { buildParts, type Parts } from './parts.js';
 import { bindPorts, type BoundPorts } from './ports.js';
 import { probeParentDeathLauncher, signalProcess } from './processes.js';
 import { PendingRequests, type LifecycleOutcome } from './requests.js';
-import { startSchedule } from './schedule.js';
+import { startSchedule, type Schedule } from './schedule.js';
 import { machineConfig, spawnBase, type SupervisorSettings } from './settings.js';
 import { SystemdLink } from './systemd-link.js';
 
@@ -48,7 +48,7 @@ export class Supervisor {
   /** Set when the listener starts closing: it first takes the connections still queued in the kernel. */
   private listenerClosed: Promise<void> | undefined;
   private readonly control: ControlServer;
-  private schedule: { cancel(): void } | undefined;
+  private schedule: Schedule | undefined;
   private info: PrimaryInfo | undefined;
   private controlPath: string | undefined;
   private spawnBase: SpawnBase | undefined;
@@ -85,8 +85,9 @@ export class Supervisor {
     this.systemd = new SystemdLink(this.clock, this.log);
     this.schedule = startSchedule({
       clock: this.clock, log: this.log, options, modulePath: settings.modulePath, state: () => this.state, dispatch: (event) => this.dispatch(event),
-      sweep: () => listener.sweep(), probe: (id, path, timeoutMs) => this.parts.fleet.probe(id, path, timeoutMs), sampleLoad: () => this.parts.sampleLoad(),
+      sweep: () => listener.sweep(), hasConnectionWork: () => listener.hasConnectionWork, probe: (id, path, timeoutMs) => this.parts.fleet.probe(id, path, timeoutMs), sampleLoad: () => this.parts.sampleLoad(),
     });
+    listener.onConnectionWork = () => this.schedule?.replan();
     await launcherFound;
     this.dispatch({ type: 'Tick' });
     return { listen: bound.listen, admin: bound.admin, control: bound.control, done };
@@ -128,6 +129,7 @@ export class Supervisor {
           reloadingTo: this.state.reload?.generation, inRotation: rotation.length, targetWorkers: this.state.targetWorkers,
         });
       }
+      this.schedule?.replan();
     } finally {
       this.isProcessing = false;
     }

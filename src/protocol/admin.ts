@@ -1,10 +1,25 @@
 // The admin server's answers as clients read them: the `/workers` body (each worker's view, the
 // display states), the incident records of `/workers` and `/incidents`. Declared once: the primary
 // builds these (primary/admin/report.ts) and `warden status`, `warden check` and the tests read them.
-// Types only, besides the list of display states.
+// Types only, besides the list of display states and the --min-ready rule (/readyz and reloads read it).
 
 import type { LogStreamStats } from '../log/log-stream.js';
 import type { HeapSnapshotResult, RequestsReport, SerializedError } from './messages.js';
+
+/** --min-ready: the workers /readyz requires, and so what a rolling reload must leave serving. */
+export type MinReady = { kind: 'all' } | { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
+
+/** Number of workers --min-ready requires, given the target count. */
+export function requiredReadyOf(minReady: MinReady, workers: number): number {
+  switch (minReady.kind) {
+    case 'all':
+      return workers;
+    case 'count':
+      return Math.min(minReady.count, workers);
+    case 'percent':
+      return Math.max(1, Math.ceil((workers * minReady.percent) / 100));
+  }
+}
 
 /**
  * What /workers, /readyz, `warden status`, the dashboard and the `warden_workers{state}` metric call
@@ -103,6 +118,8 @@ export interface WorkerView {
   sinceMs: number;
   uptimeMs: number;
   heartbeatAgeMs: number | null;
+  /** How much later than the regular 250 ms its next heartbeat is due (an idle worker beats less often); null before a heartbeat. */
+  heartbeatDelayedMs: number | null;
   loopDelayMs: number | null;
   /** Event-loop utilisation over the last heartbeat interval, 0..1; null before a heartbeat or from an older worker. */
   eventLoopUtilization: number | null;

@@ -48,6 +48,12 @@ export interface HeartbeatStats {
   heapUsedBytes: number;
   /** Finished requests since the worker started, for /metrics; absent from older workers. */
   http?: HttpCounts;
+  /**
+   * How much later than the regular interval the next heartbeat is due, ms: 0 while the worker has
+   * work, more when it is idle (it beats less often then). The primary widens the late window by
+   * as much. Absent from older workers (0).
+   */
+  nextBeatDelayedMs?: number;
 }
 
 /** Upper bounds (seconds) of the request duration histogram a worker keeps. */
@@ -191,6 +197,7 @@ function isUtilization(value: unknown): boolean {
 function isStats(value: unknown): value is HeartbeatStats {
   return isRecord(value) && STAT_KEYS.every((key) => typeof value[key] === 'number' && Number.isFinite(value[key])) &&
     isUtilization(value.eventLoopUtilization) &&
+    (value.nextBeatDelayedMs === undefined || (typeof value.nextBeatDelayedMs === 'number' && value.nextBeatDelayedMs >= 0 && Number.isFinite(value.nextBeatDelayedMs))) &&
     (value.http === undefined || isHttpCounts(value.http));
 }
 
@@ -284,6 +291,8 @@ export interface WorkerConfig {
   /** --uds: the socket's path; PORT is set to it, and a listen() on it is the app's own. */
   socketPath?: string;
   heartbeatIntervalMs: number;
+  /** The interval of an idle worker's heartbeats (nothing in flight, nothing arrived or finished): longer, fewer wake-ups of the primary. */
+  idleHeartbeatIntervalMs?: number;
   requestTimeoutMs: number;
   listenWaitMs: number;
   /** --graceful-timeout: on drain, upgraded connections are closed just before it runs out. */

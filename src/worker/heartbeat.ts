@@ -2,6 +2,9 @@
 // its event-loop delay, request counts and memory. If the loop is blocked, no heartbeat leaves, and
 // that silence is what the primary judges. Each beat also carries the loop's utilisation (ELU) since
 // the previous beat: a loop that still turns but is busy nearly all the time is saturated, not stalled.
+// An idle worker (nothing in flight, nothing arrived or finished since its last beat) beats at a
+// slower pace, on the wall clock's multiples of that pace so the primary wakes once for all idle
+// workers, and says so in each beat; a new connection or request brings the regular pace back at once.
 
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { HeartbeatStats } from '../protocol/messages.js';
@@ -19,18 +22,45 @@ export function utilizationBetween(previous: EventLoopUtilization, current: Even
   return Math.min(1, Math.max(0, Math.round((active / total) * 1000) / 1000));
 }
 
-export function startHeartbeat(tracker: RequestTracker, intervalMs: number, send: (stats: HeartbeatStats) => void): () => void {
+/** An idle beat's loop utilisation stays under this: a loop busy with timers of its own is not idle. */
+const IDLE_UTILIZATION = 0.5;
+
+export interface HeartbeatPace {
+  intervalMs: number;
+  /** The interval while idle; the regular one when absent or not longer. */
+  idleIntervalMs?: number;
+}
+
+/**
+ * The wait until the next beat: the regular interval after a beat with work in it, otherwise the
+ * time to the next wall-clock multiple of the idle interval (never under the regular one), so idle
+ * workers beat in the same instant.
+ */
+export function nextBeatInMs(pace: HeartbeatPace, isIdle: boolean, wallClockMs: number): number {
+  const idleMs = pace.idleIntervalMs ?? pace.intervalMs;
+  if (!isIdle || idleMs <= pace.intervalMs) return pace.intervalMs;
+  return Math.max(pace.intervalMs, idleMs - (wallClockMs % idleMs));
+}
+
+export function startHeartbeat(tracker: RequestTracker, pace: HeartbeatPace, send: (stats: HeartbeatStats) => void): () => void {
   // Each sample is a timer wakeup of this process: at 10 ms, 100 wakeups a second cost an idle worker
   // about 1 % of a core. 50 ms (5 samples per heartbeat) still sees any block that matters here.
   const resolutionMs = 50;
   const delay = monitorEventLoopDelay({ resolution: resolutionMs });
   delay.enable();
   let lastBeatAt = performance.now();
+  let dueAt = lastBeatAt;
   let resumedAt: number | undefined;
   let lastUtilization = performance.eventLoopUtilization();
+  let lastServed = -1;
+  let arrivedSinceBeat = true;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
   const beat = () => {
     const now = performance.now();
-    if (now - lastBeatAt >= LOOP_PAUSE_MS) resumedAt = now;
+    // A beat due at the regular interval that comes LOOP_PAUSE_MS after the previous one: the loop
+    // stood still. Counted from when this beat was due, so a slow idle pace is no pause.
+    if (now - dueAt >= LOOP_PAUSE_MS - pace.intervalMs) resumedAt = now;
     lastBeatAt = now;
     tracker.enforceTimeout();
     tracker.noteProgress();
@@ -42,12 +72,29 @@ export function startHeartbeat(tracker: RequestTracker, intervalMs: number, send
     const utilization = performance.eventLoopUtilization();
     const eventLoopUtilization = utilizationBetween(lastUtilization, utilization);
     lastUtilization = utilization;
-    send({ ...tracker.stats(), loopDelayMs, eventLoopUtilization, loopPausedAgoMs, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
+    const stats = tracker.stats();
+    const isIdle = !arrivedSinceBeat && stats.inFlight === 0 && stats.served === lastServed && !tracker.isDraining && eventLoopUtilization < IDLE_UTILIZATION;
+    arrivedSinceBeat = false;
+    lastServed = stats.served;
+    const waitMs = nextBeatInMs(pace, isIdle, Date.now());
+    dueAt = now + waitMs;
+    timer = setTimeout(beat, waitMs);
+    send({ ...stats, loopDelayMs, eventLoopUtilization, loopPausedAgoMs, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, nextBeatDelayedMs: waitMs - pace.intervalMs });
+  };
+  tracker.onArrival = () => {
+    arrivedSinceBeat = true;
+    // Waiting at the idle pace: beat once the current I/O is handled, then at the regular pace, so
+    // the primary hears of this work within one interval, as with a busy worker.
+    if (stopped || timer === undefined || dueAt - lastBeatAt <= pace.intervalMs) return;
+    clearTimeout(timer);
+    dueAt = performance.now();
+    timer = setTimeout(beat, 0);
   };
   beat();
-  const timer = setInterval(beat, intervalMs);
   return () => {
-    clearInterval(timer);
+    stopped = true;
+    tracker.onArrival = undefined;
+    clearTimeout(timer);
     delay.disable();
   };
 }

@@ -246,7 +246,7 @@ async function main(): Promise<void> {
   for (const raw of pendingHandles.splice(0)) hand(server, raw);
   booted = true;
   send({ warden: 1, act: 'ready', shape: loaded.shape });
-  startHeartbeat(tracker, config.heartbeatIntervalMs, (stats) => send({ warden: 1, act: 'heartbeat', stats }));
+  startHeartbeat(tracker, { intervalMs: config.heartbeatIntervalMs, idleIntervalMs: config.idleHeartbeatIntervalMs }, (stats) => send({ warden: 1, act: 'heartbeat', stats }));
   startAppMetrics(config.modulePath, 1000, (metrics) => send({ warden: 1, act: 'metrics', metrics: metrics as AppMetric[] }));
 }
 

@@ -49,6 +49,8 @@ export class RequestTracker {
   private readonly recent = new RecentAnswers();
   private draining = false;
   private readonly http = new HttpCounter();
+  /** Called on each new connection and request: the heartbeat returns to its regular pace at once. */
+  onArrival: (() => void) | undefined;
 
   constructor(
     private readonly requestTimeoutMs: number,
@@ -66,6 +68,7 @@ export class RequestTracker {
   /** Every connection handed to this worker, HTTP or not. */
   addSocket(socket: Socket, now = performance.now()): void {
     this.connections.add(socket, now);
+    this.onArrival?.();
   }
 
   /**
@@ -83,6 +86,10 @@ export class RequestTracker {
 
   get inFlightCount(): number {
     return this.inFlight.size;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   /** Open connections, upgraded ones included: a draining worker exits once there are none. */
@@ -200,6 +207,7 @@ export class RequestTracker {
     this.inFlight.add(entry);
     this.firstUnansweredAt ??= entry.start;
     this.unansweredCount += 1;
+    this.onArrival?.();
     if (this.draining) res.shouldKeepAlive = false;
     const socket = req.socket;
     const done = () => {

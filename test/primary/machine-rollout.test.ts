@@ -52,6 +52,43 @@ describe('rolling reload', () => {
     assert.equal(h.state.slots[0]?.consecutiveFailures, 0, 'a reload is no failure');
   });
 
+  test('with --min-ready leaving room, the reload rolls that many slots at once, each old worker draining once its successor is ready', () => {
+    const h = new Harness({ workers: 4, minReady: { kind: 'count', count: 2 } });
+    const [a, b, c, d] = h.boot() as [number, number, number, number];
+    h.tickUntil(1000);
+    keepCapacity(h);
+    const start = h.send({ type: 'ReloadRequested', requestId: 4, source: 'test' }, 1000);
+    assert.deepEqual(of(start, 'Spawn').map((s) => [s.slot, s.generation]), [[1, 2], [2, 2]], '4 workers, 2 required ready: 2 slots at once');
+    assert.match(notified(h, 4)[0]?.message ?? '', /2 slots at a time/);
+    const [a2, b2] = h.spawnAll(start) as [number, number];
+    const swapA = h.send({ type: 'WorkerReady', id: a2 }, 1500);
+    assert.deepEqual(of(swapA, 'Drain').map((x) => x.id), [a]);
+    assert.deepEqual(of(swapA, 'Spawn').map((s) => s.slot), [3], 'slot 3 starts as soon as slot 1 is done: 2 surges at a time');
+    const [c2] = h.spawnAll(swapA) as [number];
+    const swapB = h.send({ type: 'WorkerReady', id: b2 }, 1600);
+    assert.deepEqual(of(swapB, 'Drain').map((x) => x.id), [b]);
+    const [d2] = h.spawnAll(swapB) as [number];
+    h.send({ type: 'WorkerReady', id: c2 }, 2000);
+    const last = h.send({ type: 'WorkerReady', id: d2 }, 2100);
+    assert.deepEqual(of(last, 'Drain').map((x) => x.id), [d]);
+    assert.equal(h.worker(c).condition, 'reload');
+    assert.deepEqual(notified(h, 4).at(-1)?.done, { ok: true });
+  });
+
+  test('a parallel reload failing in one slot stops the replacements still booting in the others; the old workers keep serving', () => {
+    const h = new Harness({ workers: 3, minReady: { kind: 'count', count: 1 } });
+    const [a, b, c] = h.boot() as [number, number, number];
+    h.tickUntil(1000);
+    keepCapacity(h);
+    const [a2, b2] = h.spawnAll(h.send({ type: 'ReloadRequested', requestId: 5, source: 'test' }, 1000)) as [number, number];
+    h.send({ type: 'WorkerBootFailed', id: a2, error: { name: 'Error', message: 'boom' } }, 1200);
+    const failed = h.send({ type: 'WorkerExited', id: a2, code: 1, signal: null }, 1250);
+    assert.deepEqual(notified(h, 5).at(-1)?.done, { ok: false });
+    assert.ok(of(failed, 'Signal').some((s) => s.id === b2 && s.signal === 'SIGTERM') || h.worker(b2).retiring, 'the other replacement is stopped');
+    assert.deepEqual([a, b, c].map((id) => h.worker(id).state), ['ready', 'ready', 'ready']);
+    assert.equal(of(h.tickUntil(30_000), 'Spawn').length, 0, 'nothing retried');
+  });
+
   test('with one worker the new one is up before the old one drains', () => {
     const h = new Harness({ workers: 1 });
     const [a] = h.boot() as [number];

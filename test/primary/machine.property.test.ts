@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { initialState, isActive, isInRotation, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
+import { initialState, isActive, isInRotation, quietUntil, rotationOf, step, stepFully, type Effect, type MachineConfig, type MachineEvent, type MachineState } from '../../src/primary/machine/index.js';
 import { autoscalePolicy } from '../../src/primary/machine/autoscale.js';
 import { DEFAULT_BACKOFF } from '../../src/primary/machine/policy.js';
+import { reloadWidth } from '../../src/primary/machine/rollout.js';
 import { deepFreeze } from './machine-harness.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
 
@@ -301,6 +302,12 @@ function check(condition: boolean, message: () => string): void {
   if (!condition) assert.fail(message());
 }
 
+/** The most surge workers checkInvariants saw at once, so a test can tell parallel rolls happened. */
+let surgesSeen = 0;
+
+/** States checkInvariants found quiet (quietUntil defined), so a test can tell the property was exercised. */
+let quietStatesSeen = 0;
+
 function checkInvariants(before: MachineState, state: MachineState, effects: Effect[], now: number, lastEvents: () => string): void {
   const context = () => `\nlast events:\n${lastEvents()}`;
   const target = state.targetWorkers;
@@ -311,11 +318,18 @@ function checkInvariants(before: MachineState, state: MachineState, effects: Eff
   const serving = state.workers.filter((worker) => isInRotation(state, worker));
   check(serving.length <= target, () => `${serving.length} workers in rotation for a target of ${target}${context()}`);
   // Never a worker in two places: one record per id, at most one worker holding each slot besides
-  // the one surge worker (reload, upkeep) that may exist at a time.
+  // its surge worker (reload, upkeep). A step that starts a surge worker leaves at most reloadWidth
+  // of them (the room --min-ready leaves, at least 1), one with the default --min-ready all.
   const ids = state.workers.map((worker) => worker.id);
   check(new Set(ids).size === ids.length, () => `a worker id appears twice: ${ids.join(',')}${context()}`);
   const surges = state.workers.filter((worker) => worker.surgeFor !== undefined && isActive(worker));
-  check(surges.length <= 1, () => `${surges.length} surge workers at once${context()}`);
+  const startedSurge = effects.some((effect) => effect.type === 'Spawn' && surges.some((worker) => worker.id === effect.id));
+  if (startedSurge) check(surges.length <= reloadWidth(state), () => `${surges.length} surge workers at once, above the bound of ${reloadWidth(state)}${context()}`);
+  if (state.config.minReady === undefined) check(surges.length <= 1, () => `${surges.length} surge workers at once with --min-ready all${context()}`);
+  surgesSeen = Math.max(surgesSeen, surges.length);
+  for (const slot of new Set(surges.map((worker) => worker.slot))) {
+    check(surges.filter((worker) => worker.slot === slot).length === 1, () => `two surge workers in slot ${slot}${context()}`);
+  }
   for (const slot of state.slots) {
     const holders = state.workers.filter((worker) => worker.slot === slot.slot && isActive(worker) && worker.surgeFor === undefined);
     check(holders.length <= 1, () => `slot ${slot.slot} held by ${holders.length} workers${context()}`);
@@ -341,6 +355,17 @@ function checkInvariants(before: MachineState, state: MachineState, effects: Eff
   }
   // Time only moves forward inside the machine's view: no deadline set in the past is missed silently.
   if (before.phase === 'exited') assert.equal(effects.length, 0, 'an exited machine does nothing');
+  // While quiet, a Tick at any moment before the quiet ends finds nothing to do, by the full pass too:
+  // the supervisor may skip those Ticks.
+  const quiet = quietUntil(state, now);
+  if (quiet !== undefined) {
+    quietStatesSeen += 1;
+    check(quiet > now, () => `quiet until ${quiet}, not after now (${now})${context()}`);
+    for (const at of [now, Math.floor((now + Math.min(quiet, now + 60_000)) / 2), Math.min(quiet, now + 60_000) - 1]) {
+      const ticked = stepFully(state, { type: 'Tick' }, at);
+      check(ticked.effects.length === 0 && isDeepStrictEqual(rotationOf(ticked.state), rotationOf(state)), () => `quiet until ${quiet}, but a Tick at ${at} did ${JSON.stringify(ticked.effects)}${context()}`);
+    }
+  }
 }
 
 const TIME_TO_KILL_MS = CONFIG.timeoutMs + CONFIG.captureTimeoutMs + CONFIG.gracefulTimeoutMs + CONFIG.killAfterMs + 1000;
@@ -351,6 +376,24 @@ test('for random event sequences the invariants hold after every step', () => {
     const world = new World(CONFIG);
     for (const next of commands) world.run(next);
   }), { numRuns: 300 });
+});
+
+test('a quiet fleet is reached, and a Tick at any moment of its quiet finds nothing to do (the supervisor may skip it)', () => {
+  const before = quietStatesSeen;
+  const calm = fc.oneof(
+    { weight: 8, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 3000 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), pick }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('freeze' as const), pick }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('thaw' as const), pick }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('silent' as const), pick }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('heavy' as const), pick }) },
+  );
+  fc.assert(fc.property(fc.array(calm, { minLength: 1, maxLength: 30 }), (commands) => {
+    const world = new World(CONFIG);
+    world.autoReady = true;
+    for (const next of commands) world.run(next);
+  }), { numRuns: 100 });
+  assert.ok(quietStatesSeen - before > 100, `quiet states were checked (${quietStatesSeen - before})`);
 });
 
 test('with a larger fleet, the incremental paths decide as the full pass for random event sequences', () => {
@@ -441,6 +484,28 @@ test('clock jumps cannot make a worker stalled: the machine only sees the monoto
   world.run({ kind: 'ready', pick: 0 });
   world.advance(60_000);
   assert.ok(world.alive.has(worker?.id as number) && !world.killed.has(worker?.id as number), 'a beating worker lives on');
+});
+
+test('with --min-ready leaving room, a reload rolls several slots at once, within the bound, and still ends', () => {
+  surgesSeen = 0;
+  fc.assert(fc.property(fc.array(command, { minLength: 1, maxLength: 40 }), fc.integer({ min: 2, max: 8 }), fc.integer({ min: 1, max: 8 }), (commands, workers, minReady) => {
+    const config: MachineConfig = { ...CONFIG, workers, minReady: { kind: 'count', count: Math.min(minReady, workers) } };
+    const world = new World(config);
+    world.autoReady = true;
+    world.advance(500);
+    world.run({ kind: 'reload', requestId: 1 });
+    for (const next of commands) world.run(next);
+    if (world.state.phase !== 'running') return;
+    for (const id of [...world.frozen]) world.frozen.delete(id);
+    const bound = 2 * (world.state.targetWorkers + 1) * (CONFIG.bootTimeoutMs + CONFIG.backoff.maxMs);
+    for (let waited = 0; waited < bound && (world.state.reload !== undefined || world.state.reloadQueued !== undefined); waited += 1000) {
+      world.advance(1000);
+      if (world.state.phase !== 'running') return;
+    }
+    if (world.state.phase !== 'running') return;
+    assert.equal(world.state.reload, undefined, `a reload is still running: ${JSON.stringify(world.state.reload)}`);
+  }), { numRuns: 150 });
+  assert.ok(surgesSeen > 1, `several slots rolled at once (at most ${surgesSeen} surge workers seen)`);
 });
 
 test('a reload asked at any moment ends (completed, failed or stopped) once processes behave, and never leaves two reloads interleaved', () => {

@@ -154,6 +154,18 @@ describe('liveness', () => {
     h.send({ type: 'HeartbeatReceived', id, stats: stats() }, 1600);
     assert.equal(isInRotation(h.state, h.worker(id)), true);
   });
+
+  test('an idle worker that announced a later beat is late only that much later; the stall rule does not move', () => {
+    const h = new Harness();
+    const [id] = h.boot() as [number, number];
+    h.send({ type: 'HeartbeatReceived', id, stats: stats({ nextBeatDelayedMs: 750 }) }, 250);
+    h.tickUntil(1950, [id]);
+    assert.equal(h.worker(id).condition, 'ok', 'in rotation 1.7 s after a beat that announced the next one 750 ms late');
+    h.tickUntil(2050, [id]);
+    assert.equal(h.worker(id).condition, 'late', 'late 1 s + 750 ms after that beat');
+    const later = h.tickUntil(5300, [id]);
+    assert.ok(of(later, 'Signal').some((s) => s.id === id && s.signal === 'SIGKILL'), 'killed at the 5 s timeout after its last beat');
+  });
 });
 
 describe('request progress', () => {

@@ -5,7 +5,7 @@ import { formatStatus, statusRows, suspicionText, useColour, type StatusSample }
 
 function sample(at: number, served: number, state: DisplayState = 'ready'): StatusSample {
   const worker: WorkerView = {
-    slot: 1, generation: 1, pid: 11, state, inRotation: true, saturated: false, reason: null, suspicion: null, since: '', sinceMs: 0, uptimeMs: 61_000, heartbeatAgeMs: 10,
+    slot: 1, generation: 1, pid: 11, state, inRotation: true, saturated: false, reason: null, suspicion: null, since: '', sinceMs: 0, uptimeMs: 61_000, heartbeatAgeMs: 10, heartbeatDelayedMs: 0,
     loopDelayMs: 1.234, eventLoopUtilization: 0.876, inFlight: 2, oldestInFlightMs: 0, served, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
     rssBytes: 50 * 1024 * 1024, heapUsedBytes: null, restarts: 1, replacements: null,
     lastExit: { code: null, signal: 'SIGKILL', reason: 'no heartbeat for 5.0s', at: '' },

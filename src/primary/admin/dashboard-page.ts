@@ -43,8 +43,10 @@ const $ = (id) => document.getElementById(id);
 const esc = (text) => String(text).replace(/[&<>"]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
 const dur = (ms) => { const s = Math.floor(ms / 1000); return s < 60 ? s + 's' : s < 3600 ? Math.floor(s / 60) + 'm' + String(s % 60).padStart(2, '0') + 's' : Math.floor(s / 3600) + 'h' + String(Math.floor(s % 3600 / 60)).padStart(2, '0') + 'm'; };
 const mb = (b) => b == null ? '-' : Math.round(b / 1048576) + ' MB';
+// Silent for 600 ms past when its next heartbeat was due (an idle worker announces a later one).
+const silent = (w) => w.heartbeatAgeMs != null && w.heartbeatAgeMs >= 600 + (w.heartbeatDelayedMs ?? 0);
 function health(w) {
-  const beating = w.heartbeatAgeMs == null || w.heartbeatAgeMs < 600;
+  const beating = !silent(w);
   if (w.state === 'ready' && !w.suspicion && beating) return 'ok';
   if ((w.state === 'ready' || w.state === 'quarantined' || w.state === 'booting' || w.state === 'draining' || w.state === 'stopping') && beating) return 'warn';
   return 'bad';
@@ -96,7 +98,7 @@ function renderWorkers(body) {
     live.add(w.pid);
     const h = track(w, at) || { rps: [], loop: [], elu: [] };
     const cls = health(w);
-    const late = w.heartbeatAgeMs != null && w.heartbeatAgeMs >= 600 ? ' (no heartbeat for ' + (w.heartbeatAgeMs / 1000).toFixed(1) + 's)' : '';
+    const late = silent(w) ? ' (no heartbeat for ' + (w.heartbeatAgeMs / 1000).toFixed(1) + 's)' : '';
     const rps = h.rps.length ? h.rps[h.rps.length - 1].toFixed(1) : '-';
     return '<section class="worker ' + cls + '" data-slot="' + w.slot + '" data-pid="' + (w.pid ?? '') + '" data-health="' + cls + '">' +
       '<div class="top"><strong>worker ' + w.slot + (w.generation > 1 ? ' g' + w.generation : '') + '</strong><span class="muted">pid ' + (w.pid ?? '-') + '</span></div>' +

@@ -91,6 +91,7 @@ export function workerView(state: MachineState, worker: WorkerRecord, now: numbe
     sinceMs: Math.round(now - worker.since),
     uptimeMs: Math.round(now - worker.spawnedAt),
     heartbeatAgeMs: worker.lastBeatAt === undefined ? null : Math.round(now - worker.lastBeatAt),
+    heartbeatDelayedMs: stats === undefined ? null : stats.nextBeatDelayedMs ?? 0,
     loopDelayMs: stats?.loopDelayMs ?? null,
     eventLoopUtilization: stats?.eventLoopUtilization ?? null,
     inFlight: stats?.inFlight ?? 0,
@@ -157,7 +158,7 @@ function emptySlotView(slot: number, spawns: number, lastExit: MachineState['slo
   return {
     slot, generation: 0, pid: null, state: 'exited', inRotation: false, saturated: false, suspicion: null,
     reason: lastExit?.reason ?? 'not started', since: lastExit === undefined ? iso(now) : iso(lastExit.at),
-    sinceMs: lastExit === undefined ? 0 : Math.round(now - lastExit.at), uptimeMs: 0, heartbeatAgeMs: null,
+    sinceMs: lastExit === undefined ? 0 : Math.round(now - lastExit.at), uptimeMs: 0, heartbeatAgeMs: null, heartbeatDelayedMs: null,
     loopDelayMs: null, eventLoopUtilization: null, inFlight: 0, oldestInFlightMs: 0, served: 0, timedOut: 0, connections: 0, upgraded: 0, pendingHandoffs: 0, inspectPort: null,
     rssBytes: null, heapUsedBytes: null, restarts: Math.max(0, spawns - 1),
     lastExit: exitView(lastExit),

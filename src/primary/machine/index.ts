@@ -7,6 +7,7 @@
 
 export { step, stepFully } from './step.js';
 export { isSettled, rotationOf } from './state-facts.js';
+export { quietUntil } from './liveness.js';
 export * from './types.js';
 export * from './events.js';
 export * from './state.js';

@@ -9,7 +9,8 @@ import { scaleWorkerFailed, surgeFailed } from './rollout.js';
 import { slotRecord } from './state.js';
 import type { MachineState, UpkeepReason, WorkerRecord } from './types.js';
 import { checkSuspicion } from './quarantine.js';
-import { heartbeatFreshness, hungRequestsReason, QUARANTINE_RULE, silenceMs } from './verdicts.js';
+import { isSettled } from './state-facts.js';
+import { heartbeatFreshness, hungRequestsReason, lateAfterBeatMs, QUARANTINE_RULE, silenceMs } from './verdicts.js';
 
 /**
  * Whether checkWorker could change anything for this worker at `now`: false only when every check
@@ -34,7 +35,7 @@ export function isCheckDue(state: MachineState, worker: WorkerRecord, now: numbe
       throw new Error(`machine: worker ${worker.slot} in impossible state ${String(impossible)}`);
     }
   }
-  if (worker.lastBeatAt !== undefined && !worker.killSent && heartbeatFreshness(worker.lastBeatAt, now, config.lateMs, config.timeoutMs) !== 'fresh') return true;
+  if (worker.lastBeatAt !== undefined && !worker.killSent && heartbeatFreshness(worker.lastBeatAt, now, lateAfterBeatMs(config.lateMs, worker.stats), config.timeoutMs) !== 'fresh') return true;
   if (worker.state === 'draining') return worker.deadline !== undefined && now >= worker.deadline;
   if (worker.retiring) return false;
   if (worker.readyAt !== undefined && now - worker.readyAt >= config.backoff.resetAfterMs && (slotRecord(state, worker.slot)?.consecutiveFailures ?? 0) !== 0) return true;
@@ -47,6 +48,27 @@ export function isCheckDue(state: MachineState, worker: WorkerRecord, now: numbe
   if (hungRequestsReason(stats) !== undefined) return true;
   if (config.stuckAfterMs <= 0 || state.phase !== 'running') return false;
   return worker.suspicion !== undefined || silenceMs({ id: worker.id, stats, statsAt: worker.statsAt }) >= QUARANTINE_RULE.suspectFloorMs;
+}
+
+/**
+ * Until when a Tick can change nothing, so that the supervisor may tick less often while the fleet is
+ * quiet: undefined unless the state is settled and every worker is ready, in rotation, unsuspected,
+ * with nothing in flight and no check due now; then the first moment a check may fall due by time
+ * alone (a heartbeat turning late, a slot's crash count reset). Any event may end the quiet, so the
+ * supervisor asks again after each one. machine.property.test.ts holds it to the full pass.
+ */
+export function quietUntil(state: MachineState, now: number): number | undefined {
+  if (!isSettled(state)) return undefined;
+  const config = state.config;
+  let until = Number.POSITIVE_INFINITY;
+  for (const worker of state.workers) {
+    const stats = worker.stats;
+    if (worker.state !== 'ready' || worker.condition !== 'ok' || worker.retiring || worker.killSent || worker.awaitingProbe || worker.suspicion !== undefined) return undefined;
+    if (worker.lastBeatAt === undefined || stats === undefined || stats.inFlight > 0 || stats.unansweredCount > 0 || isCheckDue(state, worker, now)) return undefined;
+    until = Math.min(until, worker.lastBeatAt + lateAfterBeatMs(config.lateMs, stats));
+    if (worker.readyAt !== undefined && (slotRecord(state, worker.slot)?.consecutiveFailures ?? 0) !== 0) until = Math.min(until, worker.readyAt + config.backoff.resetAfterMs);
+  }
+  return until;
 }
 
 /** The per-state deadlines of one worker on a Tick (boot, drain, kill escalation), then its liveness and progress. */
@@ -100,7 +122,7 @@ export function checkWorker(run: Actions, worker: WorkerRecord): void {
 function checkLiveness(run: Actions, worker: WorkerRecord): void {
   const config = run.state.config;
   if (worker.lastBeatAt === undefined || worker.killSent) return;
-  const freshness = heartbeatFreshness(worker.lastBeatAt, run.now, config.lateMs, config.timeoutMs);
+  const freshness = heartbeatFreshness(worker.lastBeatAt, run.now, lateAfterBeatMs(config.lateMs, worker.stats), config.timeoutMs);
   const silentFor = ms(run.now - worker.lastBeatAt);
   if (freshness === 'stalled') {
     if (worker.condition === 'stalled') return; // already waiting for its stack

@@ -1,7 +1,9 @@
 // Reconcile toward targets, as gunicorn's arbiter does: a reload raises the target generation, a
 // scale (or the autoscaling rule, on each LoadSampled) moves the target worker count, and upkeep (--max-requests, --max-memory) marks a worker as
-// due. The same pass then starts one surge worker at a time in the slot concerned, and retires the
-// old worker only once the new one is ready, so capacity never drops below the target.
+// due. The same pass then starts surge workers in the slots concerned, and retires each old worker
+// only once its replacement is ready, so capacity never drops below the target. A reload rolls
+// `reloadWidth` slots at once: the workers above --min-ready are the room it may spend on booting
+// replacements (one at a time with the default --min-ready all); upkeep recycles one at a time.
 // Pure, like step.ts: it acts through an Actions object (actions.ts) and pushes effects.
 
 import { LOG_EVENTS } from '../../log/events.js';
@@ -10,6 +12,18 @@ import { fleetUtilization, sampleAutoscale } from './autoscale.js';
 import { backoffMs } from './policy.js';
 import { isActive, isInRotation } from './state.js';
 import { MAX_WORKERS, REPLACEMENT_REASONS, type MachineState, type ReloadOutcome, type WorkerRecord } from './types.js';
+import { requiredReadyOf } from '../../protocol/admin.js';
+
+/**
+ * How many slots a reload replaces at once, which is also the surge bound (workers above the
+ * target while it runs): the target less the workers --min-ready requires, at least 1. Each old
+ * worker serves until its replacement is ready, so the ready count never drops; the room bounds the
+ * CPU and memory spent on booting replacements beside the serving workers.
+ */
+export function reloadWidth(state: Pick<MachineState, 'config' | 'targetWorkers'>): number {
+  const target = state.targetWorkers;
+  return Math.max(1, target - requiredReadyOf(state.config.minReady ?? { kind: 'all' }, target));
+}
 
 // ---- reload ----
 
@@ -38,7 +52,8 @@ function startReload(run: Actions, requestIds: number[], source: string): void {
   state.highestGeneration = generation;
   state.reload = { generation, requestIds, startedAt: run.now, slotsDone: 0 };
   state.generation = generation;
-  const message = `reloading (asked by ${source}): ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'} to generation ${generation}, one slot at a time, each new worker ready before the old one drains`;
+  const width = reloadWidth(state);
+  const message = `reloading (asked by ${source}): ${state.targetWorkers} worker${state.targetWorkers === 1 ? '' : 's'} to generation ${generation}, ${width === 1 ? 'one slot' : `${width} slots`} at a time, each new worker ready before the old one drains`;
   run.log('info', LOG_EVENTS.reloadStarted, undefined, message, { source, generation });
   run.notify(requestIds, message);
 }
@@ -76,14 +91,23 @@ function finishReload(run: Actions, outcome: ReloadOutcome, detail: { slot?: num
   }
 }
 
-/** The slot to move to the reload's generation next: 'wait' while an old worker there still boots. */
-function nextSlotToReload(state: MachineState, generation: number): number | 'wait' | 'done' {
+/**
+ * The slots to move to the reload's generation next, in slot order, skipping those whose surge is
+ * under way; the list stops at a slot whose old worker still boots (it is waited for). 'done' when no
+ * old worker is left.
+ */
+function nextSlotsToReload(state: MachineState, generation: number): number[] | 'done' {
+  const slots: number[] = [];
+  let isDone = true;
   for (let slot = 1; slot <= state.targetWorkers; slot++) {
     const old = state.workers.filter((worker) => worker.slot === slot && isActive(worker) && worker.generation < generation);
     if (old.length === 0) continue;
-    return old.some((worker) => worker.state === 'ready') ? slot : 'wait';
+    isDone = false;
+    if (state.workers.some((worker) => worker.slot === slot && worker.surgeFor !== undefined && !worker.retiring)) continue;
+    if (!old.some((worker) => worker.state === 'ready')) break;
+    slots.push(slot);
   }
-  return 'done';
+  return isDone ? 'done' : slots;
 }
 
 // ---- scale ----
@@ -222,7 +246,15 @@ export function surgeFailed(run: Actions, worker: WorkerRecord, error: string): 
   const state = run.state;
   const slot = run.slotOf(worker);
   if (state.reload !== undefined && worker.generation === state.reload.generation) {
+    const generation = state.reload.generation;
     finishReload(run, 'failed', { slot: worker.slot, error });
+    // The replacements still booting in other slots are stopped: the old workers keep serving.
+    for (const other of state.workers) {
+      if (other.id === worker.id || other.surgeFor === undefined || other.generation !== generation || other.retiring) continue;
+      const surge = run.own(other);
+      surge.surgeFor = undefined;
+      run.stopWorker(surge, `the reload to generation ${generation} failed at slot ${worker.slot}`);
+    }
     return;
   }
   // Upkeep could not start a replacement (the code on disk no longer starts): keep the old worker,
@@ -253,26 +285,26 @@ export function reconcileRollouts(run: Actions): void {
   const state = run.state;
   if (state.phase !== 'running') return;
   retireSurplus(run);
-  const surging = state.workers.some((worker) => worker.surgeFor !== undefined && !worker.retiring);
-  if (!surging) startNextSurge(run);
+  startNextSurges(run);
   checkScaleDone(run);
 }
 
-function startNextSurge(run: Actions): void {
+function startNextSurges(run: Actions): void {
   const state = run.state;
+  const surging = state.workers.filter((worker) => worker.surgeFor !== undefined && !worker.retiring).length;
   const reload = state.reload;
   if (reload !== undefined) {
-    const next = nextSlotToReload(state, reload.generation);
+    const next = nextSlotsToReload(state, reload.generation);
     if (next === 'done') {
       finishReload(run, 'completed');
       // A queued reload starts right away, in this same pass.
-      if (state.reload !== undefined) startNextSurge(run);
+      if (state.reload !== undefined) startNextSurges(run);
       return;
     }
-    if (next === 'wait') return;
-    surge(run, next, (worker) => worker.generation < reload.generation);
+    for (const slot of next.slice(0, Math.max(0, reloadWidth(state) - surging))) surge(run, slot, (worker) => worker.generation < reload.generation);
     return;
   }
+  if (surging > 0) return;
   const due = state.workers
     .filter((worker) => worker.upkeep !== undefined && isActive(worker) && worker.state === 'ready' && worker.slot <= state.targetWorkers)
     .sort((a, b) => a.slot - b.slot)[0];

@@ -4,6 +4,7 @@
 // functions that build, copy and read a state in state.ts.
 
 import type { WardenErrorCode } from '../../errors.js';
+import type { MinReady } from '../../protocol/admin.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { AutoscaleCaps, AutoscalePolicy, AutoscaleRun } from './autoscale.js';
 import type { BackoffConfig } from './policy.js';
@@ -47,6 +48,8 @@ export interface MachineConfig {
   maxRequests: number;
   /** --max-requests-jitter: each worker's limit is maxRequests plus 0..jitter. */
   maxRequestsJitter: number;
+  /** --min-ready: the workers above it are the room a rolling reload may use (rollout.ts); all when absent. */
+  minReady?: MinReady;
   /** --workers MIN..MAX: the rule's policy and the caps found at start (autoscale.ts); absent for a fixed count. */
   autoscale?: { policy: AutoscalePolicy; caps: AutoscaleCaps };
 }

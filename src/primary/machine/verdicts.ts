@@ -19,6 +19,15 @@ export function lateAfterMs(timeoutMs: number): number {
   return Math.min(1000, Math.floor(timeoutMs / 2));
 }
 
+/**
+ * The late window after a given beat: an idle worker announces that its next beat comes later than
+ * the regular interval, and the window grows by as much, so an idle worker is never taken out of
+ * rotation for beating at its idle pace. The stall rule (--timeout) does not move.
+ */
+export function lateAfterBeatMs(lateMs: number, stats: Pick<HeartbeatStats, 'nextBeatDelayedMs'> | undefined): number {
+  return lateMs + (stats?.nextBeatDelayedMs ?? 0);
+}
+
 export interface ProgressFacts {
   /** The worker's id in the machine, to match a peer with the `served` it had when a quarantine began. */
   id: number;

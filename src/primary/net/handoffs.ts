@@ -126,10 +126,19 @@ export class Handoffs {
     }
   }
 
+  /** Called when a connection comes into this path: from then on, the sweep is due. */
+  onWork: (() => void) | undefined;
+
+  /** Connections in the primary's hands: hand-offs not yet acknowledged, or held for lack of a worker. */
+  get hasWork(): boolean {
+    return this.pending.size > 0 || this.held.length > 0;
+  }
+
   /** A connection the listener accepted: to a worker in rotation, or held until there is one. */
   accept(handle: ConnectionHandle): void {
     this.stats.accepted += 1;
     this.dispatch(handle);
+    this.onWork?.();
   }
 
   /** The worker took connection `connectionId`: drop the primary's copy (close, not shutdown). */
@@ -151,6 +160,7 @@ export class Handoffs {
   handTo(workerId: number, handle: ConnectionHandle): boolean {
     if (!this.links.has(workerId)) return false;
     this.sendTo(workerId, handle);
+    this.onWork?.();
     return true;
   }
 

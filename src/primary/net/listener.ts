@@ -148,6 +148,16 @@ export class Listener {
     this.handoffs.sweep();
   }
 
+  /** Connections in the primary's hands, which the sweep may have to take back or drop. */
+  get hasConnectionWork(): boolean {
+    return this.handoffs.hasWork;
+  }
+
+  /** Called when a connection comes into the primary's hands (the sweep is due from then on). */
+  set onConnectionWork(callback: (() => void) | undefined) {
+    this.handoffs.onWork = callback;
+  }
+
   /**
    * Stop accepting. The kernel may hold connections it completed that nobody has accepted yet;
    * closing the listener would reset them. So first keep accepting until one whole turn of the event
