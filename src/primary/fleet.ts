@@ -144,6 +144,14 @@ export class Fleet {
     });
   }
 
+  /** The same GET to a quarantined worker and to a peer at once; both answers come back as one event. */
+  compare(id: number, peerId: number, path: string, timeoutMs: number): void {
+    const { prober, dispatch } = this.deps;
+    void Promise.all([prober.ask(id, path, timeoutMs), prober.ask(peerId, path, timeoutMs)]).then(([suspect, peer]) => {
+      dispatch({ type: 'ComparisonProbed', id, peerId, suspect, peer });
+    });
+  }
+
   private spawnNext(): void {
     this.isSpawnScheduled = false;
     this.spawnQueue.shift()?.();

@@ -78,6 +78,7 @@ export function machineConfig(options: ServeOptions, appLabel: string, appArgs: 
     maxMemoryBytes: options.maxMemoryBytes,
     heapSnapshotOnRecycle: options.heapSnapshotDir !== undefined,
     probeEnabled: options.probePath !== undefined,
+    compareProbeEnabled: options.compareProbe,
     maxRequests: options.maxRequests,
     maxRequestsJitter: options.maxRequestsJitter,
     minReady: options.minReady,

@@ -11,6 +11,7 @@
 import type { EventOf, MachineEvent, StepResult } from './events.js';
 import { Actions } from './actions.js';
 import { checkWorker, isCheckDue } from './liveness.js';
+import { onComparisonProbed } from './quarantine.js';
 import { abortRollouts, onReloadRequested, reconcileRollouts } from './rollout.js';
 import { onLoadSampled, onScaleRequested } from './scaling.js';
 import { copyState, isActive } from './state.js';
@@ -53,6 +54,7 @@ const HANDLERS: { [T in MachineEvent['type']]: (run: Step, event: EventOf<T>) =>
   HeartbeatReceived: onHeartbeat,
   ProbeSucceeded: onProbeSucceeded,
   ProbeFailed: onProbeFailed,
+  ComparisonProbed: onComparisonProbed,
   SignalReceived: onStopSignal,
   StackCaptured: onStackCaptured,
   ReloadRequested: (run, event) => onReloadRequested(run, event.requestId, event.source),
