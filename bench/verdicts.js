@@ -23,8 +23,11 @@ const HOSTS = ['quiet', 'busy'];
 const CONNS = ['newconn', 'keepalive'];
 const OTHER_CONTENDERS = ['cluster', 'pm2'];
 const APP = 'verdict-cells.js';
-/** The env vars verdictParams reads: the ones set go into the report's command. */
-const PARAM_VARS = ['ROUNDS', 'CELLS', 'MODES', 'CONNS', 'HOSTS', 'CONTENDERS', 'CONTENDER_HOSTS', 'HEALTHY_S', 'CAUGHT_S', 'WORKERS', 'NEIGHBOURS'];
+/**
+ * The env vars verdictParams reads, and warden's own that change its verdicts (they reach warden
+ * through the environment): the ones set go into the report's command.
+ */
+const PARAM_VARS = ['ROUNDS', 'CELLS', 'MODES', 'CONNS', 'HOSTS', 'CONTENDERS', 'CONTENDER_HOSTS', 'CONTENDER_ROUNDS', 'HEALTHY_S', 'CAUGHT_S', 'WORKERS', 'NEIGHBOURS', 'WARDEN_COMPARE_PROBE'];
 /** Seconds each run costs besides its traffic (start, every worker answering, stop), for the estimate. */
 const OVERHEAD_S = 2.5;
 
@@ -33,8 +36,9 @@ export function verdictParams(quick) {
   return {
     workers: envNumber('WORKERS', 2, { min: 2, integer: true }),
     rounds: envNumber('ROUNDS', quick ? 1 : 5, { min: 1, integer: true }),
-    // Longer than --stuck-after's default (10 s): a waiting worker must outlast the rule that judges it.
-    healthyS: envNumber('HEALTHY_S', 14, { min: 1 }),
+    // Longer than --stuck-after's default (10 s): a waiting worker must outlast the rule that judges it
+    // (its silence starts with the traffic; 2 s leave room for the verdict's heartbeat and tick).
+    healthyS: envNumber('HEALTHY_S', 12, { min: 1 }),
     caughtS: envNumber('CAUGHT_S', 6, { min: 1 }),
     cells,
     modes: envList('MODES', MODES, MODES),
@@ -43,6 +47,8 @@ export function verdictParams(quick) {
     contenders: envList('CONTENDERS', OTHER_CONTENDERS, OTHER_CONTENDERS),
     // node:cluster and PM2 never replace a poisoned worker: one connection kind, the quiet host, unless asked.
     contenderHosts: envList('CONTENDER_HOSTS', ['quiet'], HOSTS),
+    // ...and in the first round only: one run each shows it, and the matrix keeps to about an hour.
+    contenderRounds: envNumber('CONTENDER_ROUNDS', 1, { min: 0, integer: true }),
     neighbours: envNumber('NEIGHBOURS', 2, { min: 1, integer: true }),
   };
 }
@@ -59,7 +65,7 @@ export function plan(params) {
         for (const conn of usable) {
           for (const mode of params.modes) runs.push({ round, host, cell: name, conn, contender: `warden-${mode}` });
         }
-        if (cell.kind === 'caught' && params.contenderHosts.includes(host)) {
+        if (cell.kind === 'caught' && params.contenderHosts.includes(host) && round <= params.contenderRounds) {
           for (const contender of params.contenders) runs.push({ round, host, cell: name, conn: usable[0], contender });
         }
       }

@@ -38,6 +38,7 @@ export interface ServeOptions {
   probeIntervalMs: number;
   probeTimeoutMs: number;
   probeFailures: number;
+  compareProbe: boolean;
   minReady: MinReady;
   maxRestarts: number;
   logFormat: LogFormat;
@@ -362,6 +363,8 @@ export const SERVE_OPTIONS = [
     help: 'seconds a probe may take before it counts as failed', parse: seconds({ allowZero: false }) }),
   option({ key: 'probeFailures', flag: '--probe-failures <n>', defaultValue: '3',
     help: 'consecutive failed probes that make a worker unhealthy', parse: positiveInteger }),
+  option({ key: 'compareProbe', flag: '--compare-probe <on|off>', defaultValue: 'on',
+    help: 'send a quarantined worker and one peer the same GET (--probe-path, else /, with x-warden-probe: 1); the peer answering and it not recycles it', parse: parseBoolean }),
   option({ key: 'minReady', flag: '--min-ready <n>', defaultValue: 'all',
     help: '/readyz is 200 only with this many ready workers: "all", a number, or a percentage', parse: parseMinReady }),
   option({ key: 'maxRestarts', flag: '--max-restarts <n>', defaultValue: '10',

@@ -19,6 +19,7 @@ export const LOG_EVENTS = {
   workerSuspect: 'worker.suspect',
   workerQuarantined: 'worker.quarantined',
   workerReleased: 'worker.released',
+  workerCompared: 'worker.compared',
   workerUnhealthy: 'worker.unhealthy',
   workerDraining: 'worker.draining',
   workerRecycled: 'worker.recycled',

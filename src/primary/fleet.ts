@@ -8,7 +8,8 @@ import type { EvidenceCollector } from '../diagnose/evidence.js';
 import { freeInspectPort } from '../diagnose/stack-capture.js';
 import { MAX_LINE_BYTES, type Logger } from '../log/logger.js';
 import { LOG_EVENTS } from '../log/events.js';
-import type { PrimaryMessage, WorkerConfig, WorkerMessage } from '../protocol/messages.js';
+import type { PrimaryMessage, WorkerMessage } from '../protocol/messages.js';
+import type { WorkerConfig } from '../protocol/worker-config.js';
 import type { AppMetricsSample } from './admin/metrics.js';
 import type { MachineEvent, MachineState } from './machine/index.js';
 import type { Listener } from './net/listener.js';
@@ -141,6 +142,14 @@ export class Fleet {
     void this.deps.prober.probe(id, path, timeoutMs).then((result) => {
       if (member !== undefined) member.isProbing = false;
       this.deps.dispatch(result.ok ? { type: 'ProbeSucceeded', id } : { type: 'ProbeFailed', id, reason: result.reason });
+    });
+  }
+
+  /** The same GET to a quarantined worker and to a peer at once; both answers come back as one event. */
+  compare(id: number, peerId: number, path: string, timeoutMs: number): void {
+    const { prober, dispatch } = this.deps;
+    void Promise.all([prober.ask(id, path, timeoutMs), prober.ask(peerId, path, timeoutMs)]).then(([suspect, peer]) => {
+      dispatch({ type: 'ComparisonProbed', id, peerId, suspect, peer });
     });
   }
 

@@ -9,10 +9,8 @@ import type { SendHandle } from 'node:child_process';
 import { errnoCode } from '../errors.js';
 import { LineSplitter } from '../log/line-splitter.js';
 import type { ConnectionHandle, ListeningHandle } from './net/raw-accept.js';
-import {
-  parseWorkerMessage, serializeError, PARENT_DEATH_ENV, PRIMARY_PID_ENV, WORKER_CONFIG_ENV,
-  type PrimaryMessage, type WorkerConfig, type WorkerMessage, type SerializedError,
-} from '../protocol/messages.js';
+import { parseWorkerMessage, serializeError, type PrimaryMessage, type WorkerMessage, type SerializedError } from '../protocol/messages.js';
+import { PARENT_DEATH_ENV, PRIMARY_PID_ENV, WORKER_CONFIG_ENV, type WorkerConfig } from '../protocol/worker-config.js';
 
 export interface WorkerSpawnSpec {
   entry: string;

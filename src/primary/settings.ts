@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { ServeOptions } from '../config/options.js';
 import type { RangeCaps, SizingFacts } from '../config/worker-sizing.js';
 import { lateAfterMs } from './machine/verdicts.js';
-import type { WorkerConfig } from '../protocol/messages.js';
+import type { WorkerConfig } from '../protocol/worker-config.js';
 import type { MachineConfig } from './machine/index.js';
 import { DEFAULT_BACKOFF } from './machine/policy.js';
 import { autoscalePolicy } from './machine/autoscale.js';
@@ -78,6 +78,7 @@ export function machineConfig(options: ServeOptions, appLabel: string, appArgs: 
     maxMemoryBytes: options.maxMemoryBytes,
     heapSnapshotOnRecycle: options.heapSnapshotDir !== undefined,
     probeEnabled: options.probePath !== undefined,
+    compareProbeEnabled: options.compareProbe,
     maxRequests: options.maxRequests,
     maxRequestsJitter: options.maxRequestsJitter,
     minReady: options.minReady,

@@ -78,7 +78,7 @@ export class Supervisor {
     const launcherFound = probeParentDeathLauncher();
     const bound = await bindPorts(options, { listener, admin: this.parts.admin, control: this.control }, this.log);
     this.controlPath = bound.control;
-    if (options.probePath !== undefined) await prober.start();
+    if (options.probePath !== undefined || options.compareProbe) await prober.start();
     this.info = { pid: process.pid, version: settings.version, module: settings.moduleLabel, listen: bound.listen, admin: bound.admin, startedAt: this.clock.now(), requiredReady: this.requiredReady() };
     this.spawnBase = spawnBase(settings, bound.service);
     const done = new Promise<RunResult>((resolve) => (this.finish = resolve));
@@ -152,6 +152,9 @@ export class Supervisor {
         return;
       case 'Probe':
         if (this.settings.options.probePath !== undefined) this.parts.fleet.probe(effect.id, this.settings.options.probePath, this.settings.options.probeTimeoutMs);
+        return;
+      case 'CompareProbe':
+        this.parts.fleet.compare(effect.id, effect.peerId, this.settings.options.probePath ?? '/', effect.timeoutMs);
         return;
       case 'Notify':
         this.requests.notify(effect);

@@ -5,7 +5,8 @@
 
 import { Socket, type Server } from 'node:net';
 import { loadApp } from '../app/load.js';
-import { monotonicMs, parsePrimaryMessage, serializeError, PARENT_DEATH_ENV, PRIMARY_PID_ENV, WORKER_CONFIG_ENV, type AppMetric, type WorkerConfig, type WorkerMessage } from '../protocol/messages.js';
+import { monotonicMs, parsePrimaryMessage, serializeError, type AppMetric, type WorkerMessage } from '../protocol/messages.js';
+import { PARENT_DEATH_ENV, PRIMARY_PID_ENV, WORKER_CONFIG_ENV, type WorkerConfig } from '../protocol/worker-config.js';
 import { workerTitle } from '../process-title.js';
 import { accessLogWriter } from './access-log.js';
 import { startAppMetrics } from './app-metrics.js';

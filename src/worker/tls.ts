@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Socket as NetSocket, type Server, type Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
-import type { WorkerConfig } from '../protocol/messages.js';
+import type { WorkerConfig } from '../protocol/worker-config.js';
 
 /**
  * The TCP socket a server-side TLS socket reads from. tls.Server keeps it as `_parent` (on every

@@ -98,7 +98,7 @@ const RULES: Record<string, (raw: string) => Expected> = {
     return digits(text) && Number(text) <= 1024 ? accept(Number(text)) : REJECT;
   },
   host: hostRule, 'admin-host': hostRule, port: portRule, 'admin-port': portRule,
-  factory: booleanRule, reload: booleanRule, sticky: booleanRule, 'capture-stacks': booleanRule,
+  factory: booleanRule, reload: booleanRule, sticky: booleanRule, 'capture-stacks': booleanRule, 'compare-probe': booleanRule,
   'graceful-timeout': secondsRule(false), 'boot-timeout': secondsRule(false), timeout: secondsRule(false),
   'probe-interval': secondsRule(false), 'probe-timeout': secondsRule(false),
   'autoscale-window': secondsRule(false),

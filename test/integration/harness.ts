@@ -479,8 +479,9 @@ export function throughput(samples: readonly LoadSample[], from: number, to: num
 /**
  * With warden serving fixtures/faults.mjs on 2 workers: poison one, send bursts of new connections
  * until one request hangs on it while its peer answers, then stop sending. The poisoned worker is
- * then quarantined, and stays so (no traffic after the burst: no evidence to recycle it). The
- * requests left hanging are returned for the test to let go of.
+ * then quarantined, and stays so when warden runs with `--compare-probe off` (no traffic after the
+ * burst: no evidence to recycle it; the comparison probe would bring it). The requests left hanging
+ * are returned for the test to let go of.
  */
 export async function quarantineOne(warden: RunningWarden): Promise<{ pid: number; slot: number; hanging: Promise<unknown>[] }> {
   const { pid } = JSON.parse((await get(warden.port, '/poison')).body) as { pid: number };

@@ -193,3 +193,31 @@ for (const mode of ['shared', 'handoff']) {
     void Promise.allSettled(pending);
   });
 }
+
+for (const mode of ['shared', 'handoff']) {
+  test(`keep-alive clients pinned to a poisoned worker, nothing else arriving: the comparison probe replaces it (--balance ${mode})`, { timeout: 90_000 }, async (t) => {
+    const warden = await startWarden(t, [fixture('faults.mjs'), '--workers', '2', '--balance', mode]);
+    const { workers } = await warden.workers();
+    const agents = await pinAgents(t, warden.port, workers.map((worker) => worker.pid as number), 4);
+    // The first four agents hold their connection to the first worker: poisoned through one of them.
+    const victimAgents = agents.slice(0, 4);
+    const { pid: victimPid } = JSON.parse((await get(warden.port, '/poison', 5000, {}, victimAgents[0])).body) as { pid: number };
+    const victimAt = Date.now();
+    const victimSlot = workers.find((worker) => worker.pid === victimPid)?.slot as number;
+    assert.equal(victimPid, workers[0]?.pid, 'poisoned through a connection pinned to the first worker');
+    // The clients wait far longer than the bound: only the probe, not their giving up, can bring the evidence.
+    const asked = victimAgents.map((agent) => get(warden.port, '/', 60_000, {}, agent).then(() => 'answered', () => 'failed'));
+    const seen = await watchWorkers(warden, 30_000, (watched) => {
+      const replacement = (watched.pidsBySlot.get(victimSlot) ?? []).find((pid) => pid !== victimPid);
+      return replacement !== undefined && watched.inRotationAt.has(replacement);
+    });
+    const replacement = (seen.pidsBySlot.get(victimSlot) ?? []).find((pid) => pid !== victimPid);
+    const replacedAt = replacement === undefined ? undefined : seen.inRotationAt.get(replacement);
+    t.diagnostic(`replaced ${(replacedAt ?? NaN) - victimAt} ms after the poison`);
+    assert.ok(replacedAt !== undefined && replacedAt - victimAt < REPLACED_UNDER_LOAD_MS, `a replacement in rotation ${(replacedAt ?? NaN) - victimAt} ms after the poison (bound ${REPLACED_UNDER_LOAD_MS} ms)`);
+    assert.match(warden.output(), /compared with worker \d+: it did not answer the same probe a peer answered/, 'the comparison was the evidence');
+    assert.equal(recycledPids(seen).length, 1, 'only the poisoned worker was replaced');
+    for (const agent of agents) agent.destroy();
+    await Promise.all(asked);
+  });
+}

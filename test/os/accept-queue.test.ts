@@ -1,13 +1,14 @@
 // The /proc/net/tcp{,6} reader behind warden_accept_queue_length: the parser on sample text (IPv4,
 // IPv6, v4-mapped, a non-LISTEN line, a header), matching by inode or port, and the real queue of a
-// listening socket this test fills without accepting (Linux only).
+// listening socket this test fills without accepting (Linux only). The reader stops at the first line
+// that is not LISTEN, so a host with many connections costs no more than one with few.
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { acceptQueueOf, parseListenSockets, readAcceptQueue } from '../../src/os/accept-queue.js';
+import { acceptQueueOf, endOfListenLines, parseListenSockets, readAcceptQueue, readListenSockets } from '../../src/os/accept-queue.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1F40 00000000:0000 0A 00000200:00000003 00:00000000 00000000  1000        0 263545 1 00000000073a5120 100 0 0 10 0
@@ -47,6 +48,42 @@ test('matching: by inode when known, else every LISTEN socket on the port (summe
   assert.equal(acceptQueueOf(sockets, { port: 8000 }), 4);
   assert.equal(acceptQueueOf(sockets, { port: 1234 }), null);
   assert.equal(acceptQueueOf(sockets, { port: 8000, inode: 1 }), null);
+});
+
+/** A reader over `text` as a file, counting the bytes it hands out. */
+function fileOf(text: string): { read: (buffer: Buffer) => number; bytesRead: () => number } {
+  const bytes = Buffer.from(text, 'latin1');
+  let offset = 0;
+  return {
+    read: (buffer) => {
+      const length = bytes.copy(buffer, 0, offset, Math.min(bytes.length, offset + buffer.length));
+      offset += length;
+      return length;
+    },
+    bytesRead: () => offset,
+  };
+}
+
+test('the LISTEN lines end at the first complete socket line in another state', () => {
+  assert.equal(endOfListenLines(TCP), TCP.indexOf('   2:'));
+  assert.equal(endOfListenLines(TCP.slice(0, TCP.indexOf('   2:') + 20)), undefined, 'a line cut short is not judged yet');
+  assert.equal(endOfListenLines(TCP6), undefined, 'only LISTEN lines: read on to the end');
+  assert.equal(endOfListenLines(''), undefined);
+});
+
+test('reading a host with 100,000 connections stops after the LISTEN lines', () => {
+  const established = '   9: 0100007F:1F40 0100007F:D2C4 06 00000000:00000000 03:00000ABC 00000000     0        0 0 3 0000000000000000\n';
+  const file = fileOf(TCP + established.repeat(100_000));
+  assert.deepEqual(readListenSockets(file.read), parseListenSockets(TCP));
+  assert.ok(file.bytesRead() <= 16 * 1024, `one chunk read of a ${(TCP.length + established.length * 100_000) / 1e6} MB file (read ${file.bytesRead()} bytes)`);
+});
+
+test('LISTEN lines cut across chunks are read whole', () => {
+  for (const chunkBytes of [1, 7, 50, 4096]) {
+    assert.deepEqual(readListenSockets(fileOf(TCP).read, chunkBytes), parseListenSockets(TCP), `chunks of ${chunkBytes} bytes`);
+    assert.deepEqual(readListenSockets(fileOf(TCP6).read, chunkBytes), parseListenSockets(TCP6), `tcp6, chunks of ${chunkBytes} bytes`);
+  }
+  assert.deepEqual(readListenSockets(fileOf('').read), []);
 });
 
 test('a listening socket nobody accepts from: the queue read from /proc grows with each connection', { skip: process.platform !== 'linux' }, async (t) => {

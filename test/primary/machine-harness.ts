@@ -10,7 +10,7 @@ export const CONFIG: MachineConfig = {
   appLabel: 'app.js',
   workers: 2, bootTimeoutMs: 30_000, timeoutMs: 5000, lateMs: 1000, gracefulTimeoutMs: 30_000, stuckAfterMs: 10_000,
   probeFailures: 3, maxRestarts: 3, backoff: DEFAULT_BACKOFF, killAfterMs: 2000, captureStacks: false, captureTimeoutMs: 1500,
-  maxMemoryBytes: 0, heapSnapshotOnRecycle: false, probeEnabled: false, maxRequests: 0, maxRequestsJitter: 0,
+  maxMemoryBytes: 0, heapSnapshotOnRecycle: false, probeEnabled: false, compareProbeEnabled: false, maxRequests: 0, maxRequestsJitter: 0,
 };
 
 export class Harness {

@@ -193,6 +193,135 @@ describe('transitions', () => {
   });
 });
 
+const COMPARED = LOG_EVENTS.workerCompared;
+const ANSWERED = { isAnswered: true, status: 200 } as const;
+const NO_ANSWER = { isAnswered: false, isTimedOut: true, reason: 'no answer within 1000ms' } as const;
+
+describe('the comparison probe (--compare-probe)', () => {
+  const compared = (config: Partial<typeof CONFIG> = {}) => quarantinedPair({ compareProbeEnabled: true, ...config });
+
+  test('a quarantined worker and its peer get the same GET at once, each bounded by the 1 s floor', () => {
+    const { h, a, b, effects } = compared();
+    assert.equal(h.worker(a).condition, 'quarantined');
+    assert.deepEqual(of(effects, 'CompareProbe'), [{ type: 'CompareProbe', id: a, peerId: b, timeoutMs: 1000 }]);
+    assert.deepEqual(of(h.tickUntil(11_900), 'CompareProbe'), [], 'one under way at a time');
+  });
+
+  test('the peer answers and it does not, nor anything else meanwhile: recycled on that evidence', () => {
+    const { h, a, b } = compared();
+    h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(1900) }, 11_900);
+    const effects = h.send({ type: 'ComparisonProbed', id: a, peerId: b, suspect: NO_ANSWER, peer: { isAnswered: true, status: 404 } }, 12_060);
+    assert.equal(h.worker(a).condition, 'stuck', 'any status is an answer (404 here)');
+    assert.equal(h.worker(a).state, 'draining');
+    assert.match(h.worker(a).suspicion?.evidence ?? '', /did not answer the same probe a peer answered \(404\) within 1\.0s/);
+    assert.equal(logsOf(effects, COMPARED).length, 1);
+    assert.equal(logsOf(effects, STUCK).length, 1);
+    assert.deepEqual(of(effects, 'ReportRequests').map((report) => report.id), [a], 'the incident lists its requests');
+  });
+
+  test('neither answers within the bound: slow for everyone, released, nobody recycled', () => {
+    const { h, a, b } = compared();
+    const effects = h.send({ type: 'ComparisonProbed', id: a, peerId: b, suspect: NO_ANSWER, peer: NO_ANSWER }, 12_060);
+    assert.equal(h.worker(a).condition, 'ok');
+    assert.equal(isInRotation(h.state, h.worker(a)), true);
+    assert.match(logsOf(effects, RELEASED)[0]?.fields.reason as string, /slow for everyone/);
+    assert.equal(logsOf(effects, STUCK).length, 0);
+  });
+
+  test('it answers its probe: its loop and routes work; still quarantined under the other rules, and not probed again in a loop', () => {
+    const { h, a, b } = compared();
+    const effects = h.send({ type: 'ComparisonProbed', id: a, peerId: b, suspect: ANSWERED, peer: ANSWERED }, 11_100);
+    assert.equal(h.worker(a).condition, 'quarantined');
+    assert.match(logsOf(effects, COMPARED)[0]?.msg ?? '', /answered its probe \(200\)/);
+    const later = [];
+    for (let t = 11_250; t < 21_000; t += 250) {
+      later.push(...h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ served: 900, lastFinishedAgoMs: t - 10_995, answeredRecent: 500 }) }, t));
+      later.push(...h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(t - 10_000) }, t));
+      later.push(...h.send({ type: 'Tick' }, t + 10));
+    }
+    assert.equal(of(later, 'CompareProbe').length, 0, 'backoff: no second comparison within 10 s');
+    const next = [];
+    for (let t = 21_250; t < 22_000; t += 250) {
+      next.push(...h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(t - 10_000) }, t));
+      next.push(...h.send({ type: 'Tick' }, t + 10));
+    }
+    assert.equal(of(next, 'CompareProbe').length, 1, 'the next one once the backoff is over');
+  });
+
+  test('it answered other requests while its probe went unanswered: no evidence, kept', () => {
+    const { h, a, b } = compared();
+    h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(1500, { served: 402 }) }, 11_500);
+    h.send({ type: 'ComparisonProbed', id: a, peerId: b, suspect: NO_ANSWER, peer: ANSWERED }, 12_060);
+    assert.notEqual(h.worker(a).condition, 'stuck');
+  });
+
+  test('a side that fails for another reason (reset, worker gone) is no evidence: kept', () => {
+    const { h, a, b } = compared();
+    h.send({ type: 'ComparisonProbed', id: a, peerId: b, suspect: NO_ANSWER, peer: { isAnswered: false, isTimedOut: false, reason: 'socket hang up' } }, 12_060);
+    assert.equal(h.worker(a).condition, 'quarantined');
+  });
+
+  test('an answer that comes back after its quarantine ended is dropped', () => {
+    const { h, a, b } = compared();
+    h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(100) }, 11_250);
+    h.send({ type: 'Tick' }, 11_300);
+    assert.equal(h.worker(a).condition, 'ok', 'released: it answered');
+    const effects = h.send({ type: 'ComparisonProbed', id: a, peerId: b, suspect: NO_ANSWER, peer: ANSWERED }, 12_060);
+    assert.equal(h.worker(a).condition, 'ok');
+    assert.equal(logsOf(effects, STUCK).length, 0);
+  });
+
+  test('after a comparison that recycled nobody the next waits 10 s, across quarantines', () => {
+    const { h, a, b } = compared();
+    h.send({ type: 'ComparisonProbed', id: a, peerId: b, suspect: NO_ANSWER, peer: NO_ANSWER }, 12_060);
+    assert.equal(h.worker(a).comparison?.nextAt, 22_060);
+    h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ served: 950, lastFinishedAgoMs: 5, answeredRecent: 550 }) }, 12_250);
+    h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(2250) }, 12_250);
+    const again = h.send({ type: 'Tick' }, 12_300);
+    assert.equal(h.worker(a).condition, 'quarantined', 'quarantined again at once');
+    assert.equal(of(again, 'CompareProbe').length, 0, 'but within the backoff: not compared');
+    h.send({ type: 'Tick' }, 12_350);
+    assert.equal(h.worker(a).condition, 'stuck', 'the peers\' answers decide meanwhile');
+  });
+
+  test('the bound follows the fleet\'s pace: twice its slowest recent answer', () => {
+    const h = new Harness({ compareProbeEnabled: true });
+    const [a, b] = h.boot() as [number, number];
+    h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ served: 900, lastFinishedAgoMs: 5, answeredRecent: 500, slowestRecentMs: 3000 }) }, 16_000);
+    h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(6000, { slowestRecentMs: 3000 }) }, 16_000);
+    const effects = h.send({ type: 'Tick' }, 16_050);
+    assert.equal(h.worker(a).condition, 'quarantined');
+    assert.deepEqual(of(effects, 'CompareProbe').map((probe) => probe.timeoutMs), [6000]);
+  });
+
+  test('a worker that has answered nothing since it started is not compared (slow at first by design)', () => {
+    const h = new Harness({ compareProbeEnabled: true });
+    const [a, b] = h.boot() as [number, number];
+    h.send({ type: 'HeartbeatReceived', id: b, stats: stats({ served: 900, lastFinishedAgoMs: 5, answeredRecent: 500, slowestRecentMs: 20 }) }, 11_000);
+    h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(1000, { served: 0, lastFinishedAgoMs: -1, answeredRecent: 0, slowestRecentMs: 0 }) }, 11_000);
+    const effects = h.send({ type: 'Tick' }, 11_050);
+    assert.equal(h.worker(a).condition, 'quarantined');
+    assert.equal(of(effects, 'CompareProbe').length, 0);
+  });
+
+  test('--workers 1: no peer, no comparison', () => {
+    const h = new Harness({ workers: 1, compareProbeEnabled: true });
+    const [a] = h.boot() as [number];
+    const effects = [];
+    for (let t = 250; t <= 20_000; t += 250) {
+      effects.push(...h.send({ type: 'HeartbeatReceived', id: a, stats: silentA(Math.max(0, t - 100)) }, t));
+      effects.push(...h.send({ type: 'Tick' }, t + 10));
+    }
+    assert.equal(of(effects, 'CompareProbe').length, 0);
+    assert.equal(h.worker(a).condition, 'ok');
+  });
+
+  test('--compare-probe off: never sent', () => {
+    const { effects } = compared({ compareProbeEnabled: false });
+    assert.equal(of(effects, 'CompareProbe').length, 0);
+  });
+});
+
 /** A traffic model run for `ms`; returns the times (ms) of quarantines, releases and recycles. */
 function outcome(traffic: Traffic) {
   return { quarantined: traffic.at(QUARANTINED), released: traffic.at(RELEASED), recycled: traffic.at(STUCK).length + traffic.at(LOG_EVENTS.workerUnhealthy).length };
@@ -206,6 +335,14 @@ describe('healthy traffic shapes: never recycled', () => {
     assert.equal(outcome(traffic).recycled, 0);
     assert.ok(traffic.requests.filter((r) => r.answerAt <= 95_000).length >= 24, 'the polls were answered');
     assert.ok(traffic.at(SUSPECT).length <= traffic.at(QUARANTINED).length, 'at most one line per quarantine asks for --probe-path');
+  });
+
+  test('long polls only, GET / itself a 30 s long poll: the comparison hangs on both sides, nobody recycled', () => {
+    const traffic = new Traffic({}, concentrate(() => 1));
+    traffic.probeMs = () => 30_000;
+    traffic.addClients(12, { duration: () => 30_000 }, 1000);
+    traffic.run(95_000);
+    assert.equal(outcome(traffic).recycled, 0);
   });
 
   test('SSE only: headers sent at once, the streams stay open', () => {
@@ -296,6 +433,39 @@ describe('a poisoned worker is caught', () => {
     traffic.run(20_000);
     assert.ok((traffic.at(QUARANTINED, 1)[0] ?? Infinity) - poisonAt <= 2000);
     assert.equal(traffic.at(STUCK, 1).length, 1);
+  });
+
+  test('keep-alive clients all pinned to the poisoned worker, nothing else arriving: the comparison is the evidence, recycled within 3 s', () => {
+    const traffic = new Traffic({}, concentrate(() => 1));
+    traffic.addClients(4, { keepAlive: true, duration: () => 10, timeoutMs: 5000, thinkMs: 20 }, 500);
+    traffic.run(poisonAt);
+    traffic.poison(1, poisonAt);
+    traffic.run(20_000);
+    const [recycledAt] = traffic.at(STUCK, 1);
+    assert.ok(recycledAt !== undefined && recycledAt - poisonAt <= 3000, `recycled at +${(recycledAt ?? NaN) - poisonAt} ms`);
+    assert.equal(traffic.at(LOG_EVENTS.workerCompared, 1).length, 1, 'one comparison');
+    assert.equal(traffic.at(STUCK).length, 1, 'only the poisoned worker');
+  });
+
+  test('the same without --compare-probe: nothing to compare with until the clients give up (5 s)', () => {
+    const traffic = new Traffic({ compareProbeEnabled: false }, concentrate(() => 1));
+    traffic.addClients(4, { keepAlive: true, duration: () => 10, timeoutMs: 5000, thinkMs: 20 }, 500);
+    traffic.run(poisonAt);
+    traffic.poison(1, poisonAt);
+    traffic.run(20_000);
+    const [recycledAt] = traffic.at(STUCK, 1);
+    assert.ok(recycledAt === undefined || recycledAt - poisonAt > 5000, `recycled at +${(recycledAt ?? NaN) - poisonAt} ms`);
+  });
+
+  test('a burst of 8 after earlier traffic, then silence: the comparison recycles it within 3 s, not at --stuck-after', () => {
+    const traffic = new Traffic();
+    for (let at = 1000; at < 5000; at += 200) traffic.send(at, 10);
+    traffic.run(poisonAt - 1000);
+    traffic.poison(1, poisonAt - 1000);
+    for (let i = 0; i < 8; i++) traffic.send(poisonAt + i * 10, 10, i < 5 ? 1 : 2);
+    traffic.run(30_000);
+    const [recycledAt] = traffic.at(STUCK, 1);
+    assert.ok(recycledAt !== undefined && recycledAt - poisonAt <= 3000, `recycled at +${(recycledAt ?? NaN) - poisonAt} ms`);
   });
 
   test('a burst of 8, then silence: out of rotation within 3 s of the first request it leaves unanswered, recycled at --stuck-after on the peer\'s answers to the same burst', () => {

@@ -3,7 +3,7 @@
 // request's answer time is known when it is sent (never, for a poisoned worker), and every heartbeat
 // carries the counters the worker's request tracking would report. Drives a Harness with plain numbers.
 
-import type { Effect } from '../../src/primary/machine/index.js';
+import type { Effect, MachineEvent } from '../../src/primary/machine/index.js';
 import { isInRotation } from '../../src/primary/machine/index.js';
 import type { HeartbeatStats } from '../../src/protocol/messages.js';
 import { Harness, stats } from './machine-harness.js';
@@ -49,9 +49,14 @@ export class Traffic {
   private readyAt = new Map<number, number>();
   private pids = new Map<number, number>();
   private scheduled: { at: number; duration: number; worker: number | undefined }[] = [];
+  /** How long a comparison probe's GET takes on a worker that is not poisoned (default: a route that answers at once). */
+  probeMs: (worker: number, at: number) => number = () => 5;
+  /** Comparison probes under way: their one event, due when both sides answered or ran out of time. */
+  private comparisons: { at: number; event: MachineEvent }[] = [];
 
+  /** --compare-probe is on, as by default, unless the config says otherwise. */
   constructor(config: ConstructorParameters<typeof Harness>[0] = {}, readonly route: Route = spread) {
-    this.h = new Harness(config);
+    this.h = new Harness({ compareProbeEnabled: true, ...config });
     this.h.boot();
   }
 
@@ -136,6 +141,10 @@ export class Traffic {
         if (request.answerAt - t > timeout) entry.worker = undefined; // gives up, reconnects
         entry.nextAt = Math.min(request.answerAt, t + timeout) + (entry.client.thinkMs ?? 0);
       }
+      for (const due of this.comparisons.filter((comparison) => comparison.at <= t)) {
+        this.comparisons.splice(this.comparisons.indexOf(due), 1);
+        this.collect(this.h.send(due.event, t));
+      }
       for (const [id, readyAt] of this.readyAt) {
         if (readyAt > t) continue;
         this.readyAt.delete(id);
@@ -157,11 +166,22 @@ export class Traffic {
         const pid = effect.fields.pid;
         this.logs.push({ at: this.h.now, event: effect.event, id: typeof pid === 'number' ? this.pids.get(pid) : undefined, msg: effect.msg });
       }
+      if (effect.type === 'CompareProbe') this.compare(effect);
       if (effect.type === 'Spawn') {
         this.h.send({ type: 'WorkerSpawned', id: effect.id, pid: 1000 + effect.id });
         this.readyAt.set(effect.id, this.h.now + 300);
       }
     }
+  }
+
+  /** Both GETs are requests like any other on their workers (the worker's tracking counts them). */
+  private compare(effect: Extract<Effect, { type: 'CompareProbe' }>): void {
+    const t = this.h.now;
+    const [suspect, peer] = [effect.id, effect.peerId].map((worker) => this.place(worker, t, this.probeMs(worker, t))) as [Request, Request];
+    const answer = (request: Request) => request.answerAt - t <= effect.timeoutMs
+      ? { isAnswered: true as const, status: 200 } : { isAnswered: false as const, isTimedOut: true, reason: `no answer within ${effect.timeoutMs}ms` };
+    const doneAt = Math.max(...[suspect, peer].map((request) => Math.min(request.answerAt, t + effect.timeoutMs)));
+    this.comparisons.push({ at: doneAt, event: { type: 'ComparisonProbed', id: effect.id, peerId: effect.peerId, suspect: answer(suspect), peer: answer(peer) } });
   }
 
   /** Times of the log lines of `event` (about worker `id`, when given). */

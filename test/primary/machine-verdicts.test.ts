@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  comparisonBackoffMs, comparisonPeer, comparisonTimeoutMs, COMPARISON_RULE, isComparisonDue, judgeComparison, type PendingComparison,
   fleetPace, heartbeatFreshness, hungRequestsReason, judgeQuarantined, lateAfterMs, QUARANTINE_RULE, suspectReason,
   type ProgressFacts, type QuarantineStart,
 } from '../../src/primary/machine/verdicts.js';
@@ -130,4 +131,61 @@ describe('a quarantined worker, judged on evidence', () => {
 test('five --request-timeout time-outs in a row make a worker unhealthy', () => {
   assert.equal(hungRequestsReason(facts({ consecutiveTimeouts: 4 }).stats), undefined);
   assert.match(hungRequestsReason(facts({ consecutiveTimeouts: 5 }).stats) ?? '', /last 5 requests all timed out/);
+});
+
+describe('the comparison probe', () => {
+  const pending: PendingComparison = { peerId: 2, sentAt: 19_000, servedAtSend: 1000, quarantinedAt: 19_000, timeoutMs: 1000 };
+  const answered = (status = 200) => ({ isAnswered: true as const, status });
+  const timedOut = { isAnswered: false as const, isTimedOut: true, reason: 'no answer within 1000ms' };
+  const reset = { isAnswered: false as const, isTimedOut: false, reason: 'socket hang up' };
+  const quiet = silent(5, 2000);
+
+  test('the peer answered (any status), it did not and served nothing meanwhile: recycle', () => {
+    assert.equal(judgeComparison(timedOut, answered(503), pending, quiet).verdict, 'recycle');
+    assert.equal(judgeComparison(reset, answered(), pending, quiet).verdict, 'recycle', 'a reset from the suspect is no answer either');
+  });
+
+  test('it answered other requests since the probes went out: keep', () => {
+    assert.equal(judgeComparison(timedOut, answered(), pending, silent(5, 2000, { served: 1001 })).verdict, 'keep');
+  });
+
+  test('neither answered in time: slow for everyone, release', () => {
+    const verdict = judgeComparison(timedOut, timedOut, pending, quiet);
+    assert.equal(verdict.verdict, 'release');
+    assert.match(verdict.reason, /slow for everyone/);
+  });
+
+  test('it answered, or the peer failed otherwise than by time: keep', () => {
+    assert.equal(judgeComparison(answered(500), timedOut, pending, quiet).verdict, 'keep');
+    assert.equal(judgeComparison(answered(), answered(), pending, quiet).verdict, 'keep');
+    assert.equal(judgeComparison(timedOut, reset, pending, quiet).verdict, 'keep');
+  });
+
+  test('the bound: 1 s, or twice the fleet\'s slowest recent answer', () => {
+    assert.equal(comparisonTimeoutMs({ slowestMs: 20, isTrusted: true }), COMPARISON_RULE.timeoutFloorMs);
+    assert.equal(comparisonTimeoutMs({ slowestMs: 30_000, isTrusted: true }), 60_000, 'long polls of 30 s: 60 s');
+  });
+
+  test('the backoff: 10 s, doubling, up to 5 min', () => {
+    assert.deepEqual([1, 2, 3, 4].map(comparisonBackoffMs), [10_000, 20_000, 40_000, 80_000]);
+    assert.equal(comparisonBackoffMs(20), 300_000);
+  });
+
+  test('due only with a peer, none under way, past the backoff, for a worker that answered before', () => {
+    assert.equal(isComparisonDue(undefined, quiet, 1, 20_000), true);
+    assert.equal(isComparisonDue(undefined, quiet, 0, 20_000), false, '--workers 1, or no peer in rotation');
+    assert.equal(isComparisonDue(undefined, silent(5, 2000, { served: 0 }), 1, 20_000), false, 'answered nothing since it started');
+    assert.equal(isComparisonDue({ sent: 0, nextAt: 0, pending }, quiet, 1, 20_000), false, 'one under way');
+    assert.equal(isComparisonDue({ sent: 1, nextAt: 25_000, pending: undefined }, quiet, 1, 20_000), false, 'within the backoff');
+    assert.equal(isComparisonDue({ sent: 1, nextAt: 20_000, pending: undefined }, quiet, 1, 20_000), true);
+  });
+
+  test('the peer: fewest unanswered requests, then the freshest answer, then the lowest id', () => {
+    const busy = facts({ unansweredCount: 2, unansweredForMs: 50 }, 20_000, 2);
+    const stale = facts({ lastFinishedAgoMs: 400 }, 20_000, 3);
+    const fresh = facts({ lastFinishedAgoMs: 4 }, 20_000, 4);
+    const twin = facts({ lastFinishedAgoMs: 4 }, 20_000, 5);
+    assert.equal(comparisonPeer([busy, stale, twin, fresh])?.id, 4);
+    assert.equal(comparisonPeer([]), undefined);
+  });
 });

@@ -20,7 +20,7 @@ const CONFIG: MachineConfig = {
   appLabel: 'app.js',
   workers: 3, bootTimeoutMs: 5000, timeoutMs: 2000, lateMs: 1000, gracefulTimeoutMs: 3000, stuckAfterMs: 4000,
   probeFailures: 2, maxRestarts: 1000, backoff: DEFAULT_BACKOFF, killAfterMs: 1000, captureStacks: true, captureTimeoutMs: 500,
-  maxMemoryBytes: 500 * 1024 * 1024, heapSnapshotOnRecycle: false, probeEnabled: true, maxRequests: 0, maxRequestsJitter: 0,
+  maxMemoryBytes: 500 * 1024 * 1024, heapSnapshotOnRecycle: false, probeEnabled: true, compareProbeEnabled: true, maxRequests: 0, maxRequestsJitter: 0,
 };
 
 function stats(overrides: Partial<HeartbeatStats> = {}): HeartbeatStats {
@@ -150,6 +150,13 @@ class World {
       case 'Probe':
         if (this.alive.has(effect.id) && !this.frozen.has(effect.id)) this.pendingEvents.push({ type: 'ProbeSucceeded', id: effect.id });
         return;
+      case 'CompareProbe': {
+        // A live, beating worker that is not silent answers the GET; any other gets no answer in time.
+        const answer = (id: number) => this.alive.has(id) && !this.frozen.has(id) && !this.silent.has(id)
+          ? { isAnswered: true as const, status: 200 } : { isAnswered: false as const, isTimedOut: true, reason: `no answer within ${effect.timeoutMs}ms` };
+        this.pendingEvents.push({ type: 'ComparisonProbed', id: effect.id, peerId: effect.peerId, suspect: answer(effect.id), peer: answer(effect.peerId) });
+        return;
+      }
       case 'Log':
         if (effect.event === 'warden.autoscaled') this.autoscaleLog.push({ change: effect.fields.change, to: effect.fields.to as number });
         return;

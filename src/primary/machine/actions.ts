@@ -16,7 +16,7 @@ import type { Condition, HaltInfo, MachineState, QuarantineOutcome, ReplacementR
  * Events a worker may still send after it was reaped (IPC is asynchronous): for an unknown worker id
  * they are dropped quietly; any other event for an unknown id is logged.
  */
-const LATE_EVENTS: ReadonlySet<MachineEvent['type']> = new Set(['HeartbeatReceived', 'ProbeSucceeded', 'ProbeFailed', 'WorkerCrashed', 'StackCaptured']);
+const LATE_EVENTS: ReadonlySet<MachineEvent['type']> = new Set(['HeartbeatReceived', 'ProbeSucceeded', 'ProbeFailed', 'ComparisonProbed', 'WorkerCrashed', 'StackCaptured']);
 
 export abstract class Actions {
   readonly effects: Effect[] = [];
@@ -42,7 +42,7 @@ export abstract class Actions {
       id, slot: slot.slot, generation: this.state.generation, state: 'spawning', pid: undefined,
       since: this.now, spawnedAt: this.now, readyAt: undefined, lastBeatAt: undefined, stats: undefined, busySince: undefined, statsAt: undefined,
       condition: 'ok', reason: undefined, deadline: undefined, retiring: false, killSent: false, probeFailures: 0,
-      bootError: undefined, crashError: undefined, surgeFor, awaitingProbe: false, upkeep: undefined, suspicion: undefined, servedMarks: [],
+      bootError: undefined, crashError: undefined, surgeFor, awaitingProbe: false, upkeep: undefined, suspicion: undefined, servedMarks: [], comparison: undefined,
       maxRequests: config.maxRequests > 0 ? config.maxRequests + jitterFor(id, config.maxRequestsJitter) : 0,
     };
     slot = this.ownSlot(slot);

@@ -6,6 +6,7 @@ import type { LogEvent } from '../../log/events.js';
 import type { Level } from '../../log/logger.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { HaltInfo, MachineState } from './types.js';
+import type { ProbeAnswer } from './verdicts.js';
 
 export type MachineEvent =
   | { type: 'Tick' }
@@ -20,6 +21,8 @@ export type MachineEvent =
   | { type: 'HeartbeatReceived'; id: number; stats: HeartbeatStats }
   | { type: 'ProbeSucceeded'; id: number }
   | { type: 'ProbeFailed'; id: number; reason: string }
+  /** Both sides of a CompareProbe came back (each answered, failed, or ran out of time). */
+  | { type: 'ComparisonProbed'; id: number; peerId: number; suspect: ProbeAnswer; peer: ProbeAnswer }
   | { type: 'SignalReceived'; signal: 'SIGTERM' | 'SIGINT' | 'SIGQUIT' }
   /** The evidence asked for by a CaptureStack effect is in (or could not be had). */
   | { type: 'StackCaptured'; id: number }
@@ -45,6 +48,8 @@ export type Effect =
   | { type: 'ReportMemory'; id: number; slot: number; reason: string }
   /** Probe this worker now (a reload waits for the new worker's first probe). */
   | { type: 'Probe'; id: number }
+  /** Send the same GET to quarantined worker `id` and to peer `peerId` at once, each bounded by `timeoutMs`. */
+  | { type: 'CompareProbe'; id: number; peerId: number; timeoutMs: number }
   /** Tell the control requests waiting on a reload or scale how it goes; `done` ends them. */
   | { type: 'Notify'; requestIds: number[]; message: string; done?: { ok: boolean } }
   | { type: 'CloseListener' }

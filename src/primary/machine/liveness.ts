@@ -5,7 +5,8 @@
 
 import { LOG_EVENTS } from '../../log/events.js';
 import { ms, type Actions } from './actions.js';
-import { scaleWorkerFailed, surgeFailed } from './rollout.js';
+import { surgeFailed } from './rollout.js';
+import { scaleWorkerFailed } from './scaling.js';
 import { slotRecord } from './state.js';
 import type { MachineState, UpkeepReason, WorkerRecord } from './types.js';
 import { checkSuspicion } from './quarantine.js';

@@ -5,9 +5,13 @@
 
 import { LOG_EVENTS } from '../../log/events.js';
 import type { Actions } from './actions.js';
+import type { EventOf } from './events.js';
 import { isInRotation } from './state.js';
 import type { Suspicion, WorkerRecord } from './types.js';
-import { fleetPace, judgeQuarantined, QUARANTINE_RULE, servedAtOrAfter, silenceMs, suspectReason, type ProgressFacts, type QuarantineStart } from './verdicts.js';
+import {
+  comparisonBackoffMs, comparisonPeer, comparisonTimeoutMs, fleetPace, isComparisonDue, judgeComparison, judgeQuarantined, QUARANTINE_RULE,
+  servedAtOrAfter, silenceMs, suspectReason, type FleetPace, type ProgressFacts, type QuarantineStart,
+} from './verdicts.js';
 
 export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
   const state = run.state;
@@ -28,7 +32,9 @@ export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
   if (suspicion === undefined) {
     if (!isInRotation(state, worker)) return;
     const reason = suspectReason(facts, peers, pace, state.config.stuckAfterMs);
-    if (reason !== undefined) suspect(run, worker, facts, peers, reason);
+    if (reason === undefined) return;
+    suspect(run, worker, facts, peers, reason);
+    compareIfDue(run, worker, facts, peers, pace);
     return;
   }
   if (suspicion.quarantinedAt !== undefined && peers.length === 0) {
@@ -42,6 +48,7 @@ export function checkSuspicion(run: Actions, worker: WorkerRecord): void {
   }
   if (suspicion.quarantinedAt === undefined && peers.length > 0 && isInRotation(state, worker)) quarantine(run, worker, facts, peers, suspicion.reason);
   const verdict = judgeQuarantined(facts, (worker.suspicion as Suspicion).start, peers, pace, state.config.stuckAfterMs);
+  if (verdict.verdict === 'hold' || verdict.verdict === 'no-evidence') compareIfDue(run, worker, facts, peers, pace);
   switch (verdict.verdict) {
     case 'hold':
       return;
@@ -69,6 +76,60 @@ export function probeFailedWhileSuspect(run: Actions, worker: WorkerRecord, prob
   run.log('warn', LOG_EVENTS.probeFailed, worker, `probe of suspect worker ${worker.slot} failed: ${probeReason}`, { reason: probeReason });
   worker.suspicion = { ...suspicion, evidence: `its probe failed: ${probeReason}` };
   run.recycle(worker, 'stuck', reason);
+}
+
+/**
+ * A quarantined worker with no verdict yet is compared with a peer in rotation: the same GET to both
+ * (the shell sends it and reports ComparisonProbed). With --probe-path the probe sent at suspicion
+ * goes on as well; the comparison is what tells a worker slow alone from a fleet slow together.
+ */
+function compareIfDue(run: Actions, worker: WorkerRecord, facts: ProgressFacts, peers: readonly ProgressFacts[], pace: FleetPace): void {
+  const quarantinedAt = worker.suspicion?.quarantinedAt;
+  if (!run.state.config.compareProbeEnabled || quarantinedAt === undefined || !isComparisonDue(worker.comparison, facts, peers.length, run.now)) return;
+  const peer = comparisonPeer(peers);
+  if (peer === undefined) return;
+  const timeoutMs = comparisonTimeoutMs(pace);
+  worker.comparison = {
+    sent: worker.comparison?.sent ?? 0, nextAt: worker.comparison?.nextAt ?? run.now,
+    pending: { peerId: peer.id, sentAt: run.now, servedAtSend: facts.stats.served, quarantinedAt, timeoutMs },
+  };
+  run.effects.push({ type: 'CompareProbe', id: worker.id, peerId: peer.id, timeoutMs });
+}
+
+/** Both sides of a comparison are back: recycle, release or keep the quarantine (verdicts.ts decides). */
+export function onComparisonProbed(run: Actions, event: EventOf<'ComparisonProbed'>): void {
+  const worker = run.find(event.id, 'ComparisonProbed');
+  const pending = worker?.comparison?.pending;
+  if (worker === undefined || pending === undefined || pending.peerId !== event.peerId) return;
+  const sent = (worker.comparison?.sent ?? 0) + 1;
+  worker.comparison = { sent, nextAt: run.now + comparisonBackoffMs(sent), pending: undefined };
+  const facts = progressFacts(worker);
+  // The quarantine it was sent for is over (released, recycled, the worker leaving): the answer is stale.
+  if (facts === undefined || worker.state !== 'ready' || worker.retiring || worker.suspicion?.quarantinedAt !== pending.quarantinedAt) return;
+  const verdict = judgeComparison(event.suspect, event.peer, pending, facts);
+  const peerSlot = run.state.workers.find((other) => other.id === event.peerId)?.slot;
+  const fields = { reason: verdict.reason, verdict: verdict.verdict, peerSlot, timeoutMs: pending.timeoutMs };
+  switch (verdict.verdict) {
+    case 'recycle': {
+      const suspicion = worker.suspicion as Suspicion;
+      run.log('warn', LOG_EVENTS.workerCompared, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) compared with worker ${peerSlot ?? '?'}: ${verdict.reason}`, fields);
+      worker.suspicion = { ...suspicion, evidence: verdict.reason };
+      run.recycle(worker, 'stuck', `${suspicion.reason}, and ${verdict.reason}`);
+      return;
+    }
+    case 'release':
+      run.log('info', LOG_EVENTS.workerCompared, worker, `worker ${worker.slot} (pid ${worker.pid ?? '?'}) compared with worker ${peerSlot ?? '?'}: ${verdict.reason}`, fields);
+      release(run, worker, verdict.reason);
+      return;
+    case 'keep':
+      run.log('info', LOG_EVENTS.workerCompared, worker,
+        `worker ${worker.slot} (pid ${worker.pid ?? '?'}) compared with worker ${peerSlot ?? '?'}: ${verdict.reason}; it stays quarantined until the other evidence decides`, fields);
+      return;
+    default: {
+      const impossible: never = verdict;
+      throw new Error(`machine: impossible comparison verdict ${JSON.stringify(impossible)}`);
+    }
+  }
 }
 
 function suspect(run: Actions, worker: WorkerRecord, facts: ProgressFacts, peers: readonly ProgressFacts[], reason: string): void {

@@ -11,7 +11,9 @@
 import type { EventOf, MachineEvent, StepResult } from './events.js';
 import { Actions } from './actions.js';
 import { checkWorker, isCheckDue } from './liveness.js';
-import { abortRollouts, onLoadSampled, onReloadRequested, onScaleRequested, reconcileRollouts } from './rollout.js';
+import { onComparisonProbed } from './quarantine.js';
+import { abortRollouts, onReloadRequested, reconcileRollouts } from './rollout.js';
+import { onLoadSampled, onScaleRequested } from './scaling.js';
 import { copyState, isActive, workerIndex } from './state.js';
 import { carrySettled, isSettled } from './state-facts.js';
 import { exitWhenDone, killPastGracefulTimeout, onStopSignal } from './stopping.js';
@@ -52,6 +54,7 @@ const HANDLERS: { [T in MachineEvent['type']]: (run: Step, event: EventOf<T>) =>
   HeartbeatReceived: onHeartbeat,
   ProbeSucceeded: onProbeSucceeded,
   ProbeFailed: onProbeFailed,
+  ComparisonProbed: onComparisonProbed,
   SignalReceived: onStopSignal,
   StackCaptured: onStackCaptured,
   ReloadRequested: (run, event) => onReloadRequested(run, event.requestId, event.source),

@@ -8,7 +8,7 @@ import type { MinReady } from '../../protocol/admin.js';
 import type { HeartbeatStats, SerializedError } from '../../protocol/messages.js';
 import type { AutoscaleCaps, AutoscalePolicy, AutoscaleRun } from './autoscale.js';
 import type { BackoffConfig } from './policy.js';
-import type { QuarantineStart, ServedMark } from './verdicts.js';
+import type { ComparisonRecord, QuarantineStart, ServedMark } from './verdicts.js';
 
 /** Scaling refuses targets above this (the --workers limit). */
 export const MAX_WORKERS = 1024;
@@ -30,6 +30,8 @@ export interface MachineConfig {
   probeFailures: number;
   /** --probe-path is set: a reload waits for each new worker's first probe before retiring the old one. */
   probeEnabled: boolean;
+  /** --compare-probe: a quarantined worker is compared with a peer through the same GET (verdicts.ts). */
+  compareProbeEnabled: boolean;
   maxRestarts: number;
   backoff: BackoffConfig;
   /** How long a halt or a SIGTERM waits before escalating to SIGKILL. */
@@ -108,6 +110,8 @@ export interface WorkerRecord {
   suspicion: Suspicion | undefined;
   /** Its served counter at each heartbeat of the last few seconds (verdicts.ts); replaced whole. */
   servedMarks: readonly ServedMark[];
+  /** Its comparison probes (verdicts.ts), kept across quarantines for their backoff; replaced whole. */
+  comparison: ComparisonRecord | undefined;
 }
 
 /**

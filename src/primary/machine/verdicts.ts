@@ -201,6 +201,99 @@ export function judgeQuarantined(
   return { verdict: 'recycle', condition: 'stuck', reason: `${what} while other workers kept answering (${peerAnswers} answers since its oldest unanswered request arrived); threshold ${seconds(thresholdMs)}s (${basis})` };
 }
 
+/**
+ * The comparison probe's constants (docs/health.md says why each has its value): the same harmless
+ * GET sent to a quarantined worker and to one peer in rotation, each bounded in time.
+ */
+export const COMPARISON_RULE = {
+  /** Each side has this long to answer (or twice the fleet's slowest recent answer, if longer). */
+  timeoutFloorMs: 1000,
+  /** After a comparison that recycled nobody, the next one for that worker waits this long, doubling... */
+  backoffMs: 10_000,
+  /** ...up to this. */
+  backoffMaxMs: 300_000,
+} as const;
+
+/** How one side of a comparison ended: an answer is any HTTP status; anything else is none. */
+export type ProbeAnswer = { isAnswered: true; status: number } | { isAnswered: false; isTimedOut: boolean; reason: string };
+
+/** A worker's comparison probes: the one under way, how many were sent, when the next may go. */
+export interface ComparisonRecord {
+  sent: number;
+  nextAt: number;
+  pending: PendingComparison | undefined;
+}
+
+export interface PendingComparison {
+  peerId: number;
+  sentAt: number;
+  /** The suspect's served counter when the probes went out: any answer since shows its loop works. */
+  servedAtSend: number;
+  /** The quarantine the comparison belongs to: a result that comes back after it ended is dropped. */
+  quarantinedAt: number;
+  timeoutMs: number;
+}
+
+/** Each side's bound: a healthy worker answers within twice the slowest answer the fleet gave lately. */
+export function comparisonTimeoutMs(pace: FleetPace): number {
+  return Math.max(COMPARISON_RULE.timeoutFloorMs, QUARANTINE_RULE.slowestFactor * pace.slowestMs);
+}
+
+/** The wait before the comparison after `sent` comparisons that recycled nobody. */
+export function comparisonBackoffMs(sent: number): number {
+  return Math.min(COMPARISON_RULE.backoffMaxMs, COMPARISON_RULE.backoffMs * 2 ** Math.max(0, sent - 1));
+}
+
+/**
+ * Whether to compare a quarantined worker with a peer now: only with a peer in rotation to compare
+ * with, none under way, past the backoff, and only a worker that has answered requests before (a
+ * worker just booted, slow by design at first, has no past of its own for its silence to contrast with).
+ */
+export function isComparisonDue(record: ComparisonRecord | undefined, worker: ProgressFacts, peerCount: number, now: number): boolean {
+  if (peerCount === 0 || worker.stats.served === 0) return false;
+  return record === undefined || (record.pending === undefined && now >= record.nextAt);
+}
+
+/** The peer to compare with: the one with the fewest unanswered requests, then the freshest answer, then the lowest id. */
+export function comparisonPeer(peers: readonly ProgressFacts[]): ProgressFacts | undefined {
+  let best: ProgressFacts | undefined;
+  for (const peer of peers) {
+    if (best === undefined || rank(peer) < rank(best) || (rank(peer) === rank(best) && peer.id < best.id)) best = peer;
+  }
+  return best;
+}
+
+function rank(peer: ProgressFacts): number {
+  // Unanswered requests first, then how long ago it last answered (never: last).
+  const ago = peer.stats.lastFinishedAgoMs < 0 ? 1e12 : peer.stats.lastFinishedAgoMs;
+  return peer.stats.unansweredCount * 1e13 + ago;
+}
+
+export type ComparisonVerdict =
+  | { verdict: 'recycle'; reason: string }
+  | { verdict: 'release'; reason: string }
+  /** No conclusion from this comparison: the quarantine goes on under the other rules. */
+  | { verdict: 'keep'; reason: string };
+
+/**
+ * A comparison, judged: the peer answered and the suspect did not (nor any other request meanwhile)
+ * -> recycle; neither answered within the bound -> slow for everyone, release; the suspect answered
+ * (its loop and routes work), or a side failed for another reason (a reset, a worker gone) -> keep.
+ */
+export function judgeComparison(suspect: ProbeAnswer, peer: ProbeAnswer, pending: PendingComparison, worker: ProgressFacts): ComparisonVerdict {
+  const bound = `${seconds(pending.timeoutMs)}s`;
+  if (suspect.isAnswered) return { verdict: 'keep', reason: `it answered its probe (${suspect.status}) within ${bound}` };
+  if (peer.isAnswered) {
+    const answered = worker.stats.served - pending.servedAtSend;
+    if (answered > 0) return { verdict: 'keep', reason: `it did not answer its probe (${suspect.reason}), but answered ${answered} other request(s) meanwhile` };
+    return { verdict: 'recycle', reason: `it did not answer the same probe a peer answered (${peer.status}) within ${bound}: ${suspect.reason}` };
+  }
+  if (!suspect.isTimedOut || !peer.isTimedOut) {
+    return { verdict: 'keep', reason: `the comparison was inconclusive (it: ${suspect.reason}; the peer: ${peer.reason})` };
+  }
+  return { verdict: 'release', reason: `neither it nor a peer answered the same probe within ${bound} (slow for everyone)` };
+}
+
 function seconds(ms: number): string {
   return (ms / 1000).toFixed(1);
 }

@@ -9,7 +9,8 @@ import type { EventOf } from './events.js';
 import { markForUpkeep } from './liveness.js';
 import { describeExit } from './policy.js';
 import { probeFailedWhileSuspect } from './quarantine.js';
-import { scaleWorkerFailed, surgeFailed, surgeReady } from './rollout.js';
+import { surgeFailed, surgeReady } from './rollout.js';
+import { scaleWorkerFailed } from './scaling.js';
 import { busySinceAfter } from './saturation.js';
 import { withServedMark } from './verdicts.js';
 

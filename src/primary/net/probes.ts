@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { http } from '../../net/node-http.js';
+import type { ProbeAnswer } from '../machine/verdicts.js';
 import { acceptRawHandles, remotePort, type ConnectionHandle } from './raw-accept.js';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
@@ -41,22 +42,34 @@ export class Prober {
     this.port = (server.address() as AddressInfo).port;
   }
 
-  probe(workerId: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  /** A --probe-path probe: a 2xx or 3xx within the time-out passes, anything else fails. */
+  async probe(workerId: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+    const answer = await this.ask(workerId, path, timeoutMs);
+    if (!answer.isAnswered) return { ok: false, reason: answer.reason };
+    return answer.status >= 200 && answer.status < 400 ? { ok: true } : { ok: false, reason: `answered ${answer.status}` };
+  }
+
+  /**
+   * GET `path` through one worker: any HTTP status is an answer, taken at the response headers (the
+   * body is not awaited, so an SSE stream or a long download does not hold the probe).
+   */
+  ask(workerId: number, path: string, timeoutMs: number): Promise<ProbeAnswer> {
     return new Promise((resolve) => {
       let settled = false;
-      const finish = (result: ProbeResult) => {
+      const finish = (answer: ProbeAnswer) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve(result);
+        req.destroy();
+        resolve(answer);
       };
-      const target = { host: '127.0.0.1', port: this.port, path, method: 'GET', agent: false as const, headers: { 'user-agent': 'warden-probe', connection: 'close' } };
+      const target = {
+        host: '127.0.0.1', port: this.port, path, method: 'GET', agent: false as const,
+        headers: { 'user-agent': 'warden-probe', 'x-warden-probe': '1', connection: 'close' },
+      };
       // node:https only with --ssl-*, through require as node:http (net/node-http.ts says why).
       const req = this.tls ? (createRequire(import.meta.url)('node:https') as typeof import('node:https')).request({ ...target, rejectUnauthorized: false }) : http.request(target);
-      const timer = setTimeout(() => {
-        req.destroy();
-        finish({ ok: false, reason: `no answer within ${timeoutMs}ms` });
-      }, timeoutMs);
+      const timer = setTimeout(() => finish({ isAnswered: false, isTimedOut: true, reason: `no answer within ${timeoutMs}ms` }), timeoutMs);
       req.on('socket', (socket) => {
         socket.on('connect', () => {
           const localPort = socket.localPort ?? -1;
@@ -65,7 +78,7 @@ export class Prober {
             this.arrived.delete(localPort);
             if (!this.handTo(workerId, serverSide)) {
               serverSide.close();
-              finish({ ok: false, reason: 'worker is gone' });
+              finish({ isAnswered: false, isTimedOut: false, reason: 'worker is gone' });
             }
           };
           const early = this.arrived.get(localPort);
@@ -81,10 +94,10 @@ export class Prober {
       });
       req.on('response', (res) => {
         res.resume();
-        const status = res.statusCode ?? 0;
-        finish(status >= 200 && status < 400 ? { ok: true } : { ok: false, reason: `answered ${status}` });
+        finish({ isAnswered: true, status: res.statusCode ?? 0 });
       });
-      req.on('error', (error) => finish({ ok: false, reason: error.message }));
+      // The destroy in finish() ends the request with an error of its own: settled already, ignored.
+      req.on('error', (error) => finish({ isAnswered: false, isTimedOut: false, reason: error.message }));
       req.end();
     });
   }
