@@ -219,14 +219,8 @@ export abstract class Actions {
    * list sees the records it changed.
    */
   ownWorkerList(): WorkerRecord[] {
-    if (!this.isWorkerListOwned) {
-      this.state.workers = [...this.state.workers];
-      this.isWorkerListOwned = true;
-    }
-    return this.state.workers;
+    return this.ownList('workers');
   }
-
-  private isWorkerListOwned = false;
 
   ownSlot(slot: SlotRecord): SlotRecord {
     if (this.owned.has(slot)) return slot;
@@ -243,14 +237,19 @@ export abstract class Actions {
 
   /** The slot list is shared with the previous state (copyState) until a step first changes it. */
   private ownSlotList(): SlotRecord[] {
-    if (!this.isSlotListOwned) {
-      this.state.slots = [...this.state.slots];
-      this.isSlotListOwned = true;
-    }
-    return this.state.slots;
+    return this.ownList('slots');
   }
 
-  private isSlotListOwned = false;
+  /** A list shared with the previous state is copied the first time this step changes it, then owned. */
+  private ownList<K extends 'workers' | 'slots'>(key: K): MachineState[K] {
+    if (!this.ownedLists.has(key)) {
+      this.state[key] = [...this.state[key]] as MachineState[K];
+      this.ownedLists.add(key);
+    }
+    return this.state[key];
+  }
+
+  private readonly ownedLists = new Set<'workers' | 'slots'>();
 
   ensureSlot(number: number): SlotRecord {
     const found = this.state.slots.find((candidate) => candidate.slot === number);
