@@ -9,7 +9,7 @@ const serve = (app: string, ...flags: string[]) => ['serve', app, '--port', '0',
 
 const USAGE: [string, string[], RegExp][] = [
   ['an unknown flag', ['serve', 'app.js', '--wrokers', '2'], /unknown option '--wrokers'/],
-  ['--workers abc', serve(fixture('slow.mjs'), '--workers', 'abc'), /--workers must be a positive integer \(at most 1024\) or "auto" \(got "abc"\)/],
+  ['--workers abc', serve(fixture('slow.mjs'), '--workers', 'abc'), /--workers must be a positive integer \(at most 1024\), "auto", or a range MIN\.\.MAX such as 2\.\.8 \(got "abc"\)/],
   ['--workers 1.5', serve(fixture('slow.mjs'), '--workers', '1.5'), /--workers must be .*\(got "1\.5"\)/],
   ['--port 70000', ['serve', fixture('slow.mjs'), '--port', '70000'], /--port must be a port number from 0 to 65535 \(got "70000"\)/],
   ['--balance random', serve(fixture('slow.mjs'), '--balance', 'random'), /--balance must be "shared" .* or "handoff" .*\(got "random"\)/],
