@@ -78,6 +78,7 @@ export class Handoffs {
   private cursor = 0;
   /** While the listener closes: the workers that were in rotation when it began. */
   private closingRotation: number[] | undefined;
+  private isHoldingForClose = false;
 
   constructor(private readonly options: HandoffOptions, readonly stats: ConnectionStats) {}
 
@@ -100,12 +101,20 @@ export class Handoffs {
     return this.rotation;
   }
 
-  /** Closing: connections still taken go to the workers in rotation now, even once they leave it. */
+  /**
+   * Closing: connections taken from the queue are held until the listening socket is closed, then go
+   * to the workers in rotation now, even once they leave it. Holding them keeps their clients waiting
+   * instead of answered and reconnecting, so the kernel's queue empties and closing it resets nothing.
+   */
   beginClose(): void {
     this.closingRotation = [...this.rotation];
+    this.isHoldingForClose = true;
   }
 
+  /** The listening socket is closed: the connections held meanwhile go to the closing rotation. */
   endClose(): void {
+    this.isHoldingForClose = false;
+    this.flushHeld();
     this.closingRotation = undefined;
   }
 
@@ -219,7 +228,7 @@ export class Handoffs {
   }
 
   private dispatch(handle: ConnectionHandle): void {
-    const workerId = this.options.sticky === true ? this.pickSticky(handle) : this.pick();
+    const workerId = this.isHoldingForClose ? undefined : this.options.sticky === true ? this.pickSticky(handle) : this.pick();
     if (workerId === undefined) {
       if (this.held.length >= this.options.holdLimit) {
         this.stats.dropped += 1;
@@ -296,6 +305,7 @@ export class Handoffs {
   }
 
   private flushHeld(): void {
+    if (this.isHoldingForClose) return;
     const held = this.held;
     this.held = [];
     for (const entry of held) this.dispatch(entry.handle);

@@ -161,9 +161,10 @@ export class Listener {
   /**
    * Stop accepting. The kernel may hold connections it completed that nobody has accepted yet;
    * closing the listener would reset them. So first keep accepting until one whole turn of the event
-   * loop (one poll of the listener) accepts nothing, bounded by `maxAcceptDrainMs`, handing what comes
-   * to the workers that were in rotation when close() began (they are told to drain in the same
-   * breath, and IPC keeps order: they answer the connection, then close it). In shared mode the
+   * loop (one poll of the listener) accepts nothing, bounded by `maxAcceptDrainMs`, holding what comes
+   * (its clients wait rather than get answered and reconnect, so the queue empties) and handing it,
+   * once the socket is closed, to the workers that were in rotation when close() began (they are told
+   * to drain in the same breath, and IPC keeps order: they answer the connection, then close it). In shared mode the
    * workers are told to stop accepting first and the primary polls its own copy of the socket, for
    * at least `minAcceptDrainMs`, so that a worker that reads `unlisten` late does not leave a queue
    * behind. What arrives between the last empty poll and close() is still reset: the kernel gives no
@@ -171,22 +172,27 @@ export class Listener {
    */
   async close(): Promise<void> {
     const server = this.server;
-    if (!this.handoffs.isClosing && this.distributor.startTakingQueue()) {
+    const isTakingQueue = !this.handoffs.isClosing && this.distributor.startTakingQueue();
+    if (isTakingQueue) {
       this.handoffs.beginClose();
       try {
         await this.takeQueuedConnections(this.distributor.minAcceptDrainMs);
-      } finally {
+      } catch (error) {
         this.handoffs.endClose();
+        throw error;
       }
     }
-    this.handoffs.dropHeld();
     this.distributor.stop();
     this.server = undefined;
     // The socket file goes with the listener (connections workers still finish do not need the name).
     this.unixSocket?.remove();
     this.unixSocket = undefined;
-    if (server === undefined || !server.listening) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // server.close() closes the listening handle at once (its callback waits for nothing of ours).
+    const closed = server === undefined || !server.listening ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    // No handshake completes any more: what was taken from the queue meanwhile goes to the workers.
+    if (isTakingQueue) this.handoffs.endClose();
+    this.handoffs.dropHeld();
+    await closed;
   }
 
   /** Last resort when the primary exits: close every connection still in its hands. */
