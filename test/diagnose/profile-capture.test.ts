@@ -60,9 +60,14 @@ describe('captureProfile', { skip: hasProcFs() ? false : 'needs Linux /proc and 
     assert.ok(top?.functionName === 'burnCpu' || top?.functionName === 'keepBusy', formatTopFunctions(capture.top));
     assert.equal(top?.url, fixture(FIXTURE));
     assert.equal(top?.lineNumber, top?.functionName === 'burnCpu' ? 4 : 11, 'the line the function is declared on, 1-based');
-    // Most, not all: the profiled process shares the CPUs with the rest of a test run.
-    assert.ok(top.selfPercent > 50, `a busy loop is most of the samples (${top.selfPercent} %)`);
-    assert.ok(top.selfMs > 500 && top.selfMs < 3000, `about the second it ran (${top.selfMs} ms)`);
+    // Not all: the profiled process shares the CPUs with the rest of a test run (49.9 % for burnCpu
+    // alone was seen with two files running beside it), and the loop's time may be split between
+    // burnCpu and keepBusy (part of it inlined), so the two are counted together against a third.
+    const loop = capture.top.filter((entry) => entry.url === fixture(FIXTURE) && (entry.functionName === 'burnCpu' || entry.functionName === 'keepBusy'));
+    const loopPercent = loop.reduce((sum, entry) => sum + entry.selfPercent, 0);
+    const loopMs = loop.reduce((sum, entry) => sum + entry.selfMs, 0);
+    assert.ok(loopPercent > 33, `the busy loop is over a third of the samples (${loopPercent} %): ${formatTopFunctions(capture.top)}`);
+    assert.ok(loopMs > 500 && loopMs < 3000, `about the second it ran (${loopMs} ms)`);
     assert.ok(capture.tookMs >= 1000 && capture.tookMs < 6000, `took ${capture.tookMs} ms`);
 
     const dir = mkdtempSync(join(tmpdir(), 'warden-profile-test-'));
