@@ -77,6 +77,18 @@ function pollReadiness(t: TestContext, warden: RunningWarden): { stop(): Promise
   };
 }
 
+/** A reload to v2 while /readyz is polled all through it: it succeeds and /readyz never leaves 200. */
+async function reloadKeepingReady(t: TestContext, warden: RunningWarden, copy: { setVersion(version: string): void }) {
+  copy.setVersion('v2');
+  const polls = pollReadiness(t, warden);
+  const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
+  const readiness = await polls.stop();
+  assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
+  assert.ok(readiness.length > 5, `readiness was polled (${readiness.length} times)`);
+  assert.deepEqual(readiness.filter((status) => status !== 200), [], `/readyz stayed 200 through the reload (${readiness.length} polls)`);
+  return reload;
+}
+
 test('a rolling reload under keep-alive and new-connection load fails no request, replaces every worker and serves the new code; SIGHUP does the same', async (t) => {
   const copy = appCopy(t);
   const warden = await startWarden(t, [copy.app, '--workers', '2'], { env: { CLOSE_LOG: copy.closeLog } });
@@ -85,14 +97,8 @@ test('a rolling reload under keep-alive and new-connection load fails no request
   const load = mixedLoad(warden.port);
   await load.flowing();
 
-  copy.setVersion('v2');
-  // /readyz is polled all through the reload: with --min-ready all it must never leave 200.
-  const polls = pollReadiness(t, warden);
-  const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
-  const readiness = await polls.stop();
-  assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
-  assert.ok(readiness.length > 5, `readiness was polled (${readiness.length} times)`);
-  assert.deepEqual(readiness.filter((status) => status !== 200), [], `/readyz stayed 200 through the reload (${readiness.length} polls)`);
+  // With --min-ready all, /readyz must never leave 200.
+  const reload = await reloadKeepingReady(t, warden, copy);
   assert.match(reload.stdout, /reload: slot 1 now runs generation 2[\s\S]*reload: slot 2 now runs generation 2[\s\S]*completed/, 'progress streams slot by slot');
   const afterFirst = await waitFor('old workers gone', async () => {
     const pids = await servingPids(warden);
@@ -192,13 +198,7 @@ test('a reload with --workers 1 under load keeps /readyz 200 and fails no reques
   assert.equal(before.length, 1);
   const load = mixedLoad(warden.port);
   await load.flowing();
-  copy.setVersion('v2');
-  const polls = pollReadiness(t, warden);
-  const reload = await runCli(t, ['reload', '--control', warden.control], { timeoutMs: 60_000 });
-  const readiness = await polls.stop();
-  assert.equal(reload.code, 0, `warden reload succeeded\n${reload.stdout}${reload.stderr}`);
-  assert.ok(readiness.length > 5, `readiness was polled (${readiness.length} times)`);
-  assert.deepEqual(readiness.filter((status) => status !== 200), [], `/readyz stayed 200 through the reload (${readiness.length} polls)`);
+  const reload = await reloadKeepingReady(t, warden, copy);
   await waitFor('the old worker gone', async () => {
     const pids = await servingPids(warden);
     return pids.length === 1 && pids[0] !== before[0] || undefined;

@@ -298,6 +298,19 @@ class World {
 }
 
 /** assert.ok with a message built only on failure: these run after every step of every run. */
+/**
+ * Moves time on in 1 s steps until no reload runs or waits, within two reloads (the running one and
+ * the one queued), each a boot per slot. False when warden stopped meanwhile (nothing left to check).
+ */
+function runReloadsOut(world: World): boolean {
+  const bound = 2 * (world.state.targetWorkers + 1) * (CONFIG.bootTimeoutMs + CONFIG.backoff.maxMs);
+  for (let waited = 0; waited < bound && (world.state.reload !== undefined || world.state.reloadQueued !== undefined); waited += 1000) {
+    world.advance(1000);
+    if (world.state.phase !== 'running') return false;
+  }
+  return world.state.phase === 'running';
+}
+
 function check(condition: boolean, message: () => string): void {
   if (!condition) assert.fail(message());
 }
@@ -497,12 +510,7 @@ test('with --min-ready leaving room, a reload rolls several slots at once, withi
     for (const next of commands) world.run(next);
     if (world.state.phase !== 'running') return;
     for (const id of [...world.frozen]) world.frozen.delete(id);
-    const bound = 2 * (world.state.targetWorkers + 1) * (CONFIG.bootTimeoutMs + CONFIG.backoff.maxMs);
-    for (let waited = 0; waited < bound && (world.state.reload !== undefined || world.state.reloadQueued !== undefined); waited += 1000) {
-      world.advance(1000);
-      if (world.state.phase !== 'running') return;
-    }
-    if (world.state.phase !== 'running') return;
+    if (!runReloadsOut(world)) return;
     assert.equal(world.state.reload, undefined, `a reload is still running: ${JSON.stringify(world.state.reload)}`);
   }), { numRuns: 150 });
   assert.ok(surgesSeen > 1, `several slots rolled at once (at most ${surgesSeen} surge workers seen)`);
@@ -517,14 +525,7 @@ test('a reload asked at any moment ends (completed, failed or stopped) once proc
     if (world.state.phase !== 'running') return;
     for (const id of [...world.frozen]) world.frozen.delete(id);
     world.autoReady = true;
-    // Two reloads at most (the running one and the one queued), each a boot per slot. Time moves in
-    // 1 s steps and stops once both are over: nothing left can start another reload.
-    const bound = 2 * (world.state.targetWorkers + 1) * (CONFIG.bootTimeoutMs + CONFIG.backoff.maxMs);
-    for (let waited = 0; waited < bound && (world.state.reload !== undefined || world.state.reloadQueued !== undefined); waited += 1000) {
-      world.advance(1000);
-      if (world.state.phase !== 'running') return;
-    }
-    if (world.state.phase !== 'running') return;
+    if (!runReloadsOut(world)) return;
     assert.equal(world.state.reload, undefined, `a reload is still running: ${JSON.stringify(world.state.reload)}`);
     assert.equal(world.state.reloadQueued, undefined, 'a queued reload was left waiting');
   }), { numRuns: 150 });
